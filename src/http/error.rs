@@ -1,0 +1,150 @@
+//! One error type for the HTTP edge and its single mapping to status codes. JSON routes
+//! return [`ApiError`]; HTML routes wrap the same error in [`PageError`] and render it.
+
+use askama::Template;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+
+use crate::import::ImportError;
+use crate::index::IndexError;
+use crate::pooltag_list::ListError;
+use crate::tag::TagError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body was understood as bytes but its content cannot be used.
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error(
+        "request body too large: the limit is {limit} bytes (set POOLSLEUTH_MAX_BODY_BYTES to change it)"
+    )]
+    PayloadTooLarge { limit: usize },
+    #[error("missing or wrong admin token: send 'Authorization: Bearer <token>'")]
+    Unauthorized,
+    #[error(
+        "write endpoints are disabled: this server has no admin token; start it with POOLSLEUTH_ADMIN_TOKEN (or --admin-token) set"
+    )]
+    WritesDisabled,
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::WritesDisabled => StatusCode::FORBIDDEN,
+            Self::Index(IndexError::Locked(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Index(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable machine-readable code beside the message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "not_found",
+            Self::BadRequest(_) => "bad_request",
+            Self::Unprocessable(_) => "unprocessable",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Unauthorized => "unauthorized",
+            Self::WritesDisabled => "writes_disabled",
+            Self::Index(_) | Self::Internal(_) => "internal",
+        }
+    }
+
+    /// What the client may see: server faults are logged in full and shown generically.
+    fn public_message(&self) -> String {
+        if self.status().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            "internal error; the server log has the details".into()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+impl From<TagError> for ApiError {
+    fn from(error: TagError) -> Self {
+        Self::BadRequest(error.to_string())
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::BadSourceName(message) => Self::BadRequest(message),
+            ImportError::List(ListError::UnknownFormat(_)) => Self::BadRequest(error.to_string()),
+            ImportError::List(list) => Self::Unprocessable(list.to_string()),
+            ImportError::Index(index) => Self::Index(index),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        Self::Internal(format!("background task failed: {error}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The same error for browser pages: rendered as an HTML page with the same status.
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(error: E) -> Self {
+        Self(error.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: String,
+    message: String,
+    query: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let page = ErrorPage {
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            message: self.0.public_message(),
+            query: String::new(),
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, self.0.to_string()).into_response(),
+        }
+    }
+}
+
+pub type PageResult<T> = Result<T, PageError>;

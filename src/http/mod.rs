@@ -1,0 +1,121 @@
+//! The HTTP edge: routing, state, middleware. Handlers stay thin; the work is in the domain
+//! modules, run off the async runtime.
+
+mod api;
+mod auth;
+mod error;
+mod health;
+mod pages;
+mod views;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult, PageError, PageResult};
+
+use crate::index::SearchIndex;
+use crate::vendor::VendorDirectory;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `None`: write endpoints are refused.
+    pub admin_token: Option<String>,
+    /// Largest request body accepted on upload routes.
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            admin_token: None,
+            max_body_bytes: 32 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub index: Arc<SearchIndex>,
+    pub vendors: Arc<VendorDirectory>,
+    pub config: Arc<HttpConfig>,
+}
+
+impl AppState {
+    /// Runs blocking index work on the blocking pool, keeping the request's span.
+    pub async fn blocking<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        F: FnOnce(&SearchIndex, &VendorDirectory) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| work(&state.index, &state.vendors)))
+            .await?
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    let x_request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(api::router(&state.config))
+        .merge(pages::router())
+        .merge(health::router())
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %request.method(), route, id)
+            }),
+        )
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,172 @@
+//! Browser pages (server-rendered, no JavaScript).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Deserialize;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::api::{SearchParams, driver_report, query_params, run_search, tag_report};
+use super::views::{EntryView, TagView};
+use super::{AppState, PageResult};
+use crate::index::IndexStats;
+use crate::knowledge::SourceInfo;
+
+const PAGE_SIZE: usize = 25;
+const STYLESHEET: &str = include_str!("../../assets/style.css");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(search_page))
+        .route("/tags/{tag}", get(tag_page))
+        .route("/drivers/{name}", get(driver_page))
+        .route("/sources", get(sources_page))
+        .route("/assets/style.css", get(stylesheet))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+}
+
+/// Strict policy: our own stylesheet, no scripts, forms only to ourselves.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchPageParams {
+    #[serde(default)]
+    q: String,
+    page: Option<usize>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "search.html")]
+struct SearchHtml {
+    query: String,
+    total: usize,
+    first: usize,
+    last: usize,
+    hits: Vec<EntryView>,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+    stats: Option<IndexStats>,
+}
+
+async fn search_page(
+    State(state): State<AppState>,
+    params: Result<Query<SearchPageParams>, QueryRejection>,
+) -> PageResult<SearchHtml> {
+    let params = query_params(params)?;
+    let page = params.page.unwrap_or(1).max(1);
+    let offset = (page - 1).saturating_mul(PAGE_SIZE);
+    let stats = if params.q.trim().is_empty() {
+        Some(state.blocking(|index, _| Ok(index.stats()?)).await?)
+    } else {
+        None
+    };
+    let results = run_search(
+        &state,
+        SearchParams {
+            q: params.q.clone(),
+            limit: Some(PAGE_SIZE),
+            offset: Some(offset),
+        },
+    )
+    .await?;
+    let link = |page: usize| format!("/?q={}&page={page}", super::views::path_segment(&params.q));
+    Ok(SearchHtml {
+        total: results.total,
+        first: if results.hits.is_empty() {
+            0
+        } else {
+            offset + 1
+        },
+        last: offset + results.hits.len(),
+        hits: results.hits.iter().map(EntryView::from_hit).collect(),
+        prev_href: (page > 1).then(|| link(page - 1)),
+        next_href: (offset + results.hits.len() < results.total).then(|| link(page + 1)),
+        query: params.q,
+        stats,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tag.html")]
+struct TagHtml {
+    query: String,
+    tag: TagView,
+    attributions: Vec<EntryView>,
+    pattern_matches: Vec<EntryView>,
+    case_variants: Vec<TagView>,
+}
+
+async fn tag_page(State(state): State<AppState>, Path(text): Path<String>) -> PageResult<TagHtml> {
+    let report = tag_report(&state, text).await?;
+    Ok(TagHtml {
+        query: report.tag.trimmed(),
+        tag: TagView::new(report.tag),
+        attributions: report.attributions.iter().map(EntryView::new).collect(),
+        pattern_matches: report.pattern_matches.iter().map(EntryView::new).collect(),
+        case_variants: report
+            .case_variants
+            .iter()
+            .copied()
+            .map(TagView::new)
+            .collect(),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "driver.html")]
+struct DriverHtml {
+    query: String,
+    driver: String,
+    vendors: Vec<String>,
+    versions: Vec<String>,
+    components: Vec<String>,
+    tags: Vec<EntryView>,
+}
+
+async fn driver_page(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> PageResult<DriverHtml> {
+    let report = driver_report(&state, name).await?;
+    Ok(DriverHtml {
+        query: report.driver.clone(),
+        tags: report.tags.iter().map(EntryView::new).collect(),
+        driver: report.driver,
+        vendors: report.vendors,
+        versions: report.versions,
+        components: report.components,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sources.html")]
+struct SourcesHtml {
+    query: String,
+    sources: Vec<SourceInfo>,
+}
+
+async fn sources_page(State(state): State<AppState>) -> PageResult<SourcesHtml> {
+    let sources = state.blocking(|index, _| Ok(index.sources()?)).await?;
+    Ok(SourcesHtml {
+        query: String::new(),
+        sources,
+    })
+}

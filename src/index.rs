@@ -1,0 +1,836 @@
+//! The tag knowledge base on disk: one tantivy index holding every attribution and, beside
+//! them, one document per source, so that a source and its entries change in one commit.
+//!
+//! Tantivy allows one writer per directory. Whoever opens a [`SearchIndex`] holds that writer
+//! (the server, or a local `import`); a second process gets [`IndexError::Locked`] with a hint to
+//! import through the running server instead.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RegexQuery, TermQuery,
+};
+use tantivy::schema::{
+    Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, TantivyDocument, Value,
+};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
+
+use crate::knowledge::{
+    Confidence, DriverOwner, SourceInfo, TagEntry, driver_stem, normalize_driver_name,
+};
+use crate::tag::{PoolTag, TagPattern};
+
+/// Bump on any schema change: an index written with another version is refused with a clear
+/// message instead of being misread.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION_FILE: &str = "SCHEMA_VERSION";
+const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// Upper bound on the attributions returned for one tag or one driver.
+const MAX_GROUP: usize = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(
+        "the data directory {0} is in use by another poolsleuth process (a running server?); import through it with --server URL --token TOKEN, or stop it first"
+    )]
+    Locked(PathBuf),
+    #[error(
+        "the index in {dir} was written with schema version {found}, this poolsleuth uses {expected}; move the directory aside and re-import your lists"
+    )]
+    SchemaMismatch {
+        dir: PathBuf,
+        found: String,
+        expected: u32,
+    },
+    #[error("cannot use the data directory {dir}: {source}")]
+    DataDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("a stored document is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// Field handles of the schema, resolved once.
+#[derive(Clone, Copy)]
+struct Fields {
+    /// `entry` or `source`.
+    kind: Field,
+    /// Escaped exact tag text (see `PoolTag`'s Display).
+    tag: Field,
+    /// The same with ASCII letters lower-cased, for case-insensitive hits.
+    tag_folded: Field,
+    is_pattern: Field,
+    driver: Field,
+    driver_stem: Field,
+    /// `driver` tokenized for full-text search (`ntfs.sys` → `ntfs`, `sys`).
+    driver_text: Field,
+    component: Field,
+    description: Field,
+    vendor: Field,
+    vendor_key: Field,
+    product: Field,
+    version: Field,
+    sha256: Field,
+    confidence: Field,
+    source: Field,
+    line: Field,
+    /// On `source` documents: the `SourceInfo` as JSON.
+    source_info: Field,
+}
+
+impl Fields {
+    fn schema() -> (Schema, Self) {
+        let mut b = Schema::builder();
+        let fields = Self {
+            kind: b.add_text_field("kind", STRING | STORED),
+            tag: b.add_text_field("tag", STRING | STORED),
+            tag_folded: b.add_text_field("tag_folded", STRING),
+            is_pattern: b.add_u64_field("is_pattern", INDEXED | STORED),
+            driver: b.add_text_field("driver", STRING | STORED),
+            driver_stem: b.add_text_field("driver_stem", STRING),
+            driver_text: b.add_text_field("driver_text", TEXT),
+            component: b.add_text_field("component", TEXT | STORED),
+            description: b.add_text_field("description", TEXT | STORED),
+            vendor: b.add_text_field("vendor", TEXT | STORED),
+            vendor_key: b.add_text_field("vendor_key", STRING),
+            product: b.add_text_field("product", TEXT | STORED),
+            version: b.add_text_field("version", STRING | STORED),
+            sha256: b.add_text_field("sha256", STRING | STORED),
+            confidence: b.add_text_field("confidence", STRING | STORED),
+            source: b.add_text_field("source", STRING | STORED),
+            line: b.add_u64_field("line", STORED),
+            source_info: b.add_text_field("source_info", STORED),
+        };
+        (b.build(), fields)
+    }
+}
+
+/// What a source replacement did.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct ReplaceStats {
+    /// Entries now stored for the source.
+    pub imported: u64,
+    /// Entries the source held before and that were replaced.
+    pub replaced: u64,
+}
+
+/// How a search hit matched the query, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MatchKind {
+    /// The tag, exactly (case-sensitive), or the tag pattern, case-sensitively.
+    Tag,
+    /// The tag, ignoring case.
+    TagAnyCase,
+    Driver,
+    Vendor,
+    /// Words of the description, component, product or names.
+    Text,
+}
+
+// Tier scores keep the match kinds apart whatever BM25 adds; BM25 scores stay far below 1000.
+const SCORE_TAG: f32 = 1.0e7;
+const SCORE_TAG_ANY_CASE: f32 = 1.0e6;
+const SCORE_DRIVER: f32 = 1.0e5;
+const SCORE_VENDOR: f32 = 1.0e4;
+
+impl MatchKind {
+    fn from_score(score: f32) -> Self {
+        match score {
+            s if s >= SCORE_TAG => Self::Tag,
+            s if s >= SCORE_TAG_ANY_CASE => Self::TagAnyCase,
+            s if s >= SCORE_DRIVER => Self::Driver,
+            s if s >= SCORE_VENDOR => Self::Vendor,
+            _ => Self::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    #[serde(rename = "match")]
+    pub match_kind: MatchKind,
+    #[serde(flatten)]
+    pub entry: TagEntry,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchPage {
+    pub query: String,
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+    pub hits: Vec<SearchHit>,
+}
+
+/// Everything known about one tag.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagReport {
+    pub tag: PoolTag,
+    /// Attributions of exactly this tag, most trustworthy first.
+    pub attributions: Vec<TagEntry>,
+    /// Wildcard rows (`Afd?`) that cover this tag.
+    pub pattern_matches: Vec<TagEntry>,
+    /// Known tags that differ from this one only in letter case.
+    pub case_variants: Vec<PoolTag>,
+}
+
+impl TagReport {
+    pub fn is_known(&self) -> bool {
+        !self.attributions.is_empty() || !self.pattern_matches.is_empty()
+    }
+}
+
+/// Everything known about one driver file.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriverReport {
+    pub driver: String,
+    pub vendors: Vec<String>,
+    /// Versions seen, oldest first (ordered by their numbers, not as strings).
+    pub versions: Vec<String>,
+    pub components: Vec<String>,
+    pub tags: Vec<TagEntry>,
+}
+
+pub struct SearchIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    writer: Mutex<IndexWriter>,
+    text_parser: QueryParser,
+}
+
+impl SearchIndex {
+    /// Opens (or creates) the index under `data_dir/index` and takes its writer lock.
+    pub fn open(data_dir: &Path) -> Result<Self, IndexError> {
+        let dir = data_dir.join("index");
+        let io = |source| IndexError::DataDir {
+            dir: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let version_file = dir.join(SCHEMA_VERSION_FILE);
+        match std::fs::read_to_string(&version_file) {
+            Ok(found) if found.trim() == SCHEMA_VERSION.to_string() => {}
+            Ok(found) => {
+                return Err(IndexError::SchemaMismatch {
+                    dir,
+                    found: found.trim().to_owned(),
+                    expected: SCHEMA_VERSION,
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::write(&version_file, SCHEMA_VERSION.to_string()).map_err(io)?;
+            }
+            Err(e) => return Err(io(e)),
+        }
+        let (schema, fields) = Fields::schema();
+        let directory = MmapDirectory::open(&dir).map_err(|e| IndexError::DataDir {
+            dir: dir.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let index = Index::open_or_create(directory, schema)?;
+        let writer = index.writer(WRITER_HEAP_BYTES).map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(..) => IndexError::Locked(data_dir.to_owned()),
+            other => other.into(),
+        })?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let mut text_parser = QueryParser::for_index(
+            &index,
+            vec![
+                fields.description,
+                fields.component,
+                fields.driver_text,
+                fields.vendor,
+                fields.product,
+            ],
+        );
+        text_parser.set_conjunction_by_default();
+        text_parser.set_field_boost(fields.description, 2.0);
+        Ok(Self {
+            dir,
+            index,
+            reader,
+            fields,
+            writer: Mutex::new(writer),
+            text_parser,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    /// Number of attributions stored.
+    pub fn entry_count(&self) -> Result<u64, IndexError> {
+        let query = self.term_query(self.fields.kind, "entry");
+        Ok(self.searcher().search(&query, &Count)? as u64)
+    }
+
+    /// Replaces everything a source said with `entries`, atomically: either the new entries and
+    /// the source record are all committed, or the index stays as it was.
+    pub fn replace_source(
+        &self,
+        info: &SourceInfo,
+        entries: &[TagEntry],
+    ) -> Result<ReplaceStats, IndexError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let replaced = self.count_source_entries(&info.name)?;
+        let result = (|| -> Result<(), IndexError> {
+            writer.delete_term(Term::from_field_text(self.fields.source, &info.name));
+            for entry in entries {
+                writer.add_document(self.entry_document(entry))?;
+            }
+            writer.add_document(self.source_document(info)?)?;
+            writer.commit()?;
+            Ok(())
+        })();
+        if let Err(error) = result {
+            // Drop whatever was staged; the last commit stays the truth.
+            writer.rollback()?;
+            return Err(error);
+        }
+        drop(writer);
+        self.reader.reload()?;
+        Ok(ReplaceStats {
+            imported: entries.len() as u64,
+            replaced,
+        })
+    }
+
+    /// Removes a source and all its entries. Returns the number of entries removed, or `None`
+    /// when no such source exists.
+    pub fn delete_source(&self, name: &str) -> Result<Option<u64>, IndexError> {
+        if self.source(name)?.is_none() {
+            return Ok(None);
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let removed = self.count_source_entries(name)?;
+        writer.delete_term(Term::from_field_text(self.fields.source, name));
+        if let Err(error) = writer.commit() {
+            writer.rollback()?;
+            return Err(error.into());
+        }
+        drop(writer);
+        self.reader.reload()?;
+        Ok(Some(removed))
+    }
+
+    fn count_source_entries(&self, name: &str) -> Result<u64, IndexError> {
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.term_query(self.fields.source, name)),
+            (Occur::Must, self.term_query(self.fields.kind, "entry")),
+        ]);
+        Ok(self.searcher().search(&query, &Count)? as u64)
+    }
+
+    pub fn sources(&self) -> Result<Vec<SourceInfo>, IndexError> {
+        let searcher = self.searcher();
+        let query = self.term_query(self.fields.kind, "source");
+        let addresses = searcher.search(&query, &DocSetCollector)?;
+        let mut sources = addresses
+            .into_iter()
+            .map(|address| self.load_source(&searcher, address))
+            .collect::<Result<Vec<_>, _>>()?;
+        sources.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(sources)
+    }
+
+    pub fn source(&self, name: &str) -> Result<Option<SourceInfo>, IndexError> {
+        Ok(self.sources()?.into_iter().find(|s| s.name == name))
+    }
+
+    /// All attributions of one exact tag, plus wildcard rows and case variants.
+    pub fn tag_report(&self, tag: PoolTag) -> Result<TagReport, IndexError> {
+        let searcher = self.searcher();
+        let text = tag.to_string();
+        let mut attributions = self.load_entries(
+            &searcher,
+            &self.entry_query(self.term_query(self.fields.tag, &text)),
+        )?;
+        sort_attributions(&mut attributions);
+
+        let folded = tag.folded().to_string();
+        let mut case_variants: Vec<PoolTag> = self
+            .load_entries(
+                &searcher,
+                &self.entry_query(self.term_query(self.fields.tag_folded, &folded)),
+            )?
+            .into_iter()
+            .map(|e| e.tag)
+            .filter(|t| *t != tag)
+            .collect();
+        case_variants.sort();
+        case_variants.dedup();
+
+        let pattern_query = self.entry_query(Box::new(TermQuery::new(
+            Term::from_field_u64(self.fields.is_pattern, 1),
+            IndexRecordOption::Basic,
+        )));
+        let mut pattern_matches: Vec<TagEntry> = self
+            .load_entries(&searcher, &pattern_query)?
+            .into_iter()
+            .filter(|e| e.tag != tag)
+            .filter(|e| TagPattern::parse(&e.tag.trimmed()).is_some_and(|p| p.matches(tag, true)))
+            .collect();
+        sort_attributions(&mut pattern_matches);
+        Ok(TagReport {
+            tag,
+            attributions,
+            pattern_matches,
+            case_variants,
+        })
+    }
+
+    /// Everything known about a driver, by file name (`ntfs.sys`) or stem (`ntfs`).
+    pub fn driver_report(&self, name: &str) -> Result<Option<DriverReport>, IndexError> {
+        let name = normalize_driver_name(name);
+        let searcher = self.searcher();
+        let by_name = BooleanQuery::new(vec![
+            (Occur::Should, self.term_query(self.fields.driver, &name)),
+            (
+                Occur::Should,
+                self.term_query(self.fields.driver_stem, driver_stem(&name)),
+            ),
+        ]);
+        let mut tags = self.load_entries(&searcher, &self.entry_query(Box::new(by_name)))?;
+        if tags.is_empty() {
+            return Ok(None);
+        }
+        // `ntfs` may name `ntfs.sys` and `ntfs.dll`; prefer the exact file name when it exists.
+        let driver = if tags
+            .iter()
+            .any(|e| e.owner.driver.as_deref() == Some(&*name))
+        {
+            name
+        } else {
+            tags[0].owner.driver.clone().unwrap_or(name)
+        };
+        tags.retain(|e| e.owner.driver.as_deref() == Some(&*driver));
+        tags.sort_by(|a, b| a.tag.cmp(&b.tag).then(a.confidence.cmp(&b.confidence)));
+        let distinct = |values: Vec<String>| {
+            let mut values = values;
+            values.sort();
+            values.dedup();
+            values
+        };
+        let vendors = distinct(tags.iter().filter_map(|e| e.vendor.clone()).collect());
+        let components = distinct(
+            tags.iter()
+                .filter_map(|e| e.owner.component.clone())
+                .collect(),
+        );
+        let mut versions = distinct(tags.iter().filter_map(|e| e.version.clone()).collect());
+        versions.sort_by(|a, b| compare_versions(a, b));
+        Ok(Some(DriverReport {
+            driver,
+            vendors,
+            versions,
+            components,
+            tags,
+        }))
+    }
+
+    /// The one search box: exact tags, tag patterns, driver names, vendors and description
+    /// words, ranked in that order, paged.
+    pub fn search(
+        &self,
+        text: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<SearchPage, IndexError> {
+        let query_text = text.trim();
+        let page = |total, hits| SearchPage {
+            query: query_text.to_owned(),
+            total,
+            limit,
+            offset,
+            hits,
+        };
+        if query_text.is_empty() {
+            return Ok(page(0, Vec::new()));
+        }
+        let query = self.build_search_query(query_text);
+        let searcher = self.searcher();
+        let (top, total) = searcher.search(
+            &query,
+            &(TopDocs::with_limit(limit.max(1)).and_offset(offset), Count),
+        )?;
+        let hits = top
+            .into_iter()
+            .take(limit)
+            .map(|(score, address)| {
+                Ok(SearchHit {
+                    match_kind: MatchKind::from_score(score),
+                    entry: self.load_entry(&searcher, address)?,
+                })
+            })
+            .collect::<Result<Vec<_>, IndexError>>()?;
+        Ok(page(total, hits))
+    }
+
+    fn build_search_query(&self, text: &str) -> Box<dyn Query> {
+        let f = self.fields;
+        let mut tiers: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let tier = |query: Box<dyn Query>, score: f32| -> (Occur, Box<dyn Query>) {
+            (Occur::Should, Box::new(ConstScoreQuery::new(query, score)))
+        };
+        // Quotes keep blanks: `"Io  "` is the tag `Io  `.
+        let unquoted = text
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(text);
+        let lower = unquoted.to_ascii_lowercase();
+
+        if let Some(pattern) = TagPattern::parse(unquoted) {
+            for (field, fold, score) in [
+                (f.tag, false, SCORE_TAG),
+                (f.tag_folded, true, SCORE_TAG_ANY_CASE),
+            ] {
+                if let Ok(q) = RegexQuery::from_pattern(&pattern.to_regex(fold), field) {
+                    tiers.push(tier(Box::new(q), score));
+                }
+            }
+            let driver_regex = glob_to_regex(&lower);
+            if let Ok(q) = RegexQuery::from_pattern(&driver_regex, f.driver) {
+                tiers.push(tier(Box::new(q), SCORE_DRIVER));
+            }
+            if let Ok(q) = RegexQuery::from_pattern(&driver_regex, f.driver_stem) {
+                tiers.push(tier(Box::new(q), SCORE_DRIVER));
+            }
+        } else {
+            if let Ok(tag) = PoolTag::parse(unquoted) {
+                tiers.push(tier(self.term_query(f.tag, &tag.to_string()), SCORE_TAG));
+                tiers.push(tier(
+                    self.term_query(f.tag_folded, &tag.folded().to_string()),
+                    SCORE_TAG_ANY_CASE,
+                ));
+            }
+            let driver = normalize_driver_name(unquoted);
+            tiers.push(tier(self.term_query(f.driver, &driver), SCORE_DRIVER));
+            tiers.push(tier(self.term_query(f.driver_stem, &driver), SCORE_DRIVER));
+            tiers.push(tier(self.term_query(f.vendor_key, &lower), SCORE_VENDOR));
+        }
+        // Words: lenient parsing, so no user input is ever a query syntax error.
+        let words = text.replace(['*', '?'], " ");
+        let (text_query, _errors) = self.text_parser.parse_query_lenient(&words);
+        tiers.push((Occur::Should, text_query));
+        self.entry_query(Box::new(BooleanQuery::new(tiers)))
+    }
+
+    fn term_query(&self, field: Field, text: &str) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, text),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    /// Restricts a query to attribution documents (not source records).
+    fn entry_query(&self, query: Box<dyn Query>) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, query),
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(
+                    self.term_query(self.fields.kind, "entry"),
+                    0.0,
+                )),
+            ),
+        ]))
+    }
+
+    fn entry_document(&self, entry: &TagEntry) -> TantivyDocument {
+        let f = self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.kind, "entry");
+        doc.add_text(f.tag, entry.tag.to_string());
+        doc.add_text(f.tag_folded, entry.tag.folded().to_string());
+        doc.add_u64(f.is_pattern, u64::from(entry.is_pattern));
+        if let Some(driver) = &entry.owner.driver {
+            doc.add_text(f.driver, driver);
+            doc.add_text(f.driver_stem, driver_stem(driver));
+            doc.add_text(f.driver_text, driver);
+        }
+        if let Some(component) = &entry.owner.component {
+            doc.add_text(f.component, component);
+        }
+        doc.add_text(f.description, &entry.description);
+        if let Some(vendor) = &entry.vendor {
+            doc.add_text(f.vendor, vendor);
+            doc.add_text(f.vendor_key, vendor.to_ascii_lowercase());
+        }
+        if let Some(product) = &entry.product {
+            doc.add_text(f.product, product);
+        }
+        if let Some(version) = &entry.version {
+            doc.add_text(f.version, version);
+        }
+        if let Some(sha256) = &entry.sha256 {
+            doc.add_text(f.sha256, sha256);
+        }
+        doc.add_text(f.confidence, entry.confidence.as_str());
+        doc.add_text(f.source, &entry.source);
+        if let Some(line) = entry.line {
+            doc.add_u64(f.line, line);
+        }
+        doc
+    }
+
+    fn source_document(&self, info: &SourceInfo) -> Result<TantivyDocument, IndexError> {
+        let mut doc = TantivyDocument::default();
+        doc.add_text(self.fields.kind, "source");
+        doc.add_text(self.fields.source, &info.name);
+        let json = serde_json::to_string(info).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        doc.add_text(self.fields.source_info, json);
+        Ok(doc)
+    }
+
+    fn load_entries(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+    ) -> Result<Vec<TagEntry>, IndexError> {
+        let top = searcher.search(query, &TopDocs::with_limit(MAX_GROUP))?;
+        top.into_iter()
+            .map(|(_, address)| self.load_entry(searcher, address))
+            .collect()
+    }
+
+    fn load_entry(&self, searcher: &Searcher, address: DocAddress) -> Result<TagEntry, IndexError> {
+        let f = self.fields;
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
+        let tag_text =
+            text(f.tag).ok_or_else(|| IndexError::Corrupt("entry without tag".into()))?;
+        let tag = PoolTag::parse(&tag_text).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        let confidence = text(f.confidence)
+            .and_then(|c| c.parse::<Confidence>().ok())
+            .ok_or_else(|| IndexError::Corrupt(format!("entry {tag} without confidence")))?;
+        Ok(TagEntry {
+            tag,
+            is_pattern: doc.get_first(f.is_pattern).and_then(|v| v.as_u64()) == Some(1),
+            owner: DriverOwner {
+                driver: text(f.driver),
+                component: text(f.component),
+            },
+            description: text(f.description).unwrap_or_default(),
+            vendor: text(f.vendor),
+            product: text(f.product),
+            version: text(f.version),
+            sha256: text(f.sha256),
+            confidence,
+            source: text(f.source).unwrap_or_default(),
+            line: doc.get_first(f.line).and_then(|v| v.as_u64()),
+        })
+    }
+
+    fn load_source(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+    ) -> Result<SourceInfo, IndexError> {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let json = doc
+            .get_first(self.fields.source_info)
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .ok_or_else(|| IndexError::Corrupt("source record without info".into()))?;
+        serde_json::from_str(&json).map_err(|e| IndexError::Corrupt(e.to_string()))
+    }
+
+    /// Counts per source kind, for status pages.
+    pub fn stats(&self) -> Result<IndexStats, IndexError> {
+        let sources = self.sources()?;
+        let mut by_kind = BTreeMap::new();
+        for source in &sources {
+            *by_kind.entry(source.kind.as_str()).or_insert(0u64) += source.entries;
+        }
+        Ok(IndexStats {
+            entries: self.entry_count()?,
+            sources: sources.len() as u64,
+            entries_by_source_kind: by_kind,
+        })
+    }
+
+    /// True when nothing at all has ever been stored (a fresh data directory).
+    pub fn is_empty(&self) -> Result<bool, IndexError> {
+        Ok(self.searcher().search(&AllQuery, &Count)? == 0)
+    }
+
+    /// Checks that the index answers a query: used by readiness probes.
+    pub fn check_readable(&self) -> Result<(), IndexError> {
+        self.entry_count().map(|_| ())
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexStats {
+    pub entries: u64,
+    pub sources: u64,
+    pub entries_by_source_kind: BTreeMap<&'static str, u64>,
+}
+
+/// Most trustworthy first, then by source and line for a stable order.
+fn sort_attributions(entries: &mut [TagEntry]) {
+    entries.sort_by(|a, b| {
+        a.confidence
+            .cmp(&b.confidence)
+            .then_with(|| a.source.cmp(&b.source))
+            .then_with(|| a.line.cmp(&b.line))
+    });
+}
+
+/// A user's glob (`ntf*`) as a regex over whole terms.
+fn glob_to_regex(glob: &str) -> String {
+    let mut out = String::new();
+    for c in glob.chars() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            c if c.is_ascii_alphanumeric() => out.push(c),
+            c => {
+                out.push('\\');
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Orders version strings by their numeric parts (`10.0.9` < `10.0.10`), text as a tie-break.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(v: &str) -> Vec<u64> {
+        v.split(|c: char| !c.is_ascii_digit())
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse().unwrap_or(u64::MAX))
+            .collect()
+    }
+    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::SourceKind;
+
+    fn entry(tag: &str, driver: &str, description: &str, source: &str) -> TagEntry {
+        TagEntry {
+            tag: PoolTag::parse(tag).unwrap(),
+            is_pattern: TagPattern::parse(tag).is_some(),
+            owner: DriverOwner::from_list_field(driver),
+            description: description.into(),
+            vendor: Some("Contoso".into()),
+            product: None,
+            version: None,
+            sha256: None,
+            confidence: Confidence::List,
+            source: source.into(),
+            line: Some(1),
+        }
+    }
+
+    fn source(name: &str, entries: u64) -> SourceInfo {
+        SourceInfo {
+            name: name.into(),
+            kind: SourceKind::List,
+            version: None,
+            origin: None,
+            imported_at: "2026-11-26T00:00:00Z".into(),
+            entries,
+        }
+    }
+
+    #[test]
+    fn replace_keeps_other_sources_and_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let a = [entry("LkaL", "leaky.sys", "leaky buffers", "a")];
+        let b = [
+            entry("Io", "nt!io", "io stuff", "b"),
+            entry("Afd?", "afd.sys", "afd objects", "b"),
+        ];
+        index.replace_source(&source("a", 1), &a).unwrap();
+        index.replace_source(&source("b", 2), &b).unwrap();
+        let stats = index.replace_source(&source("a", 1), &a).unwrap();
+        assert_eq!(
+            stats,
+            ReplaceStats {
+                imported: 1,
+                replaced: 1
+            }
+        );
+        assert_eq!(index.entry_count().unwrap(), 3);
+        assert_eq!(index.sources().unwrap().len(), 2);
+
+        let io = index.tag_report(PoolTag::parse("Io  ").unwrap()).unwrap();
+        assert_eq!(io.attributions.len(), 1);
+        let afd = index.tag_report(PoolTag::parse("AfdZ").unwrap()).unwrap();
+        assert!(afd.attributions.is_empty());
+        assert_eq!(afd.pattern_matches.len(), 1);
+
+        assert_eq!(index.delete_source("b").unwrap(), Some(2));
+        assert_eq!(index.delete_source("b").unwrap(), None);
+        assert_eq!(index.entry_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn search_ranks_exact_tag_before_case_variants_and_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let entries = [
+            entry("lkal", "other.sys", "mentions LkaL in words", "s"),
+            entry("LkaL", "leaky.sys", "the real one", "s"),
+        ];
+        index.replace_source(&source("s", 2), &entries).unwrap();
+        let page = index.search("LkaL", 10, 0).unwrap();
+        assert_eq!(page.total, 2);
+        assert_eq!(
+            page.hits[0].entry.owner.driver.as_deref(),
+            Some("leaky.sys")
+        );
+        assert_eq!(page.hits[0].match_kind, MatchKind::Tag);
+        assert_eq!(page.hits[1].match_kind, MatchKind::TagAnyCase);
+        let by_driver = index.search("leaky", 10, 0).unwrap();
+        assert_eq!(by_driver.hits[0].match_kind, MatchKind::Driver);
+        let pattern = index.search("?kaL", 10, 0).unwrap();
+        assert_eq!(pattern.hits[0].entry.tag, PoolTag::parse("LkaL").unwrap());
+        assert_eq!(pattern.hits[0].match_kind, MatchKind::Tag);
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SearchIndex::open(dir.path()).unwrap();
+        let second = SearchIndex::open(dir.path());
+        assert!(matches!(second, Err(IndexError::Locked(_))));
+    }
+
+    #[test]
+    fn versions_order_numerically() {
+        let mut v = vec!["10.0.10", "10.0.9", "2.1", "10.0.9.1"];
+        v.sort_by(|a, b| compare_versions(a, b));
+        assert_eq!(v, ["2.1", "10.0.9", "10.0.9.1", "10.0.10"]);
+    }
+}

@@ -1,0 +1,14 @@
+//! poolsleuth: tells a Windows administrator which driver is leaking kernel pool memory, who
+//! makes it, and what to do about it.
+//!
+//! Domain modules (`tag`, `pooltag_list`, `knowledge`, `vendor`, `index`, `import`) know nothing
+//! about HTTP; `http` is the thin edge and `cli` the command line.
+
+pub mod cli;
+pub mod http;
+pub mod import;
+pub mod index;
+pub mod knowledge;
+pub mod pooltag_list;
+pub mod tag;
+pub mod vendor;

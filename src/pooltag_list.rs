@@ -1,0 +1,552 @@
+//! Parsers for tag lists: the WDK's `pooltag.txt` and CSV/TSV lists with a header row.
+//!
+//! Lists are untrusted text. A line that cannot be read is reported with its number and the
+//! reason, and skipped; the rest of the list still imports. Only a list with nothing usable in
+//! it is an error, so a broken upload can never replace a good source with nothing.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::knowledge::DriverOwner;
+use crate::tag::{PoolTag, TagPattern};
+
+/// The list formats we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListFormat {
+    /// `<PoolTag> - <binary-name> - <Description>` lines, `//` and `rem` comments.
+    Pooltag,
+    /// Comma-separated with a header row naming at least a `tag` column.
+    Csv,
+    /// Tab-separated with a header row naming at least a `tag` column.
+    Tsv,
+}
+
+impl ListFormat {
+    pub const NAMES: &'static str = "pooltag, csv, tsv";
+}
+
+impl fmt::Display for ListFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pooltag => "pooltag",
+            Self::Csv => "csv",
+            Self::Tsv => "tsv",
+        })
+    }
+}
+
+impl FromStr for ListFormat {
+    type Err = ListError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "pooltag" | "pooltag.txt" | "txt" => Ok(Self::Pooltag),
+            "csv" => Ok(Self::Csv),
+            "tsv" => Ok(Self::Tsv),
+            _ => Err(ListError::UnknownFormat(s.to_owned())),
+        }
+    }
+}
+
+/// One tag → owner row of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListEntry {
+    /// 1-based line number in the list, kept as provenance.
+    pub line: usize,
+    pub tag: PoolTag,
+    /// A wildcard row (`Afd?`, `Aml*`): it describes a family of tags.
+    pub is_pattern: bool,
+    pub owner: DriverOwner,
+    pub description: String,
+    pub vendor: Option<String>,
+    pub product: Option<String>,
+    pub version: Option<String>,
+}
+
+/// A line that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedLine {
+    pub line: usize,
+    pub reason: String,
+    /// The start of the line, for the report (at most 120 characters).
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParsedList {
+    pub format: ListFormat,
+    pub entries: Vec<ListEntry>,
+    pub skipped: Vec<SkippedLine>,
+}
+
+/// Why a whole list was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    #[error("the list is empty")]
+    Empty,
+    #[error("the list looks binary (a NUL byte at offset {0}); send a text list")]
+    Binary(usize),
+    #[error("unknown list format {0:?}; formats understood: {formats}", formats = ListFormat::NAMES)]
+    UnknownFormat(String),
+    #[error(
+        "the {format} header has no tag column (line {line}); expected columns: tag, driver, description, and optionally component, vendor, product, version"
+    )]
+    NoTagColumn { format: ListFormat, line: usize },
+    #[error("no entries could be read from the list ({skipped} lines skipped; first problem: line {first_line}: {first_reason}); formats understood: {formats}", formats = ListFormat::NAMES)]
+    NothingUsable {
+        skipped: usize,
+        first_line: usize,
+        first_reason: String,
+    },
+}
+
+/// Parses a list, detecting its format unless one is given.
+pub fn parse_list(bytes: &[u8], format: Option<ListFormat>) -> Result<ParsedList, ListError> {
+    let text = decode_text(bytes)?;
+    if text.trim().is_empty() {
+        return Err(ListError::Empty);
+    }
+    let format = format.unwrap_or_else(|| detect_format(&text));
+    let parsed = match format {
+        ListFormat::Pooltag => parse_pooltag_txt(&text),
+        ListFormat::Csv => parse_delimited(&text, b',', format)?,
+        ListFormat::Tsv => parse_delimited(&text, b'\t', format)?,
+    };
+    if parsed.entries.is_empty() {
+        let (first_line, first_reason) = parsed
+            .skipped
+            .first()
+            .map(|s| (s.line, s.reason.clone()))
+            .unwrap_or((0, "no tag lines".into()));
+        return Err(ListError::NothingUsable {
+            skipped: parsed.skipped.len(),
+            first_line,
+            first_reason,
+        });
+    }
+    Ok(parsed)
+}
+
+/// UTF-8 (with or without BOM) or, failing that, Windows-1252-ish Latin-1: old lists are not
+/// always UTF-8, and a tag byte ≥ 0x80 must survive as that byte.
+fn decode_text(bytes: &[u8]) -> Result<String, ListError> {
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        return Err(ListError::Binary(pos));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    Ok(match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    })
+}
+
+fn detect_format(text: &str) -> ListFormat {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !is_comment(l))
+        .unwrap_or("");
+    let lower = first.to_ascii_lowercase();
+    let names_tag = |sep: char| {
+        lower
+            .split(sep)
+            .any(|c| TAG_HEADERS.contains(&c.trim().trim_matches('"')))
+    };
+    if first.contains('\t') && names_tag('\t') {
+        ListFormat::Tsv
+    } else if first.contains(',') && names_tag(',') {
+        ListFormat::Csv
+    } else {
+        ListFormat::Pooltag
+    }
+}
+
+fn is_comment(line: &str) -> bool {
+    let line = line.trim_start();
+    if line.starts_with("//") || line.starts_with('#') || line.starts_with(';') {
+        return true;
+    }
+    // `rem`, `REM` and `Rem` comment lines, but not a tag such as `Rem1`.
+    line.get(..3).is_some_and(|w| w.eq_ignore_ascii_case("rem"))
+        && line[3..].chars().next().is_none_or(char::is_whitespace)
+}
+
+fn excerpt(line: &str) -> String {
+    line.chars().take(120).collect()
+}
+
+/// Reads `pooltag.txt`: `Tag - binary - description`, two-field rows `Tag - description`,
+/// padded short tags, `<unknown>`/`<multiple>` owners, `nt!mm` style owners, and several
+/// binaries joined with `or`.
+fn parse_pooltag_txt(text: &str) -> ParsedList {
+    let mut entries = Vec::new();
+    let mut skipped = Vec::new();
+    for (index, raw) in text.split('\n').enumerate() {
+        let line_no = index + 1;
+        let line = raw.trim_end_matches(['\r', '\x1a']).trim_end();
+        if line.trim().is_empty() || is_comment(line) {
+            continue;
+        }
+        match parse_pooltag_line(line) {
+            Ok((tag, owners, description)) => {
+                let is_pattern = TagPattern::parse(&tag.trimmed()).is_some();
+                for owner in owners {
+                    entries.push(ListEntry {
+                        line: line_no,
+                        tag,
+                        is_pattern,
+                        owner,
+                        description: description.clone(),
+                        vendor: None,
+                        product: None,
+                        version: None,
+                    });
+                }
+            }
+            Err(reason) => skipped.push(SkippedLine {
+                line: line_no,
+                reason,
+                text: excerpt(line),
+            }),
+        }
+    }
+    ParsedList {
+        format: ListFormat::Pooltag,
+        entries,
+        skipped,
+    }
+}
+
+type PooltagRow = (PoolTag, Vec<DriverOwner>, String);
+
+fn parse_pooltag_line(line: &str) -> Result<PooltagRow, String> {
+    if line.starts_with(char::is_whitespace) {
+        return Err("continuation line without a tag (indented text)".into());
+    }
+    // Usually the tag is the first four characters, blanks included (`Dh 0 - `, `Cc   - `,
+    // `eMyS-  win32k`). A short tag written without its padding (`Io - nt!io`) is the run of
+    // non-blank characters before the dash.
+    let first_four: String = line.chars().take(4).collect();
+    let after_four = line[first_four.len()..].trim_start();
+    let (tag_text, rest) = if first_four.chars().count() == 4
+        && !first_four.contains('-')
+        && after_four.starts_with('-')
+    {
+        (first_four, after_four)
+    } else {
+        let word: String = line
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .take(4)
+            .collect();
+        let rest = line[word.len()..].trim_start();
+        (word, rest)
+    };
+    let Some(rest) = rest.strip_prefix('-') else {
+        return Err(format!(
+            "expected ' - ' after the tag {tag_text:?} (format: <Tag> - <binary> - <description>)"
+        ));
+    };
+    let tag = PoolTag::parse(&tag_text).map_err(|e| e.to_string())?;
+    let rest = rest.trim();
+    // The binary and the description are split at the next dash that follows a blank
+    // (`nt!cm        -internal registry`); descriptions themselves may hold dashes.
+    let split = rest
+        .char_indices()
+        .find(|&(i, c)| c == '-' && i > 0 && rest[..i].ends_with(char::is_whitespace));
+    let (binary, description) = match split {
+        Some((i, _)) => (rest[..i].trim(), rest[i + 1..].trim()),
+        // Two-field rows (`ATmp - AppTag mount point`) name no binary.
+        None => ("", rest),
+    };
+    if binary.is_empty() && description.is_empty() {
+        return Err(format!(
+            "tag {tag_text:?} has neither a binary nor a description"
+        ));
+    }
+    let owners = binary
+        .split(" or ")
+        .map(DriverOwner::from_list_field)
+        .collect();
+    Ok((tag, owners, collapse_spaces(description)))
+}
+
+fn collapse_spaces(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+const TAG_HEADERS: &[&str] = &["tag", "pooltag", "pool tag", "pool_tag"];
+
+/// Reads CSV/TSV with a header row; column names are matched case-insensitively.
+fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<ParsedList, ListError> {
+    // Comment lines before the header are allowed; the header is the first other line.
+    let mut header_line = 0;
+    let mut body_offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if line.trim().is_empty() || is_comment(line) {
+            body_offset += line.len();
+            continue;
+        }
+        header_line = index + 1;
+        break;
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text[body_offset..].as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map(|h| h.iter().map(|c| c.trim().to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let Some(tag_col) = column(TAG_HEADERS) else {
+        return Err(ListError::NoTagColumn {
+            format,
+            line: header_line,
+        });
+    };
+    let driver_col = column(&[
+        "driver",
+        "binary",
+        "binary-name",
+        "file",
+        "driver file",
+        "module",
+    ]);
+    let component_col = column(&["component", "owner"]);
+    let description_col = column(&["description", "desc", "comment"]);
+    let vendor_col = column(&["vendor", "company", "manufacturer", "companyname"]);
+    let product_col = column(&["product", "productname"]);
+    let version_col = column(&["version", "fileversion", "driver version"]);
+
+    let mut entries = Vec::new();
+    let mut skipped = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                let line = error
+                    .position()
+                    .map_or(0, |p| p.line() as usize + header_line - 1);
+                skipped.push(SkippedLine {
+                    line,
+                    reason: format!("unreadable {format} row: {error}"),
+                    text: String::new(),
+                });
+                continue;
+            }
+        };
+        let line = record
+            .position()
+            .map_or(0, |p| p.line() as usize + header_line - 1);
+        let field = |col: Option<usize>| {
+            col.and_then(|c| record.get(c))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let raw_tag = record.get(tag_col).unwrap_or("");
+        if record.iter().all(|f| f.trim().is_empty()) || is_comment(raw_tag) {
+            continue;
+        }
+        // Leading blanks are part of a tag only when quoted; unquoted CSV often has `a, b`.
+        let tag_text = raw_tag.trim_end();
+        let tag = match PoolTag::parse(tag_text) {
+            Ok(tag) => tag,
+            Err(error) => {
+                skipped.push(SkippedLine {
+                    line,
+                    reason: error.to_string(),
+                    text: excerpt(&record.iter().collect::<Vec<_>>().join(",")),
+                });
+                continue;
+            }
+        };
+        let driver = field(driver_col);
+        let component = field(component_col);
+        let description = field(description_col).unwrap_or_default();
+        if driver.is_none() && component.is_none() && description.is_empty() {
+            skipped.push(SkippedLine {
+                line,
+                reason: format!("tag {tag} has no driver, component or description"),
+                text: excerpt(&record.iter().collect::<Vec<_>>().join(",")),
+            });
+            continue;
+        }
+        let mut owner = DriverOwner::from_list_field(driver.as_deref().unwrap_or("<unknown>"));
+        if component.is_some() {
+            owner.component = component;
+        }
+        entries.push(ListEntry {
+            line,
+            tag,
+            is_pattern: TagPattern::parse(&tag.trimmed()).is_some(),
+            owner,
+            description: collapse_spaces(&description),
+            vendor: field(vendor_col),
+            product: field(product_col),
+            version: field(version_col),
+        });
+    }
+    Ok(ParsedList {
+        format,
+        entries,
+        skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn tag(s: &str) -> PoolTag {
+        PoolTag::parse(s).unwrap()
+    }
+
+    const SAMPLE: &str = "//\r\n//  Copyright\r\nrem\r\nREM    Pooltag.txt\r\n\r\n\
+Cc   - nt!cc        - Cache Manager allocations\r\n\
+AfdB - afd.sys      -     Afd data buffer\r\n\
+Afd? - afd.sys      - AFD objects\r\n\
+ATmp - AppTag mount point\r\n\
+I4e -  tcpip.sys    - IPv4 Echo data\r\n\
+Dh 1 - <unknown>    - DirectDraw/3D DirectDraw object\r\n\
+Io - nt!io - unpadded short tag\r\n\
+eMyS-  win32k!CInputSystemMetrics::operator new - SYSTEMMETRICS_TAG\r\n\
+CMAl - nt!cm        -internal registry memory allocator pool tag\r\n\
+smCR - nt!store or rdyboost.sys - ReadyBoost encryption allocation\r\n\
+CKRT - <multiple>   - Cluster Kernel RTL library\r\n\
+       <unknown>\r\n\
+QUIC Allocation tags are Qc00 through QcFF\r\n\
+Clfs - clfs.sys     - CLFS General buffer, or owner - page lookaside list\r\n\x1a";
+
+    #[test]
+    fn reads_every_quirk_of_pooltag_txt() {
+        let list = parse_list(SAMPLE.as_bytes(), None).unwrap();
+        assert_eq!(list.format, ListFormat::Pooltag);
+        let by_tag = |t: &str| {
+            list.entries
+                .iter()
+                .filter(|e| e.tag == tag(t))
+                .collect::<Vec<_>>()
+        };
+        let cc = by_tag("Cc");
+        assert_eq!(cc.len(), 1);
+        assert_eq!(cc[0].line, 6);
+        assert_eq!(cc[0].owner.driver.as_deref(), Some("ntoskrnl.exe"));
+        assert_eq!(cc[0].owner.component.as_deref(), Some("nt!cc"));
+        assert_eq!(cc[0].description, "Cache Manager allocations");
+        assert_eq!(by_tag("AfdB")[0].description, "Afd data buffer");
+        assert!(by_tag("Afd?")[0].is_pattern);
+        let atmp = by_tag("ATmp");
+        assert_eq!(atmp[0].owner.driver, None);
+        assert_eq!(atmp[0].description, "AppTag mount point");
+        assert_eq!(by_tag("I4e ")[0].owner.driver.as_deref(), Some("tcpip.sys"));
+        let emys = by_tag("eMyS");
+        assert_eq!(emys[0].owner.driver.as_deref(), Some("win32k.sys"));
+        assert_eq!(
+            emys[0].owner.component.as_deref(),
+            Some("win32k!CInputSystemMetrics::operator new")
+        );
+        assert_eq!(
+            by_tag("CMAl")[0].description,
+            "internal registry memory allocator pool tag"
+        );
+        let sm = by_tag("smCR");
+        assert_eq!(sm.len(), 2, "one entry per binary of `a or b`");
+        assert_eq!(sm[1].owner.driver.as_deref(), Some("rdyboost.sys"));
+        assert_eq!(by_tag("CKRT")[0].owner.driver, None);
+        assert_eq!(
+            by_tag("Clfs")[0].description,
+            "CLFS General buffer, or owner - page lookaside list"
+        );
+        assert_eq!(
+            by_tag("Dh 1")[0].description,
+            "DirectDraw/3D DirectDraw object"
+        );
+        assert_eq!(by_tag("Io")[0].description, "unpadded short tag");
+        let reasons: Vec<usize> = list.skipped.iter().map(|s| s.line).collect();
+        assert_eq!(reasons, vec![17, 18], "{:?}", list.skipped);
+        assert!(list.skipped[1].reason.contains("expected ' - '"));
+    }
+
+    #[test]
+    fn reads_csv_with_quoted_padded_tags_and_optional_columns() {
+        let csv = "tag,driver,description,vendor\n\"Io  \",ntoskrnl.exe,\"I/O manager, general\",Microsoft\nLkaL,lkal.sys,Leaky,\nbadtag!,x.sys,too long\n";
+        let list = parse_list(csv.as_bytes(), None).unwrap();
+        assert_eq!(list.format, ListFormat::Csv);
+        assert_eq!(list.entries.len(), 2);
+        assert_eq!(list.entries[0].tag, tag("Io"));
+        assert_eq!(list.entries[0].vendor.as_deref(), Some("Microsoft"));
+        assert_eq!(list.entries[0].description, "I/O manager, general");
+        assert_eq!(list.entries[1].line, 3);
+        assert_eq!(list.entries[1].vendor, None);
+        assert_eq!(list.skipped.len(), 1);
+        assert_eq!(list.skipped[0].line, 4);
+        assert!(list.skipped[0].reason.contains("at most 4"));
+    }
+
+    #[test]
+    fn reads_tsv() {
+        let tsv = "Tag\tDriver\tDescription\nNtfF\tntfs.sys\tFCB\n";
+        let list = parse_list(tsv.as_bytes(), None).unwrap();
+        assert_eq!(list.format, ListFormat::Tsv);
+        assert_eq!(list.entries[0].owner.driver.as_deref(), Some("ntfs.sys"));
+    }
+
+    #[test]
+    fn refuses_lists_with_nothing_usable() {
+        assert_eq!(parse_list(b"", None).unwrap_err(), ListError::Empty);
+        assert_eq!(parse_list(b"  \r\n", None).unwrap_err(), ListError::Empty);
+        assert!(matches!(
+            parse_list(b"MZ\x90\x00\x03", None).unwrap_err(),
+            ListError::Binary(3)
+        ));
+        let err = parse_list(b"hello world\nthis is not a list\n", None).unwrap_err();
+        assert!(
+            matches!(err, ListError::NothingUsable { first_line: 1, .. }),
+            "{err}"
+        );
+        let err = parse_list(b"name,driver\nx,y\n", Some(ListFormat::Csv)).unwrap_err();
+        assert!(matches!(err, ListError::NoTagColumn { .. }));
+    }
+
+    #[test]
+    fn latin1_bytes_survive_as_tag_bytes() {
+        let list = parse_list(b"Ab\xe9d - x.sys - accented\n", None).unwrap();
+        assert_eq!(list.entries[0].tag.bytes(), &[b'A', b'b', 0xe9, b'd']);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_input_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = parse_list(&bytes, None);
+            let _ = parse_list(&bytes, Some(ListFormat::Csv));
+            let _ = parse_list(&bytes, Some(ListFormat::Tsv));
+        }
+
+        #[test]
+        fn line_shaped_input_never_panics(lines in proptest::collection::vec("[ -~\t]{0,60}", 0..30)) {
+            let text = lines.join("\r\n");
+            if let Ok(list) = parse_list(text.as_bytes(), None) {
+                for entry in &list.entries {
+                    prop_assert!(entry.line >= 1 && entry.line <= lines.len());
+                }
+            }
+        }
+
+        #[test]
+        fn every_well_formed_row_is_read(tags in proptest::collection::vec("[A-Za-z0-9]{1,4}", 1..40)) {
+            let text: String = tags.iter().map(|t| format!("{t:<4} - drv.sys - d\n")).collect();
+            let list = parse_list(text.as_bytes(), None).unwrap();
+            prop_assert_eq!(list.entries.len(), tags.len());
+            prop_assert!(list.skipped.is_empty());
+            for (entry, text) in list.entries.iter().zip(&tags) {
+                prop_assert_eq!(entry.tag, PoolTag::parse(text).unwrap());
+            }
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Pool tags: exactly four bytes, case-sensitive, trailing spaces significant.
+//!
+//! Lists write short tags without their padding (`Io` in a list means `Io  `), kernel structures
+//! carry them as a little-endian `u32` whose bit 31 may be the "protected" flag, and some tags hold
+//! bytes that are not printable. [`PoolTag`] keeps the four raw bytes; its [`Display`] form is the
+//! *escaped* text (`\xNN` for non-printable bytes, `\\` for a backslash) which is also what
+//! [`PoolTag::parse`] reads back, so the escaped text is a lossless, printable key.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A kernel pool tag: four exact bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PoolTag([u8; 4]);
+
+/// Why a text is not a pool tag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TagError {
+    #[error("a pool tag cannot be empty")]
+    Empty,
+    #[error("a pool tag has at most 4 bytes, {0:?} has {1}")]
+    TooLong(String, usize),
+    #[error("bad escape in pool tag {0:?}: use \\xNN (two hex digits) or \\\\")]
+    BadEscape(String),
+    #[error("pool tag {0:?} holds a character outside Latin-1; tags are single bytes")]
+    NotAByte(String),
+}
+
+impl PoolTag {
+    /// The protected-allocation flag the kernel ORs into a tag; never part of the tag's name.
+    pub const PROTECTED_BIT: u32 = 0x8000_0000;
+
+    pub const fn from_bytes(bytes: [u8; 4]) -> Self {
+        Self(bytes)
+    }
+
+    /// A tag from the `u32` the kernel stores (little-endian byte order), with the protected
+    /// bit masked off so `0x80` + `Io  ` displays as `Io  `.
+    pub const fn from_u32_le(raw: u32) -> Self {
+        Self((raw & !Self::PROTECTED_BIT).to_le_bytes())
+    }
+
+    pub const fn to_u32_le(self) -> u32 {
+        u32::from_le_bytes(self.0)
+    }
+
+    pub const fn bytes(&self) -> &[u8; 4] {
+        &self.0
+    }
+
+    /// Parses a tag as users and lists write it: 1 to 4 characters, padded with spaces to four,
+    /// `\xNN` and `\\` escapes allowed. Surrounding text is *not* trimmed: `"Io "` and `"Io"`
+    /// both mean `Io  `, but a leading space is part of the tag.
+    pub fn parse(text: &str) -> Result<Self, TagError> {
+        let bytes = unescape(text)?;
+        if bytes.is_empty() {
+            return Err(TagError::Empty);
+        }
+        if bytes.len() > 4 {
+            return Err(TagError::TooLong(text.to_owned(), bytes.len()));
+        }
+        let mut tag = [b' '; 4];
+        tag[..bytes.len()].copy_from_slice(&bytes);
+        Ok(Self(tag))
+    }
+
+    /// The tag with ASCII letters lower-cased, for case-insensitive matching.
+    pub fn folded(self) -> Self {
+        Self(self.0.map(|b| b.to_ascii_lowercase()))
+    }
+
+    /// The escaped form with trailing padding removed (`Io  ` → `Io`), as lists write it.
+    pub fn trimmed(&self) -> String {
+        self.to_string().trim_end_matches(' ').to_owned()
+    }
+
+    /// True when every byte displays as itself (no escapes needed).
+    pub fn is_printable(&self) -> bool {
+        self.0.iter().all(|&b| is_plain(b))
+    }
+
+    /// Letters, digits and punctuation a tag typically holds, for guessing tags in binaries.
+    pub fn looks_plausible(&self) -> bool {
+        let b = self.0;
+        b[0].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b' ' || c == b'_')
+            && b.iter()
+                .rev()
+                .skip_while(|&&c| c == b' ')
+                .all(|&c| c != b' ')
+    }
+}
+
+/// Bytes shown as themselves; everything else is `\xNN`.
+fn is_plain(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) && b != b'\\'
+}
+
+fn unescape(text: &str) -> Result<Vec<u8>, TagError> {
+    let mut out = Vec::with_capacity(4);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('\\') => out.push(b'\\'),
+                Some('x') | Some('X') => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    let byte = (hex.len() == 2)
+                        .then(|| u8::from_str_radix(&hex, 16).ok())
+                        .flatten()
+                        .ok_or_else(|| TagError::BadEscape(text.to_owned()))?;
+                    out.push(byte);
+                }
+                _ => return Err(TagError::BadEscape(text.to_owned())),
+            }
+        } else {
+            let code = u32::from(c);
+            let byte = u8::try_from(code).map_err(|_| TagError::NotAByte(text.to_owned()))?;
+            out.push(byte);
+        }
+        if out.len() > 4 {
+            return Err(TagError::TooLong(text.to_owned(), text.chars().count()));
+        }
+    }
+    Ok(out)
+}
+
+impl fmt::Display for PoolTag {
+    /// The escaped, lossless text form. Trailing spaces are kept.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &b in &self.0 {
+            if is_plain(b) {
+                f.write_str(char::from(b).encode_utf8(&mut [0; 4]))?;
+            } else if b == b'\\' {
+                f.write_str("\\\\")?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for PoolTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PoolTag({:?})", self.to_string())
+    }
+}
+
+impl FromStr for PoolTag {
+    type Err = TagError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for PoolTag {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PoolTag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A tag pattern as users type it and as pooltag.txt writes wildcard rows: `?` stands for one
+/// byte, `*` for any number (including none). Matching is on the escaped text form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagPattern {
+    text: String,
+}
+
+impl TagPattern {
+    /// `None` unless the text holds a wildcard.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.contains(['*', '?']) && !text.is_empty()).then(|| Self {
+            text: text.to_owned(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Does the pattern cover the tag? `Afd?` covers `AfdB`; `Aml*` covers `AmlH` and `Aml `.
+    /// A trailing-space pad in the tag is matched by `*` or by spaces in the pattern.
+    pub fn matches(&self, tag: PoolTag, case_sensitive: bool) -> bool {
+        let units = |s: &str| -> Vec<String> { split_units(s) };
+        let pattern = units(&self.text);
+        let mut text = units(&tag.to_string());
+        // Lists write padded tags without their padding, so `Bu?` must cover the tag `Bu1 `:
+        // retry with the tag's trailing spaces dropped one by one.
+        let eq = |a: &str, b: &str| {
+            if case_sensitive {
+                a == b
+            } else {
+                a.eq_ignore_ascii_case(b)
+            }
+        };
+        if glob(&pattern, &text, &eq) {
+            return true;
+        }
+        while text.last().is_some_and(|u| u == " ") {
+            text.pop();
+            if glob(&pattern, &text, &eq) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The pattern as a regular expression over the escaped tag text (for tantivy's
+    /// `RegexQuery`). Literal characters are escaped; `?` matches one escaped unit.
+    pub fn to_regex(&self, fold_case: bool) -> String {
+        let mut out = String::new();
+        for unit in split_units(&self.text) {
+            match unit.as_str() {
+                "?" => out.push_str(r"(\\\\|\\x[0-9a-f]{2}|[^\\])"),
+                "*" => out.push_str(".*"),
+                literal => {
+                    let literal = if fold_case {
+                        literal.to_ascii_lowercase()
+                    } else {
+                        literal.to_owned()
+                    };
+                    for c in literal.chars() {
+                        if c.is_ascii_alphanumeric() || c == ' ' || c == '_' {
+                            out.push(c);
+                        } else {
+                            out.push('\\');
+                            out.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        // Tags stored with padding: a pattern without a trailing `*` also covers padded tags.
+        if !self.text.ends_with('*') {
+            out.push_str(" *");
+        }
+        out
+    }
+}
+
+/// Splits escaped tag text into units: one plain character, `\\`, or `\xNN` each.
+fn split_units(text: &str) -> Vec<String> {
+    let mut units = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            let mut unit = String::from('\\');
+            match chars.next() {
+                Some('x') => {
+                    unit.push('x');
+                    unit.extend(chars.by_ref().take(2));
+                }
+                Some(other) => unit.push(other),
+                None => {}
+            }
+            units.push(unit);
+        } else {
+            units.push(c.to_string());
+        }
+    }
+    units
+}
+
+fn glob(pattern: &[String], text: &[String], eq: &dyn Fn(&str, &str) -> bool) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((p, rest)) if p == "*" => (0..=text.len()).any(|skip| glob(rest, &text[skip..], eq)),
+        Some((p, rest)) => match text.split_first() {
+            Some((t, text_rest)) => (p == "?" || eq(p, t)) && glob(rest, text_rest, eq),
+            None => false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn short_tags_are_padded_with_spaces() {
+        let tag = PoolTag::parse("Io").unwrap();
+        assert_eq!(tag.bytes(), b"Io  ");
+        assert_eq!(tag.to_string(), "Io  ");
+        assert_eq!(tag.trimmed(), "Io");
+        assert_eq!(PoolTag::parse("Io ").unwrap(), tag);
+    }
+
+    #[test]
+    fn tags_are_case_sensitive() {
+        assert_ne!(
+            PoolTag::parse("NtfC").unwrap(),
+            PoolTag::parse("Ntfc").unwrap()
+        );
+        assert_eq!(
+            PoolTag::parse("NtfC").unwrap().folded(),
+            PoolTag::parse("ntfc").unwrap()
+        );
+    }
+
+    #[test]
+    fn protected_bit_is_masked_and_byte_order_is_little_endian() {
+        let raw = u32::from_le_bytes(*b"Proc") | PoolTag::PROTECTED_BIT;
+        assert_eq!(PoolTag::from_u32_le(raw).to_string(), "Proc");
+    }
+
+    #[test]
+    fn unprintable_bytes_are_escaped_and_round_trip() {
+        let tag = PoolTag::from_bytes([0x01, b'\\', b'A', 0xff]);
+        assert_eq!(tag.to_string(), r"\x01\\A\xff");
+        assert_eq!(PoolTag::parse(&tag.to_string()).unwrap(), tag);
+    }
+
+    #[test]
+    fn bad_tags_say_what_is_wrong() {
+        assert_eq!(PoolTag::parse(""), Err(TagError::Empty));
+        assert!(matches!(
+            PoolTag::parse("Toolong"),
+            Err(TagError::TooLong(..))
+        ));
+        assert!(matches!(PoolTag::parse(r"\q"), Err(TagError::BadEscape(_))));
+        assert!(matches!(
+            PoolTag::parse(r"\x4"),
+            Err(TagError::BadEscape(_))
+        ));
+        assert!(matches!(PoolTag::parse("Ab€"), Err(TagError::NotAByte(_))));
+    }
+
+    #[test]
+    fn patterns_match_like_pooltag_wildcards() {
+        let afd = TagPattern::parse("Afd?").unwrap();
+        assert!(afd.matches(PoolTag::parse("AfdB").unwrap(), true));
+        assert!(!afd.matches(PoolTag::parse("aFDC").unwrap(), true));
+        assert!(afd.matches(PoolTag::parse("aFDC").unwrap(), false));
+        let aml = TagPattern::parse("Aml*").unwrap();
+        assert!(aml.matches(PoolTag::parse("AmlH").unwrap(), true));
+        assert!(aml.matches(PoolTag::parse("Aml").unwrap(), true));
+        let q = TagPattern::parse("?kaL").unwrap();
+        assert!(q.matches(PoolTag::parse("LkaL").unwrap(), true));
+        assert!(!q.matches(PoolTag::parse("Lkal").unwrap(), true));
+        let short = TagPattern::parse("Bu?").unwrap();
+        assert!(short.matches(PoolTag::parse("Bu1").unwrap(), true));
+        assert!(TagPattern::parse("Io").is_none());
+    }
+
+    #[test]
+    fn pattern_regex_agrees_with_matches_on_examples() {
+        let pattern = TagPattern::parse("N?f*").unwrap();
+        let regex = pattern.to_regex(false);
+        assert!(regex.starts_with('N'));
+        assert!(regex.ends_with(".*"));
+    }
+
+    proptest! {
+        #[test]
+        fn display_then_parse_round_trips(bytes in any::<[u8; 4]>()) {
+            let tag = PoolTag::from_bytes(bytes);
+            prop_assert_eq!(PoolTag::parse(&tag.to_string()).unwrap(), tag);
+        }
+
+        #[test]
+        fn parse_never_panics(text in ".{0,12}") {
+            let _ = PoolTag::parse(&text);
+        }
+
+        #[test]
+        fn a_tag_matches_itself_as_a_pattern_with_star(bytes in any::<[u8; 3]>()) {
+            let tag = PoolTag::from_bytes([bytes[0], bytes[1], bytes[2], b'Z']);
+            let text = tag.to_string();
+            let prefix: String = split_units(&text).into_iter().take(3).collect();
+            let pattern = TagPattern::parse(&format!("{prefix}*")).unwrap();
+            prop_assert!(pattern.matches(tag, true));
+        }
+    }
+}
