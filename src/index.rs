@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
@@ -207,6 +207,7 @@ pub struct SearchIndex {
     fields: Fields,
     writer: Mutex<IndexWriter>,
     text_parser: QueryParser,
+    patterns: RwLock<Arc<Vec<TagEntry>>>,
 }
 
 impl SearchIndex {
@@ -259,14 +260,17 @@ impl SearchIndex {
         );
         text_parser.set_conjunction_by_default();
         text_parser.set_field_boost(fields.description, 2.0);
-        Ok(Self {
+        let index = Self {
             dir,
             index,
             reader,
             fields,
             writer: Mutex::new(writer),
             text_parser,
-        })
+            patterns: RwLock::default(),
+        };
+        index.refresh()?;
+        Ok(index)
     }
 
     pub fn dir(&self) -> &Path {
@@ -307,7 +311,7 @@ impl SearchIndex {
             return Err(error);
         }
         drop(writer);
-        self.reader.reload()?;
+        self.refresh()?;
         Ok(ReplaceStats {
             imported: entries.len() as u64,
             replaced,
@@ -328,7 +332,7 @@ impl SearchIndex {
             return Err(error.into());
         }
         drop(writer);
-        self.reader.reload()?;
+        self.refresh()?;
         Ok(Some(removed))
     }
 
@@ -359,35 +363,26 @@ impl SearchIndex {
     /// All attributions of one exact tag, plus wildcard rows and case variants.
     pub fn tag_report(&self, tag: PoolTag) -> Result<TagReport, IndexError> {
         let searcher = self.searcher();
-        let text = tag.to_string();
-        let mut attributions = self.load_entries(
-            &searcher,
-            &self.entry_query(self.term_query(self.fields.tag, &text)),
-        )?;
-        sort_attributions(&mut attributions);
-
+        // One query for every case variant; the exact ones are among them.
         let folded = tag.folded().to_string();
-        let mut case_variants: Vec<PoolTag> = self
+        let (mut attributions, others): (Vec<TagEntry>, Vec<TagEntry>) = self
             .load_entries(
                 &searcher,
                 &self.entry_query(self.term_query(self.fields.tag_folded, &folded)),
             )?
             .into_iter()
-            .map(|e| e.tag)
-            .filter(|t| *t != tag)
-            .collect();
+            .partition(|e| e.tag == tag);
+        sort_attributions(&mut attributions);
+        let mut case_variants: Vec<PoolTag> = others.into_iter().map(|e| e.tag).collect();
         case_variants.sort();
         case_variants.dedup();
 
-        let pattern_query = self.entry_query(Box::new(TermQuery::new(
-            Term::from_field_u64(self.fields.is_pattern, 1),
-            IndexRecordOption::Basic,
-        )));
         let mut pattern_matches: Vec<TagEntry> = self
-            .load_entries(&searcher, &pattern_query)?
-            .into_iter()
+            .pattern_entries()
+            .iter()
             .filter(|e| e.tag != tag)
             .filter(|e| TagPattern::parse(&e.tag.trimmed()).is_some_and(|p| p.matches(tag, true)))
+            .cloned()
             .collect();
         sort_attributions(&mut pattern_matches);
         Ok(TagReport {
@@ -532,6 +527,27 @@ impl SearchIndex {
         let (text_query, _errors) = self.text_parser.parse_query_lenient(&words);
         tiers.push((Occur::Should, text_query));
         self.entry_query(Box::new(BooleanQuery::new(tiers)))
+    }
+
+    /// The wildcard rows (`Afd?`), cached: every tag lookup consults them, and they only
+    /// change when this process commits.
+    fn pattern_entries(&self) -> Arc<Vec<TagEntry>> {
+        self.patterns
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the index after a commit and refreshes the caches derived from it.
+    fn refresh(&self) -> Result<(), IndexError> {
+        self.reader.reload()?;
+        let pattern_query = self.entry_query(Box::new(TermQuery::new(
+            Term::from_field_u64(self.fields.is_pattern, 1),
+            IndexRecordOption::Basic,
+        )));
+        let patterns = self.load_entries(&self.searcher(), &pattern_query)?;
+        *self.patterns.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(patterns);
+        Ok(())
     }
 
     fn term_query(&self, field: Field, text: &str) -> Box<dyn Query> {

@@ -154,9 +154,11 @@ fn detect_format(text: &str) -> ListFormat {
             .split(sep)
             .any(|c| TAG_HEADERS.contains(&c.trim().trim_matches('"')))
     };
-    if first.contains('\t') && names_tag('\t') {
+    // A pooltag.txt row has a dash after the tag; a header row of a table has none there.
+    let looks_like_pooltag_row = parse_pooltag_line(first).is_ok();
+    if first.contains('\t') && (names_tag('\t') || !looks_like_pooltag_row) {
         ListFormat::Tsv
-    } else if first.contains(',') && names_tag(',') {
+    } else if first.contains(',') && (names_tag(',') || !looks_like_pooltag_row) {
         ListFormat::Csv
     } else {
         ListFormat::Pooltag
@@ -296,7 +298,7 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
         .delimiter(delimiter)
         .flexible(true)
         .has_headers(true)
-        .from_reader(text[body_offset..].as_bytes());
+        .from_reader(&text.as_bytes()[body_offset..]);
     let headers: Vec<String> = reader
         .headers()
         .map(|h| h.iter().map(|c| c.trim().to_ascii_lowercase()).collect())

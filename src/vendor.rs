@@ -48,10 +48,8 @@ impl VendorDirectory {
         for (position, vendor) in file.vendor.iter().enumerate() {
             for name in std::iter::once(&vendor.name).chain(&vendor.aliases) {
                 let key = vendor_key(name);
-                if let Some(&other) = by_key.get(&key) {
-                    if other != position {
-                        return Err(VendorError::Ambiguous(name.clone()));
-                    }
+                if by_key.get(&key).is_some_and(|&other| other != position) {
+                    return Err(VendorError::Ambiguous(name.clone()));
                 }
                 by_key.insert(key, position);
             }
