@@ -10,5 +10,6 @@ pub mod import;
 pub mod index;
 pub mod knowledge;
 pub mod pooltag_list;
+pub mod snapshot;
 pub mod tag;
 pub mod vendor;

@@ -1,0 +1,575 @@
+//! Pool-usage snapshot parsers.
+//!
+//! Admins paste what their tools print: poolmon screens and `/n` logs, WinDbg `!poolused` and
+//! `!verifier` output, CSV/TSV exports, PowerShell `Format-Table` text, markdown tables from
+//! tickets and JSON. [`parse_snapshots`] detects the format (or takes a forced one), and returns
+//! one [`Snapshot`] per frame, in time order, with per-line warnings for rows it had to skip.
+//! [`parse_driver_list`] reads the loaded-driver list (`driverquery /v /fo csv` or JSON).
+//!
+//! `FORMATS.md` at the crate root documents every accepted layout.
+
+mod columns;
+mod csv;
+mod drivers;
+mod json;
+mod markdown;
+mod poolmon;
+mod poolused;
+mod powershell;
+mod text;
+mod verifier;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::tag::PoolTag;
+
+pub use drivers::{
+    DRIVER_LIST_FORMATS, LoadedDriver, parse_driver_list, parse_driver_list_with_warnings,
+};
+pub use text::mapped_driver_files;
+
+/// Every `?format=` value [`SnapshotFormat::from_str`] accepts, as listed in errors.
+pub const FORMATS_UNDERSTOOD: &[&str] = &[
+    "poolmon",
+    "poolmon-log",
+    "poolused",
+    "verifier",
+    "csv",
+    "tsv",
+    "powershell",
+    "markdown",
+    "json",
+];
+
+/// The layouts the parser takes. `Csv` covers comma-, tab- and semicolon-separated text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnapshotFormat {
+    /// poolmon's live screen copied from a console (change columns `( n)` optional).
+    PoolmonScreen,
+    /// A poolmon log (`poolmon -n`), possibly several frames with timestamps.
+    PoolmonLog,
+    /// WinDbg `!poolused` output (any flags).
+    Poolused,
+    /// WinDbg `!verifier 3` (or `0x...`) pool-allocation listings, aggregated per tag.
+    Verifier,
+    /// CSV or TSV with a header row.
+    Csv,
+    /// PowerShell `Format-Table` text (header row and a dashes row).
+    PowershellTable,
+    /// A markdown (GitHub) table pasted into a ticket.
+    MarkdownTable,
+    /// The JSON form documented in FORMATS.md.
+    Json,
+}
+
+impl SnapshotFormat {
+    /// The `?format=` name (`Csv` is `csv`; `tsv` also parses to `Csv`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::PoolmonScreen => "poolmon",
+            Self::PoolmonLog => "poolmon-log",
+            Self::Poolused => "poolused",
+            Self::Verifier => "verifier",
+            Self::Csv => "csv",
+            Self::PowershellTable => "powershell",
+            Self::MarkdownTable => "markdown",
+            Self::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for SnapshotFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown `?format=` value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown snapshot format {given:?}; formats understood: {}", FORMATS_UNDERSTOOD.join(", "))]
+pub struct UnknownFormat {
+    pub given: String,
+}
+
+impl FromStr for SnapshotFormat {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let key: String = s
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, '-' | '_' | ' ' | '!'))
+            .flat_map(char::to_lowercase)
+            .collect();
+        Ok(match key.as_str() {
+            "poolmon" | "poolmonscreen" | "screen" => Self::PoolmonScreen,
+            "poolmonlog" | "log" | "poolsnap" => Self::PoolmonLog,
+            "poolused" => Self::Poolused,
+            "verifier" => Self::Verifier,
+            "csv" | "tsv" => Self::Csv,
+            "powershell" | "ps" | "formattable" | "powershelltable" => Self::PowershellTable,
+            "markdown" | "md" | "markdowntable" => Self::MarkdownTable,
+            "json" => Self::Json,
+            _ => {
+                return Err(UnknownFormat {
+                    given: s.to_owned(),
+                });
+            }
+        })
+    }
+}
+
+/// How to parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// `None` detects the format.
+    pub format: Option<SnapshotFormat>,
+    /// At most this many rows over all snapshots; the rest is dropped with a warning and
+    /// [`ParsedSnapshots::truncated`] set.
+    pub max_rows: usize,
+    /// At most this many snapshots (frames); later frames are dropped the same way.
+    pub max_snapshots: usize,
+    /// At most this many warnings are kept; one more says how many were left out.
+    pub max_warnings: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        Self {
+            format: None,
+            max_rows: 500_000,
+            max_snapshots: 10_000,
+            max_warnings: 200,
+        }
+    }
+}
+
+/// What [`parse_snapshots`] read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParsedSnapshots {
+    pub format: SnapshotFormat,
+    /// One per frame, in time order (input order when some frame has no time).
+    pub snapshots: Vec<Snapshot>,
+    pub warnings: Vec<LineWarning>,
+    /// True when a cap in [`ParseOptions`] dropped rows or frames.
+    pub truncated: bool,
+}
+
+/// A row or line that was skipped or read with a caveat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineWarning {
+    /// 1-based line in the (decoded) input; 0 when the warning is about the whole input.
+    pub line: usize,
+    pub message: String,
+}
+
+/// One frame: the pool usage at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Snapshot {
+    /// When the frame was taken, if the input says (times without a zone are read as UTC).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub taken_at: Option<OffsetDateTime>,
+    /// A heading, the time text as written, the `!poolused` sort line, a verifier module...
+    pub label: Option<String>,
+    pub totals: Option<PoolTotals>,
+    pub rows: Vec<PoolUsage>,
+}
+
+/// System-wide numbers some tools print above the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolTotals {
+    pub memory_kib: Option<u64>,
+    pub available_kib: Option<u64>,
+    pub commit_kib: Option<u64>,
+    pub commit_limit_kib: Option<u64>,
+    pub commit_peak_kib: Option<u64>,
+    pub paged_bytes: Option<u64>,
+    pub nonpaged_bytes: Option<u64>,
+    /// Outstanding allocations (`!poolused` TOTAL line).
+    pub paged_allocs: Option<u64>,
+    pub nonpaged_allocs: Option<u64>,
+}
+
+impl PoolTotals {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Which pool a row counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolKind {
+    Paged,
+    NonPaged,
+    /// Session pool (poolmon `/s`, `!poolused 8`).
+    Session,
+    /// The source does not say (verifier listings of modules using both pools, tables without a
+    /// pool column).
+    Unknown,
+}
+
+impl PoolKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Paged => "paged",
+            Self::NonPaged => "nonpaged",
+            Self::Session => "session",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for PoolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One tag in one pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolUsage {
+    pub tag: PoolTag,
+    pub pool: PoolKind,
+    /// Allocations since boot (poolmon `Allocs`).
+    pub allocs: Option<u64>,
+    pub frees: Option<u64>,
+    /// Allocations still held (poolmon `Diff`, `!poolused` non-verbose `Allocs`, verifier count).
+    pub outstanding: Option<u64>,
+    pub bytes: u64,
+    /// poolmon `/g` Mapped_Driver text, `!poolused` description, verifier module.
+    pub mapped_driver: Option<String>,
+    /// `!verifier` callers, `module!function+0x12` (or the bare address without symbols).
+    #[serde(default)]
+    pub callers: Vec<String>,
+}
+
+impl PoolUsage {
+    pub fn new(tag: PoolTag, pool: PoolKind, bytes: u64) -> Self {
+        Self {
+            tag,
+            pool,
+            allocs: None,
+            frees: None,
+            outstanding: None,
+            bytes,
+            mapped_driver: None,
+            callers: Vec::new(),
+        }
+    }
+
+    /// Outstanding allocations, from `Diff` or `allocs - frees`.
+    pub fn outstanding_or_derived(&self) -> Option<u64> {
+        self.outstanding
+            .or_else(|| match (self.allocs, self.frees) {
+                (Some(a), Some(f)) => a.checked_sub(f),
+                _ => None,
+            })
+    }
+}
+
+/// The input could not be read as any pool snapshot (or not as the forced format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotError {
+    /// 1-based line the problem was found on, when there is one.
+    pub line: Option<usize>,
+    pub message: String,
+    pub formats_understood: &'static [&'static str],
+}
+
+impl SnapshotError {
+    fn new(line: Option<usize>, message: impl Into<String>) -> Self {
+        Self {
+            line,
+            message: message.into(),
+            formats_understood: FORMATS_UNDERSTOOD,
+        }
+    }
+}
+
+impl fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        write!(
+            f,
+            "{} (formats understood: {})",
+            self.message,
+            self.formats_understood.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+/// Shared state while parsing: warnings and caps.
+pub(crate) struct Ctx {
+    max_rows: usize,
+    max_snapshots: usize,
+    max_warnings: usize,
+    rows: usize,
+    pub(crate) warnings: Vec<LineWarning>,
+    suppressed: usize,
+    pub(crate) truncated: bool,
+}
+
+impl Ctx {
+    fn new(opts: &ParseOptions) -> Self {
+        Self {
+            max_rows: opts.max_rows,
+            max_snapshots: opts.max_snapshots.max(1),
+            max_warnings: opts.max_warnings,
+            rows: 0,
+            warnings: Vec::new(),
+            suppressed: 0,
+            truncated: false,
+        }
+    }
+
+    pub(crate) fn warn(&mut self, line: usize, message: impl Into<String>) {
+        if self.warnings.len() < self.max_warnings {
+            self.warnings.push(LineWarning {
+                line,
+                message: message.into(),
+            });
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    /// True while another row may be added; the first refusal records a warning.
+    pub(crate) fn take_row(&mut self, line: usize) -> bool {
+        if self.rows >= self.max_rows {
+            if !self.truncated {
+                self.truncated = true;
+                let max = self.max_rows;
+                self.warn(
+                    line,
+                    format!("row limit of {max} reached; the rest is ignored"),
+                );
+            }
+            return false;
+        }
+        self.rows += 1;
+        true
+    }
+
+    pub(crate) fn full(&self) -> bool {
+        self.truncated
+    }
+
+    /// Adds a finished frame (dropping empty ones), honouring the snapshot cap.
+    pub(crate) fn push_snapshot(&mut self, out: &mut Vec<Snapshot>, snap: Snapshot, line: usize) {
+        if snap.rows.is_empty() {
+            return;
+        }
+        if out.len() >= self.max_snapshots {
+            if !self.truncated {
+                self.truncated = true;
+                let max = self.max_snapshots;
+                self.warn(
+                    line,
+                    format!("snapshot limit of {max} reached; the rest is ignored"),
+                );
+            }
+            return;
+        }
+        out.push(snap);
+    }
+
+    fn finish(mut self) -> (Vec<LineWarning>, bool) {
+        if self.suppressed > 0 {
+            let n = self.suppressed;
+            self.warnings.push(LineWarning {
+                line: 0,
+                message: format!("{n} more warnings left out"),
+            });
+        }
+        (self.warnings, self.truncated)
+    }
+}
+
+fn run_format(
+    format: SnapshotFormat,
+    input: &text::Input,
+    ctx: &mut Ctx,
+) -> Result<(SnapshotFormat, Vec<Snapshot>), SnapshotError> {
+    match format {
+        SnapshotFormat::PoolmonScreen | SnapshotFormat::PoolmonLog => {
+            let (snaps, log) = poolmon::parse(input, ctx)?;
+            let detected = if log {
+                SnapshotFormat::PoolmonLog
+            } else {
+                SnapshotFormat::PoolmonScreen
+            };
+            Ok((detected, snaps))
+        }
+        SnapshotFormat::Poolused => Ok((format, poolused::parse(input, ctx)?)),
+        SnapshotFormat::Verifier => Ok((format, verifier::parse(input, ctx)?)),
+        SnapshotFormat::Csv => Ok((format, csv::parse(input, ctx)?)),
+        SnapshotFormat::PowershellTable => Ok((format, powershell::parse(input, ctx)?)),
+        SnapshotFormat::MarkdownTable => Ok((format, markdown::parse(input, ctx)?)),
+        SnapshotFormat::Json => Ok((format, json::parse(input, ctx)?)),
+    }
+}
+
+/// Parses pool-usage text in any supported format (see FORMATS.md).
+///
+/// Errors when the input is empty, when no format yields a single row, or when a forced format
+/// does not fit; malformed rows inside a recognised table become [`LineWarning`]s.
+pub fn parse_snapshots(
+    input: &[u8],
+    opts: &ParseOptions,
+) -> Result<ParsedSnapshots, SnapshotError> {
+    let input = text::Input::decode(input);
+    let Some(first) = input.first_nonblank() else {
+        return Err(SnapshotError::new(
+            None,
+            "the input is empty (no pool usage to read)",
+        ));
+    };
+
+    let candidates: Vec<SnapshotFormat> = match opts.format {
+        Some(f) => vec![f],
+        None => detect(&input),
+    };
+    if candidates.is_empty() {
+        return Err(SnapshotError::new(
+            Some(first),
+            "no pool-usage table recognised: expected a header naming a tag column, or rows \
+             like `Tag Type Allocs Frees Diff Bytes`",
+        ));
+    }
+
+    let mut first_error: Option<SnapshotError> = None;
+    for format in candidates {
+        let mut ctx = Ctx::new(opts);
+        match run_format(format, &input, &mut ctx) {
+            Ok((detected, mut snapshots)) if !snapshots.is_empty() => {
+                order_by_time(&mut snapshots);
+                let (warnings, truncated) = ctx.finish();
+                return Ok(ParsedSnapshots {
+                    format: detected,
+                    snapshots,
+                    warnings,
+                    truncated,
+                });
+            }
+            Ok(_) => {
+                let line = ctx.warnings.first().map_or(first, |w| w.line.max(1));
+                let detail = ctx
+                    .warnings
+                    .first()
+                    .map(|w| format!(" (first problem: {})", w.message))
+                    .unwrap_or_default();
+                first_error.get_or_insert(SnapshotError::new(
+                    Some(line),
+                    format!("no pool-usage rows found as {format}{detail}"),
+                ));
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let err = first_error.unwrap_or_else(|| SnapshotError::new(Some(first), "no rows found"));
+    Err(match opts.format {
+        Some(f) => SnapshotError {
+            message: format!("the input does not read as {f}: {}", err.message),
+            ..err
+        },
+        None => err,
+    })
+}
+
+/// Stable sort by time when every frame has one; input order otherwise.
+fn order_by_time(snaps: &mut [Snapshot]) {
+    if snaps.len() > 1 && snaps.iter().all(|s| s.taken_at.is_some()) {
+        snaps.sort_by_key(|s| s.taken_at);
+    }
+}
+
+/// Candidate formats, most likely first, from cheap signals over the whole text.
+fn detect(input: &text::Input) -> Vec<SnapshotFormat> {
+    let mut out = Vec::new();
+    let push = |f: SnapshotFormat, out: &mut Vec<SnapshotFormat>| {
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    };
+    let first_char = input.text().trim_start().chars().next();
+    if first_char == Some('{') {
+        return vec![SnapshotFormat::Json];
+    }
+    if first_char == Some('[') {
+        push(SnapshotFormat::Json, &mut out);
+    }
+
+    let mut verifier = false;
+    let mut poolused = false;
+    let mut poolmon = false;
+    let mut markdown = false;
+    let mut powershell = false;
+    let mut delimited = false;
+    let mut prev_nonblank: Option<&str> = None;
+    for (_, line) in input.lines() {
+        let t = line.trim();
+        // Headers and command lines are short; long lines carry no signal.
+        if t.is_empty() || t.len() > 2048 {
+            continue;
+        }
+        let lower_has = |needle: &str| text::contains_ci(t, needle);
+        if lower_has("!verifier")
+            || lower_has("driver verification list")
+            || verifier::is_listing_header(t)
+        {
+            verifier = true;
+        }
+        if lower_has("!poolused") || poolused::is_header(t) || lower_has("sorting by") {
+            poolused = true;
+        }
+        if poolmon::is_header(t)
+            || (lower_has("memory:") && lower_has("avail:"))
+            || lower_has("pool n:")
+        {
+            poolmon = true;
+        }
+        if t.starts_with('|') && markdown::is_separator(t) {
+            markdown = true;
+        }
+        if powershell::is_dashes(t) && prev_nonblank.is_some_and(|p| !p.contains('|')) {
+            powershell = true;
+        }
+        if !delimited && csv::looks_like_header(t) {
+            delimited = true;
+        }
+        prev_nonblank = Some(t);
+    }
+    if verifier {
+        push(SnapshotFormat::Verifier, &mut out);
+    }
+    if poolused {
+        push(SnapshotFormat::Poolused, &mut out);
+    }
+    if markdown {
+        push(SnapshotFormat::MarkdownTable, &mut out);
+    }
+    if powershell {
+        push(SnapshotFormat::PowershellTable, &mut out);
+    }
+    if poolmon {
+        push(SnapshotFormat::PoolmonScreen, &mut out);
+    }
+    if delimited {
+        push(SnapshotFormat::Csv, &mut out);
+    }
+    // Headerless text: poolmon rows anchored on their Type column, then !poolused rows.
+    push(SnapshotFormat::PoolmonScreen, &mut out);
+    push(SnapshotFormat::Poolused, &mut out);
+    out
+}

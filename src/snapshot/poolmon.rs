@@ -1,0 +1,384 @@
+//! poolmon screens copied from a console and poolmon `-n` logs (several frames over time).
+//!
+//! A row is anchored on its Type word (`Paged`, `Nonp`, `Sess`): the tag is the text before it
+//! (1-4 characters, spaces inside allowed, right-aligned short tags trimmed), then come the
+//! numbers `Allocs [( d)] Frees [( d)] Diff Bytes [( d)] [Per Alloc]`, then the optional
+//! Mapped_Driver text. This survives collapsed whitespace and any column widths.
+
+use std::collections::HashSet;
+
+use super::text::{Input, contains_ci, parse_count, parse_timestamp, tag_from_text};
+use super::{Ctx, PoolKind, PoolTotals, PoolUsage, Snapshot, SnapshotError};
+
+/// `Tag Type Allocs Frees Diff Bytes Per Alloc [Mapped_Driver]`.
+pub(crate) fn is_header(t: &str) -> bool {
+    let t = t.trim_start();
+    let has = |w: &str| t.split_whitespace().any(|x| x.eq_ignore_ascii_case(w));
+    t.starts_with("Tag")
+        && has("type")
+        && has("allocs")
+        && (has("frees") || has("bytes"))
+        && !t.contains([',', '\t', '|', ';'])
+}
+
+fn pool_word(w: &str) -> Option<PoolKind> {
+    Some(match w {
+        "Nonp" | "NonP" | "NONP" | "nonp" | "Nonpaged" | "NonPaged" | "NonPagedNx" | "Nonpnx" => {
+            PoolKind::NonPaged
+        }
+        "Paged" | "PAGED" | "paged" | "Page" => PoolKind::Paged,
+        "Sess" | "Session" | "SESS" | "sess" => PoolKind::Session,
+        _ => return None,
+    })
+}
+
+enum RowParse {
+    NotARow,
+    Bad(String),
+    Row(PoolUsage, Option<String>, bool),
+}
+
+/// Up to `limit` whitespace-separated tokens with their byte offsets.
+pub(crate) fn tokens(line: &str, limit: usize) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices() {
+        if c.is_whitespace() {
+            if let Some(s) = start.take() {
+                out.push((s, &line[s..i]));
+                if out.len() >= limit {
+                    return out;
+                }
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, &line[s..]));
+    }
+    out
+}
+
+fn parse_row(line: &str, session: bool) -> RowParse {
+    let toks = tokens(line, 6);
+    // The Type word is the 2nd token (or the 3rd/4th when the tag holds spaces).
+    let Some(k) = (1..toks.len().min(4)).find(|&k| {
+        pool_word(toks[k].1).is_some()
+            && toks
+                .get(k + 1)
+                .is_some_and(|(_, t)| t.starts_with(|c: char| c.is_ascii_digit()))
+    }) else {
+        // `Tag Type` followed by something that is not a number: a broken row.
+        if toks.len() >= 3
+            && pool_word(toks[1].1).is_some()
+            && toks[0].1.chars().count() <= 4
+            && pool_word(toks[0].1).is_none()
+        {
+            return RowParse::Bad(format!(
+                "expected Allocs Frees Diff Bytes after the Type column, found {:?}; row skipped",
+                toks[2].1
+            ));
+        }
+        return RowParse::NotARow;
+    };
+    let (type_pos, type_word) = toks[k];
+    let tag_text = line[..type_pos].trim();
+    let mut pool = pool_word(type_word).unwrap_or(PoolKind::Unknown);
+    if session && pool == PoolKind::Paged {
+        pool = PoolKind::Session;
+    }
+    let Some(tag) = (tag_text.chars().count() <= 4)
+        .then(|| tag_from_text(tag_text))
+        .flatten()
+    else {
+        return RowParse::Bad(format!(
+            "{tag_text:?} before the Type column is not a pool tag (1 to 4 characters); row skipped"
+        ));
+    };
+    let rest = &line[type_pos + type_word.len()..];
+    let mut nums: Vec<(bool, u64)> = Vec::new();
+    let mut had_delta = false;
+    let mut driver = None;
+    let mut i = 0;
+    let bytes = rest.as_bytes();
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        if nums.len() == 5 {
+            driver = Some(rest[i..].trim());
+            break;
+        }
+        if c == b'(' {
+            let Some(close) = rest[i..].find(')') else {
+                return RowParse::Bad("unclosed '(' in a change column; row skipped".into());
+            };
+            let inner = rest[i + 1..i + close].trim();
+            let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+            if parse_count(inner).is_none() {
+                return RowParse::Bad(format!(
+                    "change column ({inner}) is not a number; row skipped"
+                ));
+            }
+            had_delta = true;
+            i += close + 1;
+            continue;
+        }
+        let negative = c == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+        if c.is_ascii_digit() || negative {
+            let start = if negative { i + 1 } else { i };
+            let mut end = start;
+            while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b',') {
+                end += 1;
+            }
+            // A number glued to letters is text (a Mapped_Driver such as `1394ohci`).
+            if end < bytes.len() && !bytes[end].is_ascii_whitespace() && bytes[end] != b'(' {
+                if nums.len() >= 4 {
+                    driver = Some(rest[i..].trim());
+                    break;
+                }
+                return RowParse::Bad(format!(
+                    "{:?} is not a number; row skipped",
+                    rest[i..].split_whitespace().next().unwrap_or("")
+                ));
+            }
+            let Some(v) = parse_count(&rest[start..end]) else {
+                return RowParse::Bad(format!(
+                    "{:?} is not a number; row skipped",
+                    &rest[start..end]
+                ));
+            };
+            nums.push((negative, v));
+            i = end;
+            continue;
+        }
+        if nums.len() >= 4 {
+            driver = Some(rest[i..].trim());
+            break;
+        }
+        return RowParse::Bad(format!(
+            "expected Allocs Frees Diff Bytes after the Type column, found {:?}; row skipped",
+            rest[i..].split_whitespace().next().unwrap_or("")
+        ));
+    }
+    if nums.len() < 4 {
+        return RowParse::Bad(format!(
+            "expected Allocs Frees Diff Bytes after the Type column, found {} numbers; row skipped",
+            nums.len()
+        ));
+    }
+    if nums[0].0 || nums[1].0 || nums[3].0 {
+        return RowParse::Bad("negative Allocs, Frees or Bytes; row skipped".into());
+    }
+    let (allocs, frees, bytes_used) = (nums[0].1, nums[1].1, nums[3].1);
+    let diff = (!nums[2].0).then_some(nums[2].1);
+    let mut note = None;
+    if let Some(d) = diff {
+        if allocs.checked_sub(frees) != Some(d) {
+            note = Some(format!(
+                "Diff {d} is not Allocs {allocs} - Frees {frees}; kept as printed"
+            ));
+        }
+    } else {
+        note = Some("negative Diff; outstanding left empty".to_owned());
+    }
+    let usage = PoolUsage {
+        tag,
+        pool,
+        allocs: Some(allocs),
+        frees: Some(frees),
+        outstanding: diff,
+        bytes: bytes_used,
+        mapped_driver: driver.filter(|d| !d.is_empty()).map(str::to_owned),
+        callers: Vec::new(),
+    };
+    RowParse::Row(usage, note, had_delta)
+}
+
+/// `Memory:  260620K Avail: 96364K ...`, `Commit: ... Pool N: 8332K P:27220K`.
+fn kib_after(line: &str, key: &str) -> Option<u64> {
+    let i = line.find(key)?;
+    let rest = line[i + key.len()..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == ','))
+        .unwrap_or(rest.len());
+    parse_count(&rest[..end])
+}
+
+fn read_totals(line: &str, totals: &mut PoolTotals) {
+    if line.contains("Memory:") {
+        totals.memory_kib = kib_after(line, "Memory:").or(totals.memory_kib);
+        totals.available_kib = kib_after(line, "Avail:").or(totals.available_kib);
+    }
+    if line.contains("Commit:") {
+        totals.commit_kib = kib_after(line, "Commit:").or(totals.commit_kib);
+        totals.commit_limit_kib = kib_after(line, "Limit:").or(totals.commit_limit_kib);
+        totals.commit_peak_kib = kib_after(line, "Peak:").or(totals.commit_peak_kib);
+    }
+    if let Some(i) = line.find("Pool N:") {
+        let pool = &line[i..];
+        totals.nonpaged_bytes = kib_after(pool, "N:").and_then(|k| k.checked_mul(1024));
+        totals.paged_bytes = kib_after(pool, " P:")
+            .or_else(|| kib_after(pool, "P:"))
+            .and_then(|k| k.checked_mul(1024));
+    }
+}
+
+fn is_totals_line(t: &str) -> bool {
+    (t.starts_with("Memory:") && t.contains("Avail"))
+        || (t.starts_with("Commit:") && t.contains("Limit"))
+        || t.contains("Pool N:")
+}
+
+/// Returns the frames and whether the text reads as a log (several frames, timestamps, or
+/// the header totals without change columns, as `poolmon -n` writes).
+pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool), SnapshotError> {
+    let mut frames = Vec::new();
+    let mut cur = Snapshot::default();
+    let mut seen: HashSet<(crate::tag::PoolTag, PoolKind)> = HashSet::new();
+    let mut session = false;
+    let mut timestamps = false;
+    let mut totals_seen = false;
+    let mut any_delta = false;
+    let mut last_line = 0;
+
+    let flush = |cur: &mut Snapshot,
+                 seen: &mut HashSet<_>,
+                 frames: &mut Vec<Snapshot>,
+                 ctx: &mut Ctx,
+                 line: usize| {
+        let snap = std::mem::take(cur);
+        seen.clear();
+        ctx.push_snapshot(frames, snap, line);
+    };
+
+    for (n, line) in input.lines() {
+        last_line = n;
+        if ctx.full() {
+            break;
+        }
+        let t = line.trim();
+        if t.is_empty() || t.chars().all(|c| c == '.' || c == '…') {
+            continue;
+        }
+        if t.chars().all(|c| c == '-' || c == '=' || c == ' ') {
+            continue;
+        }
+        if is_totals_line(t) {
+            if !cur.rows.is_empty() {
+                flush(&mut cur, &mut seen, &mut frames, ctx, n);
+            }
+            if t.starts_with("Memory:") {
+                session = false;
+            }
+            let mut totals = cur.totals.take().unwrap_or_default();
+            read_totals(t, &mut totals);
+            cur.totals = (!totals.is_empty()).then_some(totals);
+            totals_seen = true;
+            continue;
+        }
+        if let Some(ts) = parse_timestamp(t) {
+            if !cur.rows.is_empty() {
+                flush(&mut cur, &mut seen, &mut frames, ctx, n);
+            }
+            cur.taken_at = Some(ts);
+            cur.label = Some(t.to_owned());
+            timestamps = true;
+            continue;
+        }
+        if t.len() < 200 && contains_ci(t, "pool information") {
+            if !cur.rows.is_empty() {
+                flush(&mut cur, &mut seen, &mut frames, ctx, n);
+            }
+            session = contains_ci(t, "session");
+            if cur.label.is_none() {
+                cur.label = Some(t.to_owned());
+            }
+            continue;
+        }
+        if is_header(t) {
+            if !cur.rows.is_empty() {
+                flush(&mut cur, &mut seen, &mut frames, ctx, n);
+            }
+            continue;
+        }
+        match parse_row(line, session) {
+            RowParse::NotARow => {}
+            RowParse::Bad(msg) => ctx.warn(n, msg),
+            RowParse::Row(usage, note, delta) => {
+                if let Some(note) = note {
+                    ctx.warn(n, note);
+                }
+                any_delta |= delta;
+                if !seen.insert((usage.tag, usage.pool)) {
+                    ctx.warn(
+                        n,
+                        format!(
+                            "tag {} ({}) appears twice in one frame; both kept",
+                            usage.tag, usage.pool
+                        ),
+                    );
+                }
+                if ctx.take_row(n) {
+                    cur.rows.push(usage);
+                }
+            }
+        }
+    }
+    flush(&mut cur, &mut seen, &mut frames, ctx, last_line);
+    let log = frames.len() > 1 || timestamps || (totals_seen && !any_delta);
+    Ok((frames, log))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::ParseOptions;
+
+    fn run(text: &str) -> (Vec<Snapshot>, bool, Vec<super::super::LineWarning>) {
+        let mut ctx = Ctx::new(&ParseOptions::default());
+        let (s, log) = parse(&Input::from_str(text), &mut ctx).unwrap();
+        (s, log, ctx.warnings)
+    }
+
+    #[test]
+    fn rows_with_and_without_change_columns() {
+        let (s, log, w) = run(
+            " Tag  Type     Allocs            Frees            Diff   Bytes       Per Alloc\n\
+             \n Io   Nonp    1021112 (   1)   1020985 (   1)      127   91912 (     0)    723\n\
+             Dh 1 Paged 24 24 0 0 0\n",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert!(!log);
+        let rows = &s[0].rows;
+        assert_eq!(rows[0].tag.to_string(), "Io  ");
+        assert_eq!(rows[0].pool, PoolKind::NonPaged);
+        assert_eq!(rows[0].allocs, Some(1_021_112));
+        assert_eq!(rows[0].outstanding, Some(127));
+        assert_eq!(rows[0].bytes, 91912);
+        assert_eq!(rows[1].tag.to_string(), "Dh 1");
+    }
+
+    #[test]
+    fn bad_rows_warn_with_line_numbers() {
+        let (s, _, w) = run("Io Nonp 5 4 1 100 100\nToolong Paged 1 2 3 4 5\nAb Paged 1 x 3 4\n");
+        assert_eq!(s[0].rows.len(), 1);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].line, 2);
+        assert_eq!(w[1].line, 3);
+    }
+
+    #[test]
+    fn frames_split_on_headers_and_times() {
+        let text = "2026-11-01 10:00:00\nTag Type Allocs Frees Diff Bytes Per Alloc\nIo Nonp 5 4 1 100 100\n\
+                    2026-11-01 11:00:00\nTag Type Allocs Frees Diff Bytes Per Alloc\nIo Nonp 9 4 5 500 100\n";
+        let (s, log, _) = run(text);
+        assert!(log);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].rows[0].bytes, 500);
+        assert!(s[1].taken_at > s[0].taken_at);
+    }
+}
