@@ -1,0 +1,146 @@
+//! Command-line interface: the subcommand enum, shared arguments, and one module per
+//! subcommand with its own `run`.
+
+mod import;
+mod serve;
+
+pub use import::ImportArgs;
+pub use serve::ServeArgs;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::import::{SeedOutcome, seed_default};
+use crate::index::SearchIndex;
+use crate::vendor::VendorDirectory;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "poolsleuth",
+    version,
+    about = "Which driver is leaking kernel pool memory, who makes it, and what to do about it."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web service (browser pages and JSON API).
+    Serve(ServeArgs),
+    /// Import a pooltag.txt-style or CSV/TSV tag list from a file or URL.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log format.
+    #[arg(
+        long,
+        env = "POOLSLEUTH_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
+    )]
+    pub log_format: LogFormat,
+    /// Log level or tracing filter (e.g. `info`, `poolsleuth=debug,tower_http=info`).
+    #[arg(long, env = "POOLSLEUTH_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DataDirArg {
+    /// Where the knowledge base is kept (created and seeded on first start).
+    #[arg(long, env = "POOLSLEUTH_DATA_DIR", default_value = "poolsleuth-data")]
+    pub data_dir: PathBuf,
+}
+
+pub fn init_tracing(log: &LogArgs) {
+    // tantivy narrates every commit at info level; keep it to warnings unless asked for.
+    let directives = if log.log_level.contains("tantivy") {
+        log.log_level.clone()
+    } else {
+        format!("{},tantivy=warn", log.log_level)
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match log.log_format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Import(args) => import::run(args).await,
+    }
+}
+
+/// Opens the index of a data dir and seeds it on first use.
+pub async fn open_index(
+    data_dir: &Path,
+    vendors: Arc<VendorDirectory>,
+) -> anyhow::Result<Arc<SearchIndex>> {
+    let data_dir = data_dir.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Arc<SearchIndex>> {
+        let index = SearchIndex::open(&data_dir)?;
+        match seed_default(&index, &vendors)? {
+            SeedOutcome::Seeded(n) => tracing::info!(
+                entries = n,
+                "seeded a new data dir with the embedded default knowledge base"
+            ),
+            SeedOutcome::Refreshed(n) => {
+                tracing::info!(entries = n, "refreshed the embedded default knowledge base")
+            }
+            SeedOutcome::Unchanged => {}
+        }
+        Ok(Arc::new(index))
+    })
+    .await?
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (docker stop).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,69 @@
+//! `poolsleuth serve`: the web service.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::{DataDirArg, LogArgs, init_tracing, open_index, shutdown_signal};
+use crate::http::{AppState, HttpConfig};
+use crate::vendor::VendorDirectory;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "POOLSLEUTH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Token that write endpoints require as `Authorization: Bearer TOKEN`; without one, writes are refused.
+    #[arg(long, env = "POOLSLEUTH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Largest request body accepted by upload endpoints, in bytes.
+    #[arg(long, env = "POOLSLEUTH_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds after which a request is abandoned with 408.
+    #[arg(long, env = "POOLSLEUTH_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing(&args.log);
+    let vendors = Arc::new(VendorDirectory::embedded());
+    let index = open_index(&args.data.data_dir, vendors.clone()).await?;
+    let stats = index.stats()?;
+    if args
+        .admin_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        bail!("the admin token is empty; set a real secret or leave it unset to disable writes");
+    }
+    let state = AppState {
+        index,
+        vendors,
+        config: Arc::new(HttpConfig {
+            admin_token: args.admin_token,
+            max_body_bytes: args.max_body_bytes,
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+        }),
+    };
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        data_dir = %args.data.data_dir.display(),
+        entries = stats.entries,
+        sources = stats.sources,
+        writes = if state.config.admin_token.is_some() { "enabled" } else { "disabled (no admin token)" },
+        "poolsleuth listening"
+    );
+    crate::http::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
