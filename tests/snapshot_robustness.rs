@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use proptest::prelude::*;
 use poolsleuth::snapshot::{
     FORMATS_UNDERSTOOD, ParseOptions, SnapshotFormat, parse_driver_list, parse_snapshots,
 };
+use proptest::prelude::*;
 
 const ALL_FORMATS: [SnapshotFormat; 8] = [
     SnapshotFormat::PoolmonScreen,
@@ -225,7 +225,10 @@ fn large_inputs_parse_in_linear_time() {
 
 #[test]
 fn saved_crash_inputs_replay() {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/snapshot_regressions"));
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/snapshot_regressions"
+    ));
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let path = e.unwrap().path();
