@@ -24,6 +24,7 @@ use crate::knowledge::{
     Confidence, DriverOwner, SourceInfo, TagEntry, driver_stem, normalize_driver_name,
 };
 use crate::tag::{PoolTag, TagPattern};
+use crate::vendor::vendor_key;
 
 /// Bump on any schema change: an index written with another version is refused with a clear
 /// message instead of being misread.
@@ -520,7 +521,10 @@ impl SearchIndex {
             let driver = normalize_driver_name(unquoted);
             tiers.push(tier(self.term_query(f.driver, &driver), SCORE_DRIVER));
             tiers.push(tier(self.term_query(f.driver_stem, &driver), SCORE_DRIVER));
-            tiers.push(tier(self.term_query(f.vendor_key, &lower), SCORE_VENDOR));
+            tiers.push(tier(
+                self.term_query(f.vendor_key, &vendor_key(unquoted)),
+                SCORE_VENDOR,
+            ));
         }
         // Words: lenient parsing, so no user input is ever a query syntax error.
         let words = text.replace(['*', '?'], " ");
@@ -589,7 +593,7 @@ impl SearchIndex {
         doc.add_text(f.description, &entry.description);
         if let Some(vendor) = &entry.vendor {
             doc.add_text(f.vendor, vendor);
-            doc.add_text(f.vendor_key, vendor.to_ascii_lowercase());
+            doc.add_text(f.vendor_key, vendor_key(vendor));
         }
         if let Some(product) = &entry.product {
             doc.add_text(f.product, product);

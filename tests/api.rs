@@ -222,6 +222,9 @@ async fn search_understands_tags_patterns_drivers_and_words() {
     }
     let (_, page) = app.get_json("/api/v1/search?q=contoso").await;
     assert_eq!(page["total"], 2);
+    assert_eq!(page["hits"][0]["match"], "vendor");
+    let (_, page) = app.get_json("/api/v1/search?q=Contoso%20Ltd").await;
+    assert_eq!(page["hits"][0]["match"], "vendor");
     let (_, page) = app.get_json("/api/v1/search?q=widget%20buffers").await;
     assert_eq!(page["hits"][0]["tag"], "LkaL");
     assert_eq!(page["hits"][0]["match"], "text");
