@@ -3,8 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::driver::{DriverAnalysis, FoundTag, TagKind};
 use crate::index::{IndexError, SearchIndex};
-use crate::knowledge::{Confidence, SourceInfo, SourceKind, TagEntry, validate_source_name};
+use crate::knowledge::{
+    Confidence, DriverOwner, SourceInfo, SourceKind, TagEntry, normalize_driver_name,
+    validate_source_name,
+};
 use crate::pooltag_list::{ListError, ListFormat, ParsedList, SkippedLine, parse_list};
 use crate::vendor::VendorDirectory;
 
@@ -90,6 +94,7 @@ fn store(
         origin: source.origin.clone(),
         imported_at: now_rfc3339(),
         entries: entries.len() as u64,
+        driver: None,
     };
     let stats = index.replace_source(&info, &entries)?;
     let skipped = parsed.skipped.len() as u64;
@@ -103,6 +108,139 @@ fn store(
         skipped,
         skipped_lines,
     })
+}
+
+/// What storing one analysed driver did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriverStoreStatus {
+    /// New: its attributions are now in the knowledge base.
+    Stored,
+    /// A file with the same SHA-256 was analysed before; nothing was stored twice.
+    Duplicate,
+}
+
+/// The source name under which one driver file's attributions are stored.
+pub fn driver_source_name(sha256: &str) -> String {
+    format!("driver:{sha256}")
+}
+
+/// The vendor of a driver: its CompanyName, else its signer, through the vendor directory.
+/// Microsoft's WHQL publisher signs third-party drivers too, so that signer alone names no
+/// vendor.
+pub fn driver_vendor(analysis: &DriverAnalysis, vendors: &VendorDirectory) -> Option<String> {
+    const WHQL_SIGNER: &str = "Microsoft Windows Hardware Compatibility Publisher";
+    let company = analysis
+        .version
+        .company_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let signer = analysis
+        .signer
+        .as_deref()
+        .filter(|s| !s.eq_ignore_ascii_case(WHQL_SIGNER));
+    let known = |name: Option<&str>| name.and_then(|n| vendors.lookup(n)).map(|v| v.name.clone());
+    known(company)
+        .or_else(|| known(signer))
+        .or_else(|| company.map(str::to_owned))
+        .or_else(|| signer.map(str::to_owned))
+}
+
+/// The version a driver is known by: the fixed file version numbers, else the version string.
+pub fn driver_version(analysis: &DriverAnalysis) -> Option<String> {
+    analysis
+        .version
+        .file_version_numeric
+        .map(|[a, b, c, d]| format!("{a}.{b}.{c}.{d}"))
+        .or_else(|| {
+            analysis
+                .version
+                .file_version
+                .as_deref()
+                .and_then(|v| v.split_whitespace().next())
+                .map(str::to_owned)
+        })
+}
+
+/// Stores an analysed driver: one attribution per tag it uses, under a source named after its
+/// SHA-256, with the whole analysis kept on the source record. The same file twice is stored
+/// once.
+pub fn store_driver(
+    index: &SearchIndex,
+    vendors: &VendorDirectory,
+    analysis: DriverAnalysis,
+) -> Result<(DriverStoreStatus, u64), ImportError> {
+    let name = driver_source_name(&analysis.sha256);
+    if let Some(existing) = index.source(&name)? {
+        return Ok((DriverStoreStatus::Duplicate, existing.entries));
+    }
+    let driver = normalize_driver_name(&analysis.file_name);
+    let vendor = driver_vendor(&analysis, vendors);
+    let version = driver_version(&analysis);
+    let entries: Vec<TagEntry> = analysis
+        .tags
+        .iter()
+        .map(|found| TagEntry {
+            tag: found.tag,
+            is_pattern: false,
+            owner: DriverOwner {
+                driver: Some(driver.clone()),
+                component: None,
+            },
+            description: describe_found_tag(found),
+            vendor: vendor.clone(),
+            product: analysis.version.product_name.clone(),
+            version: version.clone(),
+            sha256: Some(analysis.sha256.clone()),
+            confidence: match found.kind {
+                TagKind::CodeSite => Confidence::CodeSite,
+                TagKind::KmdfDefault => Confidence::KmdfDefault,
+                TagKind::StringGuess => Confidence::StringGuess,
+            },
+            source: name.clone(),
+            line: None,
+        })
+        .collect();
+    let info = SourceInfo {
+        name: name.clone(),
+        kind: SourceKind::Driver,
+        version,
+        origin: Some(analysis.file_name.clone()),
+        imported_at: now_rfc3339(),
+        entries: entries.len() as u64,
+        driver: Some(Box::new(analysis)),
+    };
+    let stats = index.replace_source(&info, &entries)?;
+    Ok((DriverStoreStatus::Stored, stats.imported))
+}
+
+/// One line of evidence for an attribution found in a driver.
+fn describe_found_tag(found: &FoundTag) -> String {
+    let mut apis: Vec<&str> = found.sites.iter().map(|s| s.api.as_str()).collect();
+    apis.sort_unstable();
+    apis.dedup();
+    let mut text = match found.kind {
+        TagKind::CodeSite => format!(
+            "Tag passed to {} at {} call site{}",
+            apis.join(", "),
+            found.sites.len(),
+            if found.sites.len() == 1 { "" } else { "s" }
+        ),
+        TagKind::KmdfDefault => {
+            "KMDF default tag (first four characters of the service name)".to_owned()
+        }
+        TagKind::StringGuess => {
+            "Guess: a 4-byte string in a driver whose code showed no tag constant".to_owned()
+        }
+    };
+    if let Some(first) = found.sites.first() {
+        text.push_str(&format!(" (first at RVA {:#x})", first.rva));
+    }
+    if found.from_static_library {
+        text.push_str("; from a statically linked WDK library, not the driver's own code");
+    }
+    text
 }
 
 /// Version label of the embedded default: the crate version plus a digest of the data, so a
@@ -221,7 +359,7 @@ mod tests {
             seed_default(&index, &vendors).unwrap(),
             SeedOutcome::Unchanged
         );
-        assert_eq!(index.source(DEFAULT_SOURCE).unwrap(), None);
+        assert!(index.source(DEFAULT_SOURCE).unwrap().is_none());
     }
 
     #[test]

@@ -20,8 +20,9 @@ use tantivy::schema::{
 };
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
 
+use crate::driver::DriverAnalysis;
 use crate::knowledge::{
-    Confidence, DriverOwner, SourceInfo, TagEntry, driver_stem, normalize_driver_name,
+    Confidence, DriverOwner, SourceInfo, SourceKind, TagEntry, driver_stem, normalize_driver_name,
 };
 use crate::tag::{PoolTag, TagPattern};
 use crate::vendor::vendor_key;
@@ -85,6 +86,8 @@ struct Fields {
     line: Field,
     /// On `source` documents: the `SourceInfo` as JSON.
     source_info: Field,
+    /// `default`, `list` or `driver`, on entries and source records alike, for counting.
+    source_kind: Field,
 }
 
 impl Fields {
@@ -109,6 +112,7 @@ impl Fields {
             source: b.add_text_field("source", STRING | STORED),
             line: b.add_u64_field("line", STORED),
             source_info: b.add_text_field("source_info", STORED),
+            source_kind: b.add_text_field("source_kind", STRING),
         };
         (b.build(), fields)
     }
@@ -199,6 +203,9 @@ pub struct DriverReport {
     pub versions: Vec<String>,
     pub components: Vec<String>,
     pub tags: Vec<TagEntry>,
+    /// Every analysed file of this driver (identity, version, signer, evidence), oldest
+    /// version first.
+    pub analyses: Vec<DriverAnalysis>,
 }
 
 pub struct SearchIndex {
@@ -300,7 +307,9 @@ impl SearchIndex {
         let result = (|| -> Result<(), IndexError> {
             writer.delete_term(Term::from_field_text(self.fields.source, &info.name));
             for entry in entries {
-                writer.add_document(self.entry_document(entry))?;
+                let mut doc = self.entry_document(entry);
+                doc.add_text(self.fields.source_kind, info.kind.as_str());
+                writer.add_document(doc)?;
             }
             writer.add_document(self.source_document(info)?)?;
             writer.commit()?;
@@ -345,20 +354,63 @@ impl SearchIndex {
         Ok(self.searcher().search(&query, &Count)? as u64)
     }
 
+    /// The tag lists (the default and imported lists); analysed drivers are listed per
+    /// driver instead (see [`Self::driver_analyses`]).
     pub fn sources(&self) -> Result<Vec<SourceInfo>, IndexError> {
-        let searcher = self.searcher();
-        let query = self.term_query(self.fields.kind, "source");
-        let addresses = searcher.search(&query, &DocSetCollector)?;
-        let mut sources = addresses
-            .into_iter()
-            .map(|address| self.load_source(&searcher, address))
-            .collect::<Result<Vec<_>, _>>()?;
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.term_query(self.fields.kind, "source")),
+            (
+                Occur::MustNot,
+                self.term_query(self.fields.source_kind, SourceKind::Driver.as_str()),
+            ),
+        ]);
+        let mut sources = self.load_sources(&query)?;
         sources.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(sources)
     }
 
     pub fn source(&self, name: &str) -> Result<Option<SourceInfo>, IndexError> {
-        Ok(self.sources()?.into_iter().find(|s| s.name == name))
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.term_query(self.fields.kind, "source")),
+            (Occur::Must, self.term_query(self.fields.source, name)),
+        ]);
+        Ok(self.load_sources(&query)?.into_iter().next())
+    }
+
+    /// Every analysed file of a driver (by file name), oldest file version first.
+    pub fn driver_analyses(&self, driver: &str) -> Result<Vec<SourceInfo>, IndexError> {
+        let driver = normalize_driver_name(driver);
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.term_query(self.fields.kind, "source")),
+            (
+                Occur::Must,
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, self.term_query(self.fields.driver, &driver)),
+                    (
+                        Occur::Should,
+                        self.term_query(self.fields.driver_stem, &driver),
+                    ),
+                ])),
+            ),
+        ]);
+        let mut analyses = self.load_sources(&query)?;
+        analyses.sort_by(|a, b| {
+            compare_versions(
+                a.version.as_deref().unwrap_or(""),
+                b.version.as_deref().unwrap_or(""),
+            )
+            .then_with(|| a.imported_at.cmp(&b.imported_at))
+        });
+        Ok(analyses)
+    }
+
+    fn load_sources(&self, query: &dyn Query) -> Result<Vec<SourceInfo>, IndexError> {
+        let searcher = self.searcher();
+        searcher
+            .search(query, &DocSetCollector)?
+            .into_iter()
+            .map(|address| self.load_source(&searcher, address))
+            .collect()
     }
 
     /// All attributions of one exact tag, plus wildcard rows and case variants.
@@ -406,18 +458,24 @@ impl SearchIndex {
             ),
         ]);
         let mut tags = self.load_entries(&searcher, &self.entry_query(Box::new(by_name)))?;
-        if tags.is_empty() {
-            return Ok(None);
-        }
         // `ntfs` may name `ntfs.sys` and `ntfs.dll`; prefer the exact file name when it exists.
         let driver = if tags
             .iter()
             .any(|e| e.owner.driver.as_deref() == Some(&*name))
+            || tags.is_empty()
         {
             name
         } else {
             tags[0].owner.driver.clone().unwrap_or(name)
         };
+        let analyses: Vec<DriverAnalysis> = self
+            .driver_analyses(&driver)?
+            .into_iter()
+            .filter_map(|source| source.driver.map(|d| *d))
+            .collect();
+        if tags.is_empty() && analyses.is_empty() {
+            return Ok(None);
+        }
         tags.retain(|e| e.owner.driver.as_deref() == Some(&*driver));
         tags.sort_by(|a, b| a.tag.cmp(&b.tag).then(a.confidence.cmp(&b.confidence)));
         let distinct = |values: Vec<String>| {
@@ -432,7 +490,12 @@ impl SearchIndex {
                 .filter_map(|e| e.owner.component.clone())
                 .collect(),
         );
-        let mut versions = distinct(tags.iter().filter_map(|e| e.version.clone()).collect());
+        let mut versions = distinct(
+            tags.iter()
+                .filter_map(|e| e.version.clone())
+                .chain(analyses.iter().filter_map(crate::import::driver_version))
+                .collect(),
+        );
         versions.sort_by(|a, b| compare_versions(a, b));
         Ok(Some(DriverReport {
             driver,
@@ -440,6 +503,7 @@ impl SearchIndex {
             versions,
             components,
             tags,
+            analyses,
         }))
     }
 
@@ -616,6 +680,12 @@ impl SearchIndex {
         let mut doc = TantivyDocument::default();
         doc.add_text(self.fields.kind, "source");
         doc.add_text(self.fields.source, &info.name);
+        doc.add_text(self.fields.source_kind, info.kind.as_str());
+        if let Some(driver) = &info.driver {
+            let name = normalize_driver_name(&driver.file_name);
+            doc.add_text(self.fields.driver_stem, driver_stem(&name));
+            doc.add_text(self.fields.driver, name);
+        }
         let json = serde_json::to_string(info).map_err(|e| IndexError::Corrupt(e.to_string()))?;
         doc.add_text(self.fields.source_info, json);
         Ok(doc)
@@ -678,14 +748,26 @@ impl SearchIndex {
 
     /// Counts per source kind, for status pages.
     pub fn stats(&self) -> Result<IndexStats, IndexError> {
-        let sources = self.sources()?;
+        let searcher = self.searcher();
+        let count = |kind: &str, source_kind: SourceKind| -> Result<u64, IndexError> {
+            let query = BooleanQuery::new(vec![
+                (Occur::Must, self.term_query(self.fields.kind, kind)),
+                (
+                    Occur::Must,
+                    self.term_query(self.fields.source_kind, source_kind.as_str()),
+                ),
+            ]);
+            Ok(searcher.search(&query, &Count)? as u64)
+        };
         let mut by_kind = BTreeMap::new();
-        for source in &sources {
-            *by_kind.entry(source.kind.as_str()).or_insert(0u64) += source.entries;
+        let mut sources = 0;
+        for kind in [SourceKind::Default, SourceKind::List, SourceKind::Driver] {
+            by_kind.insert(kind.as_str(), count("entry", kind)?);
+            sources += count("source", kind)?;
         }
         Ok(IndexStats {
             entries: self.entry_count()?,
-            sources: sources.len() as u64,
+            sources,
             entries_by_source_kind: by_kind,
         })
     }
@@ -750,10 +832,40 @@ pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
     parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bulk reads for attribution (`crate::attribution`): it keeps an in-memory view of the whole
+// knowledge base, rebuilt when the generation changes, because a snapshot asks about thousands
+// of tags at once and per-tag document loads would cost tens of milliseconds.
+// ---------------------------------------------------------------------------------------------
+impl SearchIndex {
+    /// A number that changes whenever a new commit becomes visible (after every import or
+    /// delete), so caches derived from the index know when to rebuild.
+    pub fn generation(&self) -> u64 {
+        self.searcher().generation().generation_id()
+    }
+
+    /// Every attribution in the knowledge base, with the generation they were read at.
+    pub fn all_entries(&self) -> Result<(u64, Vec<TagEntry>), IndexError> {
+        let searcher = self.searcher();
+        let generation = searcher.generation().generation_id();
+        let query = self.term_query(self.fields.kind, "entry");
+        let mut addresses: Vec<DocAddress> = searcher
+            .search(&*query, &DocSetCollector)?
+            .into_iter()
+            .collect();
+        // Store order: consecutive documents share compressed blocks.
+        addresses.sort();
+        let entries = addresses
+            .into_iter()
+            .map(|address| self.load_entry(&searcher, address))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((generation, entries))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::knowledge::SourceKind;
 
     fn entry(tag: &str, driver: &str, description: &str, source: &str) -> TagEntry {
         TagEntry {
@@ -779,6 +891,7 @@ mod tests {
             origin: None,
             imported_at: "2026-11-26T00:00:00Z".into(),
             entries,
+            driver: None,
         }
     }
 

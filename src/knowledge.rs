@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::driver::DriverAnalysis;
 use crate::tag::PoolTag;
 
 /// How much a tag → driver link can be trusted, strongest first.
@@ -189,7 +190,7 @@ impl FromStr for SourceKind {
 }
 
 /// A source of attributions, stored in the index beside its entries (one commit for both).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceInfo {
     pub name: String,
     pub kind: SourceKind,
@@ -200,6 +201,9 @@ pub struct SourceInfo {
     /// RFC 3339 time of the import.
     pub imported_at: String,
     pub entries: u64,
+    /// For an analysed driver file: the whole analysis (identity, version, signer, evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<Box<DriverAnalysis>>,
 }
 
 /// A source name is a short label users type in URLs and commands.

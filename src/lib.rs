@@ -4,7 +4,9 @@
 //! Domain modules (`tag`, `pooltag_list`, `knowledge`, `vendor`, `index`, `import`) know nothing
 //! about HTTP; `http` is the thin edge and `cli` the command line.
 
+pub mod attribution;
 pub mod cli;
+pub mod driver;
 pub mod http;
 pub mod import;
 pub mod index;

@@ -1,10 +1,14 @@
 //! Command-line interface: the subcommand enum, shared arguments, and one module per
 //! subcommand with its own `run`.
 
+mod analyze;
 mod import;
+mod scan;
 mod serve;
 
+pub use analyze::AnalyzeArgs;
 pub use import::ImportArgs;
+pub use scan::ScanArgs;
 pub use serve::ServeArgs;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +37,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Import a pooltag.txt-style or CSV/TSV tag list from a file or URL.
     Import(ImportArgs),
+    /// Rank the drivers behind a pool leak from poolmon, !poolused or other snapshots.
+    Analyze(AnalyzeArgs),
+    /// Analyse driver files (.sys) for vendor, version, signer and the pool tags they use.
+    Scan(ScanArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -85,6 +93,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Import(args) => import::run(args).await,
+        Command::Analyze(args) => analyze::run(args).await,
+        Command::Scan(args) => scan::run(args).await,
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::{DataDirArg, LogArgs, init_tracing, open_index, shutdown_signal};
+use crate::driver::AnalysisLimits;
 use crate::http::{AppState, HttpConfig};
 use crate::vendor::VendorDirectory;
 
@@ -22,10 +23,13 @@ pub struct ServeArgs {
     #[arg(long, env = "POOLSLEUTH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Largest request body accepted by upload endpoints, in bytes.
-    #[arg(long, env = "POOLSLEUTH_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    #[arg(long, env = "POOLSLEUTH_MAX_BODY_BYTES", default_value_t = 128 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest single driver file analysed, in bytes.
+    #[arg(long, env = "POOLSLEUTH_MAX_DRIVER_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_driver_bytes: u64,
     /// Seconds after which a request is abandoned with 408.
-    #[arg(long, env = "POOLSLEUTH_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    #[arg(long, env = "POOLSLEUTH_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
     pub request_timeout_secs: u64,
     #[command(flatten)]
     pub log: LogArgs,
@@ -43,15 +47,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         bail!("the admin token is empty; set a real secret or leave it unset to disable writes");
     }
-    let state = AppState {
+    let state = AppState::new(
         index,
         vendors,
-        config: Arc::new(HttpConfig {
+        HttpConfig {
             admin_token: args.admin_token,
             max_body_bytes: args.max_body_bytes,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
-        }),
-    };
+            analysis_limits: AnalysisLimits {
+                max_file_bytes: args.max_driver_bytes,
+                ..AnalysisLimits::default()
+            },
+        },
+    );
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;

@@ -1,8 +1,10 @@
 //! The HTTP edge: routing, state, middleware. Handlers stay thin; the work is in the domain
 //! modules, run off the async runtime.
 
+mod analyze;
 mod api;
 mod auth;
+mod drivers;
 mod error;
 mod health;
 mod pages;
@@ -16,6 +18,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -23,6 +26,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult, PageError, PageResult};
 
+use crate::driver::AnalysisLimits;
 use crate::index::SearchIndex;
 use crate::vendor::VendorDirectory;
 
@@ -34,14 +38,17 @@ pub struct HttpConfig {
     /// Largest request body accepted on upload routes.
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Bounds on one driver analysis (file size cap, instruction budget).
+    pub analysis_limits: AnalysisLimits,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             admin_token: None,
-            max_body_bytes: 32 * 1024 * 1024,
-            request_timeout: Duration::from_secs(60),
+            max_body_bytes: 128 * 1024 * 1024,
+            request_timeout: Duration::from_secs(120),
+            analysis_limits: AnalysisLimits::default(),
         }
     }
 }
@@ -51,9 +58,21 @@ pub struct AppState {
     pub index: Arc<SearchIndex>,
     pub vendors: Arc<VendorDirectory>,
     pub config: Arc<HttpConfig>,
+    /// Bounds how many driver analyses run at once (CPU-heavy; one per core).
+    pub analysis_slots: Arc<Semaphore>,
 }
 
 impl AppState {
+    pub fn new(index: Arc<SearchIndex>, vendors: Arc<VendorDirectory>, config: HttpConfig) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            index,
+            vendors,
+            config: Arc::new(config),
+            analysis_slots: Arc::new(Semaphore::new(cores)),
+        }
+    }
+
     /// Runs blocking index work on the blocking pool, keeping the request's span.
     pub async fn blocking<T, F>(&self, work: F) -> ApiResult<T>
     where
@@ -72,7 +91,9 @@ pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api::router(&state.config))
-        .merge(pages::router())
+        .merge(drivers::router(&state.config))
+        .merge(analyze::router(&state.config))
+        .merge(pages::router(state.config.max_body_bytes))
         .merge(health::router())
         .with_state(state)
         .layer(

@@ -4,15 +4,19 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::HeaderMap;
 use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use super::ApiError;
 use super::api::{SearchParams, driver_report, query_params, run_search, tag_report};
-use super::views::{EntryView, TagView};
+use super::auth::require_admin;
+use super::drivers::{UploadReport, analyze_and_store, read_multipart};
+use super::views::{AnalysisView, EntryView, TagView};
 use super::{AppState, PageResult};
 use crate::index::IndexStats;
 use crate::knowledge::SourceInfo;
@@ -20,12 +24,18 @@ use crate::knowledge::SourceInfo;
 const PAGE_SIZE: usize = 25;
 const STYLESHEET: &str = include_str!("../../assets/style.css");
 
-pub fn router() -> Router<AppState> {
+pub fn router(max_body_bytes: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(search_page))
         .route("/tags/{tag}", get(tag_page))
         .route("/drivers/{name}", get(driver_page))
         .route("/sources", get(sources_page))
+        .route(
+            "/upload",
+            get(upload_form)
+                .post(upload_submit)
+                .layer(DefaultBodyLimit::max(max_body_bytes)),
+        )
         .route("/assets/style.css", get(stylesheet))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -139,6 +149,7 @@ struct DriverHtml {
     versions: Vec<String>,
     components: Vec<String>,
     tags: Vec<EntryView>,
+    analyses: Vec<AnalysisView>,
 }
 
 async fn driver_page(
@@ -149,6 +160,12 @@ async fn driver_page(
     Ok(DriverHtml {
         query: report.driver.clone(),
         tags: report.tags.iter().map(EntryView::new).collect(),
+        analyses: report
+            .analyses
+            .iter()
+            .rev()
+            .map(|a| AnalysisView::new(a, &state.vendors))
+            .collect(),
         driver: report.driver,
         vendors: report.vendors,
         versions: report.versions,
@@ -169,4 +186,63 @@ async fn sources_page(State(state): State<AppState>) -> PageResult<SourcesHtml> 
         query: String::new(),
         sources,
     })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "upload.html")]
+struct UploadHtml {
+    query: String,
+    report: Option<UploadReport>,
+    error: Option<String>,
+}
+
+async fn upload_form() -> UploadHtml {
+    UploadHtml {
+        query: String::new(),
+        report: None,
+        error: None,
+    }
+}
+
+/// The browser upload: a multipart form with the admin token as a field (browsers cannot set
+/// an Authorization header without JavaScript).
+async fn upload_submit(State(state): State<AppState>, multipart: Multipart) -> Response {
+    let limit = state.config.max_body_bytes;
+    let result = async {
+        let (files, fields) = read_multipart(multipart, limit).await?;
+        let token = fields
+            .iter()
+            .find(|(name, _)| name == "token")
+            .map(|(_, value)| value.trim().to_owned())
+            .unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        require_admin(&state, &headers)?;
+        if files.is_empty() {
+            return Err(ApiError::BadRequest(
+                "choose at least one driver file".into(),
+            ));
+        }
+        analyze_and_store(&state, files).await
+    }
+    .await;
+    match result {
+        Ok(report) => UploadHtml {
+            query: String::new(),
+            report: Some(report),
+            error: None,
+        }
+        .into_response(),
+        Err(error) => {
+            let status = error.status();
+            let page = UploadHtml {
+                query: String::new(),
+                report: None,
+                error: Some(error.to_string()),
+            };
+            (status, page).into_response()
+        }
+    }
 }

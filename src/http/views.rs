@@ -1,9 +1,11 @@
 //! Display-ready values for the HTML templates: every string here is plain text that the
 //! templates escape; links are built from percent-encoded path segments.
 
+use crate::driver::{DriverAnalysis, TagKind};
 use crate::index::{MatchKind, SearchHit};
 use crate::knowledge::TagEntry;
 use crate::tag::PoolTag;
+use crate::vendor::VendorDirectory;
 
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
 pub fn path_segment(text: &str) -> String {
@@ -116,5 +118,98 @@ mod tests {
             "/tags/%5Cx01%3C%2Fa"
         );
         assert_eq!(TagView::new(PoolTag::parse("Io").unwrap()).shown, "Io··");
+    }
+}
+
+/// One analysed driver file, ready for the driver page.
+#[derive(Debug, Clone)]
+pub struct AnalysisView {
+    pub file_name: String,
+    pub sha256: String,
+    pub size: u64,
+    pub machine: String,
+    pub timestamp: String,
+    pub kernel: String,
+    pub company: String,
+    pub description: String,
+    pub file_version: String,
+    pub product: String,
+    pub product_version: String,
+    pub original_filename: String,
+    pub copyright: String,
+    pub signer: String,
+    pub vendor: String,
+    pub kmdf: String,
+    pub tags: Vec<FoundTagView>,
+    pub unresolved_sites: usize,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FoundTagView {
+    pub tag: TagView,
+    pub kind: &'static str,
+    pub static_library: bool,
+    pub evidence: String,
+}
+
+impl AnalysisView {
+    pub fn new(analysis: &DriverAnalysis, vendors: &VendorDirectory) -> Self {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let version = &analysis.version;
+        Self {
+            file_name: analysis.file_name.clone(),
+            sha256: analysis.sha256.clone(),
+            size: analysis.size,
+            machine: format!("{:?}", analysis.machine),
+            timestamp: analysis
+                .timestamp_iso
+                .clone()
+                .unwrap_or_else(|| format!("{:#x}", analysis.timestamp)),
+            kernel: if analysis.is_kernel_driver {
+                format!("yes ({})", analysis.kernel_evidence)
+            } else {
+                format!("unclear ({})", analysis.kernel_evidence)
+            },
+            company: text(&version.company_name),
+            description: text(&version.file_description),
+            file_version: crate::import::driver_version(analysis).unwrap_or_default(),
+            product: text(&version.product_name),
+            product_version: text(&version.product_version),
+            original_filename: text(&version.original_filename),
+            copyright: text(&version.legal_copyright),
+            signer: analysis.signer.clone().unwrap_or_else(|| "unsigned".into()),
+            vendor: crate::import::driver_vendor(analysis, vendors).unwrap_or_default(),
+            kmdf: analysis.kmdf.as_ref().map_or_else(String::new, |k| {
+                format!(
+                    "KMDF {}; service {:?} → default tag {}",
+                    k.version.as_deref().unwrap_or("(version unknown)"),
+                    k.service_name,
+                    k.default_tag
+                )
+            }),
+            tags: analysis
+                .tags
+                .iter()
+                .map(|found| FoundTagView {
+                    tag: TagView::new(found.tag),
+                    kind: match found.kind {
+                        TagKind::CodeSite => "code-site",
+                        TagKind::KmdfDefault => "kmdf-default",
+                        TagKind::StringGuess => "string",
+                    },
+                    static_library: found.from_static_library,
+                    evidence: found
+                        .sites
+                        .iter()
+                        .take(8)
+                        .map(|s| format!("{} @ {:#x}", s.api, s.rva))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+                .collect(),
+            unresolved_sites: analysis.unresolved_sites.len(),
+            warnings: analysis.warnings.clone(),
+        }
     }
 }

@@ -37,11 +37,7 @@ pub async fn spawn_app_with(data_dir: &Path, config: HttpConfig) -> TestApp {
     let index = poolsleuth::cli::open_index(data_dir, vendors.clone())
         .await
         .expect("open index");
-    let state = AppState {
-        index,
-        vendors,
-        config: Arc::new(config),
-    };
+    let state = AppState::new(index, vendors, config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -1,0 +1,426 @@
+//! Attribution benchmark: a 3,000-tag snapshot analysed against the full knowledge base (the
+//! real `pooltag.txt` when `../shared/corpus` has it, plus 100,000 synthetic driver
+//! attributions imported as a CSV list).
+//!
+//! * In process: median time of `attribution::analyze` (the server-side work after parsing),
+//!   and of parsing + analysis, over many runs.
+//! * Over HTTP: the release `poolsleuth serve` binary in its own process, loaded with `wrk`
+//!   (a Lua script POSTing the snapshot to `/api/v1/analyze`), for the 3,000-tag snapshot and a
+//!   typical 40-row poolmon screen.
+//!
+//! Run with `cargo bench --bench attribution`. Knobs: `BENCH_DURATION` seconds (10),
+//! `BENCH_CONNECTIONS` (16), `BENCH_SYNTHETIC` entries (100000), `BENCH_RUNS` (300).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use poolsleuth::attribution::{AnalyzeOptions, InputFile, KnowledgeView, analyze, read_inputs};
+use poolsleuth::import::{ListSource, import_list, seed_default};
+use poolsleuth::index::SearchIndex;
+use poolsleuth::vendor::VendorDirectory;
+
+const SERVER_BIN: &str = env!("CARGO_BIN_EXE_poolsleuth");
+const MEDIAN_TARGET_MS: f64 = 2.0;
+const RPS_TARGET: f64 = 2_000.0;
+
+const WRK_SCRIPT: &str = r#"wrk.method = "POST"
+wrk.headers["Content-Type"] = "text/plain"
+
+function init(args)
+  local f = assert(io.open(args[1], "rb"))
+  wrk.body = f:read("*all")
+  f:close()
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%.0f,"duration_us":%.0f,"p50_us":%.0f,"p99_us":%.0f,"errors":%.0f}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"#;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(default)
+}
+
+/// SplitMix64: the same data on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const TAG_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn random_tag(rng: &mut Rng) -> String {
+    (0..4)
+        .map(|_| char::from(TAG_CHARS[rng.below(TAG_CHARS.len())]))
+        .collect()
+}
+
+/// 100,000 synthetic attributions over 5,000 drivers of 300 vendors, with versions.
+fn synthetic_csv(entries: usize, rng: &mut Rng) -> (String, Vec<String>) {
+    let mut csv = String::from("tag,driver,description,vendor,version\n");
+    let mut tags = Vec::with_capacity(entries);
+    for _ in 0..entries {
+        let tag = random_tag(rng);
+        let driver = rng.below(5_000);
+        let vendor = driver % 300;
+        let version = format!("{}.{}.{}", 1 + rng.below(5), rng.below(20), rng.below(200));
+        writeln!(
+            csv,
+            "{tag},drv{driver:04}.sys,synthetic allocation {driver},Vendor {vendor} Inc.,{version}"
+        )
+        .unwrap();
+        tags.push(tag);
+    }
+    (csv, tags)
+}
+
+/// A poolmon screen (`Tag Type Allocs Frees Diff Bytes Per Alloc`) with the given tags.
+fn poolmon_screen(tags: &[String], rng: &mut Rng) -> String {
+    let mut out = String::from(
+        " Memory:16468560K Avail:12072536K  PageFlts:468600648   InRam Krnl:56708K P:950888K\n Commit:4100436K Limit:17517136K Peak:11685564K            Pool N:710920K P:983564K\n Tag  Type     Allocs         Frees    Diff   Bytes    Per Alloc\n\n",
+    );
+    for tag in tags {
+        let frees = rng.below(1_000_000) as u64;
+        let diff = 1 + rng.below(50_000) as u64;
+        let per = 16 + rng.below(4_000) as u64;
+        let kind = if rng.below(2) == 0 { "Nonp" } else { "Paged" };
+        writeln!(
+            out,
+            " {tag} {kind:<5} {:>10} {frees:>10} {diff:>8} {:>10} {per:>8}",
+            frees + diff,
+            diff * per
+        )
+        .unwrap();
+    }
+    out
+}
+
+fn main() {
+    let runs = env_number("BENCH_RUNS", 300);
+    let synthetic = env_number("BENCH_SYNTHETIC", 100_000);
+    let duration = env_number("BENCH_DURATION", 10);
+    let connections = env_number("BENCH_CONNECTIONS", 16);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let vendors = VendorDirectory::embedded();
+    let mut rng = Rng(0x5eed_a77b);
+
+    // The knowledge base: default + pooltag.txt + synthetic list.
+    let index = SearchIndex::open(&data).unwrap();
+    seed_default(&index, &vendors).unwrap();
+    let pooltag =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pooltag/pooltag.txt");
+    let mut real_tags: Vec<String> = Vec::new();
+    let list_label = match fs::read(&pooltag) {
+        Ok(bytes) => {
+            let parsed = poolsleuth::pooltag_list::parse_list(&bytes, None).unwrap();
+            real_tags = parsed
+                .entries
+                .iter()
+                .filter(|e| {
+                    !e.is_pattern && e.tag.is_printable() && !e.tag.to_string().contains(' ')
+                })
+                .map(|e| e.tag.to_string())
+                .collect();
+            let source = ListSource {
+                name: "wdk".into(),
+                version: None,
+                origin: None,
+                format: None,
+            };
+            import_list(&index, &vendors, &source, &bytes).unwrap();
+            format!("the real pooltag.txt ({} tags)", parsed.entries.len())
+        }
+        Err(_) => {
+            eprintln!(
+                "skipped the real pooltag.txt: {} is absent",
+                pooltag.display()
+            );
+            "no pooltag.txt (corpus absent)".to_owned()
+        }
+    };
+    let (csv, synthetic_tags) = synthetic_csv(synthetic, &mut rng);
+    let source = ListSource {
+        name: "synthetic".into(),
+        version: None,
+        origin: None,
+        format: None,
+    };
+    import_list(&index, &vendors, &source, csv.as_bytes()).unwrap();
+    let started = Instant::now();
+    let view = KnowledgeView::load(&index).unwrap();
+    let view_build = started.elapsed();
+    eprintln!(
+        "knowledge base: {} entries; attribution view built in {view_build:.2?}",
+        view.entry_count()
+    );
+
+    // A 3,000-tag snapshot: 1,000 real tags, 1,000 synthetic, 1,000 unknown.
+    let mut tags: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut take = |tag: String, tags: &mut Vec<String>| {
+        if seen.insert(tag.clone()) {
+            tags.push(tag);
+        }
+    };
+    while tags.len() < 1_000 && !real_tags.is_empty() {
+        let t = real_tags[rng.below(real_tags.len())].clone();
+        take(t, &mut tags);
+    }
+    while tags.len() < 2_000 {
+        let t = synthetic_tags[rng.below(synthetic_tags.len())].clone();
+        take(t, &mut tags);
+    }
+    while tags.len() < 3_000 {
+        let t = random_tag(&mut rng);
+        take(t, &mut tags);
+    }
+    let big = poolmon_screen(&tags, &mut rng);
+    let small = poolmon_screen(&tags[..40], &mut rng);
+    let files = [InputFile {
+        name: None,
+        bytes: big.clone().into_bytes(),
+    }];
+    let input = read_inputs(&files, None, None).unwrap();
+    assert_eq!(input.snapshots[0].rows.len(), 3_000);
+    let options = AnalyzeOptions::default();
+
+    let mut analysis_times = Vec::with_capacity(runs);
+    let mut full_times = Vec::with_capacity(runs);
+    let mut suspects = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let a = analyze(&input, &view, &vendors, &options);
+        analysis_times.push(t.elapsed());
+        suspects = a.suspects.len();
+        let t = Instant::now();
+        let parsed = read_inputs(&files, None, None).unwrap();
+        let a = analyze(&parsed, &view, &vendors, &options);
+        let _ = serde_json::to_vec(&a).unwrap();
+        full_times.push(t.elapsed());
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e3
+    };
+    let p99 = |v: &Vec<Duration>| v[(v.len() * 99 / 100).min(v.len() - 1)].as_secs_f64() * 1e3;
+    let analysis_median = median(&mut analysis_times);
+    let full_median = median(&mut full_times);
+    eprintln!(
+        "in process: analysis median {analysis_median:.3} ms (p99 {:.3} ms), parse+analysis+JSON median {full_median:.3} ms; {suspects} suspects",
+        p99(&analysis_times)
+    );
+    drop(view);
+    drop(index);
+
+    // Over HTTP against the release server on the same data dir.
+    let mut http_rows = Vec::new();
+    if Path::new("/usr/bin/wrk").exists() || which("wrk") {
+        let server = Server::start(&data);
+        let script = work.path().join("post.lua");
+        fs::write(&script, WRK_SCRIPT).unwrap();
+        for (label, body) in [
+            ("3,000-tag snapshot (poolmon screen, 170 KB)", &big),
+            ("40-row poolmon screen (2 KB)", &small),
+        ] {
+            let body_file = work.path().join("body.txt");
+            fs::write(&body_file, body).unwrap();
+            // Warm the view and the connections.
+            let _ = run_wrk(&server.base, &script, &body_file, 2, 2);
+            let result = run_wrk(&server.base, &script, &body_file, connections, duration);
+            eprintln!("HTTP {label}: {result:?}");
+            http_rows.push((label, result));
+        }
+    } else {
+        eprintln!("skipped the HTTP load test: wrk is not installed (apt-get install wrk)");
+    }
+
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|r| r.split_once(':'))
+        .map_or("unknown CPU".to_owned(), |(_, m)| m.trim().to_owned());
+    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = String::new();
+    writeln!(out, "\n## poolsleuth attribution benchmark\n").unwrap();
+    writeln!(
+        out,
+        "- Machine: {nproc} CPUs, {cpu}; load generator and server share them"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "- Command: `cargo bench --bench attribution` (release profile)"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "- Knowledge base: {list_label} + {synthetic} synthetic attributions + the default list; attribution view built in {:.0} ms (once per import)",
+        view_build.as_secs_f64() * 1e3
+    )
+    .unwrap();
+    writeln!(out, "- Snapshot: poolmon screen with 3,000 tags (1,000 from pooltag.txt, 1,000 synthetic, 1,000 unknown)\n").unwrap();
+    writeln!(out, "| measure | result | target |\n|---|---|---|").unwrap();
+    writeln!(
+        out,
+        "| `attribution::analyze`, 3,000 tags, median of {runs} | {analysis_median:.2} ms (p99 {:.2} ms) | < {MEDIAN_TARGET_MS} ms {} |",
+        p99(&analysis_times),
+        if analysis_median < MEDIAN_TARGET_MS { "✓" } else { "✗" }
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "| parse + analyze + JSON, 3,000 tags, median | {full_median:.2} ms | — |"
+    )
+    .unwrap();
+    for (label, r) in &http_rows {
+        match r {
+            Some(r) => writeln!(
+                out,
+                "| `POST /api/v1/analyze`, {label}, wrk {connections} connections, {duration} s | {:.0} analyses/s, p50 {:.1} ms, p99 {:.1} ms, {} errors | ≥ {RPS_TARGET:.0}/s {} |",
+                r.rps,
+                r.p50_ms,
+                r.p99_ms,
+                r.errors,
+                if r.rps >= RPS_TARGET && r.errors == 0 { "✓" } else { "✗" }
+            )
+            .unwrap(),
+            None => writeln!(out, "| {label} | wrk failed | |").unwrap(),
+        }
+    }
+    println!("{out}");
+}
+
+fn which(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[derive(Debug)]
+struct WrkResult {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn run_wrk(
+    base: &str,
+    script: &Path,
+    body: &Path,
+    connections: usize,
+    seconds: usize,
+) -> Option<WrkResult> {
+    let output = Command::new("wrk")
+        .arg(format!("-t{}", connections.min(2)))
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{seconds}s"))
+        .arg("-s")
+        .arg(script)
+        .arg(format!("{base}/api/v1/analyze"))
+        .arg("--")
+        .arg(body)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().find_map(|l| l.strip_prefix("BENCH "))?;
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let requests = v["requests"].as_f64()?;
+    let seconds = v["duration_us"].as_f64()? / 1e6;
+    Some(WrkResult {
+        rps: requests / seconds,
+        p50_ms: v["p50_us"].as_f64()? / 1e3,
+        p99_ms: v["p99_us"].as_f64()? / 1e3,
+        errors: v["errors"].as_f64()? as u64,
+    })
+}
+
+/// The release server as a child process on a free port.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut command = Command::new(SERVER_BIN);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("POOLSLEUTH_") {
+                command.env_remove(key);
+            }
+        }
+        let child = command
+            .args([
+                "serve",
+                "--bind",
+                &addr.to_string(),
+                "--log-level",
+                "warn",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the poolsleuth server");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,429 @@
+//! What the admin does next: update advice per suspect, a ready-to-send vendor report, and the
+//! pool-trace commands for OS-owned tags.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{
+    AnalysisInput, EvidenceKind, InputInfo, MachineTotals, Suspect, TagGroup, human_bytes,
+    totals_phrase,
+};
+use crate::index::compare_versions;
+use crate::tag::PoolTag;
+
+/// WPR profiles (and xperf) filter at most this many pool tags.
+pub const MAX_TRACE_TAGS: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuidanceKind {
+    /// A newer version than the one seen is known.
+    Update,
+    /// The version seen is the newest known.
+    NewestKnown,
+    /// No version seen, but a newest version is known.
+    CheckVersion,
+    /// Nothing is known about versions.
+    ContactVendor,
+    /// The driver is part of Windows.
+    OsComponent,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn guidance(
+    driver: &str,
+    os: bool,
+    best: EvidenceKind,
+    seen: Option<&str>,
+    seen_source: Option<&str>,
+    newest: Option<&str>,
+    vendor: Option<&str>,
+    support_url: Option<&str>,
+) -> super::Guidance {
+    let vendor_site = match (vendor, support_url) {
+        (Some(v), Some(u)) => format!("{v} ({u})"),
+        (Some(v), None) => v.to_owned(),
+        (None, Some(u)) => u.to_owned(),
+        (None, None) => "the vendor".to_owned(),
+    };
+    if os {
+        let text = if best == EvidenceKind::FilterDriver {
+            format!(
+                "OS component tag held by {driver}? A filter driver: check for an update of it and confirm with a pool trace"
+            )
+        } else {
+            format!(
+                "OS component ({driver}): look for a filter driver above it; a pool trace narrowed to its tags names the allocating driver"
+            )
+        };
+        return super::Guidance {
+            kind: GuidanceKind::OsComponent,
+            text,
+        };
+    }
+    let seen_from = match seen_source {
+        Some("driver-list") => "in your driver list",
+        _ => "in the knowledge base, not necessarily the one you run",
+    };
+    let (kind, text) = match (seen, newest) {
+        (Some(seen), Some(newest)) if compare_versions(seen, newest).is_lt() => (
+            GuidanceKind::Update,
+            format!("update to {newest} (version {seen} {seen_from}); get it from {vendor_site}"),
+        ),
+        (Some(seen), Some(_)) => (
+            GuidanceKind::NewestKnown,
+            format!(
+                "you run the newest known version: contact the vendor, {vendor_site}, with the report below; an earlier version may not leak (version {seen} {seen_from})"
+            ),
+        ),
+        (None, Some(newest)) => (
+            GuidanceKind::CheckVersion,
+            format!(
+                "make sure you run {newest} or later, the newest version known (add the driver list with versions to compare); otherwise contact {vendor_site}"
+            ),
+        ),
+        (Some(seen), None) => (
+            GuidanceKind::ContactVendor,
+            format!(
+                "version {seen} {seen_from}; no newer version is known here: check {vendor_site} for an update, or send them the report below"
+            ),
+        ),
+        (None, None) => (
+            GuidanceKind::ContactVendor,
+            format!("check {vendor_site} for an update, or send them the report below"),
+        ),
+    };
+    super::Guidance { kind, text }
+}
+
+/// Markdown for the vendor: machine totals, the tags' numbers and growth, the driver's identity,
+/// and how it was found.
+pub(super) fn vendor_report(
+    s: &Suspect,
+    input: &AnalysisInput,
+    info: &InputInfo,
+    machine: &MachineTotals,
+    groups: &[&TagGroup],
+) -> String {
+    let mut md = String::new();
+    let vendor = s.vendor.as_deref().unwrap_or("vendor");
+    let _ = writeln!(md, "# Kernel pool leak in {} ({vendor})\n", s.driver);
+    let top = s.evidence.first();
+    if let Some(e) = top {
+        let growth = growth_phrase(e.growth_bytes_per_hour, e.growth_bytes_per_sample);
+        let _ = writeln!(
+            md,
+            "On one of our Windows machines the pool tag `{}` ({} pool) holds {}{growth}. Our analysis attributes it to **{}**.\n",
+            e.tag.trimmed(),
+            e.pool,
+            human_bytes(e.bytes),
+            s.driver
+        );
+    }
+    let _ = writeln!(md, "## Machine\n");
+    let _ = writeln!(md, "| | |\n|---|---|");
+    if let Some(m) = machine.memory_bytes {
+        let _ = writeln!(md, "| Physical memory | {} |", human_bytes(m));
+    }
+    if let (Some(c), Some(l)) = (machine.commit_bytes, machine.commit_limit_bytes) {
+        let _ = writeln!(
+            md,
+            "| Commit / limit | {} / {} |",
+            human_bytes(c),
+            human_bytes(l)
+        );
+    }
+    let paged = machine.paged_pool_bytes.unwrap_or(machine.rows_paged_bytes);
+    let nonpaged = machine
+        .nonpaged_pool_bytes
+        .unwrap_or(machine.rows_nonpaged_bytes);
+    let _ = writeln!(md, "| Paged pool | {} |", human_bytes(paged));
+    let _ = writeln!(md, "| Nonpaged pool | {} |", human_bytes(nonpaged));
+    let span = match (info.first_taken_at, info.last_taken_at, info.span_hours) {
+        (Some(a), Some(b), Some(h)) => format!(
+            "{} snapshots, {} to {} ({h:.1} hours)",
+            info.snapshots,
+            a.date(),
+            b.date()
+        ),
+        _ => format!("{} snapshot(s)", info.snapshots),
+    };
+    let _ = writeln!(md, "| Observation | {span} |");
+    if let Some(first) = input.snapshots.first().and_then(|s| s.totals.as_ref())
+        && let Some(phrase) = totals_phrase(first)
+        && info.snapshots > 1
+    {
+        let _ = writeln!(md, "| At the first snapshot | {phrase} |");
+    }
+    let _ = writeln!(md, "\n## Pool tags\n");
+    let _ = writeln!(
+        md,
+        "| Tag | Pool | Bytes (latest) | Growth | Evidence | Source |\n|---|---|---:|---|---|---|"
+    );
+    for e in &s.evidence {
+        let growth = match (e.growth_bytes_per_hour, e.growth_bytes_per_sample) {
+            (Some(h), _) => format!("{}/hour", signed_bytes(h)),
+            (None, Some(p)) => format!("{}/snapshot", signed_bytes(p)),
+            _ => "one snapshot".into(),
+        };
+        let source = match e.line {
+            Some(line) => format!("{} line {line}", e.source),
+            None => e.source.clone(),
+        };
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {growth} | {} | {} |",
+            e.tag.trimmed(),
+            e.pool,
+            human_bytes(e.bytes),
+            e.evidence.as_str(),
+            source.replace('|', "\\|")
+        );
+    }
+    for g in groups {
+        let tags: Vec<String> = g
+            .tags
+            .iter()
+            .map(|t| format!("`{}`", t.trimmed()))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\nThe tags {} grow together ({}), which suggests one cause.",
+            tags.join(", "),
+            g.reason
+        );
+    }
+    let _ = writeln!(md, "\n## Driver\n");
+    let _ = writeln!(md, "- File: `{}`", s.driver);
+    if let Some(p) = &s.path {
+        let _ = writeln!(md, "- Path: `{p}`");
+    }
+    if let Some(svc) = &s.service_name {
+        let _ = writeln!(md, "- Service: `{svc}`");
+    }
+    match (&s.version_seen, s.version_source) {
+        (Some(v), Some("driver-list")) => {
+            let _ = writeln!(md, "- Version: {v} (loaded on the machine)");
+        }
+        (Some(v), _) => {
+            let _ = writeln!(md, "- Version: {v} (known version; please confirm)");
+        }
+        _ => {
+            let _ = writeln!(md, "- Version: not recorded");
+        }
+    }
+    if let Some(p) = &s.product {
+        let _ = writeln!(md, "- Product: {p}");
+    }
+    if let Some(h) = &s.sha256 {
+        let _ = writeln!(md, "- SHA-256: `{h}`");
+    }
+    if let Some(n) = &s.newest_known_version {
+        let _ = writeln!(md, "- Newest version we know of: {n}");
+    }
+    let _ = writeln!(md, "\n## How it was found\n");
+    for e in &s.evidence {
+        let how = match e.evidence {
+            EvidenceKind::VerifierCaller => {
+                "Driver Verifier (`!verifier`) listed the driver as the allocating caller"
+            }
+            EvidenceKind::CodeSite => {
+                "the tag appears at a pool allocation call in the driver's code"
+            }
+            EvidenceKind::KmdfDefault => {
+                "the tag is the KMDF default tag derived from the driver's service name"
+            }
+            EvidenceKind::List => "a pool tag list attributes the tag to the driver",
+            EvidenceKind::SnapshotMapped => "the pool tool's own driver column named the driver",
+            EvidenceKind::ListPattern => "a wildcard row of a pool tag list covers the tag",
+            EvidenceKind::StringGuess => "the tag appears as a string in the driver binary",
+            EvidenceKind::SameGrowthGroup => {
+                "the tag grows together with another tag of the driver"
+            }
+            EvidenceKind::FilterDriver => {
+                "the driver is a loaded filter driver that may hold OS-owned memory"
+            }
+        };
+        let detail = e
+            .detail
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        let _ = writeln!(md, "- `{}`: {how}{detail}.", e.tag.trimmed());
+    }
+    let _ = writeln!(
+        md,
+        "- The pool usage ({} input) was ranked by poolsleuth: growth is the least-squares slope over all snapshots, attributions come from the sources named above.",
+        info.files
+            .iter()
+            .map(|f| f.format.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "\n## Request\n\nPlease tell us whether this is a known leak and which driver version fixes it. We can provide more snapshots or a WPR pool trace (`{}`) on request.",
+        s.evidence
+            .iter()
+            .take(MAX_TRACE_TAGS)
+            .map(|e| e.tag.trimmed())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    md
+}
+
+fn growth_phrase(per_hour: Option<f64>, per_sample: Option<f64>) -> String {
+    match (per_hour, per_sample) {
+        (Some(h), _) if h > 0.0 => format!(", growing {}/hour", human_bytes(h as u64)),
+        (None, Some(p)) if p > 0.0 => {
+            format!(", growing {} per snapshot interval", human_bytes(p as u64))
+        }
+        (Some(_), _) | (None, Some(_)) => " and does not grow over the snapshots".into(),
+        (None, None) => String::new(),
+    }
+}
+
+fn signed_bytes(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", human_bytes((-v) as u64))
+    } else {
+        format!("+{}", human_bytes(v as u64))
+    }
+}
+
+/// A pool trace narrowed to at most four tags: a WPR profile and the command lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolTrace {
+    /// The tags as WPR and xperf take them (padding blanks dropped).
+    pub tags: Vec<String>,
+    pub profile_file: String,
+    /// The `.wprp` profile text to save as `profile_file`.
+    pub profile: String,
+    /// Start, (reproduce), stop: run in an elevated prompt in the profile's folder.
+    pub wpr_commands: Vec<String>,
+    /// The same trace with xperf (older systems, WPT).
+    pub xperf_commands: Vec<String>,
+}
+
+/// One trace per four tags. Tags that cannot be written on a command line (non-printable
+/// bytes, quotes, inner blanks) are left out.
+pub fn pool_traces(tags: &[PoolTag]) -> Vec<PoolTrace> {
+    let usable: Vec<String> = tags
+        .iter()
+        .filter(|t| t.is_printable())
+        .map(PoolTag::trimmed)
+        .filter(|t| {
+            !t.is_empty()
+                && !t.contains(' ')
+                && t.chars()
+                    .all(|c| c.is_ascii_graphic() && !"\"&<>|^%+!'`".contains(c))
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for t in usable {
+        if !seen.contains(&t) {
+            seen.push(t);
+        }
+    }
+    seen.chunks(MAX_TRACE_TAGS)
+        .map(|chunk| {
+            let tags: Vec<String> = chunk.to_vec();
+            let stem: String = tags
+                .iter()
+                .map(|t| {
+                    t.chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect::<String>()
+                })
+                .collect::<Vec<_>>()
+                .join("-");
+            let profile_file = format!("pool-{stem}.wprp");
+            let etl = format!("pool-{stem}.etl");
+            let mut profile = String::new();
+            profile.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+            profile.push_str(
+                "<WindowsPerformanceRecorder Version=\"1.0\" Author=\"poolsleuth\">\n  <Profiles>\n",
+            );
+            profile.push_str("    <SystemCollector Id=\"PoolCollector\" Name=\"NT Kernel Logger\">\n      <BufferSize Value=\"1024\"/>\n      <Buffers Value=\"256\"/>\n    </SystemCollector>\n");
+            profile.push_str("    <SystemProvider Id=\"PoolProvider\">\n      <Keywords>\n        <Keyword Value=\"ProcessThread\"/>\n        <Keyword Value=\"Loader\"/>\n        <Keyword Value=\"Pool\"/>\n      </Keywords>\n      <Stacks>\n        <Stack Value=\"PoolAllocation\"/>\n        <Stack Value=\"PoolAllocationSession\"/>\n      </Stacks>\n      <PoolTags>\n");
+            for t in &tags {
+                let _ = writeln!(profile, "        <PoolTag Value=\"{t}\"/>");
+            }
+            profile.push_str("      </PoolTags>\n    </SystemProvider>\n");
+            profile.push_str("    <Profile Id=\"PoolTags.Verbose.File\" Name=\"PoolTags\" Description=\"Pool allocations of selected tags, with stacks\" LoggingMode=\"File\" DetailLevel=\"Verbose\">\n      <Collectors>\n        <SystemCollectorId Value=\"PoolCollector\">\n          <SystemProviderId Value=\"PoolProvider\"/>\n        </SystemCollectorId>\n      </Collectors>\n    </Profile>\n");
+            profile.push_str("  </Profiles>\n</WindowsPerformanceRecorder>\n");
+            let wpr_commands = vec![
+                format!("wpr -start {profile_file}!PoolTags -filemode"),
+                format!("wpr -stop {etl}"),
+            ];
+            let xperf_commands = vec![
+                format!(
+                    "xperf -on PROC_THREAD+LOADER+POOL -stackwalk PoolAlloc+PoolAllocSession -PoolTag {} -BufferSize 1024 -MinBuffers 256 -MaxBuffers 1024",
+                    tags.join("+")
+                ),
+                format!("xperf -d {etl}"),
+            ];
+            PoolTrace {
+                tags,
+                profile_file,
+                profile,
+                wpr_commands,
+                xperf_commands,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traces_hold_at_most_four_tags_each() {
+        let tags: Vec<PoolTag> = ["File", "Toke", "Mmdi", "Proc", "NtFC", "Io  ", "a b"]
+            .iter()
+            .map(|t| PoolTag::parse(t).unwrap())
+            .collect();
+        let traces = pool_traces(&tags);
+        assert_eq!(traces.len(), 2);
+        assert_eq!(traces[0].tags, ["File", "Toke", "Mmdi", "Proc"]);
+        assert_eq!(traces[1].tags, ["NtFC", "Io"]);
+        assert_eq!(
+            traces[0].wpr_commands[0],
+            "wpr -start pool-File-Toke-Mmdi-Proc.wprp!PoolTags -filemode"
+        );
+        assert!(traces[0].xperf_commands[0].contains("-PoolTag File+Toke+Mmdi+Proc "));
+        assert_eq!(traces[0].profile.matches("<PoolTag Value=").count(), 4);
+        assert!(traces[1].profile.contains("<PoolTag Value=\"Io\"/>"));
+    }
+
+    #[test]
+    fn update_guidance_compares_versions_by_number() {
+        let g = guidance(
+            "x.sys",
+            false,
+            EvidenceKind::List,
+            Some("1.9.0"),
+            Some("driver-list"),
+            Some("1.10.0"),
+            Some("Contoso"),
+            None,
+        );
+        assert_eq!(g.kind, GuidanceKind::Update);
+        assert!(g.text.starts_with("update to 1.10.0"), "{}", g.text);
+        let g = guidance(
+            "x.sys",
+            false,
+            EvidenceKind::List,
+            Some("1.10.0"),
+            Some("driver-list"),
+            Some("1.10.0"),
+            None,
+            None,
+        );
+        assert_eq!(g.kind, GuidanceKind::NewestKnown);
+        assert!(g.text.contains("an earlier version may not leak"));
+    }
+}

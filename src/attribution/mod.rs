@@ -1,0 +1,1788 @@
+//! Attribution: pool snapshots in, ranked suspect drivers with vendor guidance out.
+//!
+//! [`read_inputs`] parses one or more snapshot files (any format of [`crate::snapshot`]) and an
+//! optional loaded-driver list; [`analyze`] ranks tags and drivers against a
+//! [`KnowledgeView`] of the knowledge base. The scoring model, in the words the README uses:
+//!
+//! * **Tag score.** `normal` is the tag's typical maximum from `data/normal_tags.csv`, else
+//!   32 MiB. One snapshot: `score = bytes / normal`. A series: `score = growth / normal ×
+//!   steadiness + bytes / normal / 10`, where `growth` is the least-squares slope over all
+//!   points projected over a day (bytes/hour × 24), or over the whole series when the snapshots
+//!   carry no times, counted only when positive; `steadiness = R² × share of rising intervals`.
+//! * **Candidate weight** = evidence (verifier caller 1.0, code-site 0.9, KMDF default 0.6,
+//!   list 0.6, snapshot's own driver column 0.5, wildcard list row 0.4, string guess 0.3, same
+//!   growth group 0.3, filter driver above an OS tag 0.1) × 0.25 when a driver list is given and
+//!   the driver is not in it × 0.3 for OS components.
+//! * **Driver score** = Σ over its tags of `tag score × candidate weight ÷ number of drivers
+//!   named for that tag`.
+
+mod guidance;
+mod kb;
+mod normal;
+mod render;
+mod stats;
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap as HashMap;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+pub use guidance::{GuidanceKind, PoolTrace, pool_traces};
+pub use kb::{DriverFacts, KnowledgeCache, KnowledgeView};
+pub use normal::{DEFAULT_NORMAL_MIB, NormalTable};
+pub use render::{human_bytes, render_text};
+pub use stats::{LineFit, linear_fit, pearson};
+
+use crate::index::IndexError;
+use crate::knowledge::{Confidence, TagEntry, module_file_name, normalize_driver_name};
+use crate::snapshot::{
+    LoadedDriver, ParseOptions, PoolKind, PoolTotals, Snapshot, SnapshotError, SnapshotFormat,
+    mapped_driver_files, parse_driver_list, parse_snapshots,
+};
+use crate::tag::PoolTag;
+use crate::vendor::VendorDirectory;
+
+const INBOX_DRIVERS: &str = include_str!("inbox_drivers.txt");
+
+/// Why an analysis could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AttributionError {
+    #[error(
+        "no snapshot given: send a poolmon screen or log, !poolused or !verifier output, CSV/TSV, a markdown table or JSON"
+    )]
+    NoInput,
+    /// A snapshot file could not be read; `file` names it when there were several.
+    #[error("{}{error}", file.as_deref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    Snapshot {
+        file: Option<String>,
+        error: SnapshotError,
+    },
+    #[error("driver list: {0}")]
+    DriverList(SnapshotError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// One uploaded file.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub name: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// What [`read_inputs`] read, ready for [`analyze`].
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisInput {
+    /// In time order when every snapshot has a time, in file order otherwise.
+    pub snapshots: Vec<Snapshot>,
+    pub drivers: Option<Vec<LoadedDriver>>,
+    pub files: Vec<FileSummary>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSummary {
+    pub name: Option<String>,
+    pub format: SnapshotFormat,
+    pub snapshots: usize,
+    pub rows: usize,
+    pub warnings: usize,
+    pub truncated: bool,
+}
+
+/// Parses the snapshot files (a series when there are several) and the optional driver list.
+pub fn read_inputs(
+    files: &[InputFile],
+    drivers: Option<&[u8]>,
+    format: Option<SnapshotFormat>,
+) -> Result<AnalysisInput, AttributionError> {
+    let files: Vec<&InputFile> = files
+        .iter()
+        .filter(|f| f.bytes.iter().any(|b| !b.is_ascii_whitespace()))
+        .collect();
+    if files.is_empty() {
+        return Err(AttributionError::NoInput);
+    }
+    let options = ParseOptions {
+        format,
+        ..ParseOptions::default()
+    };
+    let named = files.len() > 1;
+    let mut input = AnalysisInput::default();
+    for file in &files {
+        let parsed =
+            parse_snapshots(&file.bytes, &options).map_err(|error| AttributionError::Snapshot {
+                file: named.then(|| file.name.clone().unwrap_or_else(|| "a file".into())),
+                error,
+            })?;
+        let prefix = file
+            .name
+            .as_deref()
+            .filter(|_| named)
+            .map(|n| format!("{n}: "))
+            .unwrap_or_default();
+        input.warnings.extend(
+            parsed
+                .warnings
+                .iter()
+                .take(20)
+                .map(|w| format!("{prefix}line {}: {}", w.line, w.message)),
+        );
+        input.files.push(FileSummary {
+            name: file.name.clone(),
+            format: parsed.format,
+            snapshots: parsed.snapshots.len(),
+            rows: parsed.snapshots.iter().map(|s| s.rows.len()).sum(),
+            warnings: parsed.warnings.len(),
+            truncated: parsed.truncated,
+        });
+        input.snapshots.extend(parsed.snapshots);
+    }
+    if input.snapshots.len() > 1 && input.snapshots.iter().all(|s| s.taken_at.is_some()) {
+        input.snapshots.sort_by_key(|s| s.taken_at);
+    }
+    if let Some(bytes) = drivers.filter(|b| b.iter().any(|c| !c.is_ascii_whitespace())) {
+        input.drivers = Some(parse_driver_list(bytes).map_err(AttributionError::DriverList)?);
+    }
+    Ok(input)
+}
+
+/// Knobs of an analysis.
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    /// Base URL of this server, for the `poolsleuth scan --server` hint.
+    pub server_url: Option<String>,
+    /// Per-tag findings returned (all tags count in the ranking).
+    pub max_findings: usize,
+    pub max_suspects: usize,
+    /// Suspects that get a ready-to-send vendor report.
+    pub max_reports: usize,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        Self {
+            server_url: None,
+            max_findings: 50,
+            max_suspects: 20,
+            max_reports: 5,
+        }
+    }
+}
+
+/// How firm the verdict is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictStrength {
+    /// One snapshot: size alone.
+    Weak,
+    /// Two snapshots, or growth that is not steady, or only list evidence for an OS tag.
+    Moderate,
+    /// Three or more snapshots with steady growth, pinned on a third-party driver.
+    Strong,
+}
+
+impl VerdictStrength {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Weak => "weak",
+            Self::Moderate => "moderate",
+            Self::Strong => "strong",
+        }
+    }
+}
+
+/// Where a tag → driver link came from, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceKind {
+    /// `!verifier` listed the allocating caller (`module!function+off`).
+    VerifierCaller,
+    /// The tag constant was found at a pool-API call in the driver's code.
+    CodeSite,
+    /// KMDF's default tag (service name) — from the knowledge base or the driver list.
+    KmdfDefault,
+    /// A tag list (pooltag.txt, our default list, an imported CSV).
+    List,
+    /// The snapshot's own driver column (poolmon `/g`, `!poolused` description).
+    SnapshotMapped,
+    /// A wildcard row of a tag list (`Afd?`).
+    ListPattern,
+    /// A 4-byte string in the binary.
+    StringGuess,
+    /// Grows together with a tag this driver owns.
+    SameGrowthGroup,
+    /// A loaded third-party filter driver that could hold an OS-owned tag.
+    FilterDriver,
+}
+
+impl EvidenceKind {
+    /// The evidence weight of the scoring model.
+    pub fn weight(self) -> f64 {
+        match self {
+            Self::VerifierCaller => 1.0,
+            Self::CodeSite => 0.9,
+            Self::KmdfDefault | Self::List => 0.6,
+            Self::SnapshotMapped => 0.5,
+            Self::ListPattern => 0.4,
+            Self::StringGuess | Self::SameGrowthGroup => 0.3,
+            Self::FilterDriver => 0.1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifierCaller => "verifier-caller",
+            Self::CodeSite => "code-site",
+            Self::KmdfDefault => "kmdf-default",
+            Self::List => "list",
+            Self::SnapshotMapped => "snapshot-mapped",
+            Self::ListPattern => "list-pattern",
+            Self::StringGuess => "string",
+            Self::SameGrowthGroup => "same-growth-group",
+            Self::FilterDriver => "filter-driver",
+        }
+    }
+
+    fn from_confidence(c: Confidence) -> Self {
+        match c {
+            Confidence::CodeSite => Self::CodeSite,
+            Confidence::KmdfDefault => Self::KmdfDefault,
+            Confidence::List => Self::List,
+            Confidence::StringGuess => Self::StringGuess,
+        }
+    }
+}
+
+/// Factor for a driver missing from a given driver list.
+pub const NOT_LOADED_FACTOR: f64 = 0.25;
+/// Factor for OS components (the OS itself rarely leaks).
+pub const OS_FACTOR: f64 = 0.3;
+
+/// Who owns a tag, as far as the evidence goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OwnerKind {
+    ThirdParty,
+    Os,
+    Unknown,
+}
+
+impl OwnerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ThirdParty => "third-party",
+            Self::Os => "os",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The whole answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub verdict_strength: VerdictStrength,
+    pub verdict: String,
+    /// Ranked drivers, best first.
+    pub suspects: Vec<Suspect>,
+    /// Per-tag findings, highest score first (at most `max_findings`).
+    pub findings: Vec<Finding>,
+    /// Number of distinct (tag, pool) pairs analysed.
+    pub findings_total: usize,
+    pub groups: Vec<TagGroup>,
+    pub unknown_tags: Vec<UnknownTag>,
+    /// Present when the top tags belong to the OS.
+    pub os_tags: Option<OsTagAdvice>,
+    pub next_steps: Vec<String>,
+    pub input: InputInfo,
+    pub machine: MachineTotals,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputInfo {
+    pub snapshots: usize,
+    pub files: Vec<FileSummary>,
+    /// `single`, `hours` (every snapshot has a time) or `samples` (a series without times).
+    pub time_basis: &'static str,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_taken_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_taken_at: Option<OffsetDateTime>,
+    pub span_hours: Option<f64>,
+    /// Loaded drivers in the given list.
+    pub driver_list: Option<usize>,
+    pub warnings: Vec<String>,
+    /// Labels of the snapshots in order (time, heading or `#n`), for charts.
+    pub labels: Vec<String>,
+}
+
+/// System totals from the latest snapshot, where the tool printed them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MachineTotals {
+    pub memory_bytes: Option<u64>,
+    pub commit_bytes: Option<u64>,
+    pub commit_limit_bytes: Option<u64>,
+    pub paged_pool_bytes: Option<u64>,
+    pub nonpaged_pool_bytes: Option<u64>,
+    /// Sums over the rows of the latest snapshot.
+    pub rows_paged_bytes: u64,
+    pub rows_nonpaged_bytes: u64,
+    pub rows_other_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub tag: PoolTag,
+    pub pool: PoolKind,
+    /// Latest snapshot.
+    pub bytes: u64,
+    pub outstanding: Option<u64>,
+    /// Of the pool's total (printed totals, else the sum of rows in that pool).
+    pub pool_share: Option<f64>,
+    pub normal_bytes: u64,
+    /// `table` (data/normal_tags.csv) or `default` (32 MiB).
+    pub normal_source: &'static str,
+    pub normal_note: Option<String>,
+    /// `bytes / normal_bytes`.
+    pub size_ratio: f64,
+    pub growth: Option<Growth>,
+    pub score: f64,
+    pub owner: OwnerKind,
+    pub description: Option<String>,
+    pub candidates: Vec<Candidate>,
+    /// Index into `groups`.
+    pub group: Option<usize>,
+    /// Bytes per snapshot (series only).
+    pub history: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Growth {
+    pub first_bytes: u64,
+    pub delta_bytes: i64,
+    /// Least-squares slope over all points (only when every snapshot has a time).
+    pub bytes_per_hour: Option<f64>,
+    pub bytes_per_sample: f64,
+    pub allocs_per_hour: Option<f64>,
+    pub allocs_per_sample: Option<f64>,
+    pub delta_outstanding: Option<i64>,
+    pub r_squared: f64,
+    pub rising_intervals: f64,
+    /// `r_squared × rising_intervals`.
+    pub steadiness: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub driver: String,
+    pub component: Option<String>,
+    pub vendor: Option<String>,
+    pub evidence: EvidenceKind,
+    pub confidence: Option<Confidence>,
+    /// Knowledge-base source name, `snapshot`, `driver-list` or `group`.
+    pub source: String,
+    pub line: Option<u64>,
+    pub detail: Option<String>,
+    pub os_component: bool,
+    pub loaded: Option<bool>,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Suspect {
+    pub rank: usize,
+    pub driver: String,
+    pub score: f64,
+    /// Of the sum of all suspects' scores.
+    pub share: f64,
+    pub vendor: Option<String>,
+    pub support_url: Option<String>,
+    pub product: Option<String>,
+    pub os_component: bool,
+    pub loaded: Option<bool>,
+    pub service_name: Option<String>,
+    pub path: Option<String>,
+    pub version_seen: Option<String>,
+    /// `driver-list` or `knowledge-base`.
+    pub version_source: Option<&'static str>,
+    pub newest_known_version: Option<String>,
+    pub sha256: Option<String>,
+    pub best_evidence: EvidenceKind,
+    pub guidance: Guidance,
+    pub evidence: Vec<Evidence>,
+    pub evidence_total: usize,
+    /// Markdown, ready to send to the vendor.
+    pub vendor_report: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Guidance {
+    pub kind: GuidanceKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub tag: PoolTag,
+    pub pool: PoolKind,
+    pub bytes: u64,
+    pub growth_bytes_per_hour: Option<f64>,
+    pub growth_bytes_per_sample: Option<f64>,
+    pub tag_score: f64,
+    pub evidence: EvidenceKind,
+    pub confidence: Option<Confidence>,
+    pub source: String,
+    pub line: Option<u64>,
+    pub detail: Option<String>,
+    pub weight: f64,
+    /// Drivers named for this tag (the score is shared among them).
+    pub claimants: usize,
+    /// `tag_score × weight ÷ claimants`.
+    pub contribution: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TagGroup {
+    pub id: usize,
+    pub tags: Vec<PoolTag>,
+    pub pools: Vec<PoolKind>,
+    pub reason: String,
+    pub total_bytes: u64,
+    /// Drivers named for any tag of the group.
+    pub drivers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnknownTag {
+    pub tag: PoolTag,
+    pub pool: PoolKind,
+    pub bytes: u64,
+    pub score: f64,
+    pub growth_bytes_per_hour: Option<f64>,
+    /// Tags differing only in case that the knowledge base knows.
+    pub next_steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OsTagAdvice {
+    pub tags: Vec<PoolTag>,
+    pub message: String,
+    /// Loaded third-party filter drivers named as lower-confidence suspects.
+    pub filter_drivers: Vec<String>,
+    pub traces: Vec<PoolTrace>,
+}
+
+/// Ranks tags and drivers. Never fails: whatever the snapshots hold gives an answer.
+pub fn analyze(
+    input: &AnalysisInput,
+    kb: &KnowledgeView,
+    vendors: &VendorDirectory,
+    options: &AnalyzeOptions,
+) -> Analysis {
+    Analyzer::new(input, kb, vendors, options).run()
+}
+
+/// One (tag, pool) over the series.
+struct Series {
+    tag: PoolTag,
+    pool: PoolKind,
+    bytes: Vec<u64>,
+    outstanding: Vec<Option<u64>>,
+    mapped: Vec<String>,
+    callers: Vec<String>,
+}
+
+/// A candidate while ranking: borrowed from the knowledge view where possible.
+#[derive(Clone)]
+struct Cand<'a> {
+    driver: Cow<'a, str>,
+    component: Option<&'a str>,
+    vendor: Option<&'a str>,
+    entry: Option<&'a TagEntry>,
+    kind: EvidenceKind,
+    source: Cow<'a, str>,
+    detail: Option<String>,
+    os: bool,
+    loaded: Option<bool>,
+    weight: f64,
+}
+
+struct Work<'a> {
+    series: Series,
+    f: Finding,
+    cands: Vec<Cand<'a>>,
+    described: Option<&'a str>,
+}
+
+struct Analyzer<'a> {
+    input: &'a AnalysisInput,
+    kb: &'a KnowledgeView,
+    vendors: &'a VendorDirectory,
+    options: &'a AnalyzeOptions,
+    normal: &'static NormalTable,
+    /// Loaded drivers by lower-case file name.
+    loaded: HashMap<String, &'a LoadedDriver>,
+    /// KMDF default tag → loaded drivers.
+    kmdf: HashMap<PoolTag, Vec<&'a LoadedDriver>>,
+    hours: Option<Vec<f64>>,
+}
+
+impl<'a> Analyzer<'a> {
+    fn new(
+        input: &'a AnalysisInput,
+        kb: &'a KnowledgeView,
+        vendors: &'a VendorDirectory,
+        options: &'a AnalyzeOptions,
+    ) -> Self {
+        let mut loaded = HashMap::default();
+        let mut kmdf: HashMap<PoolTag, Vec<&LoadedDriver>> = HashMap::default();
+        for driver in input.drivers.iter().flatten() {
+            loaded.insert(driver_file(driver), driver);
+            let service = driver
+                .service_name
+                .as_deref()
+                .unwrap_or(&driver.module_name);
+            if let Some(tag) = kmdf_default_tag(service) {
+                kmdf.entry(tag).or_default().push(driver);
+            }
+        }
+        let hours = series_hours(&input.snapshots);
+        Self {
+            input,
+            kb,
+            vendors,
+            options,
+            normal: NormalTable::embedded(),
+            loaded,
+            kmdf,
+            hours,
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.input.snapshots.len()
+    }
+
+    fn run(self) -> Analysis {
+        let series = self.collect_series();
+        let machine = self.machine_totals();
+        let unsorted: Vec<Work<'a>> = series
+            .into_iter()
+            .map(|s| {
+                let f = self.measure(&s, &machine);
+                let (cands, described) = self.candidates(&s);
+                Work {
+                    series: s,
+                    f,
+                    cands,
+                    described,
+                }
+            })
+            .collect();
+        // Sort a permutation, then move each (large) item once.
+        let mut order: Vec<usize> = (0..unsorted.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&unsorted[a].f, &unsorted[b].f);
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| b.bytes.cmp(&a.bytes))
+                .then_with(|| a.tag.cmp(&b.tag))
+                .then_with(|| a.pool.cmp(&b.pool))
+        });
+        let mut slots: Vec<Option<Work<'a>>> = unsorted.into_iter().map(Some).collect();
+        let mut work: Vec<Work<'a>> = order.into_iter().filter_map(|i| slots[i].take()).collect();
+
+        let groups = self.group(&mut work);
+        let os_tags = self.os_tags(&mut work);
+        for w in &mut work {
+            w.f.owner = owner_of(&w.cands);
+        }
+        let suspects = self.suspects(&work, &machine, &groups);
+        let unknown_tags = self.unknown_tags(&work);
+        let strength = self.strength(&work, &suspects);
+        let verdict = self.verdict(&work, &suspects, strength);
+        let next_steps = self.next_steps(&work, &suspects, &unknown_tags, os_tags.as_ref());
+
+        let findings_total = work.len();
+        let findings = work
+            .into_iter()
+            .take(self.options.max_findings)
+            .map(|w| self.finish_finding(w))
+            .collect();
+        Analysis {
+            verdict_strength: strength,
+            verdict,
+            suspects,
+            findings,
+            findings_total,
+            groups,
+            unknown_tags,
+            os_tags,
+            next_steps,
+            input: self.input_info(),
+            machine,
+        }
+    }
+
+    fn collect_series(&self) -> Vec<Series> {
+        let n = self.n();
+        let mut index: HashMap<(PoolTag, PoolKind), usize> = HashMap::default();
+        let mut out: Vec<Series> = Vec::new();
+        for (si, snap) in self.input.snapshots.iter().enumerate() {
+            for row in &snap.rows {
+                let i = *index.entry((row.tag, row.pool)).or_insert_with(|| {
+                    out.push(Series {
+                        tag: row.tag,
+                        pool: row.pool,
+                        bytes: vec![0; n],
+                        outstanding: vec![None; n],
+                        mapped: Vec::new(),
+                        callers: Vec::new(),
+                    });
+                    out.len() - 1
+                });
+                let s = &mut out[i];
+                s.bytes[si] = s.bytes[si].saturating_add(row.bytes);
+                if let Some(o) = row.outstanding_or_derived() {
+                    s.outstanding[si] = Some(s.outstanding[si].unwrap_or(0).saturating_add(o));
+                }
+                if let Some(m) = &row.mapped_driver
+                    && s.mapped.len() < 4
+                    && !s.mapped.contains(m)
+                {
+                    s.mapped.push(m.clone());
+                }
+                for c in &row.callers {
+                    if s.callers.len() < 16 && !s.callers.contains(c) {
+                        s.callers.push(c.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn machine_totals(&self) -> MachineTotals {
+        let mut m = MachineTotals::default();
+        let Some(last) = self.input.snapshots.last() else {
+            return m;
+        };
+        // The latest totals printed (a series often has them only on some frames).
+        let totals = self
+            .input
+            .snapshots
+            .iter()
+            .rev()
+            .find_map(|s| s.totals.as_ref());
+        if let Some(t) = totals {
+            let kib = |v: Option<u64>| v.map(|k| k.saturating_mul(1024));
+            m.memory_bytes = kib(t.memory_kib);
+            m.commit_bytes = kib(t.commit_kib);
+            m.commit_limit_bytes = kib(t.commit_limit_kib);
+            m.paged_pool_bytes = t.paged_bytes;
+            m.nonpaged_pool_bytes = t.nonpaged_bytes;
+        }
+        for row in &last.rows {
+            let slot = match row.pool {
+                PoolKind::Paged => &mut m.rows_paged_bytes,
+                PoolKind::NonPaged => &mut m.rows_nonpaged_bytes,
+                PoolKind::Session | PoolKind::Unknown => &mut m.rows_other_bytes,
+            };
+            *slot = slot.saturating_add(row.bytes);
+        }
+        m
+    }
+
+    fn pool_total(machine: &MachineTotals, pool: PoolKind) -> u64 {
+        match pool {
+            PoolKind::Paged => machine
+                .paged_pool_bytes
+                .filter(|&t| t >= machine.rows_paged_bytes)
+                .unwrap_or(machine.rows_paged_bytes),
+            PoolKind::NonPaged => machine
+                .nonpaged_pool_bytes
+                .filter(|&t| t >= machine.rows_nonpaged_bytes)
+                .unwrap_or(machine.rows_nonpaged_bytes),
+            PoolKind::Session | PoolKind::Unknown => machine.rows_other_bytes,
+        }
+    }
+
+    fn measure(&self, s: &Series, machine: &MachineTotals) -> Finding {
+        let n = self.n();
+        let bytes = s.bytes.last().copied().unwrap_or(0);
+        let outstanding = s.outstanding.last().copied().flatten();
+        let total = Self::pool_total(machine, s.pool);
+        let pool_share = (total > 0).then(|| round(bytes as f64 / total as f64, 4));
+        let normal = self.normal.get(s.tag, s.pool);
+        let normal_bytes = normal.map_or(DEFAULT_NORMAL_MIB * 1024 * 1024, |r| r.typical_max_bytes);
+        let size_ratio = bytes as f64 / normal_bytes as f64;
+        let growth = (n >= 2).then(|| self.growth(s));
+        let score = match &growth {
+            None => size_ratio,
+            Some(g) => {
+                let projected = match (g.bytes_per_hour, &self.hours) {
+                    (Some(per_hour), Some(_)) => per_hour * 24.0,
+                    _ => g.bytes_per_sample * (n - 1) as f64,
+                };
+                projected.max(0.0) / normal_bytes as f64 * g.steadiness + size_ratio / 10.0
+            }
+        };
+        Finding {
+            tag: s.tag,
+            pool: s.pool,
+            bytes,
+            outstanding,
+            pool_share,
+            normal_bytes,
+            normal_source: if normal.is_some() { "table" } else { "default" },
+            normal_note: normal.map(|r| r.note.clone()),
+            size_ratio: round(size_ratio, 4),
+            growth,
+            score: if score.is_finite() { score } else { 0.0 },
+            owner: OwnerKind::Unknown,
+            description: None,
+            candidates: Vec::new(),
+            group: None,
+            history: if n >= 2 { s.bytes.clone() } else { Vec::new() },
+        }
+    }
+
+    fn growth(&self, s: &Series) -> Growth {
+        let ys: Vec<f64> = s.bytes.iter().map(|&b| b as f64).collect();
+        let samples: Vec<f64> = (0..ys.len()).map(|i| i as f64).collect();
+        let per_sample = linear_fit(&samples, &ys);
+        let per_hour = self.hours.as_ref().and_then(|xs| linear_fit(xs, &ys));
+        let allocs: Option<Vec<f64>> = s.outstanding.iter().map(|o| o.map(|v| v as f64)).collect();
+        let allocs_per_sample = allocs.as_ref().and_then(|a| linear_fit(&samples, a));
+        let allocs_per_hour = match (&allocs, &self.hours) {
+            (Some(a), Some(xs)) => linear_fit(xs, a),
+            _ => None,
+        };
+        let fit = per_hour.or(per_sample);
+        let r_squared = fit.map_or(0.0, |f| f.r_squared);
+        let rising = stats::rising_fraction(&ys).unwrap_or(0.0);
+        let first = s.bytes.first().copied().unwrap_or(0);
+        let last = s.bytes.last().copied().unwrap_or(0);
+        let delta_outstanding = match (s.outstanding.first(), s.outstanding.last()) {
+            (Some(Some(a)), Some(Some(b))) => Some(signed_delta(*a, *b)),
+            _ => None,
+        };
+        Growth {
+            first_bytes: first,
+            delta_bytes: signed_delta(first, last),
+            bytes_per_hour: per_hour.map(|f| round(f.slope, 1)),
+            bytes_per_sample: round(per_sample.map_or(0.0, |f| f.slope), 1),
+            allocs_per_hour: allocs_per_hour.map(|f| round(f.slope, 2)),
+            allocs_per_sample: allocs_per_sample.map(|f| round(f.slope, 2)),
+            delta_outstanding,
+            r_squared: round(r_squared, 4),
+            rising_intervals: round(rising, 4),
+            steadiness: round(r_squared * rising, 4),
+        }
+    }
+
+    fn loaded_state(&self, driver: &str, os: bool) -> Option<bool> {
+        self.input.drivers.as_ref()?;
+        Some(self.loaded.contains_key(driver) || (os && is_kernel_image(driver)))
+    }
+
+    fn make_cand(
+        &self,
+        driver: Cow<'a, str>,
+        kind: EvidenceKind,
+        entry: Option<&'a TagEntry>,
+        source: Cow<'a, str>,
+        detail: Option<String>,
+    ) -> Cand<'a> {
+        let os = entry.is_some_and(is_os_entry) || self.is_os_driver(&driver);
+        let loaded = self.loaded_state(&driver, os);
+        let mut weight = kind.weight();
+        if loaded == Some(false) {
+            weight *= NOT_LOADED_FACTOR;
+        }
+        if os {
+            weight *= OS_FACTOR;
+        }
+        Cand {
+            driver,
+            component: entry.and_then(|e| e.owner.component.as_deref()),
+            vendor: entry.and_then(|e| e.vendor.as_deref()),
+            entry,
+            kind,
+            source,
+            detail,
+            os,
+            loaded,
+            weight,
+        }
+    }
+
+    fn is_os_driver(&self, driver: &str) -> bool {
+        self.kb.is_os(driver).unwrap_or_else(|| is_inbox(driver))
+    }
+
+    /// Candidate drivers of one tag, one per driver (the strongest evidence wins).
+    fn candidates(&self, s: &Series) -> (Vec<Cand<'a>>, Option<&'a str>) {
+        let mut out: Vec<Cand<'a>> = Vec::new();
+        let push = |c: Cand<'a>, out: &mut Vec<Cand<'a>>| {
+            if let Some(existing) = out.iter_mut().find(|e| e.driver == c.driver) {
+                if c.weight > existing.weight {
+                    *existing = c;
+                }
+            } else {
+                out.push(c);
+            }
+        };
+        // 1. !verifier callers name the allocating module.
+        for caller in &s.callers {
+            if let Some((module, _)) = caller.split_once('!') {
+                let driver = module_file_name(module);
+                let c = self.make_cand(
+                    Cow::Owned(driver),
+                    EvidenceKind::VerifierCaller,
+                    None,
+                    Cow::Borrowed("snapshot"),
+                    Some(format!("!verifier caller {caller}")),
+                );
+                push(c, &mut out);
+            }
+        }
+        if !s.callers.is_empty() && out.is_empty() {
+            for module in &s.mapped {
+                let c = self.make_cand(
+                    Cow::Owned(normalize_module(module)),
+                    EvidenceKind::VerifierCaller,
+                    None,
+                    Cow::Borrowed("snapshot"),
+                    Some(format!("!verifier module {module}")),
+                );
+                push(c, &mut out);
+            }
+        }
+        // 2. The knowledge base.
+        let attributions = self.kb.attributions(s.tag);
+        let mut described = attributions
+            .iter()
+            .find(|e| !e.description.is_empty())
+            .map(|e| e.description.as_str());
+        for e in attributions {
+            if let Some(driver) = &e.owner.driver {
+                let c = self.make_cand(
+                    Cow::Borrowed(driver.as_str()),
+                    EvidenceKind::from_confidence(e.confidence),
+                    Some(e),
+                    Cow::Borrowed(e.source.as_str()),
+                    None,
+                );
+                push(c, &mut out);
+            }
+        }
+        if attributions.is_empty() {
+            for e in self.kb.pattern_matches(s.tag) {
+                if described.is_none() && !e.description.is_empty() {
+                    described = Some(e.description.as_str());
+                }
+                if let Some(driver) = &e.owner.driver {
+                    let c = self.make_cand(
+                        Cow::Borrowed(driver.as_str()),
+                        EvidenceKind::ListPattern,
+                        Some(e),
+                        Cow::Borrowed(e.source.as_str()),
+                        Some(format!("wildcard row {}", e.tag.trimmed())),
+                    );
+                    push(c, &mut out);
+                }
+            }
+        }
+        // 3. The snapshot's own driver column (from the pooltag.txt the admin's tool used).
+        if s.callers.is_empty() {
+            for text in &s.mapped {
+                for file in mapped_driver_files(text) {
+                    let driver = normalize_module(&file);
+                    if out.iter().any(|c| c.driver == driver) {
+                        continue;
+                    }
+                    let c = self.make_cand(
+                        Cow::Owned(driver),
+                        EvidenceKind::SnapshotMapped,
+                        None,
+                        Cow::Borrowed("snapshot"),
+                        Some(format!("driver column: {}", text.trim())),
+                    );
+                    push(c, &mut out);
+                }
+            }
+        }
+        // 4. KMDF default tags of loaded drivers, for tags nothing else explains.
+        if out.is_empty()
+            && let Some(drivers) = self.kmdf.get(&s.tag)
+        {
+            for d in drivers {
+                let service = d.service_name.as_deref().unwrap_or(&d.module_name);
+                let c = self.make_cand(
+                    Cow::Owned(driver_file(d)),
+                    EvidenceKind::KmdfDefault,
+                    None,
+                    Cow::Borrowed("driver-list"),
+                    Some(format!(
+                        "KMDF default tag of the service name {service:?} (first four characters{})",
+                        if service.len() >= 3 && service[..3].eq_ignore_ascii_case("wdf") {
+                            " after WDF"
+                        } else {
+                            ""
+                        }
+                    )),
+                );
+                push(c, &mut out);
+            }
+        }
+        (out, described)
+    }
+
+    /// Groups growing tags whose outstanding allocations move together.
+    fn group(&self, work: &mut [Work<'a>]) -> Vec<TagGroup> {
+        let n = self.n();
+        if n < 2 {
+            return Vec::new();
+        }
+        // Per-interval deltas of outstanding allocations (bytes when counts are missing).
+        let deltas = |s: &Series| -> Vec<f64> {
+            let values: Vec<f64> = if s.outstanding.iter().all(Option::is_some) {
+                s.outstanding
+                    .iter()
+                    .map(|o| o.unwrap_or(0) as f64)
+                    .collect()
+            } else {
+                s.bytes.iter().map(|&b| b as f64).collect()
+            };
+            values.windows(2).map(|w| w[1] - w[0]).collect()
+        };
+        let growing: Vec<usize> = (0..work.len())
+            .filter(|&i| {
+                let d = deltas(&work[i].series);
+                d.iter().sum::<f64>() > 0.0
+                    && work[i]
+                        .f
+                        .growth
+                        .as_ref()
+                        .is_some_and(|g| g.delta_bytes > 0 && g.steadiness >= 0.5)
+            })
+            .take(100)
+            .collect();
+        let d: Vec<Vec<f64>> = growing.iter().map(|&i| deltas(&work[i].series)).collect();
+        let mut parent: Vec<usize> = (0..growing.len()).collect();
+        fn find(p: &mut [usize], mut i: usize) -> usize {
+            while p[i] != i {
+                p[i] = p[p[i]];
+                i = p[i];
+            }
+            i
+        }
+        let mut reason_of: HashMap<usize, String> = HashMap::default();
+        for a in 0..growing.len() {
+            for b in a + 1..growing.len() {
+                if let Some(reason) = moves_together(&d[a], &d[b]) {
+                    let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                    if ra != rb {
+                        parent[rb] = ra;
+                        reason_of.entry(ra).or_insert(reason);
+                    }
+                }
+            }
+        }
+        let mut members: HashMap<usize, Vec<usize>> = HashMap::default();
+        for i in 0..growing.len() {
+            let root = find(&mut parent, i);
+            members.entry(root).or_default().push(i);
+        }
+        let mut roots: Vec<(usize, Vec<usize>)> =
+            members.into_iter().filter(|(_, m)| m.len() > 1).collect();
+        roots.sort_by_key(|(_, m)| m[0]);
+        let mut groups = Vec::new();
+        for (gid, (root, m)) in roots.into_iter().enumerate() {
+            let idx: Vec<usize> = m.iter().map(|&i| growing[i]).collect();
+            // Unknown members borrow the best third-party candidate of a known member.
+            let donor = idx
+                .iter()
+                .flat_map(|&i| work[i].cands.iter())
+                .filter(|c| !c.os && c.kind != EvidenceKind::FilterDriver)
+                .max_by(|a, b| a.weight.total_cmp(&b.weight))
+                .cloned();
+            let donor_tag = donor.as_ref().and_then(|d| {
+                idx.iter()
+                    .find(|&&i| work[i].cands.iter().any(|c| c.driver == d.driver))
+                    .map(|&i| work[i].f.tag)
+            });
+            let mut drivers: Vec<String> = Vec::new();
+            for &i in &idx {
+                if work[i].cands.is_empty()
+                    && let (Some(d), Some(tag)) = (&donor, donor_tag)
+                {
+                    let c = self.make_cand(
+                        d.driver.clone(),
+                        EvidenceKind::SameGrowthGroup,
+                        None,
+                        Cow::Borrowed("group"),
+                        Some(format!(
+                            "grows together with {tag}, attributed to {}",
+                            d.driver
+                        )),
+                    );
+                    work[i].cands.push(c);
+                }
+                work[i].f.group = Some(gid);
+                for c in &work[i].cands {
+                    if !drivers.iter().any(|x| *x == c.driver) {
+                        drivers.push(c.driver.to_string());
+                    }
+                }
+            }
+            groups.push(TagGroup {
+                id: gid,
+                tags: idx.iter().map(|&i| work[i].f.tag).collect(),
+                pools: idx.iter().map(|&i| work[i].f.pool).collect(),
+                reason: reason_of
+                    .remove(&root)
+                    .unwrap_or_else(|| "outstanding allocations grew together".into()),
+                total_bytes: idx
+                    .iter()
+                    .fold(0u64, |t, &i| t.saturating_add(work[i].f.bytes)),
+                drivers,
+            });
+        }
+        groups
+    }
+
+    /// When the top tag belongs to the OS: name loaded third-party filter drivers and give the
+    /// pool-trace commands.
+    fn os_tags(&self, work: &mut [Work<'a>]) -> Option<OsTagAdvice> {
+        let top = work.first()?;
+        if top.f.score <= 0.0 || owner_of(&top.cands) != OwnerKind::Os {
+            return None;
+        }
+        let top_score = top.f.score;
+        let os_idx: Vec<usize> = (0..work.len().min(10))
+            .filter(|&i| {
+                owner_of(&work[i].cands) == OwnerKind::Os && work[i].f.score >= top_score * 0.1
+            })
+            .take(8)
+            .collect();
+        let tags: Vec<PoolTag> = os_idx.iter().map(|&i| work[i].f.tag).collect();
+        let mut filters: Vec<&LoadedDriver> = self
+            .input
+            .drivers
+            .iter()
+            .flatten()
+            .filter(|d| !self.is_os_driver(&driver_file(d)))
+            .filter(|d| is_filter_like(d))
+            .collect();
+        filters.sort_by_key(|d| d.module_name.to_ascii_lowercase());
+        filters.dedup_by_key(|d| d.module_name.to_ascii_lowercase());
+        let filter_names: Vec<String> = filters.iter().map(|d| driver_file(d)).collect();
+        for &i in &os_idx {
+            for name in &filter_names {
+                if work[i].cands.iter().any(|c| c.driver == name.as_str()) {
+                    continue;
+                }
+                let c = self.make_cand(
+                    Cow::Owned(name.clone()),
+                    EvidenceKind::FilterDriver,
+                    None,
+                    Cow::Borrowed("driver-list"),
+                    Some("loaded third-party filter driver: may hold this OS-owned memory".into()),
+                );
+                work[i].cands.push(c);
+            }
+        }
+        let shown: Vec<String> = tags.iter().map(|t| format!("`{}`", t.trimmed())).collect();
+        let mut message = format!(
+            "The top tags ({}) belong to Windows itself. Kernel leaks in the OS are rare: the memory is usually held by a third-party driver (a filter driver keeping references or contexts). ",
+            shown.join(", ")
+        );
+        if self.input.drivers.is_none() {
+            message.push_str("Send the loaded-driver list (`driverquery /v /fo csv`) to have third-party filter drivers named. ");
+        } else if filter_names.is_empty() {
+            message.push_str("The driver list shows no third-party filter driver. ");
+        } else {
+            message.push_str(&format!(
+                "Loaded third-party filter drivers, listed as lower-confidence suspects: {}. ",
+                filter_names.join(", ")
+            ));
+        }
+        message.push_str(
+            "A pool trace narrowed to these tags records the allocating call stacks and names the driver for certain.",
+        );
+        Some(OsTagAdvice {
+            traces: pool_traces(&tags),
+            tags,
+            message,
+            filter_drivers: filter_names,
+        })
+    }
+
+    fn suspects(
+        &self,
+        work: &[Work<'a>],
+        machine: &MachineTotals,
+        groups: &[TagGroup],
+    ) -> Vec<Suspect> {
+        struct Acc<'w, 'a> {
+            score: f64,
+            items: Vec<(usize, &'w Cand<'a>, f64)>,
+        }
+        let mut acc: HashMap<&str, Acc<'_, 'a>> = HashMap::default();
+        for (wi, w) in work.iter().enumerate() {
+            let claimants = w.cands.len();
+            if claimants == 0 || w.f.score <= 0.0 {
+                continue;
+            }
+            for c in &w.cands {
+                let contribution = w.f.score * c.weight / claimants as f64;
+                let a = acc.entry(c.driver.as_ref()).or_insert(Acc {
+                    score: 0.0,
+                    items: Vec::new(),
+                });
+                a.score += contribution;
+                a.items.push((wi, c, contribution));
+            }
+        }
+        let total: f64 = acc.values().map(|a| a.score).sum();
+        let mut ranked: Vec<(&str, Acc)> = acc.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then_with(|| a.0.cmp(b.0)));
+        ranked.truncate(self.options.max_suspects);
+        let mut suspects = Vec::with_capacity(ranked.len());
+        for (rank, (driver, mut a)) in ranked.into_iter().enumerate() {
+            a.items.sort_by(|x, y| y.2.total_cmp(&x.2));
+            let best = a.items[0].1;
+            let os = a.items.iter().all(|(_, c, _)| c.os);
+            let facts = self.kb.driver(driver);
+            let loaded_driver = self.loaded.get(driver).copied();
+            let vendor_raw = a
+                .items
+                .iter()
+                .find_map(|(_, c, _)| c.vendor)
+                .map(str::to_owned)
+                .or_else(|| facts.and_then(|f| f.vendors.first().cloned()))
+                .or_else(|| os.then(|| "Microsoft".to_owned()));
+            let vendor = vendor_raw.map(|v| self.vendors.canonical_name(&v));
+            let support_url = vendor
+                .as_deref()
+                .and_then(|v| self.vendors.lookup(v))
+                .and_then(|v| v.support_url.clone());
+            let (version_seen, version_source) = match loaded_driver.and_then(|d| d.version.clone())
+            {
+                Some(v) => (Some(v), Some("driver-list")),
+                // Without a driver list, a version from the knowledge base only counts
+                // as "seen" when it is the only one known.
+                None => match facts.map(|f| f.versions.as_slice()) {
+                    Some([only]) => (Some(only.clone()), Some("knowledge-base")),
+                    _ => (None, None),
+                },
+            };
+            let newest = facts.and_then(|f| f.newest_version()).map(str::to_owned);
+            let sha256 = a
+                .items
+                .iter()
+                .find_map(|(_, c, _)| c.entry.and_then(|e| e.sha256.clone()))
+                .or_else(|| {
+                    facts.and_then(|f| {
+                        f.hashes
+                            .iter()
+                            .find(|(v, _)| v.is_some() && *v == version_seen)
+                            .or(f.hashes.first())
+                            .map(|(_, s)| s.clone())
+                    })
+                });
+            let product = a
+                .items
+                .iter()
+                .find_map(|(_, c, _)| c.entry.and_then(|e| e.product.clone()))
+                .or_else(|| facts.and_then(|f| f.products.first().cloned()));
+            let guidance = guidance::guidance(
+                driver,
+                os,
+                best.kind,
+                version_seen.as_deref(),
+                version_source,
+                newest.as_deref(),
+                vendor.as_deref(),
+                support_url.as_deref(),
+            );
+            let evidence_total = a.items.len();
+            let evidence: Vec<Evidence> = a
+                .items
+                .iter()
+                .take(10)
+                .map(|&(wi, c, contribution)| {
+                    let f = &work[wi].f;
+                    Evidence {
+                        tag: f.tag,
+                        pool: f.pool,
+                        bytes: f.bytes,
+                        growth_bytes_per_hour: f.growth.as_ref().and_then(|g| g.bytes_per_hour),
+                        growth_bytes_per_sample: f.growth.as_ref().map(|g| g.bytes_per_sample),
+                        tag_score: round(f.score, 4),
+                        evidence: c.kind,
+                        confidence: c.entry.map(|e| e.confidence),
+                        source: c.source.to_string(),
+                        line: c.entry.and_then(|e| e.line),
+                        detail: c.detail.clone(),
+                        weight: round(c.weight, 4),
+                        claimants: work[wi].cands.len(),
+                        contribution: round(contribution, 4),
+                    }
+                })
+                .collect();
+            let mut suspect = Suspect {
+                rank: rank + 1,
+                driver: driver.to_owned(),
+                score: round(a.score, 4),
+                share: if total > 0.0 {
+                    round(a.score / total, 4)
+                } else {
+                    0.0
+                },
+                vendor,
+                support_url,
+                product,
+                os_component: os,
+                loaded: best.loaded,
+                service_name: loaded_driver.and_then(|d| d.service_name.clone()),
+                path: loaded_driver.and_then(|d| d.path.clone()),
+                version_seen,
+                version_source,
+                newest_known_version: newest,
+                sha256,
+                best_evidence: best.kind,
+                guidance,
+                evidence,
+                evidence_total,
+                vendor_report: None,
+            };
+            if rank < self.options.max_reports && !os {
+                let group_tags: Vec<&TagGroup> = groups
+                    .iter()
+                    .filter(|g| g.drivers.iter().any(|d| d == driver))
+                    .collect();
+                suspect.vendor_report = Some(guidance::vendor_report(
+                    &suspect,
+                    self.input,
+                    &self.input_info(),
+                    machine,
+                    &group_tags,
+                ));
+            }
+            suspects.push(suspect);
+        }
+        suspects
+    }
+
+    fn unknown_tags(&self, work: &[Work<'a>]) -> Vec<UnknownTag> {
+        let server = self
+            .options
+            .server_url
+            .clone()
+            .unwrap_or_else(|| "http://POOLSLEUTH-SERVER:8080".into());
+        work.iter()
+            .filter(|w| w.cands.is_empty() && w.f.bytes > 0)
+            .take(20)
+            .map(|w| {
+                let tag = w.f.tag.trimmed();
+                let mut steps = vec![
+                    format!(
+                        "upload the machine's drivers for scanning: poolsleuth scan C:\\Windows\\System32\\drivers --server {server}"
+                    ),
+                ];
+                if w.f.tag.is_printable() && !tag.contains(['"', ' ']) {
+                    steps.push(format!(
+                        "or search them on the machine: findstr /m /l /c:\"{tag}\" C:\\Windows\\System32\\drivers\\*.sys (misses tags not stored as text)"
+                    ));
+                }
+                if self.input.drivers.is_none() {
+                    steps.push("send the driver list (driverquery /v /fo csv) to match KMDF default tags (the first four letters of a service name)".into());
+                }
+                UnknownTag {
+                    tag: w.f.tag,
+                    pool: w.f.pool,
+                    bytes: w.f.bytes,
+                    score: round(w.f.score, 4),
+                    growth_bytes_per_hour: w.f.growth.as_ref().and_then(|g| g.bytes_per_hour),
+                    next_steps: steps,
+                }
+            })
+            .collect()
+    }
+
+    fn strength(&self, work: &[Work<'a>], suspects: &[Suspect]) -> VerdictStrength {
+        let n = self.n();
+        if n < 2 {
+            return VerdictStrength::Weak;
+        }
+        let Some(top) = work.first() else {
+            return VerdictStrength::Weak;
+        };
+        let growing = top
+            .f
+            .growth
+            .as_ref()
+            .is_some_and(|g| g.delta_bytes > 0 && g.steadiness > 0.0);
+        if !growing {
+            return VerdictStrength::Weak;
+        }
+        let steady = top.f.growth.as_ref().is_some_and(|g| g.steadiness >= 0.8);
+        let pinned = suspects.first().is_some_and(|s| {
+            !s.os_component
+                && matches!(
+                    s.best_evidence,
+                    EvidenceKind::VerifierCaller
+                        | EvidenceKind::CodeSite
+                        | EvidenceKind::KmdfDefault
+                        | EvidenceKind::List
+                )
+        });
+        if n >= 3 && steady && pinned {
+            VerdictStrength::Strong
+        } else {
+            VerdictStrength::Moderate
+        }
+    }
+
+    fn verdict(
+        &self,
+        work: &[Work<'a>],
+        suspects: &[Suspect],
+        strength: VerdictStrength,
+    ) -> String {
+        let Some(top) = work.first() else {
+            return "The snapshot holds no pool usage to rank.".into();
+        };
+        let tag = top.f.tag.trimmed();
+        let how = match &top.f.growth {
+            Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
+                Some(h) => format!(
+                    "grows {}/hour (steadiness {:.2})",
+                    human_bytes(h.max(0.0) as u64),
+                    g.steadiness
+                ),
+                None => format!(
+                    "grew by {} over {} snapshots",
+                    human_bytes(g.delta_bytes as u64),
+                    self.n()
+                ),
+            },
+            Some(_) => format!(
+                "does not grow; it holds {} ({:.1}× its normal size)",
+                human_bytes(top.f.bytes),
+                top.f.size_ratio
+            ),
+            None => format!(
+                "holds {} ({:.1}× what is normal for it)",
+                human_bytes(top.f.bytes),
+                top.f.size_ratio
+            ),
+        };
+        let suspect_name = |s: &Suspect| {
+            format!(
+                "{}{}",
+                s.driver,
+                s.vendor
+                    .as_deref()
+                    .map(|v| format!(" ({v})"))
+                    .unwrap_or_default()
+            )
+        };
+        let top_owner = owner_of(&top.cands);
+        let claims_top = |s: &&Suspect| top.cands.iter().any(|c| c.driver == s.driver.as_str());
+        let who = match top_owner {
+            OwnerKind::ThirdParty => match suspects.iter().find(|s| !s.os_component) {
+                Some(s) => format!("Most likely cause: {}.", suspect_name(s)),
+                None => "Its driver is named below.".into(),
+            },
+            OwnerKind::Os => {
+                let owner = top
+                    .cands
+                    .iter()
+                    .find(|c| c.os)
+                    .map_or("Windows".to_owned(), |c| c.driver.to_string());
+                let holder = suspects
+                    .iter()
+                    .filter(claims_top)
+                    .find(|s| !s.os_component)
+                    .map(|s| format!(" Third-party candidate: {}.", suspect_name(s)))
+                    .unwrap_or_default();
+                format!(
+                    "It belongs to Windows ({owner}); the usual cause is a third-party driver holding it (a filter driver), found with a pool trace.{holder}"
+                )
+            }
+            OwnerKind::Unknown => {
+                let other = suspects
+                    .iter()
+                    .find(|s| !s.os_component)
+                    .map(|s| {
+                        format!(
+                            " Best-known suspect among the other tags: {}.",
+                            suspect_name(s)
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "The knowledge base does not know this tag: upload the machine's drivers for scanning.{other}"
+                )
+            }
+        };
+        let firmness = match strength {
+            VerdictStrength::Weak if self.n() < 2 => {
+                " Verdict weak: one snapshot shows size, not growth; analyze a second snapshot taken a few hours later to firm it up."
+            }
+            VerdictStrength::Weak => " Verdict weak: nothing grows across the snapshots.",
+            VerdictStrength::Moderate => {
+                " Verdict moderate: more snapshots over a longer time would firm it up."
+            }
+            VerdictStrength::Strong => " Verdict strong: steady growth over the series.",
+        };
+        format!("Top tag `{tag}` ({}) {how}. {who}{firmness}", top.f.pool)
+    }
+
+    fn next_steps(
+        &self,
+        work: &[Work<'a>],
+        suspects: &[Suspect],
+        unknown: &[UnknownTag],
+        os: Option<&OsTagAdvice>,
+    ) -> Vec<String> {
+        let mut steps = Vec::new();
+        if let Some(s) = suspects.first() {
+            steps.push(format!("{}: {}", s.driver, s.guidance.text));
+        }
+        if self.n() < 2 {
+            steps.push("Take a second snapshot in a few hours with the same tool and analyze both together (several files in one request): growth over time is much firmer evidence than size.".into());
+        }
+        if self.input.drivers.is_none() {
+            steps.push("Add the loaded-driver list (`driverquery /v /fo csv > drivers.csv`, as the `drivers` part) so candidates are narrowed to loaded drivers and KMDF default tags are matched.".into());
+        }
+        if let Some(os) = os {
+            for trace in &os.traces {
+                steps.push(format!(
+                    "Trace the OS tags {} (elevated prompt): {}",
+                    trace.tags.join(", "),
+                    trace.wpr_commands.join(" ; ")
+                ));
+            }
+        }
+        let top_unknown: Vec<&UnknownTag> = unknown
+            .iter()
+            .filter(|u| {
+                work.iter()
+                    .take(5)
+                    .any(|w| w.f.tag == u.tag && w.f.pool == u.pool)
+            })
+            .collect();
+        if let Some(u) = top_unknown.first() {
+            steps.push(format!(
+                "The knowledge base does not know `{}`: {}.",
+                u.tag.trimmed(),
+                u.next_steps[0]
+            ));
+        }
+        steps
+    }
+
+    fn input_info(&self) -> InputInfo {
+        let snaps = &self.input.snapshots;
+        let labels = snaps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match (s.taken_at, &s.label) {
+                (Some(t), _) => format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02}",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute()
+                ),
+                (None, Some(l)) if !l.trim().is_empty() => {
+                    l.trim().chars().take(24).collect::<String>()
+                }
+                _ => format!("#{}", i + 1),
+            })
+            .collect();
+        InputInfo {
+            snapshots: snaps.len(),
+            files: self.input.files.clone(),
+            time_basis: match (&self.hours, snaps.len()) {
+                (_, 0 | 1) => "single",
+                (Some(_), _) => "hours",
+                (None, _) => "samples",
+            },
+            first_taken_at: snaps.first().and_then(|s| s.taken_at),
+            last_taken_at: snaps.last().and_then(|s| s.taken_at),
+            span_hours: self
+                .hours
+                .as_ref()
+                .and_then(|h| h.last().copied())
+                .map(|h| round(h, 3)),
+            driver_list: self.input.drivers.as_ref().map(Vec::len),
+            warnings: self.input.warnings.clone(),
+            labels,
+        }
+    }
+
+    fn finish_finding(&self, w: Work<'a>) -> Finding {
+        let mut f = w.f;
+        f.description = w.described.map(str::to_owned);
+        let mut cands = w.cands;
+        cands.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        f.candidates = cands
+            .into_iter()
+            .take(8)
+            .map(|c| Candidate {
+                driver: c.driver.into_owned(),
+                component: c.component.map(str::to_owned),
+                vendor: c.vendor.map(|v| self.vendors.canonical_name(v)),
+                evidence: c.kind,
+                confidence: c.entry.map(|e| e.confidence),
+                source: c.source.into_owned(),
+                line: c.entry.and_then(|e| e.line),
+                detail: c.detail,
+                os_component: c.os,
+                loaded: c.loaded,
+                weight: round(c.weight, 4),
+            })
+            .collect();
+        f.score = round(f.score, 4);
+        f
+    }
+}
+
+fn owner_of(cands: &[Cand<'_>]) -> OwnerKind {
+    let real = cands
+        .iter()
+        .filter(|c| c.kind != EvidenceKind::FilterDriver);
+    let mut any = false;
+    for c in real {
+        if !c.os {
+            return OwnerKind::ThirdParty;
+        }
+        any = true;
+    }
+    if any {
+        OwnerKind::Os
+    } else {
+        OwnerKind::Unknown
+    }
+}
+
+/// Two per-interval growth series move together: correlation ≥ 0.9 over at least three
+/// intervals, or (fewer intervals) the same growth ratio in every interval.
+fn moves_together(a: &[f64], b: &[f64]) -> Option<String> {
+    let intervals = a.len().min(b.len());
+    if intervals == 0 {
+        return None;
+    }
+    if intervals >= 3
+        && let Some(r) = pearson(a, b)
+    {
+        return (r >= 0.9).then(|| {
+            format!("per-interval growth of outstanding allocations correlates (r = {r:.2} over {intervals} intervals)")
+        });
+    }
+    if a.iter().chain(b).any(|&d| d <= 0.0) {
+        return None;
+    }
+    let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    let first = ratios[0];
+    let same_ratio = ratios.iter().all(|r| (r / first - 1.0).abs() <= 0.1);
+    if intervals == 1 {
+        // One interval: only an equal growth counts.
+        ((first - 1.0).abs() <= 0.1).then(|| {
+            format!(
+                "outstanding allocations grew by the same amount (+{} and +{})",
+                a[0], b[0]
+            )
+        })
+    } else {
+        same_ratio.then(|| {
+            format!(
+                "outstanding allocations grew in the same ratio ({first:.2}:1) in every interval"
+            )
+        })
+    }
+}
+
+/// Hours since the first snapshot, when every snapshot has a time and they span some time.
+fn series_hours(snaps: &[Snapshot]) -> Option<Vec<f64>> {
+    if snaps.len() < 2 {
+        return None;
+    }
+    let times: Option<Vec<OffsetDateTime>> = snaps.iter().map(|s| s.taken_at).collect();
+    let times = times?;
+    let t0 = times[0];
+    let hours: Vec<f64> = times
+        .iter()
+        .map(|t| (*t - t0).as_seconds_f64() / 3600.0)
+        .collect();
+    let spread = hours.iter().copied().fold(f64::MIN, f64::max)
+        - hours.iter().copied().fold(f64::MAX, f64::min);
+    (spread > 0.0).then_some(hours)
+}
+
+/// KMDF's default pool tag for a service name: its first four characters (after a leading
+/// `WDF`), or `FxDr` when fewer than four remain.
+pub fn kmdf_default_tag(service: &str) -> Option<PoolTag> {
+    let service = service.trim();
+    if service.is_empty() || !service.is_ascii() {
+        return None;
+    }
+    let rest = if service.len() >= 3 && service[..3].eq_ignore_ascii_case("wdf") {
+        &service[3..]
+    } else {
+        service
+    };
+    if rest.len() < 4 {
+        return Some(PoolTag::from_bytes(*b"FxDr"));
+    }
+    let b = rest.as_bytes();
+    Some(PoolTag::from_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The lower-case image file name of a loaded driver.
+fn driver_file(d: &LoadedDriver) -> String {
+    match &d.file_name {
+        Some(f) => normalize_driver_name(f),
+        None => normalize_module(&d.module_name),
+    }
+}
+
+/// `ixgbe` → `ixgbe.sys`, `nt` → `ntoskrnl.exe`, `Ntfs.SYS` → `ntfs.sys`.
+fn normalize_module(name: &str) -> String {
+    module_file_name(&normalize_driver_name(name))
+}
+
+fn driver_stem_lower(driver: &str) -> String {
+    let lower = driver.to_ascii_lowercase();
+    lower
+        .rsplit_once('.')
+        .map_or(lower.clone(), |(s, _)| s.to_owned())
+}
+
+fn is_kernel_image(driver: &str) -> bool {
+    matches!(
+        driver_stem_lower(driver).as_str(),
+        "ntoskrnl" | "hal" | "win32k" | "win32kbase" | "win32kfull" | "ci"
+    )
+}
+
+fn is_os_entry(e: &TagEntry) -> bool {
+    e.owner.is_kernel()
+        || e.owner
+            .component
+            .as_deref()
+            .is_some_and(|c| c.starts_with("nt!"))
+        || e.vendor.as_deref() == Some("Microsoft")
+}
+
+/// Filter drivers: file-system minifilters (driverquery type "File System") and drivers whose
+/// names say they filter.
+fn is_filter_like(d: &LoadedDriver) -> bool {
+    let kind = d.driver_type.as_deref().unwrap_or("").to_ascii_lowercase();
+    let name = d.module_name.to_ascii_lowercase();
+    let text = format!(
+        "{} {}",
+        d.display_name.as_deref().unwrap_or(""),
+        d.description.as_deref().unwrap_or("")
+    )
+    .to_ascii_lowercase();
+    let running = d
+        .state
+        .as_deref()
+        .is_none_or(|s| s.eq_ignore_ascii_case("running"));
+    running
+        && (kind.contains("file system")
+            || name.ends_with("flt")
+            || name.contains("filter")
+            || text.contains("filter"))
+}
+
+/// True for a driver file (lower case) that ships with Windows.
+fn is_inbox(driver: &str) -> bool {
+    let stem = driver.rsplit_once('.').map_or(driver, |(s, _)| s);
+    if stem.bytes().any(|b| b.is_ascii_uppercase()) {
+        return inbox_drivers().contains(stem.to_ascii_lowercase().as_str());
+    }
+    inbox_drivers().contains(stem)
+}
+
+fn inbox_drivers() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| {
+        INBOX_DRIVERS
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .flat_map(str::split_whitespace)
+            .collect()
+    })
+}
+
+/// `b - a` without overflow (saturating at the i64 range).
+fn signed_delta(a: u64, b: u64) -> i64 {
+    (i128::from(b) - i128::from(a)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+fn round(v: f64, decimals: i32) -> f64 {
+    if !v.is_finite() {
+        return 0.0;
+    }
+    let f = 10f64.powi(decimals);
+    (v * f).round() / f
+}
+
+/// Totals as a short phrase, for reports.
+fn totals_phrase(t: &PoolTotals) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(m) = t.memory_kib {
+        parts.push(format!("memory {}", human_bytes(m * 1024)));
+    }
+    if let Some(p) = t.paged_bytes {
+        parts.push(format!("paged pool {}", human_bytes(p)));
+    }
+    if let Some(n) = t.nonpaged_bytes {
+        parts.push(format!("nonpaged pool {}", human_bytes(n)));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kmdf_default_tags_follow_the_service_name() {
+        assert_eq!(kmdf_default_tag("Contoso"), PoolTag::parse("Cont").ok());
+        assert_eq!(kmdf_default_tag("WdfLeaky"), PoolTag::parse("Leak").ok());
+        assert_eq!(kmdf_default_tag("wdfLeaky"), PoolTag::parse("Leak").ok());
+        assert_eq!(kmdf_default_tag("ab"), PoolTag::parse("FxDr").ok());
+        assert_eq!(kmdf_default_tag("WdfAb"), PoolTag::parse("FxDr").ok());
+        assert_eq!(kmdf_default_tag(""), None);
+    }
+
+    #[test]
+    fn the_inbox_list_knows_the_kernel_and_not_third_parties() {
+        let set = inbox_drivers();
+        assert!(set.contains("ntoskrnl") && set.contains("ntfs") && set.contains("fltmgr"));
+        assert!(!set.contains("vmci") && !set.contains("ixgbe"));
+    }
+
+    #[test]
+    fn growth_together_is_detected() {
+        assert!(moves_together(&[10.0, 20.0, 5.0], &[20.0, 41.0, 10.0]).is_some());
+        assert!(moves_together(&[10.0, 20.0, 5.0], &[20.0, 1.0, 30.0]).is_none());
+        assert!(moves_together(&[6.0], &[6.0]).is_some());
+        assert!(moves_together(&[6.0], &[60.0]).is_none());
+        assert!(moves_together(&[6.0, 12.0], &[3.0, 6.0]).is_some());
+    }
+}

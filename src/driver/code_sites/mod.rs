@@ -1,0 +1,566 @@
+//! Code-site tag recovery: find calls to tag-taking APIs (imports, import thunks, the driver's
+//! own allocation wrappers, KMDF `WdfFunctions` table entries) and recover the constant tag
+//! argument with a small forward abstract interpretation per function.
+//!
+//! The state tracks, per register and per stack slot, one of: a small set of constants, the
+//! function's k-th incoming parameter, an import, the KMDF function table (or one of its
+//! entries), or a stack address. States flow along the fall-through path and along forward
+//! branches (joined at their targets); backward branches are ignored. Calls clobber volatile
+//! registers. Every pass is bounded by a shared instruction budget.
+
+pub(crate) mod arm64;
+pub(crate) mod x86;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::apis::{ApiKind, POOL_APIS, TagArg, WdfApi, find_api};
+use super::image::{Image, MACHINE_ARM64, MACHINE_X64, MACHINE_X86};
+
+/// Where a function receives a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ParamLoc {
+    /// The k-th argument under the platform's standard convention.
+    Arg(u8),
+    /// A register argument outside the standard convention (GCC `regparm` local functions on
+    /// x86); the number is the register index.
+    Reg(u8),
+}
+
+/// Up to four constants a location may hold (after joining branches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConstSet {
+    v: [u64; 4],
+    n: u8,
+}
+
+impl ConstSet {
+    pub fn one(v: u64) -> Self {
+        Self {
+            v: [v, 0, 0, 0],
+            n: 1,
+        }
+    }
+    pub fn values(&self) -> &[u64] {
+        &self.v[..usize::from(self.n)]
+    }
+    pub fn single(&self) -> Option<u64> {
+        (self.n == 1).then_some(self.v[0])
+    }
+    pub fn union(&self, other: &Self) -> Option<Self> {
+        let mut out = *self;
+        for &x in other.values() {
+            if !out.values().contains(&x) {
+                if out.n == 4 {
+                    return None;
+                }
+                out.v[usize::from(out.n)] = x;
+                out.n += 1;
+            }
+        }
+        Some(out)
+    }
+    pub fn map(&self, f: impl Fn(u64) -> u64) -> Self {
+        let mut out = *self;
+        for i in 0..usize::from(out.n) {
+            out.v[i] = f(out.v[i]);
+        }
+        out
+    }
+}
+
+/// Abstract value of a register or stack slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Val {
+    Unknown,
+    Const(ConstSet),
+    Param(ParamLoc),
+    /// Holds the address of an imported function (index into `Image::imports`).
+    Import(usize),
+    /// Holds the KMDF function table pointer (the value of `WdfFunctions_01xxx`) plus a byte
+    /// offset.
+    WdfTable(i64),
+    /// Holds entry `index` of the KMDF function table.
+    WdfFn(u32),
+    /// Points into the current frame at this offset (relative to the stack pointer at entry).
+    StackAddr(i64),
+}
+
+impl Val {
+    pub fn konst(v: u64) -> Self {
+        Val::Const(ConstSet::one(v))
+    }
+    /// Joins the values two paths bring. The join is optimistic about `Unknown`: a constant
+    /// that reaches a call on one path is a value the driver really passes there ("may"
+    /// semantics), and a parameter forwarded on one path still makes the function a wrapper.
+    pub fn join(self, other: Val) -> Val {
+        match (self, other) {
+            (a, b) if a == b => a,
+            (Val::Unknown, b) => b,
+            (a, Val::Unknown) => a,
+            (Val::Const(a), Val::Const(b)) => a.union(&b).map_or(Val::Unknown, Val::Const),
+            _ => Val::Unknown,
+        }
+    }
+}
+
+/// Register file plus frame slots.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub regs: Vec<Val>,
+    /// Stack pointer relative to its value at function entry; `None` once lost.
+    pub sp: Option<i64>,
+    /// Frame offset -> (value, size in bytes).
+    pub slots: BTreeMap<i64, (Val, i64)>,
+}
+
+const MAX_SLOTS: usize = 96;
+
+impl State {
+    pub fn unknown(nregs: usize) -> Self {
+        Self {
+            regs: vec![Val::Unknown; nregs],
+            sp: Some(0),
+            slots: BTreeMap::new(),
+        }
+    }
+
+    pub fn join(&self, other: &State) -> State {
+        let regs = self
+            .regs
+            .iter()
+            .zip(&other.regs)
+            .map(|(a, b)| a.join(*b))
+            .collect();
+        let sp = if self.sp == other.sp { self.sp } else { None };
+        let slots = if sp.is_some() {
+            let mut m: BTreeMap<i64, (Val, i64)> = self.slots.clone();
+            for (k, (v, size)) in &other.slots {
+                let j = m
+                    .get(k)
+                    .map_or((*v, *size), |(a, asz)| (a.join(*v), (*asz).max(*size)));
+                m.insert(*k, j);
+            }
+            m.retain(|_, (v, _)| *v != Val::Unknown);
+            m
+        } else {
+            BTreeMap::new()
+        };
+        State { regs, sp, slots }
+    }
+
+    pub fn slot(&self, off: i64) -> Val {
+        self.slots.get(&off).map_or(Val::Unknown, |(v, _)| *v)
+    }
+
+    /// Stores `v` at frame offset `off`, `size` bytes, dropping overlapping slots.
+    pub fn store(&mut self, off: i64, size: i64, v: Val) {
+        let size = size.max(1);
+        let overlapping: Vec<i64> = self
+            .slots
+            .range(off - 16..off + size)
+            .filter(|(k, (_, ksize))| **k != off && **k + *ksize > off)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in overlapping {
+            self.slots.remove(&k);
+        }
+        if v == Val::Unknown || size < 4 {
+            self.slots.remove(&off);
+        } else {
+            if self.slots.len() >= MAX_SLOTS
+                && let Some((&k, _)) = self.slots.iter().next()
+            {
+                self.slots.remove(&k);
+            }
+            self.slots.insert(off, (v, size));
+        }
+    }
+
+    pub fn forget_range(&mut self, from: i64, to: i64) {
+        let keys: Vec<i64> = self.slots.range(from..to).map(|(k, _)| *k).collect();
+        for k in keys {
+            self.slots.remove(&k);
+        }
+    }
+}
+
+/// What a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Callee {
+    /// A tag-taking import (index into `POOL_APIS`).
+    Api(usize),
+    /// A KMDF table entry.
+    Wdf(&'static WdfApi),
+    /// A driver function known to forward a tag.
+    Wrapper(u64),
+}
+
+/// One recovered call site.
+#[derive(Debug, Clone)]
+pub(crate) struct Obs {
+    pub call_va: u64,
+    pub func_va: u64,
+    pub callee: Callee,
+    pub tag: Val,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Wrapper {
+    pub loc: ParamLoc,
+    pub api: &'static str,
+    pub kind: ApiKind,
+    pub depth: u32,
+}
+
+/// Inputs of one scanning pass.
+pub(crate) struct Ctx<'i, 'a> {
+    pub image: &'i Image<'a>,
+    /// Known function starts (VAs), sorted.
+    pub starts: Vec<u64>,
+    pub start_set: HashSet<u64>,
+    /// Import-thunk VA -> import index.
+    pub thunks: HashMap<u64, usize>,
+    pub wrappers: HashMap<u64, Wrapper>,
+    /// VA of the `WdfFunctions_01xxx` variable, once known.
+    pub wdf_var: Option<u64>,
+    /// Import index -> POOL_APIS index.
+    pub api_of_import: HashMap<usize, usize>,
+    pub bind_import: Option<usize>,
+    pub budget: u64,
+}
+
+/// Outputs of one scanning pass.
+#[derive(Default)]
+pub(crate) struct ScanOut {
+    pub obs: Vec<Obs>,
+    pub call_targets: HashSet<u64>,
+    /// Values seen as the third argument of `WdfVersionBind` (the `WDF_BIND_INFO` address).
+    pub bind_infos: Vec<u64>,
+    /// Plausible 32-bit immediates per function start, for low-confidence guesses.
+    pub imms: HashMap<u64, Vec<(u32, u64)>>,
+    pub exhausted: bool,
+    pub instructions: u64,
+}
+
+impl ScanOut {
+    pub fn note_imm(&mut self, func: u64, v: u64, va: u64) {
+        let v = v as u32;
+        let tag = crate::tag::PoolTag::from_u32_le(v);
+        let b = tag.bytes();
+        if v & 0x8000_0000 == 0
+            && tag.looks_plausible()
+            && b.iter().filter(|c| c.is_ascii_alphabetic()).count() >= 2
+        {
+            let list = self.imms.entry(func).or_default();
+            if list.len() < 64 {
+                list.push((v, va));
+            }
+        }
+    }
+}
+
+/// Where a tag argument comes from, resolved by the architecture.
+pub(crate) trait ArgReader {
+    fn arg(&self, st: &State, pos: u8, x86_slot: u8) -> Val;
+    fn param(&self, st: &State, loc: ParamLoc) -> Val;
+}
+
+impl Ctx<'_, '_> {
+    /// The tag value at a call to `callee`, and the StorPort filter.
+    pub fn tag_at(&self, reader: &dyn ArgReader, st: &State, callee: Callee) -> Option<Val> {
+        let (tag, name) = match callee {
+            Callee::Api(i) => (POOL_APIS[i].tag, POOL_APIS[i].name),
+            Callee::Wdf(w) => (w.tag, w.name),
+            Callee::Wrapper(va) => {
+                let w = self.wrappers.get(&va)?;
+                return Some(reader.param(st, w.loc));
+            }
+        };
+        if name == "StorPortExtendedFunction" {
+            // Only ExtFunctionAllocatePool (0) takes a tag.
+            match reader.arg(st, 1, 1) {
+                Val::Const(c) if c.single() == Some(0) => {}
+                _ => return None,
+            }
+        }
+        Some(match tag {
+            TagArg::Arg { pos, x86_slot } => reader.arg(st, pos, x86_slot),
+            TagArg::StructField { pos, off64, off32 } => {
+                let off = if self.image.is_64 { off64 } else { off32 };
+                match reader.arg(st, pos, pos) {
+                    Val::StackAddr(a) => st.slot(a + i64::from(off)),
+                    Val::Const(c) => match c.single() {
+                        Some(va) => self
+                            .image
+                            .read_u32_va(va.wrapping_add(u64::from(off)))
+                            .map_or(Val::Unknown, |v| Val::konst(u64::from(v))),
+                        None => Val::Unknown,
+                    },
+                    _ => Val::Unknown,
+                }
+            }
+        })
+    }
+
+    /// Loads from a global address: IAT slots become imports, the KMDF table variable becomes
+    /// the table, read-only data becomes its constant.
+    pub fn load_global(&self, va: u64, size: u32) -> Val {
+        if let Some(&i) = self.image.iat.get(&va) {
+            return Val::Import(i);
+        }
+        if self.wdf_var == Some(va) {
+            return Val::WdfTable(0);
+        }
+        if self.image.is_readonly_data_va(va) {
+            let v = if size == 8 {
+                self.image.read_ptr_va(va)
+            } else {
+                self.image.read_u32_va(va).map(u64::from)
+            };
+            if let Some(v) = v {
+                return Val::konst(v);
+            }
+        }
+        Val::Unknown
+    }
+
+    /// Classifies an import call.
+    pub fn import_callee(&self, import: usize) -> Option<Callee> {
+        self.api_of_import.get(&import).map(|&a| Callee::Api(a))
+    }
+}
+
+/// Stack bytes an x86 stdcall import pops, if known.
+pub(crate) fn x86_pop_bytes(callee: Option<Callee>) -> u16 {
+    match callee {
+        Some(Callee::Api(i)) => POOL_APIS[i].x86_stack_bytes,
+        _ => 0,
+    }
+}
+
+/// Result of code analysis.
+#[derive(Debug, Default)]
+pub(crate) struct CodeResult {
+    pub sites: Vec<ResolvedSite>,
+    pub unresolved: Vec<ResolvedSite>,
+    /// Plausible immediates in functions that call pool APIs, with the function's first call VA.
+    pub guesses: Vec<(u32, u64)>,
+    pub wrappers: Vec<(u64, Wrapper)>,
+    pub bind_info: Option<u64>,
+    pub warnings: Vec<String>,
+    pub instructions: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedSite {
+    pub value: u32,
+    pub api: &'static str,
+    pub kind: ApiKind,
+    pub call_va: u64,
+    pub via_wrapper: Option<u64>,
+}
+
+pub(crate) struct CodeLimits {
+    pub max_instructions: u64,
+    pub max_wrapper_depth: u32,
+}
+
+pub(crate) fn analyze(image: &Image<'_>, limits: &CodeLimits) -> CodeResult {
+    let mut result = CodeResult::default();
+    let arch = match image.machine {
+        MACHINE_X64 | MACHINE_X86 => Arch::X86,
+        MACHINE_ARM64 => Arch::Arm64,
+        other => {
+            result.warnings.push(format!(
+                "machine {other:#06x} is not disassembled; no code-site tags"
+            ));
+            return result;
+        }
+    };
+    let base = image.image_base;
+    let mut api_of_import = HashMap::new();
+    let mut bind_import = None;
+    for (i, imp) in image.imports.iter().enumerate() {
+        if let Some(a) = find_api(&imp.name) {
+            api_of_import.insert(i, a);
+        }
+        if imp.name == "WdfVersionBind" {
+            bind_import = Some(i);
+        }
+    }
+    if api_of_import.is_empty() && bind_import.is_none() {
+        return result;
+    }
+    let thunks = match arch {
+        Arch::X86 => x86::find_thunks(image),
+        Arch::Arm64 => arm64::find_thunks(image),
+    };
+    let mut starts: BTreeSet<u64> = image
+        .functions
+        .iter()
+        .map(|(b, _)| base + u64::from(*b))
+        .collect();
+    if image.entry_rva != 0 {
+        starts.insert(base + u64::from(image.entry_rva));
+    }
+    starts.extend(image.export_rvas.iter().map(|r| base + u64::from(*r)));
+    let mut ctx = Ctx {
+        image,
+        starts: Vec::new(),
+        start_set: HashSet::new(),
+        thunks,
+        wrappers: HashMap::new(),
+        wdf_var: None,
+        api_of_import,
+        bind_import,
+        budget: limits.max_instructions,
+    };
+    let mut all_targets: HashSet<u64> = HashSet::new();
+    let max_passes = limits.max_wrapper_depth + 3;
+    let mut out = ScanOut::default();
+    for pass in 0..max_passes {
+        ctx.starts = starts.iter().copied().collect();
+        ctx.start_set = starts.iter().copied().collect();
+        out = ScanOut::default();
+        match arch {
+            Arch::X86 => x86::scan(&ctx, &mut out),
+            Arch::Arm64 => arm64::scan(&ctx, &mut out),
+        }
+        ctx.budget = ctx.budget.saturating_sub(out.instructions);
+        result.instructions += out.instructions;
+        if out.exhausted {
+            result.warnings.push(format!(
+                "instruction budget ({}) exhausted in pass {pass}; tag list may be incomplete",
+                limits.max_instructions
+            ));
+            break;
+        }
+        let mut changed = false;
+        // New function starts from direct call targets inside code.
+        for &t in &out.call_targets {
+            if image
+                .va_to_rva(t)
+                .and_then(|r| image.section_of_rva(r))
+                .is_some_and(|s| s.exec)
+                && starts.insert(t)
+            {
+                changed = true;
+            }
+        }
+        all_targets.extend(out.call_targets.iter().copied());
+        // KMDF function table variable.
+        if ctx.wdf_var.is_none() {
+            for &bi in &out.bind_infos {
+                let off = if image.is_64 { 0x20 } else { 0x18 };
+                if let Some(var) = image.read_ptr_va(bi + off)
+                    && var != 0
+                {
+                    ctx.wdf_var = Some(var);
+                    result.bind_info = Some(bi);
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        // Wrappers: functions that pass an incoming parameter as the tag.
+        for o in &out.obs {
+            let Val::Param(loc) = o.tag else { continue };
+            if !all_targets.contains(&o.func_va) || ctx.thunks.contains_key(&o.func_va) {
+                continue;
+            }
+            let (api, kind, depth) = match o.callee {
+                Callee::Api(i) => (POOL_APIS[i].name, POOL_APIS[i].kind, 1),
+                Callee::Wdf(w) => (w.name, w.kind, 1),
+                Callee::Wrapper(va) => match ctx.wrappers.get(&va) {
+                    Some(w) if va != o.func_va => (w.api, w.kind, w.depth + 1),
+                    _ => continue,
+                },
+            };
+            if depth > limits.max_wrapper_depth || ctx.wrappers.contains_key(&o.func_va) {
+                continue;
+            }
+            ctx.wrappers.insert(
+                o.func_va,
+                Wrapper {
+                    loc,
+                    api,
+                    kind,
+                    depth,
+                },
+            );
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+    // Assemble sites from the last pass.
+    let mut pool_funcs: BTreeMap<u64, u64> = BTreeMap::new();
+    for o in &out.obs {
+        if ctx.thunks.contains_key(&o.func_va) {
+            continue;
+        }
+        let (api, kind, via) = match o.callee {
+            Callee::Api(i) => (POOL_APIS[i].name, POOL_APIS[i].kind, None),
+            Callee::Wdf(w) => (w.name, w.kind, None),
+            Callee::Wrapper(va) => match ctx.wrappers.get(&va) {
+                Some(w) => (w.api, w.kind, Some(va)),
+                None => continue,
+            },
+        };
+        pool_funcs.entry(o.func_va).or_insert(o.call_va);
+        let site = |value: u32| ResolvedSite {
+            value,
+            api,
+            kind,
+            call_va: o.call_va,
+            via_wrapper: via,
+        };
+        match o.tag {
+            Val::Const(c) => {
+                for &v in c.values() {
+                    let v = v as u32;
+                    if v != 0 {
+                        result.sites.push(site(v));
+                    } else if kind != ApiKind::Free {
+                        result.unresolved.push(site(0));
+                    }
+                }
+            }
+            // A parameter inside a wrapper is resolved at the wrapper's call sites.
+            Val::Param(_) if ctx.wrappers.contains_key(&o.func_va) => {}
+            _ => result.unresolved.push(site(0)),
+        }
+    }
+    for (func, first_call) in pool_funcs {
+        if let Some(list) = out.imms.get(&func) {
+            for &(v, _) in list {
+                result.guesses.push((v, first_call));
+            }
+        }
+    }
+    let mut wrappers: Vec<(u64, Wrapper)> = ctx.wrappers.into_iter().collect();
+    wrappers.sort_by_key(|(va, _)| *va);
+    result.wrappers = wrappers;
+    result
+}
+
+#[derive(Clone, Copy)]
+enum Arch {
+    X86,
+    Arm64,
+}
+
+/// Splits an executable section into decode chunks at known function starts.
+pub(crate) fn chunks(sec_va: u64, len: usize, starts: &[u64]) -> Vec<(u64, u64)> {
+    let end = sec_va + len as u64;
+    let lo = starts.partition_point(|&s| s <= sec_va);
+    let mut bounds = vec![sec_va];
+    bounds.extend(starts[lo..].iter().copied().take_while(|&s| s < end));
+    bounds.push(end);
+    bounds
+        .windows(2)
+        .map(|w| (w[0], w[1]))
+        .filter(|(a, b)| a < b)
+        .collect()
+}

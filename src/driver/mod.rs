@@ -1,0 +1,329 @@
+//! Driver analysis: which pool tags a Windows kernel driver (`.sys`) uses, and who made it.
+//!
+//! [`analyze`] reads a PE image and reports its identity (hash, machine, link time), its
+//! version resource, its Authenticode signer, KMDF binding, and the pool tags it passes to the
+//! kernel's tag-taking APIs, with the call sites as evidence. It never panics on hostile input
+//! and bounds all work by [`AnalysisLimits`].
+
+pub mod apis;
+mod code_sites;
+pub mod identity;
+mod image;
+pub mod kmdf;
+mod signer;
+pub mod version_info;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use apis::ApiKind;
+pub use identity::Machine;
+pub use kmdf::{KmdfInfo, kmdf_default_tag};
+pub use version_info::VersionInfo;
+
+use crate::tag::PoolTag;
+
+/// Bounds on the work one [`analyze`] call may do.
+#[derive(Debug, Clone)]
+pub struct AnalysisLimits {
+    /// Files larger than this are refused (default 64 MiB).
+    pub max_file_bytes: u64,
+    /// Instructions decoded over all passes of the code scan (default 40 million).
+    pub max_instructions: u64,
+    /// How many levels of driver-local allocation wrappers are followed (default 3).
+    pub max_wrapper_depth: u32,
+    /// Call sites kept per tag as evidence (default 32).
+    pub max_sites_per_tag: usize,
+}
+
+impl Default for AnalysisLimits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 64 * 1024 * 1024,
+            max_instructions: 40_000_000,
+            max_wrapper_depth: 3,
+            max_sites_per_tag: 32,
+        }
+    }
+}
+
+/// Why a file could not be analysed. Messages are meant for the person who uploaded it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    #[error("the file is empty (0 bytes); upload the driver's .sys file")]
+    Empty,
+    #[error("the file is {size} bytes, over the {max}-byte limit for driver analysis")]
+    TooLarge { size: u64, max: u64 },
+    #[error("not a Windows driver (PE) file: {0}")]
+    NotPe(String),
+    #[error("this is a user-mode program or DLL, not a kernel driver: {reason}")]
+    UserModePe { reason: String },
+    #[error("the driver file is damaged or truncated: {0}")]
+    Malformed(String),
+}
+
+/// How a tag was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TagKind {
+    /// A constant tag argument at a call of a tag-taking API (or of a wrapper of one).
+    CodeSite,
+    /// The tag KMDF derives from the service name when the driver sets none.
+    KmdfDefault,
+    /// A plausible 4-byte constant near pool-API usage; low confidence.
+    StringGuess,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+}
+
+/// One piece of evidence for a tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallSite {
+    /// The kernel API (or KMDF function) the tag reaches.
+    pub api: String,
+    /// RVA of the call instruction.
+    pub rva: u32,
+    /// RVA of the driver's own wrapper function the call goes through, if any.
+    pub via_wrapper: Option<u32>,
+    pub usage: ApiKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundTag {
+    pub tag: PoolTag,
+    pub kind: TagKind,
+    /// The tag belongs to a statically linked WDK library (e.g. wdmsec.lib), not the driver's
+    /// own code.
+    pub from_static_library: bool,
+    /// The driver ORs `PROTECTED_POOL` (bit 31) into this tag.
+    pub protected: bool,
+    pub confidence: Confidence,
+    pub sites: Vec<CallSite>,
+}
+
+/// A driver function found to forward a tag parameter to a pool API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrapperInfo {
+    pub rva: u32,
+    pub api: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriverAnalysis {
+    pub file_name: String,
+    /// Lower-case hex SHA-256 of the whole file.
+    pub sha256: String,
+    pub size: u64,
+    pub machine: Machine,
+    pub timestamp: u32,
+    pub timestamp_iso: Option<String>,
+    pub is_kernel_driver: bool,
+    /// Why the image was judged kernel or not.
+    pub kernel_evidence: String,
+    pub version: VersionInfo,
+    /// Subject CN of the Authenticode signing certificate; `None` = no embedded signature.
+    pub signer: Option<String>,
+    pub kmdf: Option<KmdfInfo>,
+    /// Tags, code-site tags first, then by tag.
+    pub tags: Vec<FoundTag>,
+    /// Pool-API call sites whose tag is computed at run time.
+    pub unresolved_sites: Vec<CallSite>,
+    pub wrappers: Vec<WrapperInfo>,
+    /// Instructions decoded over all passes of the code scan (work done, for budgeting).
+    pub instructions_decoded: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Analyses one driver file.
+pub fn analyze(
+    file_name: &str,
+    bytes: &[u8],
+    limits: &AnalysisLimits,
+) -> Result<DriverAnalysis, DriverError> {
+    let size = bytes.len() as u64;
+    if size == 0 {
+        return Err(DriverError::Empty);
+    }
+    if size > limits.max_file_bytes {
+        return Err(DriverError::TooLarge {
+            size,
+            max: limits.max_file_bytes,
+        });
+    }
+    let image = image::Image::parse(bytes)?;
+    let mut warnings = image.warnings.clone();
+    let (is_kernel_driver, kernel_evidence) = match identity::kernel_verdict(&image) {
+        identity::KernelVerdict::Kernel(r) => (true, r),
+        identity::KernelVerdict::User(reason) => return Err(DriverError::UserModePe { reason }),
+        identity::KernelVerdict::Unclear(r) => {
+            warnings.push(format!("not clearly a kernel driver: {r}"));
+            (false, r)
+        }
+    };
+    let version = version_info::read(&image, &mut warnings);
+    let signer = signer::signer_cn(&image.certificates, &mut warnings);
+
+    let code = code_sites::analyze(
+        &image,
+        &code_sites::CodeLimits {
+            max_instructions: limits.max_instructions,
+            max_wrapper_depth: limits.max_wrapper_depth,
+        },
+    );
+    warnings.extend(code.warnings.iter().cloned());
+    let base = image.image_base;
+    let rva = |va: u64| va.wrapping_sub(base) as u32;
+
+    let mut by_tag: BTreeMap<PoolTag, FoundTag> = BTreeMap::new();
+    let mut driver_pool_tag = None;
+    for s in &code.sites {
+        let tag = PoolTag::from_u32_le(s.value);
+        if s.api == "WdfDriverCreate" {
+            driver_pool_tag = Some(tag);
+        }
+        let entry = by_tag.entry(tag).or_insert_with(|| FoundTag {
+            tag,
+            kind: TagKind::CodeSite,
+            from_static_library: apis::is_static_library_tag(tag.bytes()),
+            protected: false,
+            confidence: Confidence::High,
+            sites: Vec::new(),
+        });
+        entry.protected |= s.value & PoolTag::PROTECTED_BIT != 0;
+        let site = CallSite {
+            api: s.api.to_owned(),
+            rva: rva(s.call_va),
+            via_wrapper: s.via_wrapper.map(rva),
+            usage: s.kind,
+        };
+        if entry.sites.len() < limits.max_sites_per_tag && !entry.sites.contains(&site) {
+            entry.sites.push(site);
+        }
+    }
+    // A tag seen only at frees (never allocated here) is still evidence, but weaker.
+    for t in by_tag.values_mut() {
+        if t.sites.iter().all(|s| s.usage == ApiKind::Free) {
+            t.confidence = Confidence::Medium;
+        }
+        t.sites.sort_by_key(|s| s.rva);
+    }
+    let mut tags: Vec<FoundTag> = by_tag.into_values().collect();
+
+    let kmdf = image
+        .imports
+        .iter()
+        .any(|i| i.name == "WdfVersionBind")
+        .then(|| {
+            kmdf::info(
+                &image,
+                file_name,
+                code.bind_info,
+                driver_pool_tag,
+                &mut warnings,
+            )
+        });
+    if let Some(k) = &kmdf
+        && k.driver_pool_tag.is_none()
+        && !tags.iter().any(|t| t.tag == k.default_tag)
+    {
+        tags.push(FoundTag {
+            tag: k.default_tag,
+            kind: TagKind::KmdfDefault,
+            from_static_library: false,
+            protected: false,
+            confidence: Confidence::Medium,
+            sites: Vec::new(),
+        });
+    }
+
+    if !tags.iter().any(|t| t.kind == TagKind::CodeSite) && !code.guesses.is_empty() {
+        let mut guesses: BTreeMap<PoolTag, FoundTag> = BTreeMap::new();
+        for &(v, va) in &code.guesses {
+            let tag = PoolTag::from_u32_le(v);
+            let e = guesses.entry(tag).or_insert_with(|| FoundTag {
+                tag,
+                kind: TagKind::StringGuess,
+                from_static_library: apis::is_static_library_tag(tag.bytes()),
+                protected: false,
+                confidence: Confidence::Low,
+                sites: Vec::new(),
+            });
+            let site = CallSite {
+                api: "constant in a function calling a pool API".to_owned(),
+                rva: rva(va),
+                via_wrapper: None,
+                usage: ApiKind::Alloc,
+            };
+            if e.sites.len() < limits.max_sites_per_tag && !e.sites.contains(&site) {
+                e.sites.push(site);
+            }
+        }
+        warnings.push(format!(
+            "no tag constant reached a pool API call; {} low-confidence guesses from constants near pool-API calls",
+            guesses.len()
+        ));
+        tags.extend(guesses.into_values());
+    }
+
+    let mut unresolved: Vec<CallSite> = code
+        .unresolved
+        .iter()
+        .map(|s| CallSite {
+            api: s.api.to_owned(),
+            rva: rva(s.call_va),
+            via_wrapper: s.via_wrapper.map(rva),
+            usage: s.kind,
+        })
+        .collect();
+    unresolved.sort_by_key(|s| s.rva);
+    unresolved.dedup();
+    if !unresolved.is_empty() {
+        warnings.push(format!(
+            "{} pool-API call site(s) pass a tag computed at run time",
+            unresolved.len()
+        ));
+    }
+    let wrappers = code
+        .wrappers
+        .iter()
+        .map(|(va, w)| WrapperInfo {
+            rva: rva(*va),
+            api: w.api.to_owned(),
+        })
+        .collect();
+
+    Ok(DriverAnalysis {
+        file_name: file_name.to_owned(),
+        sha256: identity::sha256_hex(bytes),
+        size,
+        machine: Machine::from_coff(image.machine),
+        timestamp: image.timestamp,
+        timestamp_iso: identity::timestamp_iso(image.timestamp),
+        is_kernel_driver,
+        kernel_evidence,
+        version,
+        signer,
+        kmdf,
+        tags,
+        unresolved_sites: unresolved,
+        wrappers,
+        instructions_decoded: code.instructions,
+        warnings,
+    })
+}
+
+impl DriverAnalysis {
+    /// The code-site tags (what the driver's code passes to pool APIs).
+    pub fn code_site_tags(&self) -> Vec<PoolTag> {
+        self.tags
+            .iter()
+            .filter(|t| t.kind == TagKind::CodeSite)
+            .map(|t| t.tag)
+            .collect()
+    }
+}

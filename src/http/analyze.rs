@@ -1,0 +1,643 @@
+//! Attribution over HTTP: `POST /api/v1/analyze` (JSON or a text table) and the `/analyze`
+//! browser page. Handlers read the upload, run [`crate::attribution`] off the runtime and map
+//! the answer; the knowledge base view is cached per index generation.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::multipart::MultipartError;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Multipart, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::api::query_params;
+use super::pages::CONTENT_SECURITY_POLICY;
+use super::views::{TagView, driver_href};
+use super::{ApiError, ApiResult, AppState, HttpConfig};
+use crate::attribution::{
+    Analysis, AnalyzeOptions, AttributionError, Finding, InputFile, KnowledgeCache, analyze,
+    human_bytes, read_inputs, render_text,
+};
+use crate::snapshot::{FORMATS_UNDERSTOOD, SnapshotFormat};
+
+pub fn router(config: &HttpConfig) -> Router<AppState> {
+    let cache = Arc::new(KnowledgeCache::new());
+    let limit = DefaultBodyLimit::max(config.max_body_bytes);
+    let api = Router::new().route("/api/v1/analyze", post(analyze_api).layer(limit));
+    let pages = Router::new()
+        .route("/analyze", get(form_page).post(result_page).layer(limit))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ));
+    api.merge(pages).layer(Extension(cache))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AnalyzeParams {
+    format: Option<String>,
+    output: Option<String>,
+}
+
+/// What an upload held.
+#[derive(Default)]
+struct Upload {
+    files: Vec<InputFile>,
+    drivers: Option<Vec<u8>>,
+    /// A `format` form field (the page's select).
+    format: Option<String>,
+    /// The pasted text, to show again after an error.
+    pasted: String,
+}
+
+/// `POST /api/v1/analyze`: a raw snapshot body, or multipart with several snapshot files and
+/// an optional `drivers` part.
+async fn analyze_api(
+    State(state): State<AppState>,
+    Extension(cache): Extension<Arc<KnowledgeCache>>,
+    params: Result<Query<AnalyzeParams>, QueryRejection>,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Response> {
+    let params = query_params(params)?;
+    let text = wants_text(params.output.as_deref(), &headers)?;
+    let upload = read_upload(&state, request).await?;
+    let analysis = run(&state, cache, upload, params.format.as_deref(), &headers).await?;
+    Ok(if text {
+        (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            render_text(&analysis),
+        )
+            .into_response()
+    } else {
+        Json(analysis).into_response()
+    })
+}
+
+fn wants_text(output: Option<&str>, headers: &HeaderMap) -> ApiResult<bool> {
+    match output.map(str::trim) {
+        Some("text" | "txt" | "plain") => Ok(true),
+        Some("json") => Ok(false),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "unknown output {other:?}: use output=json (default) or output=text"
+        ))),
+        None => {
+            let accept = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            Ok(accept.contains("text/plain") && !accept.contains("application/json"))
+        }
+    }
+}
+
+async fn read_upload(state: &AppState, request: Request) -> ApiResult<Upload> {
+    let limit = state.config.max_body_bytes;
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+    if !is_multipart {
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge { limit }
+                } else {
+                    ApiError::BadRequest(rejection.body_text())
+                }
+            })?;
+        return Ok(Upload {
+            files: vec![InputFile {
+                name: None,
+                bytes: body.to_vec(),
+            }],
+            ..Upload::default()
+        });
+    }
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let mut upload = Upload::default();
+    let multipart_error = |e: MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest(format!("unreadable multipart body: {}", e.body_text()))
+        }
+    };
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(multipart_error)?.to_vec();
+        match name.as_str() {
+            "drivers" | "driver_list" | "driverlist" | "drivers_text" => {
+                if bytes.iter().any(|b| !b.is_ascii_whitespace()) {
+                    let list = upload.drivers.get_or_insert_with(Vec::new);
+                    if !list.is_empty() {
+                        list.push(b'\n');
+                    }
+                    list.extend_from_slice(&bytes);
+                }
+            }
+            "format" => {
+                let value = String::from_utf8_lossy(&bytes).trim().to_owned();
+                if !value.is_empty() && value != "auto" {
+                    upload.format = Some(value);
+                }
+            }
+            _ => {
+                if name == "text" {
+                    upload.pasted = String::from_utf8_lossy(&bytes).into_owned();
+                }
+                upload.files.push(InputFile {
+                    name: file_name.or_else(|| (!name.is_empty()).then_some(name)),
+                    bytes,
+                });
+            }
+        }
+    }
+    Ok(upload)
+}
+
+async fn run(
+    state: &AppState,
+    cache: Arc<KnowledgeCache>,
+    upload: Upload,
+    format: Option<&str>,
+    headers: &HeaderMap,
+) -> ApiResult<Analysis> {
+    let format = format
+        .or(upload.format.as_deref())
+        .map(str::parse::<SnapshotFormat>)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let options = AnalyzeOptions {
+        server_url: server_url(headers),
+        ..AnalyzeOptions::default()
+    };
+    let Upload { files, drivers, .. } = upload;
+    state
+        .blocking(move |index, vendors| {
+            let input = read_inputs(&files, drivers.as_deref(), format).map_err(api_error)?;
+            let view = cache.view(index)?;
+            Ok(analyze(&input, &view, vendors, &options))
+        })
+        .await
+}
+
+fn api_error(error: AttributionError) -> ApiError {
+    match error {
+        AttributionError::NoInput => ApiError::BadRequest(format!(
+            "the request holds no snapshot (empty body): send a pool snapshot as the body, or as multipart parts; formats understood: {}",
+            FORMATS_UNDERSTOOD.join(", ")
+        )),
+        AttributionError::Snapshot { .. } | AttributionError::DriverList(_) => {
+            ApiError::Unprocessable(error.to_string())
+        }
+        AttributionError::Index(e) => ApiError::Index(e),
+    }
+}
+
+/// `http://host` from the Host header when it looks like one, for the `scan --server` hint.
+fn server_url(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let sane = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    sane.then(|| format!("http://{host}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The browser page.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "analyze.html")]
+struct AnalyzeHtml {
+    query: String,
+    pasted: String,
+    formats: &'static [&'static str],
+    error: Option<String>,
+    result: Option<ResultView>,
+}
+
+impl AnalyzeHtml {
+    fn respond(self, status: StatusCode) -> Response {
+        match self.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => ApiError::Internal(format!("template: {e}")).into_response(),
+        }
+    }
+}
+
+async fn form_page() -> Response {
+    AnalyzeHtml {
+        query: String::new(),
+        pasted: String::new(),
+        formats: FORMATS_UNDERSTOOD,
+        error: None,
+        result: None,
+    }
+    .respond(StatusCode::OK)
+}
+
+async fn result_page(
+    State(state): State<AppState>,
+    Extension(cache): Extension<Arc<KnowledgeCache>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let page = |pasted: String, error: Option<String>, result: Option<ResultView>| AnalyzeHtml {
+        query: String::new(),
+        pasted,
+        formats: FORMATS_UNDERSTOOD,
+        error,
+        result,
+    };
+    let upload = match read_upload(&state, request).await {
+        Ok(upload) => upload,
+        Err(e) => return page(String::new(), Some(e.to_string()), None).respond(e.status()),
+    };
+    let pasted = upload.pasted.clone();
+    match run(&state, cache, upload, None, &headers).await {
+        Ok(analysis) => {
+            page(pasted, None, Some(ResultView::new(&analysis))).respond(StatusCode::OK)
+        }
+        Err(e) => {
+            let status = e.status();
+            let message = if status.is_server_error() {
+                tracing::error!(error = %e, "analysis failed");
+                "internal error; the server log has the details".to_owned()
+            } else {
+                e.to_string()
+            };
+            page(pasted, Some(message), None).respond(status)
+        }
+    }
+}
+
+/// Display-ready values of an analysis; the template escapes every string.
+struct ResultView {
+    verdict: String,
+    strength: &'static str,
+    summary: String,
+    suspects: Vec<SuspectView>,
+    findings: Vec<FindingView>,
+    groups: Vec<String>,
+    unknown: Vec<(TagView, String, String)>,
+    unknown_steps: Vec<String>,
+    os_message: Option<String>,
+    traces: Vec<TraceView>,
+    next_steps: Vec<String>,
+    warnings: Vec<String>,
+    bars: BarChart,
+    lines: Option<LineChart>,
+}
+
+struct SuspectView {
+    rank: usize,
+    driver: String,
+    href: String,
+    score: String,
+    share: String,
+    vendor: String,
+    support_url: Option<String>,
+    os: bool,
+    loaded: &'static str,
+    version_seen: String,
+    newest: String,
+    guidance_kind: &'static str,
+    guidance: String,
+    evidence: Vec<EvidenceView>,
+    report: Option<String>,
+}
+
+struct EvidenceView {
+    tag: TagView,
+    pool: &'static str,
+    bytes: String,
+    growth: String,
+    kind: &'static str,
+    source: String,
+    contribution: String,
+}
+
+struct FindingView {
+    tag: TagView,
+    pool: &'static str,
+    bytes: String,
+    outstanding: String,
+    share: String,
+    growth: String,
+    steadiness: String,
+    score: String,
+    owner: &'static str,
+    candidates: String,
+    description: String,
+}
+
+struct TraceView {
+    tags: String,
+    file: String,
+    commands: Vec<String>,
+    xperf: Vec<String>,
+    profile: String,
+}
+
+struct Bar {
+    y: String,
+    text_y: String,
+    width: String,
+    label: String,
+    value: String,
+    value_x: String,
+    class: &'static str,
+}
+
+struct BarChart {
+    height: String,
+    bars: Vec<Bar>,
+}
+
+struct Line {
+    points: String,
+    class: String,
+    label: String,
+    legend_y: String,
+}
+
+struct LineChart {
+    lines: Vec<Line>,
+    max_label: String,
+    first_label: String,
+    last_label: String,
+}
+
+const CHART_WIDTH: f64 = 640.0;
+const LABEL_WIDTH: f64 = 70.0;
+const VALUE_WIDTH: f64 = 90.0;
+
+impl ResultView {
+    fn new(a: &Analysis) -> Self {
+        let owner_class = |f: &Finding| match f.owner {
+            crate::attribution::OwnerKind::ThirdParty => "bar-third-party",
+            crate::attribution::OwnerKind::Os => "bar-os",
+            crate::attribution::OwnerKind::Unknown => "bar-unknown",
+        };
+        let growth_text = |f: &Finding| match &f.growth {
+            None => "—".to_owned(),
+            Some(g) => match g.bytes_per_hour {
+                Some(h) => format!("{}/h", signed(h)),
+                None => format!("{}/snapshot", signed(g.bytes_per_sample)),
+            },
+        };
+        let top: Vec<&Finding> = a.findings.iter().take(10).collect();
+        let max_bytes = top.iter().map(|f| f.bytes).max().unwrap_or(1).max(1) as f64;
+        let span = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH;
+        let bars = top
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let width = (f.bytes as f64 / max_bytes * span).max(1.0);
+                let y = 8.0 + i as f64 * 26.0;
+                Bar {
+                    y: format!("{y:.0}"),
+                    text_y: format!("{:.0}", y + 14.0),
+                    width: format!("{width:.1}"),
+                    label: format!("{} {}", TagView::new(f.tag).shown, short_pool(f)),
+                    value: human_bytes(f.bytes),
+                    value_x: format!("{:.1}", LABEL_WIDTH + width + 6.0),
+                    class: owner_class(f),
+                }
+            })
+            .collect::<Vec<_>>();
+        let bar_height = format!("{:.0}", 16.0 + bars.len() as f64 * 26.0);
+
+        let lines = (a.input.snapshots >= 2).then(|| {
+            let series: Vec<&Finding> = a
+                .findings
+                .iter()
+                .filter(|f| f.history.len() >= 2)
+                .take(5)
+                .collect();
+            let max = series
+                .iter()
+                .flat_map(|f| f.history.iter().copied())
+                .max()
+                .unwrap_or(1)
+                .max(1) as f64;
+            let n = a.input.snapshots.max(2);
+            let (left, right, top_y, bottom) = (50.0, CHART_WIDTH - 110.0, 10.0, 190.0);
+            let lines = series
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let points = f
+                        .history
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &b)| {
+                            let x = left + (right - left) * j as f64 / (n - 1) as f64;
+                            let y = bottom - (bottom - top_y) * b as f64 / max;
+                            format!("{x:.1},{y:.1}")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    Line {
+                        points,
+                        class: format!("series-{i}"),
+                        label: format!("{} {}", TagView::new(f.tag).shown, short_pool(f)),
+                        legend_y: format!("{:.0}", 20.0 + i as f64 * 18.0),
+                    }
+                })
+                .collect();
+            LineChart {
+                lines,
+                max_label: human_bytes(max as u64),
+                first_label: a.input.labels.first().cloned().unwrap_or_default(),
+                last_label: a.input.labels.last().cloned().unwrap_or_default(),
+            }
+        });
+
+        let suspects = a
+            .suspects
+            .iter()
+            .take(10)
+            .map(|s| SuspectView {
+                rank: s.rank,
+                driver: s.driver.clone(),
+                href: driver_href(&s.driver),
+                score: format!("{:.3}", s.score),
+                share: format!("{:.0}%", s.share * 100.0),
+                vendor: s.vendor.clone().unwrap_or_else(|| "unknown vendor".into()),
+                support_url: s
+                    .support_url
+                    .clone()
+                    .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                os: s.os_component,
+                loaded: match s.loaded {
+                    Some(true) => "loaded",
+                    Some(false) => "not in the driver list",
+                    None => "",
+                },
+                version_seen: s.version_seen.clone().unwrap_or_default(),
+                newest: s.newest_known_version.clone().unwrap_or_default(),
+                guidance_kind: match s.guidance.kind {
+                    crate::attribution::GuidanceKind::Update => "update",
+                    crate::attribution::GuidanceKind::NewestKnown => "newest-known",
+                    crate::attribution::GuidanceKind::CheckVersion => "check-version",
+                    crate::attribution::GuidanceKind::ContactVendor => "contact-vendor",
+                    crate::attribution::GuidanceKind::OsComponent => "os-component",
+                },
+                guidance: s.guidance.text.clone(),
+                evidence: s
+                    .evidence
+                    .iter()
+                    .map(|e| EvidenceView {
+                        tag: TagView::new(e.tag),
+                        pool: e.pool.name(),
+                        bytes: human_bytes(e.bytes),
+                        growth: match (e.growth_bytes_per_hour, e.growth_bytes_per_sample) {
+                            (Some(h), _) => format!("{}/h", signed(h)),
+                            (None, Some(p)) => format!("{}/snapshot", signed(p)),
+                            _ => "—".into(),
+                        },
+                        kind: e.evidence.as_str(),
+                        source: match e.line {
+                            Some(l) => format!("{}:{l}", e.source),
+                            None => e.source.clone(),
+                        },
+                        contribution: format!("{:.3}", e.contribution),
+                    })
+                    .collect(),
+                report: s.vendor_report.clone(),
+            })
+            .collect();
+
+        let findings = a
+            .findings
+            .iter()
+            .take(20)
+            .map(|f| FindingView {
+                tag: TagView::new(f.tag),
+                pool: f.pool.name(),
+                bytes: human_bytes(f.bytes),
+                outstanding: f.outstanding.map_or("—".into(), |o| o.to_string()),
+                share: f
+                    .pool_share
+                    .map_or("—".into(), |s| format!("{:.1}%", s * 100.0)),
+                growth: growth_text(f),
+                steadiness: f
+                    .growth
+                    .as_ref()
+                    .map_or("—".into(), |g| format!("{:.2}", g.steadiness)),
+                score: format!("{:.3}", f.score),
+                owner: f.owner.as_str(),
+                candidates: f
+                    .candidates
+                    .iter()
+                    .take(3)
+                    .map(|c| format!("{} ({})", c.driver, c.evidence.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                description: f.description.clone().unwrap_or_default(),
+            })
+            .collect();
+
+        let groups = a
+            .groups
+            .iter()
+            .map(|g| {
+                let tags: Vec<String> = g.tags.iter().map(|t| TagView::new(*t).shown).collect();
+                format!("{}: {}", tags.join(" + "), g.reason)
+            })
+            .collect();
+        let unknown = a
+            .unknown_tags
+            .iter()
+            .take(10)
+            .map(|u| {
+                (
+                    TagView::new(u.tag),
+                    u.pool.name().to_owned(),
+                    human_bytes(u.bytes),
+                )
+            })
+            .collect();
+        let formats: Vec<&str> = a.input.files.iter().map(|f| f.format.name()).collect();
+        Self {
+            verdict: a.verdict.clone(),
+            strength: a.verdict_strength.as_str(),
+            summary: format!(
+                "{} snapshot(s) ({}), {} tags{}{}",
+                a.input.snapshots,
+                formats.join(", "),
+                a.findings_total,
+                a.input
+                    .span_hours
+                    .map(|h| format!(", {h:.1} hours"))
+                    .unwrap_or_default(),
+                a.input
+                    .driver_list
+                    .map(|n| format!(", {n} drivers in the list"))
+                    .unwrap_or_default()
+            ),
+            suspects,
+            findings,
+            groups,
+            unknown,
+            unknown_steps: a
+                .unknown_tags
+                .first()
+                .map(|u| u.next_steps.clone())
+                .unwrap_or_default(),
+            os_message: a.os_tags.as_ref().map(|o| o.message.clone()),
+            traces: a
+                .os_tags
+                .iter()
+                .flat_map(|o| o.traces.iter())
+                .map(|t| TraceView {
+                    tags: t.tags.join(", "),
+                    file: t.profile_file.clone(),
+                    commands: t.wpr_commands.clone(),
+                    xperf: t.xperf_commands.clone(),
+                    profile: t.profile.clone(),
+                })
+                .collect(),
+            next_steps: a.next_steps.clone(),
+            warnings: a.input.warnings.iter().take(10).cloned().collect(),
+            bars: BarChart {
+                height: bar_height,
+                bars,
+            },
+            lines,
+        }
+    }
+}
+
+fn short_pool(f: &Finding) -> &'static str {
+    match f.pool {
+        crate::snapshot::PoolKind::Paged => "P",
+        crate::snapshot::PoolKind::NonPaged => "NP",
+        crate::snapshot::PoolKind::Session => "S",
+        crate::snapshot::PoolKind::Unknown => "",
+    }
+}
+
+fn signed(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", human_bytes((-v) as u64))
+    } else {
+        format!("+{}", human_bytes(v as u64))
+    }
+}

@@ -1,0 +1,243 @@
+//! Driver uploads: `POST /api/v1/drivers` (admin) analyses `.sys` files and stores what they
+//! reveal; the browser form at `/upload` does the same.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{delete, post};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::api::query_params;
+use super::auth::require_admin;
+use super::{ApiError, ApiResult, AppState, HttpConfig};
+use crate::driver::{DriverAnalysis, analyze};
+use crate::import::{DriverStoreStatus, driver_source_name, driver_vendor, store_driver};
+
+/// The most files one upload may carry.
+pub const MAX_FILES_PER_UPLOAD: usize = 1_000;
+
+pub fn router(config: &HttpConfig) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/drivers",
+            post(upload).layer(DefaultBodyLimit::max(config.max_body_bytes)),
+        )
+        .route("/api/v1/drivers/sha256/{sha256}", delete(delete_driver))
+}
+
+/// One uploaded file: the file name it came with and its bytes.
+pub struct UploadedFile {
+    pub file_name: String,
+    pub bytes: Bytes,
+}
+
+/// The outcome for one file of an upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileOutcome {
+    pub file_name: String,
+    /// `stored`, `duplicate` or `error`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    /// Attributions now in the knowledge base for this file.
+    pub tags_stored: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Box<DriverAnalysis>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadReport {
+    pub stored: usize,
+    pub duplicates: usize,
+    pub errors: usize,
+    pub files: Vec<FileOutcome>,
+}
+
+/// Analyses and stores each file; a bad file gets its own error and the others go on.
+pub async fn analyze_and_store(
+    state: &AppState,
+    files: Vec<UploadedFile>,
+) -> ApiResult<UploadReport> {
+    let mut outcomes = Vec::with_capacity(files.len());
+    for file in files {
+        // Analysis is CPU-bound: run it off the async runtime, at most one per core.
+        let _slot = state
+            .analysis_slots
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let limits = state.config.analysis_limits.clone();
+        let file_name = file.file_name.clone();
+        let outcome = state
+            .blocking(move |index, vendors| {
+                let analysis = match analyze(&file.file_name, &file.bytes, &limits) {
+                    Ok(analysis) => analysis,
+                    Err(error) => {
+                        return Ok(FileOutcome {
+                            file_name: file.file_name,
+                            status: "error".into(),
+                            error: Some(error.to_string()),
+                            vendor: None,
+                            tags_stored: 0,
+                            analysis: None,
+                        });
+                    }
+                };
+                let vendor = driver_vendor(&analysis, vendors);
+                let (status, tags_stored) = store_driver(index, vendors, analysis.clone())?;
+                Ok(FileOutcome {
+                    file_name: file.file_name,
+                    status: match status {
+                        DriverStoreStatus::Stored => "stored",
+                        DriverStoreStatus::Duplicate => "duplicate",
+                    }
+                    .into(),
+                    error: None,
+                    vendor,
+                    tags_stored,
+                    analysis: Some(Box::new(analysis)),
+                })
+            })
+            .await?;
+        tracing::info!(file = %file_name, status = %outcome.status, tags = outcome.tags_stored, "driver analysed");
+        outcomes.push(outcome);
+    }
+    let count = |status: &str| outcomes.iter().filter(|o| o.status == status).count();
+    Ok(UploadReport {
+        stored: count("stored"),
+        duplicates: count("duplicate"),
+        errors: count("error"),
+        files: outcomes,
+    })
+}
+
+/// Reads the files of a multipart form (every part with a file name, or named `file`/`files`)
+/// and its text fields.
+pub async fn read_multipart(
+    mut multipart: Multipart,
+    limit: usize,
+) -> ApiResult<(Vec<UploadedFile>, Vec<(String, String)>)> {
+    let mut files = Vec::new();
+    let mut fields = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e.body_text(), limit))?
+    {
+        let name = field.name().unwrap_or("").to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| multipart_error(&e.body_text(), limit))?;
+        match file_name {
+            Some(file_name) => {
+                // Browsers send an empty part when no file was chosen.
+                if file_name.is_empty() && bytes.is_empty() {
+                    continue;
+                }
+                if files.len() == MAX_FILES_PER_UPLOAD {
+                    return Err(ApiError::BadRequest(format!(
+                        "at most {MAX_FILES_PER_UPLOAD} files per upload; send the rest in another request"
+                    )));
+                }
+                files.push(UploadedFile { file_name, bytes });
+            }
+            None => fields.push((name, String::from_utf8_lossy(&bytes).into_owned())),
+        }
+    }
+    Ok((files, fields))
+}
+
+fn multipart_error(text: &str, limit: usize) -> ApiError {
+    if text.contains("length limit") || text.contains("too large") {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::BadRequest(format!("unreadable multipart body: {text}"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadParams {
+    /// File name for a raw-body upload.
+    name: Option<String>,
+}
+
+/// `POST /api/v1/drivers`: multipart with one or many files, or one file as the raw body
+/// (`?name=foo.sys` names it).
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<UploadParams>, QueryRejection>,
+    request: Request,
+) -> ApiResult<(StatusCode, Json<UploadReport>)> {
+    require_admin(&state, &headers)?;
+    let params = query_params(params)?;
+    let limit = state.config.max_body_bytes;
+    let is_multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let files = if is_multipart {
+        let multipart = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        read_multipart(multipart, limit).await?.0
+    } else {
+        let body: Result<Bytes, BytesRejection> = Bytes::from_request(request, &state).await;
+        let bytes = body.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit }
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            }
+        })?;
+        let file_name = params.name.unwrap_or_else(|| "upload.sys".into());
+        vec![UploadedFile { file_name, bytes }]
+    };
+    if files.is_empty() {
+        return Err(ApiError::BadRequest(
+            "no files in the upload: send multipart/form-data with file parts, or one file as the body".into(),
+        ));
+    }
+    let single = files.len() == 1 && !is_multipart;
+    let report = analyze_and_store(&state, files).await?;
+    // A single raw upload that cannot be analysed is the client's error; a batch reports per file.
+    if single && report.errors == 1 {
+        let message = report.files[0].error.clone().unwrap_or_default();
+        return Err(ApiError::Unprocessable(message));
+    }
+    let status = if report.stored > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(report)))
+}
+
+/// `DELETE /api/v1/drivers/sha256/{sha256}` (admin): removes one analysed file.
+async fn delete_driver(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sha256): Path<String>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&state, &headers)?;
+    let sha256 = sha256.to_ascii_lowercase();
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::BadRequest(format!(
+            "{sha256:?} is not a SHA-256 (64 hex digits)"
+        )));
+    }
+    let name = driver_source_name(&sha256);
+    let removed = state
+        .blocking(move |index, _| Ok(index.delete_source(&name)?))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no analysed driver with SHA-256 {sha256}")))?;
+    Ok(Json(json!({ "sha256": sha256, "removed": removed })))
+}

@@ -1,0 +1,739 @@
+//! Attribution end to end: snapshots posted to the real server, ranked suspects and guidance
+//! back, in JSON and as a text table; plus a property test of the ranking itself.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{TOKEN, TestApp, spawn_app, spawn_app_with};
+use poolsleuth::attribution::{AnalysisInput, AnalyzeOptions, KnowledgeView, analyze, render_text};
+use poolsleuth::http::HttpConfig;
+use poolsleuth::knowledge::{Confidence, DriverOwner, TagEntry};
+use poolsleuth::snapshot::{LoadedDriver, PoolKind, PoolUsage, Snapshot};
+use poolsleuth::tag::PoolTag;
+use poolsleuth::vendor::VendorDirectory;
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/attribution")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A multipart/form-data body: (field, file name, bytes).
+fn multipart(parts: &[(&str, Option<&str>, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = "test-boundary-7d1f0c";
+    let mut body = Vec::new();
+    for (field, file, bytes) in parts {
+        let file = file
+            .map(|f| format!("; filename=\"{f}\""))
+            .unwrap_or_default();
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"{file}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_raw(app: &TestApp, query: &str, body: Vec<u8>) -> (u16, String) {
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/analyze{query}")))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+async fn analyze_raw(app: &TestApp, body: Vec<u8>) -> Value {
+    let (status, text) = post_raw(app, "", body).await;
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn analyze_parts(app: &TestApp, parts: &[(&str, Option<&str>, Vec<u8>)]) -> Value {
+    let (content_type, body) = multipart(parts);
+    let response = app
+        .client
+        .post(app.url("/api/v1/analyze"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn finding<'a>(analysis: &'a Value, tag: &str) -> &'a Value {
+    analysis["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["tag"] == tag)
+        .unwrap_or_else(|| panic!("no finding for {tag}: {analysis:#}"))
+}
+
+fn suspect_rank(analysis: &Value, driver: &str) -> Option<usize> {
+    analysis["suspects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|s| s["driver"] == driver)
+}
+
+async fn app_with_contoso(dir: &Path) -> TestApp {
+    let app = spawn_app(dir, Some(TOKEN)).await;
+    let (status, report) = app.import("contoso", fixture("kb-contoso.csv")).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["imported"], 5, "{report}");
+    app
+}
+
+#[tokio::test]
+async fn every_corpus_snapshot_analyzes_with_sensible_findings() {
+    let Some(dir) = common::corpus_file("snapshots") else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), None).await;
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap();
+        for output in ["", "?output=text"] {
+            let (status, text) = post_raw(&app, output, bytes.clone()).await;
+            assert_eq!(status, 200, "{}: {text}", path.display());
+            if output.is_empty() {
+                let a: Value = serde_json::from_str(&text).unwrap();
+                let findings = a["findings"].as_array().unwrap();
+                assert!(!findings.is_empty(), "{}: no findings", path.display());
+                // Ranked best first.
+                let scores: Vec<f64> = findings
+                    .iter()
+                    .map(|f| f["score"].as_f64().unwrap())
+                    .collect();
+                assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+                assert_eq!(a["verdict_strength"], "weak", "{}", path.display());
+                assert!(!a["next_steps"].as_array().unwrap().is_empty());
+            } else {
+                assert!(
+                    text.contains("SUSPECTS") && text.contains("TOP TAGS"),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    // The poolused-4-paged example: the doc's culprit tag `Abc` tops the list, unknown.
+    let a = analyze_raw(
+        &app,
+        std::fs::read(dir.join("msdocs-poolused-4-paged.txt")).unwrap(),
+    )
+    .await;
+    assert_eq!(a["findings"][0]["tag"], "Abc ");
+    assert_eq!(a["findings"][0]["owner"], "unknown");
+    assert!(a["unknown_tags"][0]["tag"] == "Abc ", "{a:#}");
+    assert!(
+        a["unknown_tags"][0]["next_steps"][0]
+            .as_str()
+            .unwrap()
+            .contains("poolsleuth scan C:\\Windows\\System32\\drivers --server http://127.0.0.1:"),
+        "{a:#}"
+    );
+
+    // drsd before/after as a series: Drsd grows.
+    let (content_type, body) = multipart(&[
+        (
+            "snapshots",
+            Some("before.txt"),
+            std::fs::read(dir.join("msdocs-poolmon-drsd-before-print.txt")).unwrap(),
+        ),
+        (
+            "snapshots",
+            Some("after.txt"),
+            std::fs::read(dir.join("msdocs-poolmon-drsd-after-print.txt")).unwrap(),
+        ),
+    ]);
+    let response = app
+        .client
+        .post(app.url("/api/v1/analyze"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let a: Value = response.json().await.unwrap();
+    assert_eq!(a["input"]["snapshots"], 2);
+    let drsd = finding(&a, "Drsd");
+    assert_eq!(drsd["growth"]["delta_bytes"], 22464 - 17472);
+    assert_eq!(drsd["growth"]["delta_outstanding"], 6);
+    assert!(drsd["growth"]["bytes_per_sample"].as_f64().unwrap() > 0.0);
+    assert_eq!(a["verdict_strength"], "moderate");
+
+    // !poolused with a "Binary:" column: the snapshot's own mapping counts as evidence.
+    let a = analyze_raw(
+        &app,
+        std::fs::read(dir.join("poolused2-win10-vm-cn-notes.txt")).unwrap(),
+    )
+    .await;
+    assert_eq!(a["findings"][0]["tag"], "ConT", "{a:#}");
+    let etwb = finding(&a, "EtwB");
+    assert_eq!(etwb["owner"], "os");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_series_ranks_the_steadily_growing_tag_and_groups_its_partner() {
+    let data = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(data.path()).await;
+    let a = analyze_raw(&app, fixture("series-growth.json")).await;
+    assert_eq!(a["input"]["time_basis"], "hours");
+    assert_eq!(a["input"]["span_hours"], 18.0);
+    // Leak grows ~9.8 MiB/h by the least-squares fit over all four points.
+    let leak = finding(&a, "Leak");
+    let per_hour = leak["growth"]["bytes_per_hour"].as_f64().unwrap();
+    assert!((per_hour - 10_310_997.3).abs() < 1.0, "{per_hour}");
+    assert!(leak["growth"]["steadiness"].as_f64().unwrap() > 0.95);
+    assert_eq!(a["findings"][0]["tag"], "Leak", "{a:#}");
+    // The big but flat Cont ranks below the leak; the noisy tag is not steady.
+    let cont = finding(&a, "Cont");
+    assert!(cont["score"].as_f64().unwrap() < leak["score"].as_f64().unwrap());
+    assert!(
+        finding(&a, "Nois")["growth"]["steadiness"]
+            .as_f64()
+            .unwrap()
+            < 0.5
+    );
+    // Leak and LeaB grow by the same number of allocations in every interval: one cause.
+    let groups = a["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let tags: Vec<&str> = groups[0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["Leak", "LeaB"]);
+    assert_eq!(leak["group"], 0);
+    // The suspect: leaky.sys, with vendor, the newest version and its evidence.
+    let top = &a["suspects"][0];
+    assert_eq!(top["driver"], "leaky.sys");
+    assert_eq!(top["rank"], 1);
+    assert_eq!(top["vendor"], "Contoso Ltd.");
+    assert_eq!(top["newest_known_version"], "1.10.0");
+    assert_eq!(top["guidance"]["kind"], "check-version");
+    assert_eq!(top["evidence"][0]["tag"], "Leak");
+    assert_eq!(top["evidence"][0]["evidence"], "list");
+    assert_eq!(top["evidence"][0]["source"], "contoso");
+    assert_eq!(a["verdict_strength"], "strong", "{}", a["verdict"]);
+    // The score is checkable by hand: Σ tag score × weight ÷ claimants.
+    let by_hand: f64 = top["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["tag_score"].as_f64().unwrap() * e["weight"].as_f64().unwrap()
+                / e["claimants"].as_f64().unwrap()
+        })
+        .sum();
+    assert!((by_hand - top["score"].as_f64().unwrap()).abs() < 0.01);
+    let report = top["vendor_report"].as_str().unwrap();
+    assert!(report.starts_with("# Kernel pool leak in leaky.sys (Contoso Ltd.)"));
+    assert!(report.contains("| `Leak` | nonpaged |"), "{report}");
+    assert!(report.contains("Physical memory | 16.0 GiB"), "{report}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_driver_list_gives_update_guidance_and_loaded_weighting() {
+    let data = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(data.path()).await;
+    let a = analyze_parts(
+        &app,
+        &[
+            (
+                "snapshot",
+                Some("series.json"),
+                fixture("series-growth.json"),
+            ),
+            (
+                "drivers",
+                Some("drivers.json"),
+                fixture("drivers-leaky.json"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(a["input"]["driver_list"], 3);
+    let top = &a["suspects"][0];
+    assert_eq!(top["driver"], "leaky.sys");
+    assert_eq!(top["loaded"], true);
+    assert_eq!(top["version_seen"], "1.2.0");
+    assert_eq!(top["version_source"], "driver-list");
+    assert_eq!(top["guidance"]["kind"], "update");
+    assert!(
+        top["guidance"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("update to 1.10.0"),
+        "{}",
+        top["guidance"]
+    );
+    // `Dual` is claimed by twoa.sys and twob.sys; only twob is loaded, so it ranks above.
+    let a_rank = suspect_rank(&a, "twoa.sys").unwrap();
+    let b_rank = suspect_rank(&a, "twob.sys").unwrap();
+    assert!(b_rank < a_rank, "{a:#}");
+    assert_eq!(a["suspects"][a_rank]["loaded"], false);
+
+    // When the version seen is the newest known: contact the vendor.
+    let list = String::from_utf8(fixture("drivers-leaky.json"))
+        .unwrap()
+        .replace("1.2.0", "1.10.0");
+    let a = analyze_parts(
+        &app,
+        &[
+            (
+                "snapshot",
+                Some("series.json"),
+                fixture("series-growth.json"),
+            ),
+            ("drivers", Some("drivers.json"), list.into_bytes()),
+        ],
+    )
+    .await;
+    let top = &a["suspects"][0];
+    assert_eq!(top["guidance"]["kind"], "newest-known");
+    assert!(
+        top["guidance"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("you run the newest known version: contact the vendor")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn os_tags_name_filter_drivers_and_give_pool_trace_commands() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), None).await;
+    let a = analyze_parts(
+        &app,
+        &[
+            (
+                "snapshot",
+                Some("poolmon.txt"),
+                fixture("os-tags-poolmon.txt"),
+            ),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                fixture("drivers-filters.csv"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(a["findings"][0]["tag"], "File", "{a:#}");
+    assert_eq!(a["findings"][0]["owner"], "os");
+    let os = &a["os_tags"];
+    assert!(os.is_object(), "{a:#}");
+    assert!(
+        os["message"]
+            .as_str()
+            .unwrap()
+            .contains("belong to Windows")
+    );
+    // Only the third-party filter: not Ntfs or FileInfo (inbox).
+    assert_eq!(os["filter_drivers"], serde_json::json!(["acmeflt.sys"]));
+    let traces = os["traces"].as_array().unwrap();
+    assert!(!traces.is_empty());
+    for t in traces {
+        assert!(t["tags"].as_array().unwrap().len() <= 4);
+        let start = t["wpr_commands"][0].as_str().unwrap();
+        assert!(
+            start.starts_with("wpr -start pool-") && start.ends_with(".wprp!PoolTags -filemode")
+        );
+        assert!(
+            t["xperf_commands"][0]
+                .as_str()
+                .unwrap()
+                .contains(" -PoolTag ")
+        );
+        assert!(t["profile"].as_str().unwrap().contains("<PoolTags>"));
+    }
+    assert_eq!(traces[0]["tags"][0], "File");
+    let all: usize = traces
+        .iter()
+        .map(|t| t["tags"].as_array().unwrap().len())
+        .sum();
+    assert!(
+        all > 4 && traces.len() >= 2,
+        "more than four tags give several traces"
+    );
+    // The filter driver is a suspect with lower confidence; the OS owner is an OS component.
+    let acme = &a["suspects"][suspect_rank(&a, "acmeflt.sys").expect("acmeflt suspect")];
+    assert_eq!(acme["best_evidence"], "filter-driver");
+    let nt = &a["suspects"][suspect_rank(&a, "ntoskrnl.exe").expect("nt suspect")];
+    assert_eq!(nt["os_component"], true);
+    assert_eq!(nt["guidance"]["kind"], "os-component");
+    assert!(
+        a["next_steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("wpr -start"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn kmdf_default_tags_point_at_loaded_drivers() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), None).await;
+    let a = analyze_parts(
+        &app,
+        &[
+            ("snapshot", Some("poolmon.txt"), fixture("kmdf-poolmon.txt")),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                fixture("drivers-filters.csv"),
+            ),
+        ],
+    )
+    .await;
+    let frob = finding(&a, "Frob");
+    assert_eq!(frob["candidates"][0]["driver"], "frobnic.sys", "{frob:#}");
+    assert_eq!(frob["candidates"][0]["evidence"], "kmdf-default");
+    assert_eq!(frob["candidates"][0]["source"], "driver-list");
+    // `WdfZorkBus`: the leading WDF is skipped.
+    let zork = finding(&a, "Zork");
+    assert_eq!(zork["candidates"][0]["driver"], "zorkbus.sys");
+    assert_eq!(a["suspects"][0]["driver"], "frobnic.sys");
+    // Without the driver list they are unknown tags.
+    let a = analyze_raw(&app, fixture("kmdf-poolmon.txt")).await;
+    assert_eq!(finding(&a, "Frob")["owner"], "unknown");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn text_output_reads_in_a_terminal() {
+    let data = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(data.path()).await;
+    for (query, accept) in [("?output=text", "*/*"), ("", "text/plain")] {
+        let response = app
+            .client
+            .post(app.url(&format!("/api/v1/analyze{query}")))
+            .header("accept", accept)
+            .body(fixture("series-growth.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        let text = response.text().await.unwrap();
+        assert!(
+            text.starts_with("poolsleuth analysis: 4 snapshot(s) over 18.0 h"),
+            "{text}"
+        );
+        let suspects = text.split("SUSPECTS\n").nth(1).unwrap();
+        let first_row = suspects.lines().nth(1).unwrap();
+        assert!(first_row.trim_start().starts_with("1 "), "{first_row}");
+        assert!(first_row.contains("leaky.sys"), "{first_row}");
+        assert!(text.contains("GROWING TOGETHER"), "{text}");
+        assert!(!text.contains('\u{1b}'));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_never_500() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(
+        data.path(),
+        HttpConfig {
+            max_body_bytes: 64 * 1024,
+            ..HttpConfig::default()
+        },
+    )
+    .await;
+    let error = |text: &str| -> String {
+        let v: Value = serde_json::from_str(text).unwrap_or_else(|_| panic!("{text}"));
+        v["error"]["message"].as_str().unwrap().to_owned()
+    };
+    // Empty.
+    let (status, text) = post_raw(&app, "", Vec::new()).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(error(&text).contains("no snapshot"), "{text}");
+    let (status, _) = post_raw(&app, "", b"  \n\n ".to_vec()).await;
+    assert_eq!(status, 400);
+    // Unparseable: names the line and the formats understood.
+    let (status, text) = post_raw(&app, "", b"hello\nthis is not a pool table\n".to_vec()).await;
+    assert_eq!(status, 422, "{text}");
+    let message = error(&text);
+    assert!(
+        message.contains("line ") && message.contains("poolmon"),
+        "{message}"
+    );
+    // A forced format that does not fit.
+    let (status, text) = post_raw(&app, "?format=json", fixture("kmdf-poolmon.txt")).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(error(&text).contains("json"));
+    // Unknown format and output values.
+    let (status, _) = post_raw(&app, "?format=xml", fixture("kmdf-poolmon.txt")).await;
+    assert_eq!(status, 400);
+    let (status, _) = post_raw(&app, "?output=html", fixture("kmdf-poolmon.txt")).await;
+    assert_eq!(status, 400);
+    // Too large.
+    let (status, text) = post_raw(&app, "", vec![b'a'; 65 * 1024]).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(error(&text).contains("limit"));
+    // A bad driver list names itself.
+    let (content_type, body) = multipart(&[
+        ("snapshot", Some("a.txt"), fixture("kmdf-poolmon.txt")),
+        ("drivers", Some("d.csv"), b"nothing,useful\n1,2\n".to_vec()),
+    ]);
+    let response = app
+        .client
+        .post(app.url("/api/v1/analyze"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(error(&response.text().await.unwrap()).starts_with("driver list:"));
+    // One bad file among several is named.
+    let (content_type, body) = multipart(&[
+        ("snapshot", Some("good.txt"), fixture("kmdf-poolmon.txt")),
+        ("snapshot", Some("bad.txt"), b"garbage garbage\n".to_vec()),
+    ]);
+    let response = app
+        .client
+        .post(app.url("/api/v1/analyze"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(error(&response.text().await.unwrap()).starts_with("bad.txt: "));
+    // Multipart without snapshot parts, and a broken multipart body.
+    let (content_type, body) =
+        multipart(&[("drivers", Some("d.json"), fixture("drivers-leaky.json"))]);
+    let response = app
+        .client
+        .post(app.url("/api/v1/analyze"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = app
+        .client
+        .post(app.url("/api/v1/analyze"))
+        .header("content-type", "multipart/form-data; boundary=xyz")
+        .body("--xyz\r\nbroken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // Binary junk is refused or analysed, but never a 500.
+    for junk in [
+        vec![0u8; 1000],
+        (0..=255u8).cycle().take(5000).collect::<Vec<_>>(),
+    ] {
+        let (status, text) = post_raw(&app, "", junk).await;
+        assert!(matches!(status, 200 | 400 | 422), "{status}: {text}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_page_renders_a_result_with_a_chart_and_escapes_markup() {
+    let data = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(data.path()).await;
+    let form = app.get("/analyze").await;
+    assert_eq!(form.status(), 200);
+    assert!(
+        form.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let html = form.text().await.unwrap();
+    assert!(html.contains("enctype=\"multipart/form-data\""));
+    let pasted = "Tag Type Allocs Frees Diff Bytes Per Alloc\nLeak Nonp 5000 0 5000 99000000 19800 <script>x</script>\n";
+    let (content_type, body) = multipart(&[
+        ("text", None, pasted.as_bytes().to_vec()),
+        ("snapshots", Some(""), Vec::new()),
+        ("format", None, Vec::new()),
+    ]);
+    let response = app
+        .client
+        .post(app.url("/analyze"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"suspects\""), "{html}");
+    assert!(html.contains("leaky.sys"));
+    assert!(html.contains("<svg class=\"chart bars\""));
+    assert!(!html.contains("<script>x</script>"));
+    assert!(!html.contains("style=\""));
+    // A bad paste shows the form again with the error and the text.
+    let (content_type, body) = multipart(&[("text", None, b"<b>not a table</b>".to_vec())]);
+    let response = app
+        .client
+        .post(app.url("/analyze"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"analyze-error\""));
+    assert!(html.contains("not a table") && !html.contains("<b>not a table"));
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property test: whatever the snapshots hold, the ranking answers without panicking.
+// ---------------------------------------------------------------------------------------------
+
+fn kb() -> KnowledgeView {
+    let entry = |tag: &str, driver: &str, confidence: Confidence, vendor: Option<&str>| TagEntry {
+        tag: PoolTag::parse(tag).unwrap(),
+        is_pattern: tag.contains(['*', '?']),
+        owner: DriverOwner::from_list_field(driver),
+        description: "d".into(),
+        vendor: vendor.map(str::to_owned),
+        product: None,
+        version: Some("1.0".into()),
+        sha256: None,
+        confidence,
+        source: "s".into(),
+        line: Some(1),
+    };
+    KnowledgeView::from_entries(
+        1,
+        vec![
+            entry("AAAA", "a.sys", Confidence::CodeSite, Some("Contoso")),
+            entry("AAAA", "nt!mm", Confidence::List, Some("Microsoft")),
+            entry("BBBB", "b.sys", Confidence::StringGuess, None),
+            entry("Ab?", "ab.sys", Confidence::List, None),
+            entry("C*", "c.sys", Confidence::List, None),
+            entry("File", "nt!io", Confidence::List, Some("Microsoft")),
+        ],
+    )
+}
+
+fn arb_tag() -> impl Strategy<Value = PoolTag> {
+    prop_oneof![
+        Just(PoolTag::parse("AAAA").unwrap()),
+        Just(PoolTag::parse("BBBB").unwrap()),
+        Just(PoolTag::parse("File").unwrap()),
+        Just(PoolTag::parse("FxDr").unwrap()),
+        any::<[u8; 4]>().prop_map(PoolTag::from_bytes),
+    ]
+}
+
+fn arb_row() -> impl Strategy<Value = PoolUsage> {
+    (
+        arb_tag(),
+        prop_oneof![
+            Just(PoolKind::Paged),
+            Just(PoolKind::NonPaged),
+            Just(PoolKind::Session),
+            Just(PoolKind::Unknown)
+        ],
+        any::<u64>(),
+        proptest::option::of(any::<u64>()),
+        proptest::option::of(any::<u64>()),
+        proptest::option::of(any::<u64>()),
+        proptest::collection::vec("[a-z!+0-9x]{0,12}", 0..3),
+        proptest::option::of("[ -~]{0,20}"),
+    )
+        .prop_map(
+            |(tag, pool, bytes, allocs, frees, outstanding, callers, mapped)| PoolUsage {
+                tag,
+                pool,
+                allocs,
+                frees,
+                outstanding,
+                bytes,
+                mapped_driver: mapped,
+                callers,
+            },
+        )
+}
+
+fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
+    (
+        proptest::collection::vec(arb_row(), 0..12),
+        proptest::option::of(-1_000_000_000i64..4_000_000_000i64),
+    )
+        .prop_map(|(rows, t)| Snapshot {
+            taken_at: t.and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()),
+            label: None,
+            totals: None,
+            rows,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn random_snapshots_never_panic_the_ranking(
+        snapshots in proptest::collection::vec(arb_snapshot(), 0..5),
+        services in proptest::option::of(proptest::collection::vec("[A-Za-z]{0,8}", 0..4)),
+    ) {
+        let drivers = services.map(|names| {
+            names
+                .into_iter()
+                .map(|n| LoadedDriver {
+                    module_name: n.clone(),
+                    service_name: Some(n),
+                    driver_type: Some("File System".into()),
+                    ..LoadedDriver::default()
+                })
+                .collect()
+        });
+        let input = AnalysisInput { snapshots, drivers, files: Vec::new(), warnings: Vec::new() };
+        let analysis = analyze(&input, &kb(), &VendorDirectory::embedded(), &AnalyzeOptions::default());
+        let scores: Vec<f64> = analysis.suspects.iter().map(|s| s.score).collect();
+        prop_assert!(scores.iter().all(|s| s.is_finite() && *s >= 0.0));
+        prop_assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+        prop_assert!(analysis.findings.iter().all(|f| f.score.is_finite()));
+        serde_json::to_string(&analysis).unwrap();
+        let _ = render_text(&analysis);
+    }
+}

@@ -1,0 +1,193 @@
+//! Fixture drivers built from tests/fixtures/drivers/src with MinGW (see build.sh). Every
+//! pattern through which a tag reaches a pool API must be found, and nothing else.
+
+mod driver_support;
+
+use driver_support::{code_tags, read_fixture, set};
+use poolsleuth::driver::{AnalysisLimits, Confidence, Machine, TagKind, analyze};
+
+const PATTERN_TAGS: &[&str] = &[
+    "Dir1", // direct `call [__imp_ExAllocatePoolWithTag]` / tail `jmp [__imp_...]`
+    "Pol2", // ExAllocatePool2 (x86: 64-bit flags shift the tag to the 4th slot)
+    "Quo1", // ExAllocatePoolWithQuotaTag
+    "Frs1", // ExFreePoolWithTag with a tag (the tag-0 free is ignored)
+    "Lka6", // ExInitializeNPagedLookasideList, tag is stack argument 6
+    "LkEx", // ExInitializeLookasideListEx, tag is stack argument 7
+    "Rg1a", "Rg1b", "Rg1c", // IAT slot loaded into a register, then `call reg`
+    "Vfp1", // function pointer spilled to a stack slot and called from there
+    "BrA1", "BrB1", // tag chosen by a branch (or a branch-free sbb/and/lea select)
+    "Prot", // PROTECTED_POOL bit set
+    "Wrp1", "Wrp2", // the driver's own wrapper MyAlloc(size, tag)
+    "WrW3", // a wrapper of that wrapper
+];
+
+const PATTERN_FIXTURES: &[(&str, Machine)] = &[
+    ("patterns_x64_O0.sys", Machine::X64),
+    ("patterns_x64_O2.sys", Machine::X64),
+    ("patterns_x86_O0.sys", Machine::X86),
+    ("patterns_x86_O2.sys", Machine::X86),
+    ("patterns_x86_O2push.sys", Machine::X86),
+];
+
+const KMDF_FIXTURES: &[(&str, Machine)] = &[
+    ("kmdf_x64_O0.sys", Machine::X64),
+    ("kmdf_x64_O2.sys", Machine::X64),
+    ("kmdf_x86_O0.sys", Machine::X86),
+    ("kmdf_x86_O2.sys", Machine::X86),
+    ("kmdf_x86_O2push.sys", Machine::X86),
+];
+
+#[test]
+fn pattern_fixtures_yield_exactly_the_source_tags() {
+    for (name, machine) in PATTERN_FIXTURES {
+        let a = analyze(name, &read_fixture(name), &AnalysisLimits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(a.machine, *machine, "{name}");
+        assert!(a.is_kernel_driver, "{name}");
+        assert_eq!(code_tags(&a), set(PATTERN_TAGS), "{name}");
+        // Never a tag from an immediate that reaches no pool API.
+        assert!(a.tags.iter().all(|t| t.tag.to_string() != "Nope"), "{name}");
+        assert!(a.tags.iter().all(|t| t.tag.to_string() != "Not2"), "{name}");
+        // No guesses when code sites were found, no KMDF here.
+        assert!(a.tags.iter().all(|t| t.kind == TagKind::CodeSite), "{name}");
+        assert!(a.kmdf.is_none(), "{name}");
+        assert!(
+            a.unresolved_sites
+                .iter()
+                .all(|s| s.api == "ExFreePoolWithTag"),
+            "{name}: {:?}",
+            a.unresolved_sites
+        );
+    }
+}
+
+#[test]
+fn evidence_names_api_rva_and_wrapper() {
+    for (name, _) in PATTERN_FIXTURES {
+        let a = analyze(name, &read_fixture(name), &AnalysisLimits::default()).unwrap();
+        let get = |t: &str| a.tags.iter().find(|x| x.tag.to_string() == t).unwrap();
+        let lka = get("Lka6");
+        assert_eq!(lka.sites.len(), 1);
+        assert_eq!(lka.sites[0].api, "ExInitializeNPagedLookasideList");
+        assert!(
+            lka.sites[0].rva >= 0x1000 && lka.sites[0].rva < 0x2000,
+            "{name}"
+        );
+        assert_eq!(get("Pol2").sites[0].api, "ExAllocatePool2");
+        assert_eq!(get("Frs1").sites[0].api, "ExFreePoolWithTag");
+        assert_eq!(get("Frs1").confidence, Confidence::Medium, "free-only tag");
+        assert_eq!(get("Dir1").confidence, Confidence::High);
+        let w1 = get("Wrp1");
+        let w3 = get("WrW3");
+        assert!(w1.sites[0].via_wrapper.is_some(), "{name}");
+        assert!(w3.sites[0].via_wrapper.is_some(), "{name}");
+        assert_eq!(a.wrappers.len(), 2, "{name}: {:?}", a.wrappers);
+        let prot = get("Prot");
+        assert!(prot.protected, "{name}");
+        assert!(!get("Dir1").protected);
+        assert!(a.tags.iter().all(|t| !t.from_static_library));
+    }
+}
+
+#[test]
+fn pattern_fixtures_carry_the_version_resource() {
+    for (name, _) in PATTERN_FIXTURES {
+        let a = analyze(name, &read_fixture(name), &AnalysisLimits::default()).unwrap();
+        let v = &a.version;
+        assert_eq!(
+            v.company_name.as_deref(),
+            Some("Poolsleuth Test Fixtures"),
+            "{name}"
+        );
+        assert_eq!(
+            v.file_description.as_deref(),
+            Some("Pool tag pattern test driver")
+        );
+        assert_eq!(v.file_version.as_deref(), Some("3.1.4.15"));
+        assert_eq!(v.product_name.as_deref(), Some("poolsleuth fixtures"));
+        assert_eq!(v.product_version.as_deref(), Some("3.1"));
+        assert_eq!(v.original_filename.as_deref(), Some("patterns.sys"));
+        assert_eq!(v.internal_name.as_deref(), Some("patterns"));
+        assert_eq!(
+            v.legal_copyright.as_deref(),
+            Some("Public domain test data")
+        );
+        assert_eq!(v.file_version_numeric, Some([3, 1, 4, 15]));
+        assert_eq!(v.product_version_numeric, Some([3, 1, 0, 0]));
+        assert_eq!(a.signer, None, "fixtures are unsigned");
+        assert_eq!(a.sha256.len(), 64);
+        assert!(
+            a.sha256
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert!(a.timestamp_iso.is_some() || a.timestamp == 0);
+    }
+}
+
+#[test]
+fn kmdf_fixtures_resolve_the_wdf_function_table() {
+    for (name, machine) in KMDF_FIXTURES {
+        let a = analyze(name, &read_fixture(name), &AnalysisLimits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(a.machine, *machine);
+        assert_eq!(
+            code_tags(&a),
+            set(&["WdfM", "WdfL", "WdfD", "Kmdf"]),
+            "{name}"
+        );
+        let k = a.kmdf.as_ref().expect("KMDF detected");
+        assert_eq!(k.version.as_deref(), Some("1.15"), "{name}");
+        assert_eq!(k.service_name, name.trim_end_matches(".sys"));
+        assert_eq!(k.default_tag.to_string(), "kmdf");
+        assert_eq!(
+            k.driver_pool_tag.map(|t| t.to_string()).as_deref(),
+            Some("WdfD")
+        );
+        // DriverPoolTag is set, so the service-name default does not apply.
+        assert!(
+            a.tags.iter().all(|t| t.kind != TagKind::KmdfDefault),
+            "{name}"
+        );
+        let apis: Vec<&str> = a
+            .tags
+            .iter()
+            .flat_map(|t| t.sites.iter().map(|s| s.api.as_str()))
+            .collect();
+        for api in [
+            "WdfMemoryCreate",
+            "WdfLookasideListCreate",
+            "WdfDriverCreate",
+        ] {
+            assert!(apis.contains(&api), "{name}: {api} missing");
+        }
+    }
+}
+
+#[test]
+fn analysis_round_trips_through_json() {
+    let a = analyze(
+        "patterns_x64_O2.sys",
+        &read_fixture("patterns_x64_O2.sys"),
+        &AnalysisLimits::default(),
+    )
+    .unwrap();
+    let json = serde_json::to_string(&a).unwrap();
+    let back: poolsleuth::driver::DriverAnalysis = serde_json::from_str(&json).unwrap();
+    assert_eq!(code_tags(&back), code_tags(&a));
+    assert_eq!(back.version, a.version);
+}
+
+#[test]
+fn string_guesses_only_when_no_code_site_tag() {
+    let name = "guess_x64_O2.sys";
+    let a = analyze(name, &read_fixture(name), &AnalysisLimits::default()).unwrap();
+    assert!(code_tags(&a).is_empty());
+    assert_eq!(a.tags.len(), 1, "{:?}", a.tags);
+    let g = &a.tags[0];
+    assert_eq!(g.tag.to_string(), "Gue1");
+    assert_eq!(g.kind, TagKind::StringGuess);
+    assert_eq!(g.confidence, Confidence::Low);
+    assert_eq!(a.unresolved_sites.len(), 1);
+    assert!(a.warnings.iter().any(|w| w.contains("low-confidence")));
+}

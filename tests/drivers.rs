@@ -1,0 +1,267 @@
+//! Driver uploads and scans end to end: the real server, real driver files.
+
+mod common;
+
+use common::{TOKEN, corpus_file, spawn_app};
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+async fn upload(app: &common::TestApp, files: &[(&str, Vec<u8>)]) -> (u16, Value) {
+    let mut form = Form::new();
+    for (name, bytes) in files {
+        form = form.part(
+            "files",
+            Part::bytes(bytes.clone()).file_name(name.to_string()),
+        );
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v1/drivers"))
+        .bearer_auth(TOKEN)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn corpus_driver(name: &str) -> Option<Vec<u8>> {
+    corpus_file(&format!("drivers/{name}")).map(|p| std::fs::read(p).unwrap())
+}
+
+#[tokio::test]
+async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
+    let (Some(v1), Some(v2), Some(pmem)) = (
+        corpus_driver("WinDivert64_v1.sys"),
+        corpus_driver("WinDivert64_v2.sys"),
+        corpus_driver("winpmem_x64.sys"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    // Both WinDivert builds under the name they have on a machine: one driver, two versions.
+    let (status, report) = upload(
+        &app,
+        &[
+            ("WinDivert64.sys", v2.clone()),
+            ("WinDivert64.sys", v1),
+            ("winpmem_x64.sys", pmem),
+            ("notes.txt", b"not a driver".to_vec()),
+            ("empty.sys", Vec::new()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(
+        (report["stored"].as_u64(), report["errors"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(
+        files[0]["analysis"]["sha256"],
+        "8da085332782708d8767bcace5327a6ec7283c17cfb85e40b03cd2323a90ddc2"
+    );
+    assert_eq!(files[0]["analysis"]["version"]["company_name"], "Basil");
+    assert!(
+        files[3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a Windows driver")
+    );
+    assert!(files[4]["error"].as_str().unwrap().contains("empty"));
+
+    // The tag the code allocates with is found by search, as a code-site attribution.
+    let (_, tag) = app.get_json("/api/v1/tags/WDiv").await;
+    let attributions = tag["attributions"].as_array().unwrap();
+    assert_eq!(attributions.len(), 2, "one per version: {tag}");
+    assert!(
+        attributions
+            .iter()
+            .all(|a| a["confidence"] == "code-site" && a["driver"] == "windivert64.sys")
+    );
+    assert!(attributions.iter().all(|a| {
+        a["description"]
+            .as_str()
+            .unwrap()
+            .contains("ExAllocatePoolWithTag")
+    }));
+
+    // Version history ordered by version numbers, identity on the driver report and page.
+    let (status, driver) = app.get_json("/api/v1/drivers/WinDivert64").await;
+    assert_eq!(status, 200);
+    let analyses = driver["analyses"].as_array().unwrap();
+    assert_eq!(analyses.len(), 2);
+    let versions: Vec<&str> = driver["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(versions.len(), 2);
+    assert!(
+        versions[0].starts_with('1') && versions[1].starts_with('2'),
+        "{versions:?}"
+    );
+    let html = app
+        .get("/drivers/windivert64.sys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("8da085332782708d8767bcace5327a6ec7283c17cfb85e40b03cd2323a90ddc2"));
+    assert!(
+        html.contains("ExAllocatePoolWithTag @ 0x"),
+        "evidence with RVAs"
+    );
+
+    // Statically linked WDK library tags are marked as such.
+    let (_, pmem) = app.get_json("/api/v1/tags/SeAl").await;
+    let description = pmem["attributions"][0]["description"].as_str().unwrap();
+    assert!(description.contains("WDK library"), "{description}");
+
+    // The same file again is recognised, not stored twice.
+    let (status, again) = upload(&app, &[("WinDivert64.sys", v2)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["duplicates"], 1);
+    let (_, tag) = app.get_json("/api/v1/tags/WDiv").await;
+    assert_eq!(tag["attributions"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn raw_uploads_need_the_token_and_bad_files_get_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let post = |body: Vec<u8>, token: &str| {
+        app.client
+            .post(app.url("/api/v1/drivers?name=x.sys"))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(b"MZ".to_vec(), "wrong").await.unwrap().status(), 401);
+    for (body, needle) in [
+        (Vec::new(), "empty"),
+        (b"MZ\x90\x00truncated".to_vec(), "too short"),
+        (b"#!/bin/sh\necho hi\n".to_vec(), "not a Windows driver"),
+    ] {
+        let response = post(body, TOKEN).await.unwrap();
+        assert_eq!(response.status(), 422);
+        let error: Value = response.json().await.unwrap();
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{message}");
+    }
+    let (status, _) = app.get_json("/readyz").await;
+    assert_eq!(status, 200, "the server is still healthy");
+}
+
+#[tokio::test]
+async fn every_corpus_driver_is_analysed_through_the_api() {
+    let Some(dir) = corpus_file("drivers") else {
+        return;
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sys") {
+            files.push((
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&path).unwrap(),
+            ));
+        }
+    }
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let named: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let (status, report) = upload(&app, &named).await;
+    assert_eq!(status, 201);
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["stored"].as_u64().unwrap() as usize, files.len());
+    let index = std::fs::read_to_string(dir.join("INDEX.md")).unwrap();
+    for file in report["files"].as_array().unwrap() {
+        let name = file["file_name"].as_str().unwrap();
+        let sha = file["analysis"]["sha256"].as_str().unwrap();
+        let row = index
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("{name} not in INDEX.md"));
+        assert!(
+            row.contains(sha),
+            "{name}: sha256 {sha} not in its INDEX row"
+        );
+        let size = file["analysis"]["size"].as_u64().unwrap();
+        assert!(row.contains(&format!("| {size} |")), "{name}: size {size}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_walks_folders_locally_and_uploads_to_a_server() {
+    let Some(corpus) = corpus_file("drivers") else {
+        return;
+    };
+    let exe = env!("CARGO_BIN_EXE_poolsleuth");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = std::process::Command::new(exe)
+        .args([
+            "scan",
+            corpus.to_str().unwrap(),
+            "--quiet",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let count = std::fs::read_dir(&corpus)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "sys")
+        })
+        .count();
+    assert!(
+        stdout.starts_with(&format!(
+            "{count} drivers: {count} analysed and stored, 0 already known, 0 errors"
+        )),
+        "{stdout}"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    let app = spawn_app(other.path(), Some(TOKEN)).await;
+    let scan = |token: &str| {
+        std::process::Command::new(exe)
+            .args([
+                "scan",
+                corpus.to_str().unwrap(),
+                "--quiet",
+                "--server",
+                &app.base,
+                "--token",
+                token,
+            ])
+            .output()
+            .unwrap()
+    };
+    let output = tokio::task::block_in_place(|| scan(TOKEN));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{count} analysed and stored")),
+        "{stdout}"
+    );
+    let (_, tag) = app.get_json("/api/v1/tags/WDiv").await;
+    assert!(!tag["attributions"].as_array().unwrap().is_empty());
+    let output = tokio::task::block_in_place(|| scan("wrong"));
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("401"));
+}
