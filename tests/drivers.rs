@@ -265,3 +265,62 @@ async fn scan_walks_folders_locally_and_uploads_to_a_server() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("401"));
 }
+
+#[tokio::test]
+async fn the_upload_form_takes_the_token_as_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let fixture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/drivers/patterns_x64_O2.sys"
+    ))
+    .unwrap();
+    let form = |token: &str| {
+        Form::new().text("token", token.to_owned()).part(
+            "files",
+            Part::bytes(fixture.clone()).file_name("patterns.sys"),
+        )
+    };
+    let page = app.get("/upload").await.text().await.unwrap();
+    assert!(page.contains("enctype=\"multipart/form-data\"") && page.contains("name=\"token\""));
+
+    let response = app
+        .client
+        .post(app.url("/upload"))
+        .multipart(form("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("admin token"), "{html}");
+    assert!(!html.contains("wrong\""), "the token is not echoed back");
+
+    let response = app
+        .client
+        .post(app.url("/upload"))
+        .multipart(form(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("1 stored"), "{html}");
+    assert!(html.contains("href=\"/drivers/patterns.sys\""), "{html}");
+    let (status, driver) = app.get_json("/api/v1/drivers/patterns.sys").await;
+    assert_eq!(status, 200);
+    let tags: Vec<&str> = driver["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap())
+        .collect();
+    for expected in ["Dir1", "Pol2", "Lka6", "Wrp1"] {
+        assert!(tags.contains(&expected), "{expected} in {tags:?}");
+    }
+    let html = app.get("/drivers/patterns.sys").await.text().await.unwrap();
+    assert!(
+        html.contains("code-site") && html.contains("unsigned"),
+        "identity on the page"
+    );
+}
