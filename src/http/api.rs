@@ -179,6 +179,7 @@ async fn import(
         .blocking(move |index, vendors| Ok(import_list(index, vendors, &source, &body)?))
         .await?;
     tracing::info!(source = %report.source, imported = report.imported, replaced = report.replaced, skipped = report.skipped, "list imported");
+    metrics::counter!("poolsleuth_list_imports_total").increment(1);
     Ok(Json(report))
 }
 

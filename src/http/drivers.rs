@@ -106,6 +106,8 @@ pub async fn analyze_and_store(
             })
             .await?;
         tracing::info!(file = %file_name, status = %outcome.status, tags = outcome.tags_stored, "driver analysed");
+        metrics::counter!("poolsleuth_driver_files_total", "status" => outcome.status.clone())
+            .increment(1);
         outcomes.push(outcome);
     }
     let count = |status: &str| outcomes.iter().filter(|o| o.status == status).count();

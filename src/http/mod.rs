@@ -7,6 +7,7 @@ mod auth;
 mod drivers;
 mod error;
 mod health;
+mod metrics;
 mod pages;
 mod views;
 
@@ -19,10 +20,11 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::LatencyUnit;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use error::{ApiError, ApiResult, PageError, PageResult};
 
@@ -64,6 +66,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(index: Arc<SearchIndex>, vendors: Arc<VendorDirectory>, config: HttpConfig) -> Self {
+        metrics::install();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             index,
@@ -95,20 +98,30 @@ pub fn router(state: AppState) -> Router {
         .merge(analyze::router(&state.config))
         .merge(pages::router(state.config.max_body_bytes))
         .merge(health::router())
+        .route("/metrics", axum::routing::get(metrics::render))
         .with_state(state)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", MatchedPath::as_str);
-                let id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!("request", method = %request.method(), route, id)
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), route, id)
+                })
+                // One line per request: status and latency, inside the span with route and id.
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
         )
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

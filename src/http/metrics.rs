@@ -1,0 +1,75 @@
+//! Prometheus metrics: requests by route and status, latency histograms, and the work the
+//! service does (analyses, uploads, imports), plus index document counts read at scrape time.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use super::{ApiResult, AppState};
+
+/// Latency buckets in seconds: tag lookups take well under a millisecond, analyses of big
+/// drivers seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The process-wide recorder (the `metrics` facade allows one), installed on first use.
+fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(LATENCY_BUCKETS)
+            .expect("static bucket list is valid")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may exist when embedded in a larger program; then ours only renders
+        // what it sees, which is nothing - better than failing the request path.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Makes sure the recorder exists before the first request is counted.
+pub fn install() {
+    let _ = handle();
+}
+
+/// Middleware: counts every request by method, route template and status, and times it.
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("poolsleuth_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("poolsleuth_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics` in Prometheus text format.
+pub async fn render(State(state): State<AppState>) -> ApiResult<Response> {
+    let stats = state.blocking(|index, _| Ok(index.stats()?)).await?;
+    metrics::gauge!("poolsleuth_index_entries").set(stats.entries as f64);
+    metrics::gauge!("poolsleuth_index_sources").set(stats.sources as f64);
+    for (kind, entries) in &stats.entries_by_source_kind {
+        metrics::gauge!("poolsleuth_index_entries_by_source_kind", "kind" => *kind)
+            .set(*entries as f64);
+    }
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle().render(),
+    )
+        .into_response())
+}

@@ -1,0 +1,216 @@
+//! Operations: metrics, request ids, and crash safety of the real binary.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TOKEN, spawn_app};
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_report_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    app.get("/api/v1/tags/Cont").await;
+    app.get("/api/v1/tags/Nope").await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    for needle in [
+        r#"poolsleuth_http_requests_total{method="GET",route="/api/v1/tags/{tag}",status="200"}"#,
+        r#"poolsleuth_http_requests_total{method="GET",route="/api/v1/tags/{tag}",status="404"}"#,
+        "poolsleuth_http_request_duration_seconds_bucket",
+        "poolsleuth_index_entries ",
+        r#"poolsleuth_index_entries_by_source_kind{kind="default"}"#,
+    ] {
+        assert!(text.contains(needle), "{needle} missing in\n{text}");
+    }
+    // Every response carries a request id, and a caller's own id is kept.
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+    let response = app.get("/healthz").await;
+    assert_eq!(response.headers()["x-request-id"].len(), 36);
+}
+
+/// The real binary, as the container runs it: configuration by environment only.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn start_server(data_dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
+        .arg("serve")
+        .env("POOLSLEUTH_BIND", "127.0.0.1:0")
+        .env("POOLSLEUTH_DATA_DIR", data_dir)
+        .env("POOLSLEUTH_ADMIN_TOKEN", TOKEN)
+        .env("POOLSLEUTH_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The listening address is in the start-up log line.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut addr = None;
+    let mut lines = stderr.lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("poolsleuth listening") {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            addr = v["fields"]["addr"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        base: format!("http://{}", addr.expect("server printed its address")),
+    }
+}
+
+fn big_list(lines: usize) -> String {
+    let mut list = String::from("tag,driver,description\n");
+    for i in 0..lines {
+        list.push_str(&format!(
+            "{:04X},crash{}.sys,Crash test entry number {i} with some words\n",
+            i % 65536,
+            i % 97
+        ));
+    }
+    list
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_during_an_import_loses_nothing_committed_and_never_corrupts() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let import = |base: String, name: &'static str, body: String| {
+        let client = client.clone();
+        async move {
+            client
+                .post(format!("{base}/api/v1/lists?name={name}"))
+                .bearer_auth(TOKEN)
+                .body(body)
+                .send()
+                .await
+        }
+    };
+
+    let mut server = start_server(dir.path());
+    let committed = import(
+        server.base.clone(),
+        "committed",
+        "LkaL - leaky.sys - committed before the crash\n".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(committed.status(), 200);
+    let entries_before: u64 = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["index"]["entries"]
+        .as_u64()
+        .unwrap();
+
+    // A large import, killed while the server works on it.
+    let big = big_list(200_000);
+    let in_flight = tokio::spawn(import(server.base.clone(), "interrupted", big.clone()));
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(700) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let interrupted = in_flight.await.unwrap();
+    assert!(
+        interrupted.is_err(),
+        "the import finished before the kill; make the list bigger"
+    );
+
+    // Restart on the same data dir: it opens, the committed list is there, and the
+    // interrupted one is there completely or not at all.
+    let mut server = start_server(dir.path());
+    let ready: serde_json::Value = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries_after = ready["index"]["entries"].as_u64().unwrap();
+    assert!(
+        entries_after == entries_before || entries_after == entries_before + 200_000,
+        "partial import visible: {entries_before} before, {entries_after} after"
+    );
+    let tag: serde_json::Value = client
+        .get(format!("{}/api/v1/tags/LkaL", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tag["attributions"][0]["source"], "committed");
+
+    // And the index still takes writes.
+    let again = import(server.base.clone(), "interrupted", big)
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_server(dir.path());
+    let status = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    // The data dir is released: a new server opens it.
+    let mut again = start_server(dir.path());
+    again.child.kill().unwrap();
+    again.child.wait().unwrap();
+}
