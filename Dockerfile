@@ -1,30 +1,38 @@
 # syntax=docker/dockerfile:1
-# Build stage: dependencies are compiled in their own layer, cached until Cargo.toml/Cargo.lock change.
-FROM rust:1.95-bookworm AS build
-WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
-    && cargo build --release --locked --bin poolsleuth || true
-COPY src ./src
-COPY templates ./templates
-COPY assets ./assets
-COPY data ./data
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin poolsleuth
+# poolsleuth: one static-ish binary with the templates, styles and default knowledge base
+# compiled in. Build: docker build -t poolsleuth .
 
-# Runtime stage: a small Debian with only the binary (templates, styles and the default
-# knowledge base are compiled into it).
+# --- Dependencies, cached in their own layer until Cargo.toml/Cargo.lock change (cargo-chef).
+FROM rust:1.95-bookworm AS chef
+RUN cargo install --locked cargo-chef@0.1.71
+WORKDIR /src
+
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json --bin poolsleuth
+COPY . .
+RUN cargo build --release --locked --bin poolsleuth
+
+# --- Runtime: a small Debian with only the binary, run as an unprivileged user.
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin poolsleuth \
-    && mkdir -p /data && chown poolsleuth /data
+RUN useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin poolsleuth \
+    && mkdir -p /data \
+    && chown poolsleuth:poolsleuth /data
 COPY --from=build /src/target/release/poolsleuth /usr/local/bin/poolsleuth
+# Configuration is by environment only; POOLSLEUTH_ADMIN_TOKEN is passed at `docker run`.
 ENV POOLSLEUTH_BIND=0.0.0.0:8080 \
     POOLSLEUTH_DATA_DIR=/data \
-    POOLSLEUTH_LOG_FORMAT=json
-USER poolsleuth
-VOLUME /data
+    POOLSLEUTH_LOG_FORMAT=json \
+    POOLSLEUTH_LOG_LEVEL=info
+USER 10001:10001
+WORKDIR /data
+VOLUME ["/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s --start-period=20s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/poolsleuth", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/poolsleuth"]
 CMD ["serve"]

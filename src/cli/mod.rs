@@ -2,11 +2,13 @@
 //! subcommand with its own `run`.
 
 mod analyze;
+mod healthcheck;
 mod import;
 mod scan;
 mod serve;
 
 pub use analyze::AnalyzeArgs;
+pub use healthcheck::HealthcheckArgs;
 pub use import::ImportArgs;
 pub use scan::ScanArgs;
 pub use serve::ServeArgs;
@@ -41,6 +43,8 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Analyse driver files (.sys) for vendor, version, signer and the pool tags they use.
     Scan(ScanArgs),
+    /// Check that a running server answers (for container health checks).
+    Healthcheck(HealthcheckArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -95,6 +99,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(args).await,
         Command::Analyze(args) => analyze::run(args).await,
         Command::Scan(args) => scan::run(args).await,
+        Command::Healthcheck(args) => healthcheck::run(args).await,
     }
 }
 
