@@ -16,7 +16,9 @@
 //!
 //! Knobs (environment): `BENCH_DURATION` seconds per measured run (10), `BENCH_CONNECTIONS`
 //! (16), `BENCH_SYNTHETIC` entries (100000), `BENCH_IMPORT_RUNS` (5), `BENCH_LOADGEN`
-//! (`wrk` or `reqwest`, default: `wrk` when installed).
+//! (`wrk` or `reqwest`, default: `wrk` when installed), `BENCH_LOG_LEVEL` (the server's
+//! `--log-level`; default: the server's own default, `info`, one log line per request),
+//! `BENCH_PERF_DIR` (record a `perf` profile of the server during each measured run there).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -337,8 +339,11 @@ fn main() {
     .unwrap();
     writeln!(
         out,
-        "- Server: `{} serve` (release build, its own process, default tokio runtime), knowledge base {total_entries} entries ({} from {}, {} synthetic, the rest the embedded default)",
+        "- Server: `{} serve{}` (release build, its own process, default tokio runtime, log output to a file), knowledge base {total_entries} entries ({} from {}, {} synthetic, the rest the embedded default)",
         display_bin(),
+        std::env::var("BENCH_LOG_LEVEL")
+            .map(|level| format!(" --log-level {level}"))
+            .unwrap_or_default(),
         corpus.entries.len(),
         corpus.label,
         settings.synthetic
@@ -838,8 +843,11 @@ impl Server {
                     command.env_remove(key);
                 }
             }
+            command.arg("serve");
+            if let Ok(level) = std::env::var("BENCH_LOG_LEVEL") {
+                command.arg("--log-level").arg(level);
+            }
             let mut child = command
-                .arg("serve")
                 .arg("--bind")
                 .arg(addr.to_string())
                 .arg("--data-dir")

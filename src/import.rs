@@ -31,7 +31,7 @@ pub enum ImportError {
 }
 
 /// What a list import did: the counts an admin checks, and the lines that were skipped.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub source: String,
     pub format: ListFormat,

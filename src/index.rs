@@ -34,6 +34,8 @@ const SCHEMA_VERSION_FILE: &str = "SCHEMA_VERSION";
 const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
 /// Upper bound on the attributions returned for one tag or one driver.
 const MAX_GROUP: usize = 5_000;
+/// An import touching at least this many documents is followed by a merge into one segment.
+const COMPACT_AFTER_DOCS: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -128,7 +130,7 @@ pub struct ReplaceStats {
 }
 
 /// How a search hit matched the query, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MatchKind {
     /// The tag, exactly (case-sensitive), or the tag pattern, case-sensitively.
@@ -159,7 +161,7 @@ impl MatchKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
     #[serde(rename = "match")]
     pub match_kind: MatchKind,
@@ -167,7 +169,7 @@ pub struct SearchHit {
     pub entry: TagEntry,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchPage {
     pub query: String,
     pub total: usize,
@@ -177,7 +179,7 @@ pub struct SearchPage {
 }
 
 /// Everything known about one tag.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TagReport {
     pub tag: PoolTag,
     /// Attributions of exactly this tag, most trustworthy first.
@@ -195,7 +197,7 @@ impl TagReport {
 }
 
 /// Everything known about one driver file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DriverReport {
     pub driver: String,
     pub vendors: Vec<String>,
@@ -215,7 +217,7 @@ pub struct SearchIndex {
     fields: Fields,
     writer: Mutex<IndexWriter>,
     text_parser: QueryParser,
-    patterns: RwLock<Arc<Vec<TagEntry>>>,
+    patterns: RwLock<Arc<Vec<(TagPattern, TagEntry)>>>,
 }
 
 impl SearchIndex {
@@ -320,6 +322,9 @@ impl SearchIndex {
             writer.rollback()?;
             return Err(error);
         }
+        if entries.len() + replaced as usize >= COMPACT_AFTER_DOCS {
+            self.compact(&mut writer);
+        }
         drop(writer);
         self.refresh()?;
         Ok(ReplaceStats {
@@ -344,6 +349,19 @@ impl SearchIndex {
         drop(writer);
         self.refresh()?;
         Ok(Some(removed))
+    }
+
+    /// Merges all segments into one after a large import. Every query pays a setup cost per
+    /// segment, and a fresh big import leaves several; small writes (one driver) are left to
+    /// tantivy's background merge policy. A failed merge loses nothing: the commit stands.
+    fn compact(&self, writer: &mut IndexWriter) {
+        let segments = match self.index.searchable_segment_ids() {
+            Ok(segments) if segments.len() > 1 => segments,
+            _ => return,
+        };
+        if let Err(error) = writer.merge(&segments).wait() {
+            tracing::warn!(%error, "merging index segments failed; the index stays as committed");
+        }
     }
 
     fn count_source_entries(&self, name: &str) -> Result<u64, IndexError> {
@@ -419,9 +437,10 @@ impl SearchIndex {
         // One query for every case variant; the exact ones are among them.
         let folded = tag.folded().to_string();
         let (mut attributions, others): (Vec<TagEntry>, Vec<TagEntry>) = self
+            // Only attribution documents carry `tag_folded`: no need to filter on the kind.
             .load_entries(
                 &searcher,
-                &self.entry_query(self.term_query(self.fields.tag_folded, &folded)),
+                &*self.term_query(self.fields.tag_folded, &folded),
             )?
             .into_iter()
             .partition(|e| e.tag == tag);
@@ -433,9 +452,8 @@ impl SearchIndex {
         let mut pattern_matches: Vec<TagEntry> = self
             .pattern_entries()
             .iter()
-            .filter(|e| e.tag != tag)
-            .filter(|e| TagPattern::parse(&e.tag.trimmed()).is_some_and(|p| p.matches(tag, true)))
-            .cloned()
+            .filter(|(pattern, entry)| entry.tag != tag && pattern.matches(tag, true))
+            .map(|(_, entry)| entry.clone())
             .collect();
         sort_attributions(&mut pattern_matches);
         Ok(TagReport {
@@ -599,7 +617,7 @@ impl SearchIndex {
 
     /// The wildcard rows (`Afd?`), cached: every tag lookup consults them, and they only
     /// change when this process commits.
-    fn pattern_entries(&self) -> Arc<Vec<TagEntry>> {
+    fn pattern_entries(&self) -> Arc<Vec<(TagPattern, TagEntry)>> {
         self.patterns
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -613,7 +631,11 @@ impl SearchIndex {
             Term::from_field_u64(self.fields.is_pattern, 1),
             IndexRecordOption::Basic,
         )));
-        let patterns = self.load_entries(&self.searcher(), &pattern_query)?;
+        let patterns = self
+            .load_entries(&self.searcher(), &pattern_query)?
+            .into_iter()
+            .filter_map(|e| TagPattern::parse(&e.tag.trimmed()).map(|p| (p, e)))
+            .collect();
         *self.patterns.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(patterns);
         Ok(())
     }
@@ -696,9 +718,17 @@ impl SearchIndex {
         searcher: &Searcher,
         query: &dyn Query,
     ) -> Result<Vec<TagEntry>, IndexError> {
-        let top = searcher.search(query, &TopDocs::with_limit(MAX_GROUP))?;
-        top.into_iter()
-            .map(|(_, address)| self.load_entry(searcher, address))
+        // Unscored: callers sort what they get, and a TopDocs of MAX_GROUP would score every
+        // hit and reserve that many slots per segment.
+        let mut addresses: Vec<DocAddress> = searcher
+            .search(query, &DocSetCollector)?
+            .into_iter()
+            .collect();
+        addresses.sort_unstable();
+        addresses.truncate(MAX_GROUP);
+        addresses
+            .into_iter()
+            .map(|address| self.load_entry(searcher, address))
             .collect()
     }
 
@@ -787,7 +817,7 @@ impl SearchIndex {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IndexStats {
     pub entries: u64,
     pub sources: u64,

@@ -4,12 +4,15 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::driver::DriverAnalysis;
 use crate::tag::PoolTag;
 
 /// How much a tag → driver link can be trusted, strongest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Confidence {
     /// The tag constant was found at a pool-API call site in the driver's own code.
@@ -67,7 +70,7 @@ impl FromStr for Confidence {
 }
 
 /// The binary and component that own a tag, as far as a source says.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DriverOwner {
     /// Lower-case file name (`ntfs.sys`, `ntoskrnl.exe`); `None` when the source does not know.
     pub driver: Option<String>,
@@ -138,7 +141,7 @@ pub fn driver_stem(name: &str) -> &str {
 }
 
 /// One attribution of a tag: everything one source says about it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TagEntry {
     pub tag: PoolTag,
     /// A wildcard row (`Afd?`) that stands for a family of tags.
@@ -158,7 +161,7 @@ pub struct TagEntry {
 }
 
 /// What kind of thing a source is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
     /// The knowledge base compiled into the binary.
@@ -190,7 +193,7 @@ impl FromStr for SourceKind {
 }
 
 /// A source of attributions, stored in the index beside its entries (one commit for both).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SourceInfo {
     pub name: String,
     pub kind: SourceKind,

@@ -13,7 +13,7 @@ use crate::knowledge::DriverOwner;
 use crate::tag::{PoolTag, TagPattern};
 
 /// The list formats we read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ListFormat {
     /// `<PoolTag> - <binary-name> - <Description>` lines, `//` and `rem` comments.
@@ -66,7 +66,7 @@ pub struct ListEntry {
 }
 
 /// A line that was not imported, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SkippedLine {
     pub line: usize,
     pub reason: String,

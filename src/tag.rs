@@ -163,6 +163,28 @@ impl Serialize for PoolTag {
     }
 }
 
+/// In the OpenAPI document a tag is its escaped text (see the module documentation).
+impl utoipa::PartialSchema for PoolTag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A kernel pool tag: exactly four bytes, case-sensitive, trailing spaces kept \
+                 (`Io` is sent as `\"Io  \"`). Bytes 0x20-0x7e other than the backslash appear \
+                 as themselves; a backslash is `\\\\`; any other byte is `\\xNN` (two \
+                 lower-case hex digits). The escaped text is lossless: it is what the API \
+                 accepts back (where 1 to 4 characters are padded with spaces).",
+            ))
+            .min_length(Some(4))
+            .max_length(Some(16))
+            .pattern(Some(r"^(?:[ -\[\]-~]|\\\\|\\x[0-9a-f]{2}){4}$"))
+            .examples(["NtfF", "Io  ", "\\x01ab\\\\"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PoolTag {}
+
 impl<'de> Deserialize<'de> for PoolTag {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -171,17 +193,51 @@ impl<'de> Deserialize<'de> for PoolTag {
 }
 
 /// A tag pattern as users type it and as pooltag.txt writes wildcard rows: `?` stands for one
-/// byte, `*` for any number (including none). Matching is on the escaped text form.
+/// byte, `*` for any number (including none). It is compiled to bytes once, so matching the
+/// thousands of tags of a snapshot against every wildcard row allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagPattern {
     text: String,
+    units: Vec<GlobUnit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GlobUnit {
+    Byte(u8),
+    /// `?`: one byte.
+    One,
+    /// `*`: any run of bytes.
+    Run,
 }
 
 impl TagPattern {
-    /// `None` unless the text holds a wildcard.
+    /// `None` unless the text holds a wildcard. Escapes (`\xNN`, `\\`) work as in tags; a
+    /// malformed escape is taken literally.
     pub fn parse(text: &str) -> Option<Self> {
-        (text.contains(['*', '?']) && !text.is_empty()).then(|| Self {
+        if !text.contains(['*', '?']) {
+            return None;
+        }
+        let mut units = Vec::new();
+        for unit in split_units(text) {
+            match unit.as_str() {
+                "*" => units.push(GlobUnit::Run),
+                "?" => units.push(GlobUnit::One),
+                escaped if escaped.starts_with('\\') && escaped.len() > 1 => {
+                    match PoolTag::parse(escaped).ok().map(|t| t.bytes()[0]) {
+                        Some(byte) => units.push(GlobUnit::Byte(byte)),
+                        None => units.extend(escaped.bytes().map(GlobUnit::Byte)),
+                    }
+                }
+                literal => {
+                    let c = literal.chars().next().unwrap_or(' ');
+                    let byte = u8::try_from(u32::from(c)).ok()?;
+                    units.push(GlobUnit::Byte(byte));
+                }
+            }
+        }
+        Some(Self {
             text: text.to_owned(),
+            units,
         })
     }
 
@@ -189,41 +245,43 @@ impl TagPattern {
         &self.text
     }
 
-    /// Does the pattern cover the tag? `Afd?` covers `AfdB`; `Aml*` covers `AmlH` and `Aml `.
-    /// A trailing-space pad in the tag is matched by `*` or by spaces in the pattern.
-    pub fn matches(&self, tag: PoolTag, case_sensitive: bool) -> bool {
-        let units = |s: &str| -> Vec<String> { split_units(s) };
-        let pattern = units(&self.text);
-        let mut text = units(&tag.to_string());
-        // Lists write padded tags without their padding, so `Bu?` must cover the tag `Bu1 `:
-        // retry with the tag's trailing spaces dropped one by one.
-        let eq = |a: &str, b: &str| {
-            if case_sensitive {
-                a == b
-            } else {
-                a.eq_ignore_ascii_case(b)
-            }
-        };
-        if glob(&pattern, &text, &eq) {
-            return true;
+    /// The byte every covered tag starts with, when the pattern starts with a literal (lets
+    /// callers bucket patterns by first byte).
+    pub fn first_byte(&self) -> Option<u8> {
+        match self.units.first() {
+            Some(GlobUnit::Byte(b)) => Some(*b),
+            _ => None,
         }
-        while text.last().is_some_and(|u| u == " ") {
-            text.pop();
-            if glob(&pattern, &text, &eq) {
+    }
+
+    /// Does the pattern cover the tag? `Afd?` covers `AfdB`; `Aml*` covers `AmlH` and `Aml `.
+    /// Lists write padded tags without their padding, so `Bu?` also covers the tag `Bu1 `:
+    /// the tag's trailing blanks may be left unmatched.
+    pub fn matches(&self, tag: PoolTag, case_sensitive: bool) -> bool {
+        let bytes = tag.bytes();
+        let mut len = 4;
+        loop {
+            if glob(&self.units, &bytes[..len], case_sensitive) {
                 return true;
             }
+            if len == 0 || bytes[len - 1] != b' ' {
+                return false;
+            }
+            len -= 1;
         }
-        false
     }
 
     /// The pattern as a regular expression over the escaped tag text (for tantivy's
-    /// `RegexQuery`). Literal characters are escaped; `?` matches one escaped unit.
+    /// `RegexQuery`). Escaped tags are printable ASCII, so the classes are ASCII ranges: a
+    /// Unicode class such as `[^\\]` or `.` makes the automaton many times larger to build.
     pub fn to_regex(&self, fold_case: bool) -> String {
+        const ONE_UNIT: &str = r"(\\\\|\\x[0-9a-f]{2}|[ -\[\]-~])";
+        const ANY_RUN: &str = "[ -~]*";
         let mut out = String::new();
         for unit in split_units(&self.text) {
             match unit.as_str() {
-                "?" => out.push_str(r"(\\\\|\\x[0-9a-f]{2}|[^\\])"),
-                "*" => out.push_str(".*"),
+                "?" => out.push_str(ONE_UNIT),
+                "*" => out.push_str(ANY_RUN),
                 literal => {
                     let literal = if fold_case {
                         literal.to_ascii_lowercase()
@@ -249,6 +307,27 @@ impl TagPattern {
     }
 }
 
+fn glob(pattern: &[GlobUnit], text: &[u8], case_sensitive: bool) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((GlobUnit::Run, rest)) => {
+            (0..=text.len()).any(|skip| glob(rest, &text[skip..], case_sensitive))
+        }
+        Some((GlobUnit::One, rest)) => !text.is_empty() && glob(rest, &text[1..], case_sensitive),
+        Some((GlobUnit::Byte(b), rest)) => match text.split_first() {
+            Some((t, text_rest)) => {
+                let same = if case_sensitive {
+                    b == t
+                } else {
+                    b.eq_ignore_ascii_case(t)
+                };
+                same && glob(rest, text_rest, case_sensitive)
+            }
+            None => false,
+        },
+    }
+}
+
 /// Splits escaped tag text into units: one plain character, `\\`, or `\xNN` each.
 fn split_units(text: &str) -> Vec<String> {
     let mut units = Vec::new();
@@ -270,17 +349,6 @@ fn split_units(text: &str) -> Vec<String> {
         }
     }
     units
-}
-
-fn glob(pattern: &[String], text: &[String], eq: &dyn Fn(&str, &str) -> bool) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((p, rest)) if p == "*" => (0..=text.len()).any(|skip| glob(rest, &text[skip..], eq)),
-        Some((p, rest)) => match text.split_first() {
-            Some((t, text_rest)) => (p == "?" || eq(p, t)) && glob(rest, text_rest, eq),
-            None => false,
-        },
-    }
 }
 
 #[cfg(test)]
@@ -359,7 +427,7 @@ mod tests {
         let pattern = TagPattern::parse("N?f*").unwrap();
         let regex = pattern.to_regex(false);
         assert!(regex.starts_with('N'));
-        assert!(regex.ends_with(".*"));
+        assert!(regex.ends_with("[ -~]*"));
     }
 
     proptest! {

@@ -15,7 +15,7 @@ use crate::tag::PoolTag;
 /// WPR profiles (and xperf) filter at most this many pool tags.
 pub const MAX_TRACE_TAGS: usize = 4;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GuidanceKind {
     /// A newer version than the one seen is known.
@@ -48,20 +48,18 @@ pub(super) fn guidance(
         (None, None) => "the vendor".to_owned(),
     };
     if os {
-        let text = if best == EvidenceKind::FilterDriver {
-            format!(
-                "OS component tag held by {driver}? A filter driver: check for an update of it and confirm with a pool trace"
-            )
-        } else {
-            format!(
-                "OS component ({driver}): look for a filter driver above it; a pool trace narrowed to its tags names the allocating driver"
-            )
-        };
         return super::Guidance {
             kind: GuidanceKind::OsComponent,
-            text,
+            text: format!(
+                "OS component ({driver}): look for a filter driver above it; a pool trace narrowed to its tags names the allocating driver"
+            ),
         };
     }
+    let prefix = if best == EvidenceKind::FilterDriver {
+        "a loaded third-party filter driver that may hold the OS-owned tags: confirm with the pool trace, then "
+    } else {
+        ""
+    };
     let seen_from = match seen_source {
         Some("driver-list") => "in your driver list",
         _ => "in the knowledge base, not necessarily the one you run",
@@ -94,7 +92,10 @@ pub(super) fn guidance(
             format!("check {vendor_site} for an update, or send them the report below"),
         ),
     };
-    super::Guidance { kind, text }
+    super::Guidance {
+        kind,
+        text: format!("{prefix}{text}"),
+    }
 }
 
 /// Markdown for the vendor: machine totals, the tags' numbers and growth, the driver's identity,
@@ -294,7 +295,7 @@ fn signed_bytes(v: f64) -> String {
 }
 
 /// A pool trace narrowed to at most four tags: a WPR profile and the command lines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PoolTrace {
     /// The tags as WPR and xperf take them (padding blanks dropped).
     pub tags: Vec<String>,

@@ -36,8 +36,10 @@ pub struct KnowledgeView {
     /// Exact (non-wildcard) attributions per tag, most trustworthy first.
     by_tag: HashMap<PoolTag, Vec<TagEntry>>,
     /// Wildcard rows, bucketed by their first literal byte (`None`: starts with a wildcard).
-    patterns: HashMap<Option<u8>, Vec<(Glob, TagEntry)>>,
+    patterns: HashMap<Option<u8>, Vec<(TagPattern, TagEntry)>>,
     drivers: HashMap<String, DriverFacts>,
+    /// Per tag, parallel to `by_tag`: is the entry's driver part of Windows?
+    os_by_tag: HashMap<PoolTag, Vec<bool>>,
     entries: usize,
 }
 
@@ -45,7 +47,7 @@ impl KnowledgeView {
     pub fn from_entries(generation: u64, entries: Vec<TagEntry>) -> Self {
         let count = entries.len();
         let mut by_tag: HashMap<PoolTag, Vec<TagEntry>> = HashMap::default();
-        let mut patterns: HashMap<Option<u8>, Vec<(Glob, TagEntry)>> = HashMap::default();
+        let mut patterns: HashMap<Option<u8>, Vec<(TagPattern, TagEntry)>> = HashMap::default();
         let mut drivers: HashMap<String, DriverFacts> = HashMap::default();
         for entry in entries {
             if let Some(driver) = &entry.owner.driver {
@@ -61,14 +63,9 @@ impl KnowledgeView {
             }
             if entry.is_pattern {
                 let text = entry.tag.trimmed();
-                if let Some(glob) =
-                    TagPattern::parse(&text).and_then(|p| Glob::compile(p.as_str()))
-                {
-                    let first = match glob.units.first() {
-                        Some(Unit::Byte(b)) => Some(*b),
-                        _ => None,
-                    };
-                    patterns.entry(first).or_default().push((glob, entry));
+                if let Some(pattern) = TagPattern::parse(&text) {
+                    let first = pattern.first_byte();
+                    patterns.entry(first).or_default().push((pattern, entry));
                     continue;
                 }
             }
@@ -87,9 +84,25 @@ impl KnowledgeView {
             facts.os = super::is_inbox(name)
                 || (!facts.vendors.is_empty() && facts.vendors.iter().all(|v| v == "Microsoft"));
         }
+        let os_by_tag = by_tag
+            .iter()
+            .map(|(tag, list)| {
+                let os = list
+                    .iter()
+                    .map(|e| {
+                        super::is_os_entry(e)
+                            || e.owner.driver.as_deref().is_some_and(|d| {
+                                drivers.get(d).map_or_else(|| super::is_inbox(d), |f| f.os)
+                            })
+                    })
+                    .collect();
+                (*tag, os)
+            })
+            .collect();
         Self {
             generation,
             by_tag,
+            os_by_tag,
             patterns,
             drivers,
             entries: count,
@@ -111,6 +124,15 @@ impl KnowledgeView {
         self.by_tag.get(&tag).map_or(&[], Vec::as_slice)
     }
 
+    /// [`Self::attributions`] with, for each, whether its driver is part of Windows
+    /// (precomputed, so ranking thousands of tags needs no per-candidate driver lookups).
+    pub fn attributions_with_os(&self, tag: PoolTag) -> (&[TagEntry], &[bool]) {
+        match (self.by_tag.get(&tag), self.os_by_tag.get(&tag)) {
+            (Some(entries), Some(os)) => (entries, os),
+            _ => (&[], &[]),
+        }
+    }
+
     /// Wildcard rows (`Afd?`) covering the tag.
     pub fn pattern_matches(&self, tag: PoolTag) -> Vec<&TagEntry> {
         let first = tag.bytes()[0];
@@ -119,7 +141,7 @@ impl KnowledgeView {
             if let Some(list) = self.patterns.get(&bucket) {
                 out.extend(
                     list.iter()
-                        .filter(|(p, _)| p.matches(tag.bytes()))
+                        .filter(|(p, _)| p.matches(tag, true))
                         .map(|(_, e)| e),
                 );
             }
@@ -140,67 +162,6 @@ impl KnowledgeView {
     /// Best confidence any source gives this tag, for summaries.
     pub fn best_confidence(&self, tag: PoolTag) -> Option<Confidence> {
         self.attributions(tag).first().map(|e| e.confidence)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unit {
-    Byte(u8),
-    /// `?`: one byte.
-    One,
-    /// `*`: any run of bytes.
-    Run,
-}
-
-/// A wildcard row compiled to bytes, matched without allocating (the same rules as
-/// [`TagPattern::matches`], case-sensitive: a tag's trailing blanks may be left unmatched).
-#[derive(Debug, Clone)]
-struct Glob {
-    units: Vec<Unit>,
-}
-
-impl Glob {
-    fn compile(text: &str) -> Option<Self> {
-        let mut units = Vec::new();
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            units.push(match c {
-                '*' => Unit::Run,
-                '?' => Unit::One,
-                '\\' => match chars.next()? {
-                    '\\' => Unit::Byte(b'\\'),
-                    'x' | 'X' => {
-                        let hex: String = chars.by_ref().take(2).collect();
-                        Unit::Byte(u8::from_str_radix(&hex, 16).ok()?)
-                    }
-                    _ => return None,
-                },
-                c => Unit::Byte(u8::try_from(u32::from(c)).ok()?),
-            });
-        }
-        Some(Self { units })
-    }
-
-    fn matches(&self, tag: &[u8; 4]) -> bool {
-        let mut len = 4;
-        loop {
-            if glob(&self.units, &tag[..len]) {
-                return true;
-            }
-            if len == 0 || tag[len - 1] != b' ' {
-                return false;
-            }
-            len -= 1;
-        }
-    }
-}
-
-fn glob(p: &[Unit], t: &[u8]) -> bool {
-    match p.split_first() {
-        None => t.is_empty(),
-        Some((Unit::Run, rest)) => (0..=t.len()).any(|i| glob(rest, &t[i..])),
-        Some((Unit::One, rest)) => !t.is_empty() && glob(rest, &t[1..]),
-        Some((Unit::Byte(b), rest)) => t.first() == Some(b) && glob(rest, &t[1..]),
     }
 }
 
@@ -252,26 +213,5 @@ impl KnowledgeCache {
             .as_ref()
             .filter(|v| v.generation == generation)
             .cloned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compiled_globs_agree_with_tag_patterns() {
-        let tags = ["AfdB", "Afd ", "AmlH", "Aml ", "Bu1 ", "Bu12", "afdB", "Io  ", "\\x01ab"];
-        for pattern in ["Afd?", "Aml*", "Bu?", "*", "?fd*", "Io", "\\x01a?"] {
-            let reference = TagPattern::parse(pattern);
-            let glob = Glob::compile(pattern).unwrap();
-            for tag in tags {
-                let tag = PoolTag::parse(tag).unwrap();
-                let expected = reference.as_ref().is_none_or(|p| p.matches(tag, true));
-                if reference.is_some() {
-                    assert_eq!(glob.matches(tag.bytes()), expected, "{pattern} vs {tag}");
-                }
-            }
-        }
     }
 }

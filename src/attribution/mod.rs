@@ -84,7 +84,7 @@ pub struct AnalysisInput {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FileSummary {
     pub name: Option<String>,
     pub format: SnapshotFormat,
@@ -175,7 +175,7 @@ impl Default for AnalyzeOptions {
 }
 
 /// How firm the verdict is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VerdictStrength {
     /// One snapshot: size alone.
@@ -197,7 +197,7 @@ impl VerdictStrength {
 }
 
 /// Where a tag → driver link came from, strongest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EvidenceKind {
     /// `!verifier` listed the allocating caller (`module!function+off`).
@@ -264,7 +264,7 @@ pub const NOT_LOADED_FACTOR: f64 = 0.25;
 pub const OS_FACTOR: f64 = 0.3;
 
 /// Who owns a tag, as far as the evidence goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OwnerKind {
     ThirdParty,
@@ -283,7 +283,7 @@ impl OwnerKind {
 }
 
 /// The whole answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Analysis {
     pub verdict_strength: VerdictStrength,
     pub verdict: String,
@@ -302,7 +302,7 @@ pub struct Analysis {
     pub machine: MachineTotals,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InputInfo {
     pub snapshots: usize,
     pub files: Vec<FileSummary>,
@@ -321,7 +321,7 @@ pub struct InputInfo {
 }
 
 /// System totals from the latest snapshot, where the tool printed them.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct MachineTotals {
     pub memory_bytes: Option<u64>,
     pub commit_bytes: Option<u64>,
@@ -334,7 +334,7 @@ pub struct MachineTotals {
     pub rows_other_bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Finding {
     pub tag: PoolTag,
     pub pool: PoolKind,
@@ -360,7 +360,7 @@ pub struct Finding {
     pub history: Vec<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Growth {
     pub first_bytes: u64,
     pub delta_bytes: i64,
@@ -376,7 +376,7 @@ pub struct Growth {
     pub steadiness: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Candidate {
     pub driver: String,
     pub component: Option<String>,
@@ -392,7 +392,7 @@ pub struct Candidate {
     pub weight: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Suspect {
     pub rank: usize,
     pub driver: String,
@@ -419,13 +419,13 @@ pub struct Suspect {
     pub vendor_report: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Guidance {
     pub kind: GuidanceKind,
     pub text: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Evidence {
     pub tag: PoolTag,
     pub pool: PoolKind,
@@ -445,7 +445,7 @@ pub struct Evidence {
     pub contribution: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TagGroup {
     pub id: usize,
     pub tags: Vec<PoolTag>,
@@ -456,7 +456,7 @@ pub struct TagGroup {
     pub drivers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UnknownTag {
     pub tag: PoolTag,
     pub pool: PoolKind,
@@ -467,7 +467,7 @@ pub struct UnknownTag {
     pub next_steps: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OsTagAdvice {
     pub tags: Vec<PoolTag>,
     pub message: String,
@@ -630,8 +630,10 @@ impl<'a> Analyzer<'a> {
 
     fn collect_series(&self) -> Vec<Series> {
         let n = self.n();
-        let mut index: HashMap<(PoolTag, PoolKind), usize> = HashMap::default();
-        let mut out: Vec<Series> = Vec::new();
+        let rows = self.input.snapshots.first().map_or(0, |s| s.rows.len());
+        let mut index: HashMap<(PoolTag, PoolKind), usize> =
+            HashMap::with_capacity_and_hasher(rows, Default::default());
+        let mut out: Vec<Series> = Vec::with_capacity(rows);
         for (si, snap) in self.input.snapshots.iter().enumerate() {
             for row in &snap.rows {
                 let i = *index.entry((row.tag, row.pool)).or_insert_with(|| {
@@ -799,6 +801,19 @@ impl<'a> Analyzer<'a> {
         detail: Option<String>,
     ) -> Cand<'a> {
         let os = entry.is_some_and(is_os_entry) || self.is_os_driver(&driver);
+        self.make_cand_os(driver, kind, entry, source, detail, os)
+    }
+
+    /// [`Self::make_cand`] when whether the driver is part of Windows is already known.
+    fn make_cand_os(
+        &self,
+        driver: Cow<'a, str>,
+        kind: EvidenceKind,
+        entry: Option<&'a TagEntry>,
+        source: Cow<'a, str>,
+        detail: Option<String>,
+        os: bool,
+    ) -> Cand<'a> {
         let loaded = self.loaded_state(&driver, os);
         let mut weight = kind.weight();
         if loaded == Some(false) {
@@ -864,19 +879,20 @@ impl<'a> Analyzer<'a> {
             }
         }
         // 2. The knowledge base.
-        let attributions = self.kb.attributions(s.tag);
+        let (attributions, os_flags) = self.kb.attributions_with_os(s.tag);
         let mut described = attributions
             .iter()
             .find(|e| !e.description.is_empty())
             .map(|e| e.description.as_str());
-        for e in attributions {
+        for (e, &os) in attributions.iter().zip(os_flags) {
             if let Some(driver) = &e.owner.driver {
-                let c = self.make_cand(
+                let c = self.make_cand_os(
                     Cow::Borrowed(driver.as_str()),
                     EvidenceKind::from_confidence(e.confidence),
                     Some(e),
                     Cow::Borrowed(e.source.as_str()),
                     None,
+                    os,
                 );
                 push(c, &mut out);
             }
@@ -1134,7 +1150,8 @@ impl<'a> Analyzer<'a> {
             score: f64,
             items: Vec<(usize, &'w Cand<'a>, f64)>,
         }
-        let mut acc: HashMap<&str, Acc<'_, 'a>> = HashMap::default();
+        let mut acc: HashMap<&str, Acc<'_, 'a>> =
+            HashMap::with_capacity_and_hasher(work.len(), Default::default());
         for (wi, w) in work.iter().enumerate() {
             let claimants = w.cands.len();
             if claimants == 0 || w.f.score <= 0.0 {
@@ -1677,7 +1694,7 @@ fn is_kernel_image(driver: &str) -> bool {
     )
 }
 
-fn is_os_entry(e: &TagEntry) -> bool {
+pub(crate) fn is_os_entry(e: &TagEntry) -> bool {
     e.owner.is_kernel()
         || e.owner
             .component
@@ -1709,7 +1726,7 @@ fn is_filter_like(d: &LoadedDriver) -> bool {
 }
 
 /// True for a driver file (lower case) that ships with Windows.
-fn is_inbox(driver: &str) -> bool {
+pub(crate) fn is_inbox(driver: &str) -> bool {
     let stem = driver.rsplit_once('.').map_or(driver, |(s, _)| s);
     if stem.bytes().any(|b| b.is_ascii_uppercase()) {
         return inbox_drivers().contains(stem.to_ascii_lowercase().as_str());

@@ -39,7 +39,7 @@ pub struct AnalyzeArgs {
 }
 
 pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
-    init_tracing(&args.log);
+    let _log_writer = init_tracing(&args.log);
     let format = args
         .format
         .as_deref()

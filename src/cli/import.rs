@@ -38,7 +38,7 @@ pub struct ImportArgs {
 }
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
-    init_tracing(&args.log);
+    let _log_writer = init_tracing(&args.log);
     let name = match &args.name {
         Some(name) => name.clone(),
         None => default_source_name(&args.list),

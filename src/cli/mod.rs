@@ -75,7 +75,10 @@ pub struct DataDirArg {
     pub data_dir: PathBuf,
 }
 
-pub fn init_tracing(log: &LogArgs) {
+/// Installs the log subscriber. Lines are written by a background thread (a request never
+/// waits on stderr); keep the returned guard alive until exit so the last lines are flushed.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init_tracing(log: &LogArgs) -> tracing_appender::non_blocking::WorkerGuard {
     // tantivy narrates every commit at info level; keep it to warnings unless asked for.
     let directives = if log.log_level.contains("tantivy") {
         log.log_level.clone()
@@ -84,13 +87,15 @@ pub fn init_tracing(log: &LogArgs) {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match log.log_format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    guard
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

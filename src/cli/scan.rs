@@ -53,7 +53,7 @@ enum Outcome {
 }
 
 pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
-    init_tracing(&args.log);
+    let _log_writer = init_tracing(&args.log);
     let files = collect_files(&args.paths, &args.ext)?;
     if files.is_empty() {
         bail!(

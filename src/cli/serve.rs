@@ -36,7 +36,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_tracing(&args.log);
+    let _log_writer = init_tracing(&args.log);
     let vendors = Arc::new(VendorDirectory::embedded());
     let index = open_index(&args.data.data_dir, vendors.clone()).await?;
     let stats = index.stats()?;

@@ -3,8 +3,10 @@
 //! Source: `/work/shared/docs/pool-tag-apis.md` sections 1.2 to 1.4. Positions are 1-based and
 //! count the arguments of the *real* call (after header inlines are expanded).
 
+use utoipa::ToSchema;
+
 /// What a tag-taking call does with its tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema)]
 pub enum ApiKind {
     /// Allocates pool (or creates a pool-backed object) under the tag.
     Alloc,

@@ -7,7 +7,7 @@ use super::apis::{KERNEL_MODULES, USER_MODULES};
 use super::image::{Image, MACHINE_ARM64, MACHINE_X64, MACHINE_X86};
 
 /// CPU architecture from the COFF header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Machine {
     X64,
     X86,

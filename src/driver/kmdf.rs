@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::image::Image;
 use crate::tag::PoolTag;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KmdfInfo {
     /// KMDF version from `WDF_BIND_INFO.Version` ("major.minor"), when readable.
     pub version: Option<String>,

@@ -16,6 +16,7 @@ pub mod version_info;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use apis::ApiKind;
 pub use identity::Machine;
@@ -64,7 +65,9 @@ pub enum DriverError {
 }
 
 /// How a tag was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 pub enum TagKind {
     /// A constant tag argument at a call of a tag-taking API (or of a wrapper of one).
     CodeSite,
@@ -74,7 +77,8 @@ pub enum TagKind {
     StringGuess,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = DriverConfidence)]
 pub enum Confidence {
     High,
     Medium,
@@ -82,7 +86,7 @@ pub enum Confidence {
 }
 
 /// One piece of evidence for a tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CallSite {
     /// The kernel API (or KMDF function) the tag reaches.
     pub api: String,
@@ -93,7 +97,7 @@ pub struct CallSite {
     pub usage: ApiKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FoundTag {
     pub tag: PoolTag,
     pub kind: TagKind,
@@ -107,13 +111,13 @@ pub struct FoundTag {
 }
 
 /// A driver function found to forward a tag parameter to a pool API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WrapperInfo {
     pub rva: u32,
     pub api: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DriverAnalysis {
     pub file_name: String,
     /// Lower-case hex SHA-256 of the whole file.

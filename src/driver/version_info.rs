@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::image::Image;
 
 /// The version resource of a driver, as `sigcheck` shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionInfo {
     pub company_name: Option<String>,
     pub file_description: Option<String>,

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartError;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Multipart, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::api::query_params;
+use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
 use super::pages::CONTENT_SECURITY_POLICY;
 use super::views::{TagView, driver_href};
 use super::{ApiError, ApiResult, AppState, HttpConfig};
@@ -27,7 +28,6 @@ use crate::attribution::{
 use crate::snapshot::{FORMATS_UNDERSTOOD, SnapshotFormat};
 
 pub fn router(config: &HttpConfig) -> Router<AppState> {
-    let cache = Arc::new(KnowledgeCache::new());
     let limit = DefaultBodyLimit::max(config.max_body_bytes);
     let api = Router::new().route("/api/v1/analyze", post(analyze_api).layer(limit));
     let pages = Router::new()
@@ -36,7 +36,7 @@ pub fn router(config: &HttpConfig) -> Router<AppState> {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ));
-    api.merge(pages).layer(Extension(cache))
+    api.merge(pages)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,9 +58,38 @@ struct Upload {
 
 /// `POST /api/v1/analyze`: a raw snapshot body, or multipart with several snapshot files and
 /// an optional `drivers` part.
+///
+/// Ranks the tags of pool snapshots and names the drivers behind them. Public (no token).
+#[utoipa::path(
+    post,
+    path = "/api/v1/analyze",
+    tag = "analysis",
+    params(
+        ("format" = Option<SnapshotFormatName>, Query, description = "The snapshots' format; detected from the content when absent"),
+        ("output" = Option<OutputName>, Query, description = "`json` (default) or `text`; without it, `Accept: text/plain` (and no `application/json`) asks for text"),
+    ),
+    request_body(
+        description = "One snapshot as the body (any format understood), or multipart with several snapshot files and an optional `drivers` part",
+        content(
+            (String = "text/plain", example = " Tag  Type     Allocs            Frees            Diff   Bytes       Per Alloc\n NtfF Paged     10 (   0)         5 (   0)        5    1000 (   0)     200\n"),
+            (inline(BinaryFile) = "application/octet-stream"),
+            (inline(AnalyzeForm) = "multipart/form-data"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The ranking: suspects, findings, guidance", content(
+            (Analysis = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 400, description = "No snapshot in the request, an unknown format or output, an unreadable multipart body", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server's limit", body = ErrorBody),
+        (status = 422, description = "A snapshot or driver list the server cannot read", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
 async fn analyze_api(
     State(state): State<AppState>,
-    Extension(cache): Extension<Arc<KnowledgeCache>>,
     params: Result<Query<AnalyzeParams>, QueryRejection>,
     headers: HeaderMap,
     request: Request,
@@ -68,7 +97,14 @@ async fn analyze_api(
     let params = query_params(params)?;
     let text = wants_text(params.output.as_deref(), &headers)?;
     let upload = read_upload(&state, request).await?;
-    let analysis = run(&state, cache, upload, params.format.as_deref(), &headers).await?;
+    let analysis = run(
+        &state,
+        state.knowledge.clone(),
+        upload,
+        params.format.as_deref(),
+        &headers,
+    )
+    .await?;
     Ok(if text {
         (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -188,7 +224,9 @@ async fn run(
         .blocking(move |index, vendors| {
             let input = read_inputs(&files, drivers.as_deref(), format).map_err(api_error)?;
             let view = cache.view(index)?;
-            Ok(analyze(&input, &view, vendors, &options))
+            let analysis = analyze(&input, &view, vendors, &options);
+            metrics::counter!("poolsleuth_analyses_total").increment(1);
+            Ok(analysis)
         })
         .await
 }
@@ -253,7 +291,6 @@ async fn form_page() -> Response {
 
 async fn result_page(
     State(state): State<AppState>,
-    Extension(cache): Extension<Arc<KnowledgeCache>>,
     headers: HeaderMap,
     request: Request,
 ) -> Response {
@@ -269,7 +306,7 @@ async fn result_page(
         Err(e) => return page(String::new(), Some(e.to_string()), None).respond(e.status()),
     };
     let pasted = upload.pasted.clone();
-    match run(&state, cache, upload, None, &headers).await {
+    match run(&state, state.knowledge.clone(), upload, None, &headers).await {
         Ok(analysis) => {
             page(pasted, None, Some(ResultView::new(&analysis))).respond(StatusCode::OK)
         }

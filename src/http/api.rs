@@ -2,15 +2,16 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::require_admin;
-use super::{ApiError, ApiResult, AppState, HttpConfig};
+use super::openapi::{BinaryFile, ErrorBody};
+use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig};
 use crate::import::{ImportReport, ListSource, import_list};
 use crate::index::{DriverReport, SearchPage, TagReport};
 use crate::knowledge::SourceInfo;
@@ -36,11 +37,18 @@ pub fn router(config: &HttpConfig) -> Router<AppState> {
         .route("/api/v1/lists/{name}", delete(delete_source))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// Words, a tag (`NtfF`), a tag pattern (`Ntf*`, `Afd?`), a driver (`ntfs.sys`) or a
+    /// vendor; empty lists everything.
     #[serde(default)]
     pub q: String,
+    /// Hits per page, 1 to 200 (default 20).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
+    /// Hits to skip, at most 10000 (default 0).
+    #[param(minimum = 0, maximum = 10000)]
     pub offset: Option<usize>,
 }
 
@@ -72,9 +80,9 @@ pub fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> ApiResult<T>
 /// Looks a tag up; unknown tags are a 404 that names close matches.
 pub async fn tag_report(state: &AppState, text: String) -> ApiResult<TagReport> {
     let tag = PoolTag::parse(&text)?;
-    let report = state
-        .blocking(move |index, _| Ok(index.tag_report(tag)?))
-        .await?;
+    // A term lookup of a few documents takes tens of microseconds: cheaper inline than the
+    // hand-off to the blocking pool (which costs more than the lookup itself).
+    let report = state.index.tag_report(tag)?;
     if report.is_known() {
         return Ok(report);
     }
@@ -97,9 +105,23 @@ pub async fn tag_report(state: &AppState, text: String) -> ApiResult<TagReport> 
     )))
 }
 
+/// Every attribution of one tag, with its sources.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tags/{tag}",
+    tag = "knowledge base",
+    params(("tag" = String, Path, description = "The tag: 1 to 4 characters (padded with spaces), case-sensitive, `\\xNN` and `\\\\` escapes allowed", pattern = r"^(?:[\x00-\x5b\x5d-\xff]|\\\\|\\[xX][0-9a-fA-F]{2}){1,4}$", example = "NtfF")),
+    responses(
+        (status = 200, description = "What the knowledge base knows about the tag", body = TagReport),
+        (status = 400, description = "Not a pool tag (empty, too long, bad escape)", body = ErrorBody),
+        (status = 404, description = "The tag is unknown; the message names case variants", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
 async fn tag(
     State(state): State<AppState>,
-    Path(text): Path<String>,
+    ApiPath(text): ApiPath<String>,
 ) -> ApiResult<Json<TagReport>> {
     Ok(Json(tag_report(&state, text).await?))
 }
@@ -111,6 +133,19 @@ pub async fn run_search(state: &AppState, params: SearchParams) -> ApiResult<Sea
         .await
 }
 
+/// The search box: tags, patterns, drivers, vendors and description words.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "knowledge base",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "One page of hits, best first", body = SearchPage),
+        (status = 400, description = "A bad query string, limit or offset", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
 async fn search(
     State(state): State<AppState>,
     params: Result<Query<SearchParams>, QueryRejection>,
@@ -126,22 +161,71 @@ pub async fn driver_report(state: &AppState, name: String) -> ApiResult<DriverRe
         .ok_or_else(|| ApiError::NotFound(format!("driver {name:?} is not in the knowledge base")))
 }
 
+/// A driver's tags, vendors, versions and analysed files.
+#[utoipa::path(
+    get,
+    path = "/api/v1/drivers/{name}",
+    tag = "knowledge base",
+    params(("name" = String, Path, description = "The driver's file name (`ntfs.sys`) or stem (`ntfs`), any case", example = "ntfs.sys")),
+    responses(
+        (status = 200, description = "Everything known about the driver", body = DriverReport),
+        (status = 400, description = "A malformed path", body = ErrorBody),
+        (status = 404, description = "The driver is not in the knowledge base", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
 async fn driver(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<DriverReport>> {
     Ok(Json(driver_report(&state, name).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ImportParams {
+    /// The source's name (letters, digits, `.`, `-`, `_`); importing under an existing name
+    /// replaces that source.
+    #[param(required = true, value_type = String, pattern = r"^[A-Za-z0-9._+@:-]{1,100}$", example = "site-tags")]
     name: Option<String>,
+    /// The list's own version or date.
     version: Option<String>,
+    /// `pooltag`, `csv` or `tsv`; guessed from the content when absent.
+    #[param(value_type = Option<ListFormat>)]
     format: Option<String>,
+    /// Where the list came from: a file name or URL.
     origin: Option<String>,
 }
 
 /// `POST /api/v1/lists?name=SOURCE` with the list as the body (admin).
+///
+/// Imports a tag list (pooltag.txt, CSV or TSV) as one source, replacing any source of the
+/// same name.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lists",
+    tag = "admin",
+    params(ImportParams),
+    request_body(
+        description = "The list file",
+        content(
+            (String = "text/plain", example = "Zzzz - zzz.sys - an example tag\n"),
+            (inline(BinaryFile) = "application/octet-stream"),
+        ),
+    ),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The list was imported", body = ImportReport),
+        (status = 400, description = "A missing or bad name, an unknown format, an unreadable body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server's limit", body = ErrorBody),
+        (status = 422, description = "The body is not a tag list the server can read", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
 async fn import(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -183,16 +267,51 @@ async fn import(
     Ok(Json(report))
 }
 
+/// The sources in the knowledge base: the default, imported lists and analysed drivers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lists",
+    tag = "knowledge base",
+    responses(
+        (status = 200, description = "Every source", body = Vec<SourceInfo>),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
 async fn list_sources(State(state): State<AppState>) -> ApiResult<Json<Vec<SourceInfo>>> {
     Ok(Json(state.blocking(|index, _| Ok(index.sources()?)).await?))
 }
 
+/// What a deletion removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedSource {
+    pub source: String,
+    /// Entries removed with the source.
+    pub removed: u64,
+}
+
 /// `DELETE /api/v1/lists/{name}` (admin): removes a source and its entries.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/lists/{name}",
+    tag = "admin",
+    params(("name" = String, Path, description = "The source's name", pattern = r"^[A-Za-z0-9._+@:-]{1,100}$", example = "site-tags")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The source and its entries are gone", body = DeletedSource),
+        (status = 400, description = "A malformed path", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
+        (status = 404, description = "No source has that name", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
 async fn delete_source(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<DeletedSource>> {
     require_admin(&state, &headers)?;
     let lookup = name.clone();
     let removed = state
@@ -200,5 +319,8 @@ async fn delete_source(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no source named {name:?}")))?;
     tracing::info!(source = %name, removed, "source deleted");
-    Ok(Json(json!({ "source": name, "removed": removed })))
+    Ok(Json(DeletedSource {
+        source: name,
+        removed,
+    }))
 }

@@ -5,15 +5,16 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{delete, post};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::api::query_params;
 use super::auth::require_admin;
-use super::{ApiError, ApiResult, AppState, HttpConfig};
+use super::openapi::{BinaryFile, DriverUploadForm, ErrorBody};
+use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig};
 use crate::driver::{DriverAnalysis, analyze};
 use crate::import::{DriverStoreStatus, driver_source_name, driver_vendor, store_driver};
 
@@ -36,10 +37,11 @@ pub struct UploadedFile {
 }
 
 /// The outcome for one file of an upload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FileOutcome {
     pub file_name: String,
     /// `stored`, `duplicate` or `error`.
+    #[schema(pattern = "^(stored|duplicate|error)$")]
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -51,7 +53,7 @@ pub struct FileOutcome {
     pub analysis: Option<Box<DriverAnalysis>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UploadReport {
     pub stored: usize,
     pub duplicates: usize,
@@ -165,14 +167,37 @@ fn multipart_error(text: &str, limit: usize) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadParams {
-    /// File name for a raw-body upload.
+    /// File name for a raw-body upload (default `upload.sys`).
     name: Option<String>,
 }
 
 /// `POST /api/v1/drivers`: multipart with one or many files, or one file as the raw body
 /// (`?name=foo.sys` names it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/drivers",
+    tag = "admin",
+    params(UploadParams),
+    request_body(
+        description = "Driver files: multipart with one or many file parts, or one file as the raw body",
+        content((inline(DriverUploadForm) = "multipart/form-data"), (inline(BinaryFile) = "application/octet-stream")),
+    ),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Nothing new was stored (every file was known, or every file of a multipart batch failed)", body = UploadReport),
+        (status = 201, description = "At least one file was analysed and stored", body = UploadReport),
+        (status = 400, description = "No files, too many files, an unreadable body or query", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server's limit", body = ErrorBody),
+        (status = 422, description = "A single raw-body upload that is not a kernel driver the server can analyse", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
 async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -223,12 +248,37 @@ async fn upload(
     Ok((status, Json(report)))
 }
 
+/// What a driver deletion removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedDriver {
+    /// Lower-case hex SHA-256 of the removed file.
+    pub sha256: String,
+    /// Attributions removed with it.
+    pub removed: u64,
+}
+
 /// `DELETE /api/v1/drivers/sha256/{sha256}` (admin): removes one analysed file.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/drivers/sha256/{sha256}",
+    tag = "admin",
+    params(("sha256" = String, Path, description = "SHA-256 of the analysed file: 64 hex digits, any case", pattern = "^[0-9a-fA-F]{64}$")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The file's analysis and attributions are gone", body = DeletedDriver),
+        (status = 400, description = "Not a SHA-256", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
+        (status = 404, description = "No analysed driver has that SHA-256", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
 async fn delete_driver(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(sha256): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(sha256): ApiPath<String>,
+) -> ApiResult<Json<DeletedDriver>> {
     require_admin(&state, &headers)?;
     let sha256 = sha256.to_ascii_lowercase();
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -241,5 +291,5 @@ async fn delete_driver(
         .blocking(move |index, _| Ok(index.delete_source(&name)?))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no analysed driver with SHA-256 {sha256}")))?;
-    Ok(Json(json!({ "sha256": sha256, "removed": removed })))
+    Ok(Json(DeletedDriver { sha256, removed }))
 }

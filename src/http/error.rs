@@ -3,8 +3,11 @@
 
 use askama::Template;
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::import::ImportError;
@@ -18,6 +21,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error(
+        "the request took longer than the server's limit of {secs} s (set POOLSLEUTH_REQUEST_TIMEOUT_SECS to change it)"
+    )]
+    Timeout { secs: u64 },
     /// The body was understood as bytes but its content cannot be used.
     #[error("{0}")]
     Unprocessable(String),
@@ -42,6 +51,8 @@ impl ApiError {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -56,10 +67,13 @@ impl ApiError {
         match self {
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Timeout { .. } => "timeout",
             Self::Unprocessable(_) => "unprocessable",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Unauthorized => "unauthorized",
             Self::WritesDisabled => "writes_disabled",
+            Self::Index(IndexError::Locked(_)) => "unavailable",
             Self::Index(_) | Self::Internal(_) => "internal",
         }
     }
@@ -113,6 +127,67 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `Path` whose rejection (a segment that is not valid UTF-8 once decoded, or does not parse)
+/// is an [`ApiError`] in the one JSON error shape, not axum's plain-text answer.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status().is_server_error() => {
+                Err(ApiError::Internal(rejection.body_text()))
+            }
+            Err(rejection) => Err(ApiError::BadRequest(format!(
+                "bad path: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+/// Unknown routes: the JSON error under `/api` (and for probes), an HTML page elsewhere.
+pub async fn not_found(uri: Uri) -> Response {
+    let error = ApiError::NotFound(format!("no route for {}", uri.path()));
+    if wants_json(uri.path()) {
+        error.into_response()
+    } else {
+        PageError(error).into_response()
+    }
+}
+
+/// A known route asked with a method it does not have.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let error = ApiError::MethodNotAllowed(format!("{} does not allow {method}", uri.path()));
+    if wants_json(uri.path()) {
+        error.into_response()
+    } else {
+        PageError(error).into_response()
+    }
+}
+
+fn wants_json(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/readyz"
+}
+
+/// The timeout layer answers 408 with an empty body; give it the JSON error shape.
+pub fn timeout_response(secs: u64, response: Response) -> Response {
+    if response.status() == StatusCode::REQUEST_TIMEOUT
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        ApiError::Timeout { secs }.into_response()
+    } else {
+        response
+    }
+}
 
 /// The same error for browser pages: rendered as an HTML page with the same status.
 #[derive(Debug)]

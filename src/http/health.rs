@@ -3,9 +3,12 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::openapi::ErrorBody;
 use super::{ApiResult, AppState};
+use crate::index::IndexStats;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -13,12 +16,47 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(pattern = "^ok$")]
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// Always `ready`.
+    #[schema(pattern = "^ready$")]
+    pub status: &'static str,
+    pub index: IndexStats,
+}
+
+/// Alive: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The server is alive", body = Health))
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// Ready when the index answers a query.
-async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The index is open and readable, with its counts", body = Readiness),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
+async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Readiness>> {
     let stats = state.blocking(|index, _| Ok(index.stats()?)).await?;
-    Ok(Json(json!({ "status": "ready", "index": stats })))
+    Ok(Json(Readiness {
+        status: "ready",
+        index: stats,
+    }))
 }

@@ -56,6 +56,16 @@ pub async fn track(request: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics` in Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 408, description = "The request took longer than the server's request timeout", body = super::openapi::ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn render(State(state): State<AppState>) -> ApiResult<Response> {
     let stats = state.blocking(|index, _| Ok(index.stats()?)).await?;
     metrics::gauge!("poolsleuth_index_entries").set(stats.entries as f64);

@@ -8,6 +8,7 @@ mod drivers;
 mod error;
 mod health;
 mod metrics;
+mod openapi;
 mod pages;
 mod views;
 
@@ -26,8 +27,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-pub use error::{ApiError, ApiResult, PageError, PageResult};
+pub use error::{ApiError, ApiPath, ApiResult, PageError, PageResult};
+pub use openapi::{ApiDoc, document as openapi_document};
 
+use crate::attribution::KnowledgeCache;
 use crate::driver::AnalysisLimits;
 use crate::index::SearchIndex;
 use crate::vendor::VendorDirectory;
@@ -62,6 +65,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Bounds how many driver analyses run at once (CPU-heavy; one per core).
     pub analysis_slots: Arc<Semaphore>,
+    /// The in-memory view of the knowledge base that snapshot attribution reads.
+    pub knowledge: Arc<KnowledgeCache>,
 }
 
 impl AppState {
@@ -73,6 +78,7 @@ impl AppState {
             vendors,
             config: Arc::new(config),
             analysis_slots: Arc::new(Semaphore::new(cores)),
+            knowledge: Arc::new(KnowledgeCache::new()),
         }
     }
 
@@ -99,6 +105,9 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router(state.config.max_body_bytes))
         .merge(health::router())
         .route("/metrics", axum::routing::get(metrics::render))
+        .merge(openapi::router())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
@@ -126,6 +135,11 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
+        ))
+        .layer(axum::middleware::map_response(
+            move |response: axum::response::Response| async move {
+                error::timeout_response(timeout.as_secs(), response)
+            },
         ))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))

@@ -24,6 +24,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::tag::PoolTag;
 
@@ -46,7 +47,7 @@ pub const FORMATS_UNDERSTOOD: &[&str] = &[
 ];
 
 /// The layouts the parser takes. `Csv` covers comma-, tab- and semicolon-separated text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SnapshotFormat {
     /// poolmon's live screen copied from a console (change columns `( n)` optional).
@@ -201,7 +202,9 @@ impl PoolTotals {
 }
 
 /// Which pool a row counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PoolKind {
     Paged,
