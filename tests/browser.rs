@@ -1,5 +1,6 @@
-//! The search pages in a real browser: headless Chromium driven over WebDriver (fantoccini),
-//! against the real server on 127.0.0.1:0.
+//! The pages in a real browser: headless Chromium driven over WebDriver (fantoccini), against
+//! the real server on 127.0.0.1:0 — the search pages, and the attribution page (paste a
+//! snapshot, submit, read the ranked suspects and the chart).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`, `/usr/bin/chromedriver`);
 //! without them every test here prints a skip notice and passes, so a fresh clone still passes
@@ -548,6 +549,120 @@ async fn pages_fit_a_phone_screen() {
                     "{page} scrolls sideways on a phone: scrollWidth {scroll_width} > innerWidth {inner_width}"
                 );
             }
+        })
+        .await;
+}
+
+// --- The attribution page ---------------------------------------------------------------
+
+const KB: &str = "tag,driver,description,vendor,version\nLeak,leaky.sys,Leaky request contexts,Contoso Ltd.,1.2.0\nLeak,leaky.sys,Leaky request contexts,Contoso Ltd.,1.10.0\n";
+
+const SNAPSHOT: &str = " Tag  Type     Allocs         Frees    Diff   Bytes    Per Alloc\n Leak Nonp      50000      1000    49000  401408000       8192\n Cont Nonp       2000         0     2000  104857600      52428\n File Nonp   25376177  25200767  175410  70145152        399\n";
+
+#[tokio::test]
+async fn pasting_a_snapshot_shows_ranked_suspects_and_a_chart() {
+    if !browser_installed() {
+        return;
+    }
+    let _slot = BROWSER_SLOT.lock().await;
+    let harness = Harness::start().await;
+    let (status, report) = harness.app.import("contoso", KB).await;
+    assert_eq!(status, 200, "{report}");
+    harness
+        .run(|client, base| async move {
+            client.goto(&format!("{base}/")).await.unwrap();
+            // The nav leads to the page.
+            client
+                .find(Locator::Css("nav a[href='/analyze']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let textarea = client
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("textarea#snapshot-text"))
+                .await
+                .unwrap();
+            textarea.send_keys(SNAPSHOT).await.unwrap();
+            client
+                .find(Locator::Css("button#analyze-submit"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let suspects = client
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("ol#suspects"))
+                .await
+                .unwrap();
+            let first = suspects
+                .find(Locator::Css("li.suspect a.driver"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert_eq!(first, "leaky.sys");
+            let guidance = suspects
+                .find(Locator::Css("li.suspect p.guidance"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(guidance.contains("1.10.0"), "{guidance}");
+            let ranks = client
+                .find_all(Locator::Css("ol#suspects li.suspect"))
+                .await
+                .unwrap();
+            assert!(ranks.len() >= 2, "several suspects are ranked");
+            // The chart: an inline SVG with one bar per top tag, drawn (not blocked by CSP).
+            let bars = client
+                .find_all(Locator::Css("svg#tag-chart rect"))
+                .await
+                .unwrap();
+            assert_eq!(bars.len(), 3);
+            let (_, _, width, height) = bars[0].rectangle().await.unwrap();
+            assert!(width > 10.0 && height > 5.0, "bar {width}x{height}");
+            let fill = client
+                .execute(
+                    "return getComputedStyle(document.querySelector('svg#tag-chart rect')).fill;",
+                    Vec::new(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                fill,
+                json!("rgb(207, 34, 46)"),
+                "the stylesheet colours third-party bars"
+            );
+            // The vendor report is there to copy.
+            let report = client
+                .find(Locator::Css("pre.vendor-report"))
+                .await
+                .unwrap()
+                .prop("textContent")
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            assert!(
+                report.starts_with("# Kernel pool leak in leaky.sys"),
+                "{report}"
+            );
+            // The pasted text stays in the box for another try.
+            let value = client
+                .find(Locator::Css("textarea#snapshot-text"))
+                .await
+                .unwrap()
+                .prop("value")
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            assert!(value.contains("Leak Nonp"));
         })
         .await;
 }
