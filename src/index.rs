@@ -257,6 +257,9 @@ impl SearchIndex {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            // Lookups fetch stored documents from all over the store; keep more decompressed
+            // blocks than the default 100 so hot tags stay in memory.
+            .doc_store_cache_num_blocks(1_000)
             .try_into()?;
         let mut text_parser = QueryParser::for_index(
             &index,
@@ -834,13 +837,15 @@ fn sort_attributions(entries: &mut [TagEntry]) {
     });
 }
 
-/// A user's glob (`ntf*`) as a regex over whole terms.
+/// A user's glob (`ntf*`) as a regex over whole terms. The wildcards are printable-ASCII
+/// classes: Unicode `.` makes tantivy's automaton many times costlier to build, and driver
+/// file names are ASCII (a non-ASCII name is still found by its exact name).
 fn glob_to_regex(glob: &str) -> String {
     let mut out = String::new();
     for c in glob.chars() {
         match c {
-            '*' => out.push_str(".*"),
-            '?' => out.push('.'),
+            '*' => out.push_str("[ -~]*"),
+            '?' => out.push_str("[ -~]"),
             c if c.is_ascii_alphanumeric() => out.push(c),
             c => {
                 out.push('\\');
