@@ -22,6 +22,7 @@ pub enum Confidence {
     /// A curated tag list (pooltag.txt, our default knowledge base, an imported CSV).
     List,
     /// A 4-byte string near pool-API use in a binary whose code yielded nothing better.
+    #[serde(rename = "string")]
     StringGuess,
 }
 

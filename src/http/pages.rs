@@ -4,7 +4,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
 use axum::http::HeaderMap;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +17,7 @@ use super::api::{SearchParams, driver_report, query_params, run_search, tag_repo
 use super::auth::require_admin;
 use super::drivers::{UploadReport, analyze_and_store, read_multipart};
 use super::views::{AnalysisView, EntryView, TagView};
-use super::{AppState, PageResult};
+use super::{ApiPath, AppState, PageResult};
 use crate::index::IndexStats;
 use crate::knowledge::SourceInfo;
 
@@ -124,7 +124,12 @@ struct TagHtml {
     case_variants: Vec<TagView>,
 }
 
-async fn tag_page(State(state): State<AppState>, Path(text): Path<String>) -> PageResult<TagHtml> {
+async fn tag_page(
+    State(state): State<AppState>,
+    path: Result<ApiPath<String>, ApiError>,
+) -> PageResult<TagHtml> {
+    // An undecodable path segment gets the HTML error page, not a bare text answer.
+    let ApiPath(text) = path?;
     let report = tag_report(&state, text).await?;
     Ok(TagHtml {
         query: report.tag.trimmed(),
@@ -154,8 +159,9 @@ struct DriverHtml {
 
 async fn driver_page(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
 ) -> PageResult<DriverHtml> {
+    let ApiPath(name) = path?;
     let report = driver_report(&state, name).await?;
     Ok(DriverHtml {
         query: report.driver.clone(),
