@@ -220,6 +220,13 @@ async fn run(
         ..AnalyzeOptions::default()
     };
     let Upload { files, drivers, .. } = upload;
+    // Parsing and ranking are CPU-bound: at most one analysis per core at a time, shared with
+    // driver analysis, so a burst of big snapshots queues instead of starving the server.
+    let _slot = state
+        .analysis_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     state
         .blocking(move |index, vendors| {
             let input = read_inputs(&files, drivers.as_deref(), format).map_err(api_error)?;

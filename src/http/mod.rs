@@ -63,7 +63,7 @@ pub struct AppState {
     pub index: Arc<SearchIndex>,
     pub vendors: Arc<VendorDirectory>,
     pub config: Arc<HttpConfig>,
-    /// Bounds how many driver analyses run at once (CPU-heavy; one per core).
+    /// Bounds how many driver and snapshot analyses run at once (CPU-heavy; one per core).
     pub analysis_slots: Arc<Semaphore>,
     /// The in-memory view of the knowledge base that snapshot attribution reads.
     pub knowledge: Arc<KnowledgeCache>,
