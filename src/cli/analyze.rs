@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 
 use super::{DataDirArg, LogArgs, init_tracing, open_index};
@@ -156,15 +156,7 @@ async fn through_server(
         .send()
         .await
         .with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status();
-    let body = response.text().await?;
-    if !status.is_success() {
-        let message = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or(body);
-        bail!("the server refused the analysis (HTTP {status}): {message}");
-    }
+    let body = super::server_answer(response, "analysis").await?;
     Ok(if json {
         // Pretty-print for people; the server sends it compact.
         serde_json::from_str::<serde_json::Value>(&body)

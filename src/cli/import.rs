@@ -143,15 +143,7 @@ async fn send_to_server(
         .send()
         .await
         .with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status();
-    let body = response.text().await?;
-    if !status.is_success() {
-        let message = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or(body);
-        bail!("the server refused the import (HTTP {status}): {message}");
-    }
+    let body = super::server_answer(response, "import").await?;
     serde_json::from_str(&body).context("the server's answer is not an import report")
 }
 

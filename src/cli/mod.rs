@@ -131,6 +131,21 @@ pub async fn open_index(
     .await?
 }
 
+/// The body of a server's answer, or an error carrying the server's own message (our API
+/// answers errors as `{"error": {"message": ...}}`).
+async fn server_answer(response: reqwest::Response, what: &str) -> anyhow::Result<String> {
+    let status = response.status();
+    let body = response.text().await?;
+    if status.is_success() {
+        return Ok(body);
+    }
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or(body);
+    anyhow::bail!("the server refused the {what} (HTTP {status}): {message}")
+}
+
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (docker stop).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
