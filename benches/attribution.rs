@@ -9,7 +9,8 @@
 //!   typical 40-row poolmon screen.
 //!
 //! Run with `cargo bench --bench attribution`. Knobs: `BENCH_DURATION` seconds (10),
-//! `BENCH_CONNECTIONS` (16), `BENCH_SYNTHETIC` entries (100000), `BENCH_RUNS` (300).
+//! `BENCH_CONNECTIONS` (16), `BENCH_SYNTHETIC` entries (100000), `BENCH_RUNS` (300),
+//! `BENCH_HTTP=0` to measure in process only (for profiling).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -218,7 +219,10 @@ fn main() {
     eprintln!("in process: {cpu_per_analysis_ms:.3} ms CPU per analysis");
     let mut analysis_times = Vec::with_capacity(runs);
     let mut full_times = Vec::with_capacity(runs);
+    let mut parse_times = Vec::with_capacity(runs);
+    let mut json_times = Vec::with_capacity(runs);
     let mut suspects = 0;
+    let mut json_bytes = 0;
     for _ in 0..runs {
         let t = Instant::now();
         let a = analyze(&input, &view, &vendors, &options);
@@ -226,9 +230,14 @@ fn main() {
         suspects = a.suspects.len();
         let t = Instant::now();
         let parsed = read_inputs(&files, None, None).unwrap();
+        let parsed_at = Instant::now();
         let a = analyze(&parsed, &view, &vendors, &options);
-        let _ = serde_json::to_vec(&a).unwrap();
-        full_times.push(t.elapsed());
+        let analysed_at = Instant::now();
+        json_bytes = serde_json::to_vec(&a).unwrap().len();
+        let done = Instant::now();
+        parse_times.push(parsed_at - t);
+        json_times.push(done - analysed_at);
+        full_times.push(done - t);
     }
     let median = |v: &mut Vec<Duration>| {
         v.sort();
@@ -237,8 +246,10 @@ fn main() {
     let p99 = |v: &Vec<Duration>| v[(v.len() * 99 / 100).min(v.len() - 1)].as_secs_f64() * 1e3;
     let analysis_median = median(&mut analysis_times);
     let full_median = median(&mut full_times);
+    let parse_median = median(&mut parse_times);
+    let json_median = median(&mut json_times);
     eprintln!(
-        "in process: analysis median {analysis_median:.3} ms (p99 {:.3} ms), parse+analysis+JSON median {full_median:.3} ms; {suspects} suspects",
+        "in process: analysis median {analysis_median:.3} ms (p99 {:.3} ms), parse+analysis+JSON median {full_median:.3} ms (parse {parse_median:.3} ms, JSON {json_median:.3} ms, {json_bytes} bytes); {suspects} suspects",
         p99(&analysis_times)
     );
     drop(view);
@@ -246,7 +257,9 @@ fn main() {
 
     // Over HTTP against the release server on the same data dir.
     let mut http_rows = Vec::new();
-    if Path::new("/usr/bin/wrk").exists() || which("wrk") {
+    if std::env::var("BENCH_HTTP").is_ok_and(|v| v == "0") {
+        eprintln!("skipped the HTTP load test: BENCH_HTTP=0");
+    } else if Path::new("/usr/bin/wrk").exists() || which("wrk") {
         let server = Server::start(&data);
         let script = work.path().join("post.lua");
         fs::write(&script, WRK_SCRIPT).unwrap();
@@ -308,7 +321,8 @@ fn main() {
     .unwrap();
     writeln!(
         out,
-        "| parse + analyze + JSON, 3,000 tags, median | {full_median:.2} ms | — |"
+        "| parse + analyze + JSON, 3,000 tags, median (parse {parse_median:.2} ms, JSON {json_median:.2} ms for {} KB) | {full_median:.2} ms | — |",
+        json_bytes / 1024
     )
     .unwrap();
     for (label, r) in &http_rows {

@@ -33,20 +33,24 @@ impl DriverFacts {
 #[derive(Debug, Default)]
 pub struct KnowledgeView {
     pub generation: u64,
-    /// Exact (non-wildcard) attributions per tag, most trustworthy first.
-    by_tag: HashMap<PoolTag, Vec<TagEntry>>,
+    /// Exact (non-wildcard) attributions, grouped by tag, each group most trustworthy first.
+    entries: Vec<TagEntry>,
+    /// Parallel to `entries`: is the entry's driver part of Windows? (Precomputed, so ranking
+    /// thousands of tags needs no per-candidate driver lookups.)
+    os: Vec<bool>,
+    /// Tag → its group in `entries` (start, length). Small buckets: a 3,000-tag snapshot
+    /// probes this table 3,000 times, and compact buckets keep the probes in cache.
+    by_tag: HashMap<PoolTag, (u32, u32)>,
     /// Wildcard rows, bucketed by their first literal byte (`None`: starts with a wildcard).
     patterns: HashMap<Option<u8>, Vec<(TagPattern, TagEntry)>>,
     drivers: HashMap<String, DriverFacts>,
-    /// Per tag, parallel to `by_tag`: is the entry's driver part of Windows?
-    os_by_tag: HashMap<PoolTag, Vec<bool>>,
-    entries: usize,
+    count: usize,
 }
 
 impl KnowledgeView {
     pub fn from_entries(generation: u64, entries: Vec<TagEntry>) -> Self {
         let count = entries.len();
-        let mut by_tag: HashMap<PoolTag, Vec<TagEntry>> = HashMap::default();
+        let mut exact: Vec<TagEntry> = Vec::with_capacity(entries.len());
         let mut patterns: HashMap<Option<u8>, Vec<(TagPattern, TagEntry)>> = HashMap::default();
         let mut drivers: HashMap<String, DriverFacts> = HashMap::default();
         for entry in entries {
@@ -69,43 +73,44 @@ impl KnowledgeView {
                     continue;
                 }
             }
-            by_tag.entry(entry.tag).or_default().push(entry);
+            exact.push(entry);
         }
-        for list in by_tag.values_mut() {
-            list.sort_by(|a, b| {
-                a.confidence
-                    .cmp(&b.confidence)
-                    .then_with(|| a.source.cmp(&b.source))
-                    .then_with(|| a.line.cmp(&b.line))
-            });
-        }
+        exact.sort_by(|a, b| {
+            a.tag
+                .cmp(&b.tag)
+                .then_with(|| a.confidence.cmp(&b.confidence))
+                .then_with(|| a.source.cmp(&b.source))
+                .then_with(|| a.line.cmp(&b.line))
+        });
         for (name, facts) in drivers.iter_mut() {
             facts.versions.sort_by(|a, b| compare_versions(a, b));
             facts.os = super::is_inbox(name)
                 || (!facts.vendors.is_empty() && facts.vendors.iter().all(|v| v == "Microsoft"));
         }
-        let os_by_tag = by_tag
+        let os = exact
             .iter()
-            .map(|(tag, list)| {
-                let os = list
-                    .iter()
-                    .map(|e| {
-                        super::is_os_entry(e)
-                            || e.owner.driver.as_deref().is_some_and(|d| {
-                                drivers.get(d).map_or_else(|| super::is_inbox(d), |f| f.os)
-                            })
+            .map(|e| {
+                super::is_os_entry(e)
+                    || e.owner.driver.as_deref().is_some_and(|d| {
+                        drivers.get(d).map_or_else(|| super::is_inbox(d), |f| f.os)
                     })
-                    .collect();
-                (*tag, os)
             })
             .collect();
+        let mut by_tag: HashMap<PoolTag, (u32, u32)> = HashMap::default();
+        let mut start = 0;
+        for group in exact.chunk_by(|a, b| a.tag == b.tag) {
+            // Positions fit in u32: the index refuses lists anywhere near 4 billion entries.
+            by_tag.insert(group[0].tag, (start as u32, group.len() as u32));
+            start += group.len();
+        }
         Self {
             generation,
+            entries: exact,
+            os,
             by_tag,
-            os_by_tag,
             patterns,
             drivers,
-            entries: count,
+            count,
         }
     }
 
@@ -116,20 +121,22 @@ impl KnowledgeView {
     }
 
     pub fn entry_count(&self) -> usize {
-        self.entries
+        self.count
     }
 
     /// Attributions of exactly this tag, most trustworthy first.
     pub fn attributions(&self, tag: PoolTag) -> &[TagEntry] {
-        self.by_tag.get(&tag).map_or(&[], Vec::as_slice)
+        self.attributions_with_os(tag).0
     }
 
-    /// [`Self::attributions`] with, for each, whether its driver is part of Windows
-    /// (precomputed, so ranking thousands of tags needs no per-candidate driver lookups).
+    /// [`Self::attributions`] with, for each, whether its driver is part of Windows.
     pub fn attributions_with_os(&self, tag: PoolTag) -> (&[TagEntry], &[bool]) {
-        match (self.by_tag.get(&tag), self.os_by_tag.get(&tag)) {
-            (Some(entries), Some(os)) => (entries, os),
-            _ => (&[], &[]),
+        match self.by_tag.get(&tag) {
+            Some(&(start, len)) => {
+                let range = start as usize..(start + len) as usize;
+                (&self.entries[range.clone()], &self.os[range])
+            }
+            None => (&[], &[]),
         }
     }
 

@@ -33,7 +33,7 @@ use time::OffsetDateTime;
 
 pub use guidance::{GuidanceKind, PoolTrace, pool_traces};
 pub use kb::{DriverFacts, KnowledgeCache, KnowledgeView};
-pub use normal::{DEFAULT_NORMAL_MIB, NormalTable};
+pub use normal::{DEFAULT_NORMAL_MIB, NormalTable, NormalTag};
 pub use render::{human_bytes, render_text};
 pub use stats::{LineFit, linear_fit, pearson};
 
@@ -486,34 +486,60 @@ pub fn analyze(
     Analyzer::new(input, kb, vendors, options).run()
 }
 
-/// One (tag, pool) over the series.
-struct Series {
+/// One (tag, pool) over the series; its numbers live in [`SeriesTable`].
+struct Series<'a> {
     tag: PoolTag,
     pool: PoolKind,
+    mapped: Vec<&'a str>,
+    callers: Vec<&'a str>,
+}
+
+/// Every (tag, pool) of the input with its numbers per snapshot, stored flat (one allocation
+/// for all tags instead of two per tag).
+struct SeriesTable<'a> {
+    n: usize,
+    series: Vec<Series<'a>>,
     bytes: Vec<u64>,
     outstanding: Vec<Option<u64>>,
-    mapped: Vec<String>,
-    callers: Vec<String>,
+}
+
+impl SeriesTable<'_> {
+    fn bytes(&self, i: usize) -> &[u64] {
+        &self.bytes[i * self.n..(i + 1) * self.n]
+    }
+
+    fn outstanding(&self, i: usize) -> &[Option<u64>] {
+        &self.outstanding[i * self.n..(i + 1) * self.n]
+    }
 }
 
 /// A candidate while ranking: borrowed from the knowledge view where possible.
 #[derive(Clone)]
 struct Cand<'a> {
     driver: Cow<'a, str>,
-    component: Option<&'a str>,
-    vendor: Option<&'a str>,
     entry: Option<&'a TagEntry>,
     kind: EvidenceKind,
-    source: Cow<'a, str>,
+    /// Knowledge-base source name, `snapshot`, `driver-list` or `group`.
+    source: &'a str,
     detail: Option<String>,
     os: bool,
     loaded: Option<bool>,
     weight: f64,
 }
 
+/// One (tag, pool) while ranking: what every tag needs. The full [`Finding`] is built only for
+/// the tags the answer shows.
 struct Work<'a> {
-    series: Series,
-    f: Finding,
+    /// Index into the [`SeriesTable`].
+    series: usize,
+    tag: PoolTag,
+    pool: PoolKind,
+    /// Latest snapshot.
+    bytes: u64,
+    size_ratio: f64,
+    growth: Option<Growth>,
+    score: f64,
+    group: Option<usize>,
     cands: Vec<Cand<'a>>,
     described: Option<&'a str>,
 }
@@ -568,40 +594,34 @@ impl<'a> Analyzer<'a> {
     }
 
     fn run(self) -> Analysis {
-        let series = self.collect_series();
+        let table = self.collect_series();
         let machine = self.machine_totals();
-        let unsorted: Vec<Work<'a>> = series
-            .into_iter()
-            .map(|s| {
-                let f = self.measure(&s, &machine);
-                let (cands, described) = self.candidates(&s);
-                Work {
-                    series: s,
-                    f,
-                    cands,
-                    described,
-                }
+        let mut unsorted: Vec<Option<Work<'a>>> = (0..table.series.len())
+            .map(|i| {
+                let (cands, described) = self.candidates(&table.series[i]);
+                Some(self.measure(&table, i, cands, described))
             })
             .collect();
-        // Sort a permutation, then move each (large) item once.
+        // Sort a permutation, then move each item once.
         let mut order: Vec<usize> = (0..unsorted.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&unsorted[a].f, &unsorted[b].f);
+        order.sort_unstable_by(|&a, &b| {
+            let (a, b) = (unsorted[a].as_ref(), unsorted[b].as_ref());
+            let (a, b) = (a.expect("present"), b.expect("present"));
             b.score
                 .total_cmp(&a.score)
                 .then_with(|| b.bytes.cmp(&a.bytes))
                 .then_with(|| a.tag.cmp(&b.tag))
                 .then_with(|| a.pool.cmp(&b.pool))
         });
-        let mut slots: Vec<Option<Work<'a>>> = unsorted.into_iter().map(Some).collect();
-        let mut work: Vec<Work<'a>> = order.into_iter().filter_map(|i| slots[i].take()).collect();
+        let mut work: Vec<Work<'a>> = order
+            .into_iter()
+            .filter_map(|i| unsorted[i].take())
+            .collect();
 
-        let groups = self.group(&mut work);
+        let groups = self.group(&table, &mut work);
         let os_tags = self.os_tags(&mut work);
-        for w in &mut work {
-            w.f.owner = owner_of(&w.cands);
-        }
-        let suspects = self.suspects(&work, &machine, &groups);
+        let info = self.input_info();
+        let suspects = self.suspects(&work, &machine, &groups, &info);
         let unknown_tags = self.unknown_tags(&work);
         let strength = self.strength(&work, &suspects);
         let verdict = self.verdict(&work, &suspects, strength);
@@ -611,7 +631,7 @@ impl<'a> Analyzer<'a> {
         let findings = work
             .into_iter()
             .take(self.options.max_findings)
-            .map(|w| self.finish_finding(w))
+            .map(|w| self.finish_finding(w, &table, &machine))
             .collect();
         Analysis {
             verdict_strength: strength,
@@ -623,49 +643,57 @@ impl<'a> Analyzer<'a> {
             unknown_tags,
             os_tags,
             next_steps,
-            input: self.input_info(),
+            input: info,
             machine,
         }
     }
 
-    fn collect_series(&self) -> Vec<Series> {
+    fn collect_series(&self) -> SeriesTable<'a> {
         let n = self.n();
         let rows = self.input.snapshots.first().map_or(0, |s| s.rows.len());
         let mut index: HashMap<(PoolTag, PoolKind), usize> =
             HashMap::with_capacity_and_hasher(rows, Default::default());
-        let mut out: Vec<Series> = Vec::with_capacity(rows);
-        for (si, snap) in self.input.snapshots.iter().enumerate() {
+        let mut table = SeriesTable {
+            n,
+            series: Vec::with_capacity(rows),
+            bytes: Vec::with_capacity(rows * n),
+            outstanding: Vec::with_capacity(rows * n),
+        };
+        let input: &'a AnalysisInput = self.input;
+        for (si, snap) in input.snapshots.iter().enumerate() {
             for row in &snap.rows {
                 let i = *index.entry((row.tag, row.pool)).or_insert_with(|| {
-                    out.push(Series {
+                    table.series.push(Series {
                         tag: row.tag,
                         pool: row.pool,
-                        bytes: vec![0; n],
-                        outstanding: vec![None; n],
                         mapped: Vec::new(),
                         callers: Vec::new(),
                     });
-                    out.len() - 1
+                    table.bytes.resize(table.bytes.len() + n, 0);
+                    table.outstanding.resize(table.outstanding.len() + n, None);
+                    table.series.len() - 1
                 });
-                let s = &mut out[i];
-                s.bytes[si] = s.bytes[si].saturating_add(row.bytes);
+                let at = i * n + si;
+                table.bytes[at] = table.bytes[at].saturating_add(row.bytes);
                 if let Some(o) = row.outstanding_or_derived() {
-                    s.outstanding[si] = Some(s.outstanding[si].unwrap_or(0).saturating_add(o));
+                    let slot = &mut table.outstanding[at];
+                    *slot = Some(slot.unwrap_or(0).saturating_add(o));
                 }
-                if let Some(m) = &row.mapped_driver
+                let s = &mut table.series[i];
+                if let Some(m) = row.mapped_driver.as_deref()
                     && s.mapped.len() < 4
-                    && !s.mapped.contains(m)
+                    && !s.mapped.contains(&m)
                 {
-                    s.mapped.push(m.clone());
+                    s.mapped.push(m);
                 }
                 for c in &row.callers {
-                    if s.callers.len() < 16 && !s.callers.contains(c) {
-                        s.callers.push(c.clone());
+                    if s.callers.len() < 16 && !s.callers.contains(&c.as_str()) {
+                        s.callers.push(c);
                     }
                 }
             }
         }
-        out
+        table
     }
 
     fn machine_totals(&self) -> MachineTotals {
@@ -713,16 +741,24 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn measure(&self, s: &Series, machine: &MachineTotals) -> Finding {
+    fn normal_bytes(normal: Option<&NormalTag>) -> u64 {
+        normal.map_or(DEFAULT_NORMAL_MIB * 1024 * 1024, |r| r.typical_max_bytes)
+    }
+
+    fn measure(
+        &self,
+        table: &SeriesTable<'a>,
+        i: usize,
+        cands: Vec<Cand<'a>>,
+        described: Option<&'a str>,
+    ) -> Work<'a> {
         let n = self.n();
-        let bytes = s.bytes.last().copied().unwrap_or(0);
-        let outstanding = s.outstanding.last().copied().flatten();
-        let total = Self::pool_total(machine, s.pool);
-        let pool_share = (total > 0).then(|| round(bytes as f64 / total as f64, 4));
-        let normal = self.normal.get(s.tag, s.pool);
-        let normal_bytes = normal.map_or(DEFAULT_NORMAL_MIB * 1024 * 1024, |r| r.typical_max_bytes);
+        let s = &table.series[i];
+        let history = table.bytes(i);
+        let bytes = history.last().copied().unwrap_or(0);
+        let normal_bytes = Self::normal_bytes(self.normal.get(s.tag, s.pool));
         let size_ratio = bytes as f64 / normal_bytes as f64;
-        let growth = (n >= 2).then(|| self.growth(s));
+        let growth = (n >= 2).then(|| self.growth(history, table.outstanding(i)));
         let score = match &growth {
             None => size_ratio,
             Some(g) => {
@@ -733,32 +769,26 @@ impl<'a> Analyzer<'a> {
                 projected.max(0.0) / normal_bytes as f64 * g.steadiness + size_ratio / 10.0
             }
         };
-        Finding {
+        Work {
+            series: i,
             tag: s.tag,
             pool: s.pool,
             bytes,
-            outstanding,
-            pool_share,
-            normal_bytes,
-            normal_source: if normal.is_some() { "table" } else { "default" },
-            normal_note: normal.map(|r| r.note.clone()),
-            size_ratio: round(size_ratio, 4),
+            size_ratio,
             growth,
             score: if score.is_finite() { score } else { 0.0 },
-            owner: OwnerKind::Unknown,
-            description: None,
-            candidates: Vec::new(),
             group: None,
-            history: if n >= 2 { s.bytes.clone() } else { Vec::new() },
+            cands,
+            described,
         }
     }
 
-    fn growth(&self, s: &Series) -> Growth {
-        let ys: Vec<f64> = s.bytes.iter().map(|&b| b as f64).collect();
+    fn growth(&self, bytes: &[u64], outstanding: &[Option<u64>]) -> Growth {
+        let ys: Vec<f64> = bytes.iter().map(|&b| b as f64).collect();
         let samples: Vec<f64> = (0..ys.len()).map(|i| i as f64).collect();
         let per_sample = linear_fit(&samples, &ys);
         let per_hour = self.hours.as_ref().and_then(|xs| linear_fit(xs, &ys));
-        let allocs: Option<Vec<f64>> = s.outstanding.iter().map(|o| o.map(|v| v as f64)).collect();
+        let allocs: Option<Vec<f64>> = outstanding.iter().map(|o| o.map(|v| v as f64)).collect();
         let allocs_per_sample = allocs.as_ref().and_then(|a| linear_fit(&samples, a));
         let allocs_per_hour = match (&allocs, &self.hours) {
             (Some(a), Some(xs)) => linear_fit(xs, a),
@@ -767,9 +797,9 @@ impl<'a> Analyzer<'a> {
         let fit = per_hour.or(per_sample);
         let r_squared = fit.map_or(0.0, |f| f.r_squared);
         let rising = stats::rising_fraction(&ys).unwrap_or(0.0);
-        let first = s.bytes.first().copied().unwrap_or(0);
-        let last = s.bytes.last().copied().unwrap_or(0);
-        let delta_outstanding = match (s.outstanding.first(), s.outstanding.last()) {
+        let first = bytes.first().copied().unwrap_or(0);
+        let last = bytes.last().copied().unwrap_or(0);
+        let delta_outstanding = match (outstanding.first(), outstanding.last()) {
             (Some(Some(a)), Some(Some(b))) => Some(signed_delta(*a, *b)),
             _ => None,
         };
@@ -797,7 +827,7 @@ impl<'a> Analyzer<'a> {
         driver: Cow<'a, str>,
         kind: EvidenceKind,
         entry: Option<&'a TagEntry>,
-        source: Cow<'a, str>,
+        source: &'a str,
         detail: Option<String>,
     ) -> Cand<'a> {
         let os = entry.is_some_and(is_os_entry) || self.is_os_driver(&driver);
@@ -810,7 +840,7 @@ impl<'a> Analyzer<'a> {
         driver: Cow<'a, str>,
         kind: EvidenceKind,
         entry: Option<&'a TagEntry>,
-        source: Cow<'a, str>,
+        source: &'a str,
         detail: Option<String>,
         os: bool,
     ) -> Cand<'a> {
@@ -824,8 +854,6 @@ impl<'a> Analyzer<'a> {
         }
         Cand {
             driver,
-            component: entry.and_then(|e| e.owner.component.as_deref()),
-            vendor: entry.and_then(|e| e.vendor.as_deref()),
             entry,
             kind,
             source,
@@ -841,7 +869,7 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Candidate drivers of one tag, one per driver (the strongest evidence wins).
-    fn candidates(&self, s: &Series) -> (Vec<Cand<'a>>, Option<&'a str>) {
+    fn candidates(&self, s: &Series<'a>) -> (Vec<Cand<'a>>, Option<&'a str>) {
         let mut out: Vec<Cand<'a>> = Vec::new();
         let push = |c: Cand<'a>, out: &mut Vec<Cand<'a>>| {
             if let Some(existing) = out.iter_mut().find(|e| e.driver == c.driver) {
@@ -860,7 +888,7 @@ impl<'a> Analyzer<'a> {
                     Cow::Owned(driver),
                     EvidenceKind::VerifierCaller,
                     None,
-                    Cow::Borrowed("snapshot"),
+                    "snapshot",
                     Some(format!("!verifier caller {caller}")),
                 );
                 push(c, &mut out);
@@ -872,7 +900,7 @@ impl<'a> Analyzer<'a> {
                     Cow::Owned(normalize_module(module)),
                     EvidenceKind::VerifierCaller,
                     None,
-                    Cow::Borrowed("snapshot"),
+                    "snapshot",
                     Some(format!("!verifier module {module}")),
                 );
                 push(c, &mut out);
@@ -890,7 +918,7 @@ impl<'a> Analyzer<'a> {
                     Cow::Borrowed(driver.as_str()),
                     EvidenceKind::from_confidence(e.confidence),
                     Some(e),
-                    Cow::Borrowed(e.source.as_str()),
+                    e.source.as_str(),
                     None,
                     os,
                 );
@@ -907,7 +935,7 @@ impl<'a> Analyzer<'a> {
                         Cow::Borrowed(driver.as_str()),
                         EvidenceKind::ListPattern,
                         Some(e),
-                        Cow::Borrowed(e.source.as_str()),
+                        e.source.as_str(),
                         Some(format!("wildcard row {}", e.tag.trimmed())),
                     );
                     push(c, &mut out);
@@ -926,7 +954,7 @@ impl<'a> Analyzer<'a> {
                         Cow::Owned(driver),
                         EvidenceKind::SnapshotMapped,
                         None,
-                        Cow::Borrowed("snapshot"),
+                        "snapshot",
                         Some(format!("driver column: {}", text.trim())),
                     );
                     push(c, &mut out);
@@ -943,7 +971,7 @@ impl<'a> Analyzer<'a> {
                     Cow::Owned(driver_file(d)),
                     EvidenceKind::KmdfDefault,
                     None,
-                    Cow::Borrowed("driver-list"),
+                    "driver-list",
                     Some(format!(
                         "KMDF default tag of the service name {service:?} (first four characters{})",
                         if service.len() >= 3 && service[..3].eq_ignore_ascii_case("wdf") {
@@ -960,36 +988,32 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Groups growing tags whose outstanding allocations move together.
-    fn group(&self, work: &mut [Work<'a>]) -> Vec<TagGroup> {
+    fn group(&self, table: &SeriesTable<'a>, work: &mut [Work<'a>]) -> Vec<TagGroup> {
         let n = self.n();
         if n < 2 {
             return Vec::new();
         }
         // Per-interval deltas of outstanding allocations (bytes when counts are missing).
-        let deltas = |s: &Series| -> Vec<f64> {
-            let values: Vec<f64> = if s.outstanding.iter().all(Option::is_some) {
-                s.outstanding
-                    .iter()
-                    .map(|o| o.unwrap_or(0) as f64)
-                    .collect()
+        let deltas = |i: usize| -> Vec<f64> {
+            let outstanding = table.outstanding(i);
+            let values: Vec<f64> = if outstanding.iter().all(Option::is_some) {
+                outstanding.iter().map(|o| o.unwrap_or(0) as f64).collect()
             } else {
-                s.bytes.iter().map(|&b| b as f64).collect()
+                table.bytes(i).iter().map(|&b| b as f64).collect()
             };
             values.windows(2).map(|w| w[1] - w[0]).collect()
         };
         let growing: Vec<usize> = (0..work.len())
             .filter(|&i| {
-                let d = deltas(&work[i].series);
-                d.iter().sum::<f64>() > 0.0
-                    && work[i]
-                        .f
-                        .growth
-                        .as_ref()
-                        .is_some_and(|g| g.delta_bytes > 0 && g.steadiness >= 0.5)
+                work[i]
+                    .growth
+                    .as_ref()
+                    .is_some_and(|g| g.delta_bytes > 0 && g.steadiness >= 0.5)
+                    && deltas(work[i].series).iter().sum::<f64>() > 0.0
             })
             .take(100)
             .collect();
-        let d: Vec<Vec<f64>> = growing.iter().map(|&i| deltas(&work[i].series)).collect();
+        let d: Vec<Vec<f64>> = growing.iter().map(|&i| deltas(work[i].series)).collect();
         let mut parent: Vec<usize> = (0..growing.len()).collect();
         fn find(p: &mut [usize], mut i: usize) -> usize {
             while p[i] != i {
@@ -1031,7 +1055,7 @@ impl<'a> Analyzer<'a> {
             let donor_tag = donor.as_ref().and_then(|d| {
                 idx.iter()
                     .find(|&&i| work[i].cands.iter().any(|c| c.driver == d.driver))
-                    .map(|&i| work[i].f.tag)
+                    .map(|&i| work[i].tag)
             });
             let mut drivers: Vec<String> = Vec::new();
             for &i in &idx {
@@ -1042,7 +1066,7 @@ impl<'a> Analyzer<'a> {
                         d.driver.clone(),
                         EvidenceKind::SameGrowthGroup,
                         None,
-                        Cow::Borrowed("group"),
+                        "group",
                         Some(format!(
                             "grows together with {tag}, attributed to {}",
                             d.driver
@@ -1050,7 +1074,7 @@ impl<'a> Analyzer<'a> {
                     );
                     work[i].cands.push(c);
                 }
-                work[i].f.group = Some(gid);
+                work[i].group = Some(gid);
                 for c in &work[i].cands {
                     if !drivers.iter().any(|x| *x == c.driver) {
                         drivers.push(c.driver.to_string());
@@ -1059,14 +1083,14 @@ impl<'a> Analyzer<'a> {
             }
             groups.push(TagGroup {
                 id: gid,
-                tags: idx.iter().map(|&i| work[i].f.tag).collect(),
-                pools: idx.iter().map(|&i| work[i].f.pool).collect(),
+                tags: idx.iter().map(|&i| work[i].tag).collect(),
+                pools: idx.iter().map(|&i| work[i].pool).collect(),
                 reason: reason_of
                     .remove(&root)
                     .unwrap_or_else(|| "outstanding allocations grew together".into()),
                 total_bytes: idx
                     .iter()
-                    .fold(0u64, |t, &i| t.saturating_add(work[i].f.bytes)),
+                    .fold(0u64, |t, &i| t.saturating_add(work[i].bytes)),
                 drivers,
             });
         }
@@ -1077,17 +1101,17 @@ impl<'a> Analyzer<'a> {
     /// pool-trace commands.
     fn os_tags(&self, work: &mut [Work<'a>]) -> Option<OsTagAdvice> {
         let top = work.first()?;
-        if top.f.score <= 0.0 || owner_of(&top.cands) != OwnerKind::Os {
+        if top.score <= 0.0 || owner_of(&top.cands) != OwnerKind::Os {
             return None;
         }
-        let top_score = top.f.score;
+        let top_score = top.score;
         let os_idx: Vec<usize> = (0..work.len().min(10))
             .filter(|&i| {
-                owner_of(&work[i].cands) == OwnerKind::Os && work[i].f.score >= top_score * 0.1
+                owner_of(&work[i].cands) == OwnerKind::Os && work[i].score >= top_score * 0.1
             })
             .take(8)
             .collect();
-        let tags: Vec<PoolTag> = os_idx.iter().map(|&i| work[i].f.tag).collect();
+        let tags: Vec<PoolTag> = os_idx.iter().map(|&i| work[i].tag).collect();
         let mut filters: Vec<&LoadedDriver> = self
             .input
             .drivers
@@ -1108,7 +1132,7 @@ impl<'a> Analyzer<'a> {
                     Cow::Owned(name.clone()),
                     EvidenceKind::FilterDriver,
                     None,
-                    Cow::Borrowed("driver-list"),
+                    "driver-list",
                     Some("loaded third-party filter driver: may hold this OS-owned memory".into()),
                 );
                 work[i].cands.push(c);
@@ -1145,43 +1169,60 @@ impl<'a> Analyzer<'a> {
         work: &[Work<'a>],
         machine: &MachineTotals,
         groups: &[TagGroup],
+        info: &InputInfo,
     ) -> Vec<Suspect> {
-        struct Acc<'w, 'a> {
-            score: f64,
-            items: Vec<(usize, &'w Cand<'a>, f64)>,
-        }
-        let mut acc: HashMap<&str, Acc<'_, 'a>> =
+        // Pass 1: every driver's score. Pass 2 gathers the evidence of the few that are shown,
+        // so a snapshot naming thousands of drivers does not build thousands of evidence lists.
+        let contributions = || {
+            work.iter()
+                .enumerate()
+                .filter(|(_, w)| !w.cands.is_empty() && w.score > 0.0)
+                .flat_map(|(wi, w)| {
+                    let claimants = w.cands.len() as f64;
+                    w.cands
+                        .iter()
+                        .map(move |c| (wi, c, w.score * c.weight / claimants))
+                })
+        };
+        let mut scores: HashMap<&str, f64> =
             HashMap::with_capacity_and_hasher(work.len(), Default::default());
-        for (wi, w) in work.iter().enumerate() {
-            let claimants = w.cands.len();
-            if claimants == 0 || w.f.score <= 0.0 {
-                continue;
-            }
-            for c in &w.cands {
-                let contribution = w.f.score * c.weight / claimants as f64;
-                let a = acc.entry(c.driver.as_ref()).or_insert(Acc {
-                    score: 0.0,
-                    items: Vec::new(),
-                });
-                a.score += contribution;
-                a.items.push((wi, c, contribution));
+        for (_, c, contribution) in contributions() {
+            *scores.entry(c.driver.as_ref()).or_insert(0.0) += contribution;
+        }
+        let total: f64 = scores.values().sum();
+        let mut ranked: Vec<(&str, f64)> = scores.into_iter().collect();
+        let by_rank =
+            |a: &(&str, f64), b: &(&str, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        if ranked.len() > self.options.max_suspects {
+            if self.options.max_suspects == 0 {
+                ranked.clear();
+            } else {
+                ranked.select_nth_unstable_by(self.options.max_suspects - 1, by_rank);
+                ranked.truncate(self.options.max_suspects);
             }
         }
-        let total: f64 = acc.values().map(|a| a.score).sum();
-        let mut ranked: Vec<(&str, Acc)> = acc.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then_with(|| a.0.cmp(b.0)));
-        ranked.truncate(self.options.max_suspects);
+        ranked.sort_by(by_rank);
+        let mut items: Vec<Vec<(usize, &Cand<'a>, f64)>> = vec![Vec::new(); ranked.len()];
+        let shown: HashMap<&str, usize> = ranked
+            .iter()
+            .enumerate()
+            .map(|(i, (driver, _))| (*driver, i))
+            .collect();
+        for (wi, c, contribution) in contributions() {
+            if let Some(&i) = shown.get(c.driver.as_ref()) {
+                items[i].push((wi, c, contribution));
+            }
+        }
         let mut suspects = Vec::with_capacity(ranked.len());
-        for (rank, (driver, mut a)) in ranked.into_iter().enumerate() {
-            a.items.sort_by(|x, y| y.2.total_cmp(&x.2));
-            let best = a.items[0].1;
-            let os = a.items.iter().all(|(_, c, _)| c.os);
+        for (rank, ((driver, score), mut items)) in ranked.into_iter().zip(items).enumerate() {
+            items.sort_by(|x, y| y.2.total_cmp(&x.2));
+            let best = items[0].1;
+            let os = items.iter().all(|(_, c, _)| c.os);
             let facts = self.kb.driver(driver);
             let loaded_driver = self.loaded.get(driver).copied();
-            let vendor_raw = a
-                .items
+            let vendor_raw = items
                 .iter()
-                .find_map(|(_, c, _)| c.vendor)
+                .find_map(|(_, c, _)| c.entry.and_then(|e| e.vendor.as_deref()))
                 .map(str::to_owned)
                 .or_else(|| facts.and_then(|f| f.vendors.first().cloned()))
                 .or_else(|| os.then(|| "Microsoft".to_owned()));
@@ -1201,8 +1242,7 @@ impl<'a> Analyzer<'a> {
                 },
             };
             let newest = facts.and_then(|f| f.newest_version()).map(str::to_owned);
-            let sha256 = a
-                .items
+            let sha256 = items
                 .iter()
                 .find_map(|(_, c, _)| c.entry.and_then(|e| e.sha256.clone()))
                 .or_else(|| {
@@ -1214,8 +1254,7 @@ impl<'a> Analyzer<'a> {
                             .map(|(_, s)| s.clone())
                     })
                 });
-            let product = a
-                .items
+            let product = items
                 .iter()
                 .find_map(|(_, c, _)| c.entry.and_then(|e| e.product.clone()))
                 .or_else(|| facts.and_then(|f| f.products.first().cloned()));
@@ -1229,13 +1268,12 @@ impl<'a> Analyzer<'a> {
                 vendor.as_deref(),
                 support_url.as_deref(),
             );
-            let evidence_total = a.items.len();
-            let evidence: Vec<Evidence> = a
-                .items
+            let evidence_total = items.len();
+            let evidence: Vec<Evidence> = items
                 .iter()
                 .take(10)
                 .map(|&(wi, c, contribution)| {
-                    let f = &work[wi].f;
+                    let f = &work[wi];
                     Evidence {
                         tag: f.tag,
                         pool: f.pool,
@@ -1257,9 +1295,9 @@ impl<'a> Analyzer<'a> {
             let mut suspect = Suspect {
                 rank: rank + 1,
                 driver: driver.to_owned(),
-                score: round(a.score, 4),
+                score: round(score, 4),
                 share: if total > 0.0 {
-                    round(a.score / total, 4)
+                    round(score / total, 4)
                 } else {
                     0.0
                 },
@@ -1288,7 +1326,7 @@ impl<'a> Analyzer<'a> {
                 suspect.vendor_report = Some(guidance::vendor_report(
                     &suspect,
                     self.input,
-                    &self.input_info(),
+                    info,
                     machine,
                     &group_tags,
                 ));
@@ -1305,16 +1343,16 @@ impl<'a> Analyzer<'a> {
             .clone()
             .unwrap_or_else(|| "http://POOLSLEUTH-SERVER:8080".into());
         work.iter()
-            .filter(|w| w.cands.is_empty() && w.f.bytes > 0)
+            .filter(|w| w.cands.is_empty() && w.bytes > 0)
             .take(20)
             .map(|w| {
-                let tag = w.f.tag.trimmed();
+                let tag = w.tag.trimmed();
                 let mut steps = vec![
                     format!(
                         "upload the machine's drivers for scanning: poolsleuth scan C:\\Windows\\System32\\drivers --server {server}"
                     ),
                 ];
-                if w.f.tag.is_printable() && !tag.contains(['"', ' ']) {
+                if w.tag.is_printable() && !tag.contains(['"', ' ']) {
                     steps.push(format!(
                         "or search them on the machine: findstr /m /l /c:\"{tag}\" C:\\Windows\\System32\\drivers\\*.sys (misses tags not stored as text)"
                     ));
@@ -1323,11 +1361,11 @@ impl<'a> Analyzer<'a> {
                     steps.push("send the driver list (driverquery /v /fo csv) to match KMDF default tags (the first four letters of a service name)".into());
                 }
                 UnknownTag {
-                    tag: w.f.tag,
-                    pool: w.f.pool,
-                    bytes: w.f.bytes,
-                    score: round(w.f.score, 4),
-                    growth_bytes_per_hour: w.f.growth.as_ref().and_then(|g| g.bytes_per_hour),
+                    tag: w.tag,
+                    pool: w.pool,
+                    bytes: w.bytes,
+                    score: round(w.score, 4),
+                    growth_bytes_per_hour: w.growth.as_ref().and_then(|g| g.bytes_per_hour),
                     next_steps: steps,
                 }
             })
@@ -1343,14 +1381,13 @@ impl<'a> Analyzer<'a> {
             return VerdictStrength::Weak;
         };
         let growing = top
-            .f
             .growth
             .as_ref()
             .is_some_and(|g| g.delta_bytes > 0 && g.steadiness > 0.0);
         if !growing {
             return VerdictStrength::Weak;
         }
-        let steady = top.f.growth.as_ref().is_some_and(|g| g.steadiness >= 0.8);
+        let steady = top.growth.as_ref().is_some_and(|g| g.steadiness >= 0.8);
         let pinned = suspects.first().is_some_and(|s| {
             !s.os_component
                 && matches!(
@@ -1377,8 +1414,8 @@ impl<'a> Analyzer<'a> {
         let Some(top) = work.first() else {
             return "The snapshot holds no pool usage to rank.".into();
         };
-        let tag = top.f.tag.trimmed();
-        let how = match &top.f.growth {
+        let tag = top.tag.trimmed();
+        let how = match &top.growth {
             Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
                 Some(h) => format!(
                     "grows {}/hour (steadiness {:.2})",
@@ -1393,13 +1430,13 @@ impl<'a> Analyzer<'a> {
             },
             Some(_) => format!(
                 "does not grow; it holds {} ({:.1}× its normal size)",
-                human_bytes(top.f.bytes),
-                top.f.size_ratio
+                human_bytes(top.bytes),
+                top.size_ratio
             ),
             None => format!(
                 "holds {} ({:.1}× what is normal for it)",
-                human_bytes(top.f.bytes),
-                top.f.size_ratio
+                human_bytes(top.bytes),
+                top.size_ratio
             ),
         };
         let suspect_name = |s: &Suspect| {
@@ -1461,7 +1498,7 @@ impl<'a> Analyzer<'a> {
             }
             VerdictStrength::Strong => " Verdict strong: steady growth over the series.",
         };
-        format!("Top tag `{tag}` ({}) {how}. {who}{firmness}", top.f.pool)
+        format!("Top tag `{tag}` ({}) {how}. {who}{firmness}", top.pool)
     }
 
     fn next_steps(
@@ -1495,7 +1532,7 @@ impl<'a> Analyzer<'a> {
             .filter(|u| {
                 work.iter()
                     .take(5)
-                    .any(|w| w.f.tag == u.tag && w.f.pool == u.pool)
+                    .any(|w| w.tag == u.tag && w.pool == u.pool)
             })
             .collect();
         if let Some(u) = top_unknown.first() {
@@ -1549,21 +1586,34 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn finish_finding(&self, w: Work<'a>) -> Finding {
-        let mut f = w.f;
-        f.description = w.described.map(str::to_owned);
+    fn finish_finding(
+        &self,
+        w: Work<'a>,
+        table: &SeriesTable<'a>,
+        machine: &MachineTotals,
+    ) -> Finding {
+        let n = self.n();
+        let total = Self::pool_total(machine, w.pool);
+        let normal = self.normal.get(w.tag, w.pool);
+        let owner = owner_of(&w.cands);
         let mut cands = w.cands;
         cands.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-        f.candidates = cands
+        let candidates = cands
             .into_iter()
             .take(8)
             .map(|c| Candidate {
+                component: c
+                    .entry
+                    .and_then(|e| e.owner.component.as_deref())
+                    .map(str::to_owned),
+                vendor: c
+                    .entry
+                    .and_then(|e| e.vendor.as_deref())
+                    .map(|v| self.vendors.canonical_name(v)),
                 driver: c.driver.into_owned(),
-                component: c.component.map(str::to_owned),
-                vendor: c.vendor.map(|v| self.vendors.canonical_name(v)),
                 evidence: c.kind,
                 confidence: c.entry.map(|e| e.confidence),
-                source: c.source.into_owned(),
+                source: c.source.to_owned(),
                 line: c.entry.and_then(|e| e.line),
                 detail: c.detail,
                 os_component: c.os,
@@ -1571,8 +1621,28 @@ impl<'a> Analyzer<'a> {
                 weight: round(c.weight, 4),
             })
             .collect();
-        f.score = round(f.score, 4);
-        f
+        Finding {
+            tag: w.tag,
+            pool: w.pool,
+            bytes: w.bytes,
+            outstanding: table.outstanding(w.series).last().copied().flatten(),
+            pool_share: (total > 0).then(|| round(w.bytes as f64 / total as f64, 4)),
+            normal_bytes: Self::normal_bytes(normal),
+            normal_source: if normal.is_some() { "table" } else { "default" },
+            normal_note: normal.map(|r| r.note.clone()),
+            size_ratio: round(w.size_ratio, 4),
+            growth: w.growth,
+            score: round(w.score, 4),
+            owner,
+            description: w.described.map(str::to_owned),
+            candidates,
+            group: w.group,
+            history: if n >= 2 {
+                table.bytes(w.series).to_vec()
+            } else {
+                Vec::new()
+            },
+        }
     }
 }
 

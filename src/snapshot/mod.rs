@@ -497,6 +497,13 @@ fn order_by_time(snaps: &mut [Snapshot]) {
     }
 }
 
+/// The line around byte `at`: from after the previous line break to before the next.
+fn line_bounds(text: &[u8], at: usize) -> (usize, usize) {
+    let start = memchr::memrchr2(b'\n', b'\r', &text[..at]).map_or(0, |i| i + 1);
+    let end = memchr::memchr2(b'\n', b'\r', &text[at..]).map_or(text.len(), |i| at + i);
+    (start, end)
+}
+
 /// Candidate formats, most likely first, from cheap signals over the whole text.
 fn detect(input: &text::Input) -> Vec<SnapshotFormat> {
     let mut out = Vec::new();
@@ -513,43 +520,49 @@ fn detect(input: &text::Input) -> Vec<SnapshotFormat> {
         push(SnapshotFormat::Json, &mut out);
     }
 
-    let mut verifier = false;
-    let mut poolused = false;
-    let mut poolmon = false;
+    // Keyword signals, searched once over the whole text (lower-cased: ASCII case folding
+    // keeps byte offsets) instead of line by line: a 3,000-row snapshot is detected per request.
+    let text = input.text();
+    let lower = text.to_ascii_lowercase();
+    let keyword = |needle: &str, also: Option<&str>| {
+        memchr::memmem::find_iter(lower.as_bytes(), needle.as_bytes()).any(|at| {
+            let (start, end) = line_bounds(lower.as_bytes(), at);
+            let line = lower[start..end].trim();
+            // Headers and command lines are short; long lines carry no signal.
+            line.len() <= 2048 && also.is_none_or(|a| line.contains(a))
+        })
+    };
+    let mut verifier = keyword("!verifier", None) || keyword("driver verification list", None);
+    let mut poolused = keyword("!poolused", None) || keyword("sorting by", None);
+    let mut poolmon = keyword("memory:", Some("avail:")) || keyword("pool n:", None);
     let mut markdown = false;
     let mut powershell = false;
     let mut delimited = false;
     let mut prev_nonblank: Option<&str> = None;
+    let tag_finder = memchr::memmem::Finder::new(b"tag");
     for (_, line) in input.lines() {
+        // Lines are slices of `text`; the same bytes of `lower` are the line lower-cased.
+        let offset = line.as_ptr() as usize - text.as_ptr() as usize;
+        let line_lower = &lower.as_bytes()[offset..offset + line.len()];
         let t = line.trim();
-        // Headers and command lines are short; long lines carry no signal.
         if t.is_empty() || t.len() > 2048 {
             continue;
         }
-        let lower_has = |needle: &str| text::contains_ci(t, needle);
-        if lower_has("!verifier")
-            || lower_has("driver verification list")
-            || verifier::is_listing_header(t)
-        {
-            verifier = true;
-        }
-        if lower_has("!poolused") || poolused::is_header(t) || lower_has("sorting by") {
-            poolused = true;
-        }
-        if poolmon::is_header(t)
-            || (lower_has("memory:") && lower_has("avail:"))
-            || lower_has("pool n:")
-        {
-            poolmon = true;
-        }
-        if t.starts_with('|') && markdown::is_separator(t) {
-            markdown = true;
-        }
-        if powershell::is_dashes(t) && prev_nonblank.is_some_and(|p| !p.contains('|')) {
-            powershell = true;
-        }
-        if !delimited && csv::looks_like_header(t) {
-            delimited = true;
+        // Every structural header names a tag column; separators start with `|` or `-`.
+        let structural = t.starts_with(['|', '-']) || tag_finder.find(line_lower).is_some();
+        if structural {
+            verifier |= verifier::is_listing_header(t);
+            poolused |= poolused::is_header(t);
+            poolmon |= poolmon::is_header(t);
+            if t.starts_with('|') && markdown::is_separator(t) {
+                markdown = true;
+            }
+            if powershell::is_dashes(t) && prev_nonblank.is_some_and(|p| !p.contains('|')) {
+                powershell = true;
+            }
+            if !delimited && csv::looks_like_header(t) {
+                delimited = true;
+            }
         }
         prev_nonblank = Some(t);
     }

@@ -5,7 +5,7 @@
 //! numbers `Allocs [( d)] Frees [( d)] Diff Bytes [( d)] [Per Alloc]`, then the optional
 //! Mapped_Driver text. This survives collapsed whitespace and any column widths.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use super::text::{Input, contains_ci, parse_count, parse_timestamp, tag_from_text};
 use super::{Ctx, PoolKind, PoolTotals, PoolUsage, Snapshot, SnapshotError};
@@ -60,8 +60,43 @@ pub(crate) fn tokens(line: &str, limit: usize) -> Vec<(usize, &str)> {
     out
 }
 
+/// The first `N` whitespace-separated tokens with their byte offsets, without allocating
+/// (a 3,000-row screen is parsed per request).
+fn leading_tokens<const N: usize>(line: &str) -> ([(usize, &str); N], usize) {
+    let mut out = [(0, ""); N];
+    let mut count = 0;
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && count < N {
+        // ASCII only: non-ASCII lines take `tokens` (char whitespace) instead.
+        if is_space(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !is_space(bytes[i]) {
+            i += 1;
+        }
+        out[count] = (start, &line[start..i]);
+        count += 1;
+    }
+    (out, count)
+}
+
+/// `char::is_whitespace` for ASCII (it includes the vertical tab, unlike `u8::is_ascii_whitespace`).
+fn is_space(b: u8) -> bool {
+    b == b' ' || (0x09..=0x0d).contains(&b)
+}
+
 fn parse_row(line: &str, session: bool) -> RowParse {
-    let toks = tokens(line, 6);
+    if !line.is_ascii() {
+        return parse_row_tokens(line, &tokens(line, 6), session);
+    }
+    let (toks, count) = leading_tokens::<6>(line);
+    parse_row_tokens(line, &toks[..count], session)
+}
+
+fn parse_row_tokens(line: &str, toks: &[(usize, &str)], session: bool) -> RowParse {
     // The Type word is the 2nd token (or the 3rd/4th when the tag holds spaces).
     let Some(k) = (1..toks.len().min(4)).find(|&k| {
         pool_word(toks[k].1).is_some()
@@ -97,7 +132,9 @@ fn parse_row(line: &str, session: bool) -> RowParse {
         ));
     };
     let rest = &line[type_pos + type_word.len()..];
-    let mut nums: Vec<(bool, u64)> = Vec::new();
+    // Allocs, Frees, Diff, Bytes, Per Alloc: (negative, value).
+    let mut nums = [(false, 0u64); 5];
+    let mut count = 0;
     let mut had_delta = false;
     let mut driver = None;
     let mut i = 0;
@@ -108,7 +145,7 @@ fn parse_row(line: &str, session: bool) -> RowParse {
             i += 1;
             continue;
         }
-        if nums.len() == 5 {
+        if count == 5 {
             driver = Some(rest[i..].trim());
             break;
         }
@@ -136,7 +173,7 @@ fn parse_row(line: &str, session: bool) -> RowParse {
             }
             // A number glued to letters is text (a Mapped_Driver such as `1394ohci`).
             if end < bytes.len() && !bytes[end].is_ascii_whitespace() && bytes[end] != b'(' {
-                if nums.len() >= 4 {
+                if count >= 4 {
                     driver = Some(rest[i..].trim());
                     break;
                 }
@@ -145,17 +182,20 @@ fn parse_row(line: &str, session: bool) -> RowParse {
                     rest[i..].split_whitespace().next().unwrap_or("")
                 ));
             }
-            let Some(v) = parse_count(&rest[start..end]) else {
+            let Some(v) =
+                plain_count(&bytes[start..end]).or_else(|| parse_count(&rest[start..end]))
+            else {
                 return RowParse::Bad(format!(
                     "{:?} is not a number; row skipped",
                     &rest[start..end]
                 ));
             };
-            nums.push((negative, v));
+            nums[count] = (negative, v);
+            count += 1;
             i = end;
             continue;
         }
-        if nums.len() >= 4 {
+        if count >= 4 {
             driver = Some(rest[i..].trim());
             break;
         }
@@ -164,10 +204,9 @@ fn parse_row(line: &str, session: bool) -> RowParse {
             rest[i..].split_whitespace().next().unwrap_or("")
         ));
     }
-    if nums.len() < 4 {
+    if count < 4 {
         return RowParse::Bad(format!(
-            "expected Allocs Frees Diff Bytes after the Type column, found {} numbers; row skipped",
-            nums.len()
+            "expected Allocs Frees Diff Bytes after the Type column, found {count} numbers; row skipped"
         ));
     }
     if nums[0].0 || nums[1].0 || nums[3].0 {
@@ -196,6 +235,21 @@ fn parse_row(line: &str, session: bool) -> RowParse {
         callers: Vec::new(),
     };
     RowParse::Row(usage, note, had_delta)
+}
+
+/// Digits only (no separators), as poolmon prints them: the fast path of [`parse_count`].
+fn plain_count(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut value = 0u64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u64::from(d - b'0');
+    }
+    Some(value)
 }
 
 /// `Memory:  260620K Avail: 96364K ...`, `Commit: ... Pool N: 8332K P:27220K`.
@@ -238,7 +292,7 @@ fn is_totals_line(t: &str) -> bool {
 pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool), SnapshotError> {
     let mut frames = Vec::new();
     let mut cur = Snapshot::default();
-    let mut seen: HashSet<(crate::tag::PoolTag, PoolKind)> = HashSet::new();
+    let mut seen: FxHashSet<(crate::tag::PoolTag, PoolKind)> = FxHashSet::default();
     let mut session = false;
     let mut timestamps = false;
     let mut totals_seen = false;
@@ -246,7 +300,7 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
     let mut last_line = 0;
 
     let flush = |cur: &mut Snapshot,
-                 seen: &mut HashSet<_>,
+                 seen: &mut FxHashSet<_>,
                  frames: &mut Vec<Snapshot>,
                  ctx: &mut Ctx,
                  line: usize| {
@@ -280,6 +334,27 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
             totals_seen = true;
             continue;
         }
+        // Rows are nearly every line: read one before trying the rarer line kinds.
+        let row = parse_row(line, session);
+        if let RowParse::Row(usage, note, delta) = row {
+            if let Some(note) = note {
+                ctx.warn(n, note);
+            }
+            any_delta |= delta;
+            if !seen.insert((usage.tag, usage.pool)) {
+                ctx.warn(
+                    n,
+                    format!(
+                        "tag {} ({}) appears twice in one frame; both kept",
+                        usage.tag, usage.pool
+                    ),
+                );
+            }
+            if ctx.take_row(n) {
+                cur.rows.push(usage);
+            }
+            continue;
+        }
         if let Some(ts) = parse_timestamp(t) {
             if !cur.rows.is_empty() {
                 flush(&mut cur, &mut seen, &mut frames, ctx, n);
@@ -305,27 +380,8 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
             }
             continue;
         }
-        match parse_row(line, session) {
-            RowParse::NotARow => {}
-            RowParse::Bad(msg) => ctx.warn(n, msg),
-            RowParse::Row(usage, note, delta) => {
-                if let Some(note) = note {
-                    ctx.warn(n, note);
-                }
-                any_delta |= delta;
-                if !seen.insert((usage.tag, usage.pool)) {
-                    ctx.warn(
-                        n,
-                        format!(
-                            "tag {} ({}) appears twice in one frame; both kept",
-                            usage.tag, usage.pool
-                        ),
-                    );
-                }
-                if ctx.take_row(n) {
-                    cur.rows.push(usage);
-                }
-            }
+        if let RowParse::Bad(msg) = row {
+            ctx.warn(n, msg);
         }
     }
     flush(&mut cur, &mut seen, &mut frames, ctx, last_line);
