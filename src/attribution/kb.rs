@@ -29,18 +29,59 @@ impl DriverFacts {
     }
 }
 
+/// What ranking needs of one exact attribution, kept apart from the (large) [`TagEntry`]: a
+/// 3,000-tag snapshot probes 3,000 random tags, and reading these few bytes instead of the
+/// entries keeps most of those probes in cache.
+#[derive(Debug, Clone, Copy)]
+struct Hot {
+    /// Index into `driver_names`, or [`NO_DRIVER`].
+    driver: u32,
+    confidence: Confidence,
+    /// The driver is part of Windows.
+    os: bool,
+    /// The entry has a description.
+    described: bool,
+}
+
+const NO_DRIVER: u32 = u32::MAX;
+
+/// A tag's attributions: `len` entries from `start` in `entries` and `hot`. The first hot
+/// record is stored inline, so a tag with one attribution costs one probe.
+#[derive(Debug, Clone, Copy)]
+struct TagSlot {
+    start: u32,
+    len: u32,
+    first: Hot,
+}
+
+/// Where [`KnowledgeView::locate`] found a tag's attributions (nothing when it knows none).
+#[derive(Debug, Clone, Copy)]
+pub struct TagLocation(Option<TagSlot>);
+
+/// One attribution of a tag, as ranking sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attribution<'a> {
+    /// The full entry (not read unless a field beyond these is needed).
+    pub entry: &'a TagEntry,
+    pub driver: Option<&'a str>,
+    pub confidence: Confidence,
+    /// The driver is part of Windows.
+    pub os: bool,
+    /// The entry has a description.
+    pub described: bool,
+}
+
 /// The knowledge base, indexed for attribution.
 #[derive(Debug, Default)]
 pub struct KnowledgeView {
     pub generation: u64,
     /// Exact (non-wildcard) attributions, grouped by tag, each group most trustworthy first.
     entries: Vec<TagEntry>,
-    /// Parallel to `entries`: is the entry's driver part of Windows? (Precomputed, so ranking
-    /// thousands of tags needs no per-candidate driver lookups.)
-    os: Vec<bool>,
-    /// Tag → its group in `entries` (start, length). Small buckets: a 3,000-tag snapshot
-    /// probes this table 3,000 times, and compact buckets keep the probes in cache.
-    by_tag: HashMap<PoolTag, (u32, u32)>,
+    /// Parallel to `entries`.
+    hot: Vec<Hot>,
+    by_tag: HashMap<PoolTag, TagSlot>,
+    /// Distinct driver names of `entries` (a small table that stays in cache).
+    driver_names: Vec<String>,
     /// Wildcard rows, bucketed by their first literal byte (`None`: starts with a wildcard).
     patterns: HashMap<Option<u8>, Vec<(TagPattern, TagEntry)>>,
     drivers: HashMap<String, DriverFacts>,
@@ -87,27 +128,49 @@ impl KnowledgeView {
             facts.os = super::is_inbox(name)
                 || (!facts.vendors.is_empty() && facts.vendors.iter().all(|v| v == "Microsoft"));
         }
-        let os = exact
+        let mut driver_names: Vec<String> = Vec::new();
+        let mut driver_ids: HashMap<&str, u32> = HashMap::default();
+        let hot: Vec<Hot> = exact
             .iter()
             .map(|e| {
-                super::is_os_entry(e)
-                    || e.owner.driver.as_deref().is_some_and(|d| {
+                let driver = e.owner.driver.as_deref();
+                let os = super::is_os_entry(e)
+                    || driver.is_some_and(|d| {
                         drivers.get(d).map_or_else(|| super::is_inbox(d), |f| f.os)
+                    });
+                let driver = driver.map_or(NO_DRIVER, |d| {
+                    *driver_ids.entry(d).or_insert_with(|| {
+                        driver_names.push(d.to_owned());
+                        // Fewer names than entries, and entries are far below u32::MAX.
+                        (driver_names.len() - 1) as u32
                     })
+                });
+                Hot {
+                    driver,
+                    confidence: e.confidence,
+                    os,
+                    described: !e.description.is_empty(),
+                }
             })
             .collect();
-        let mut by_tag: HashMap<PoolTag, (u32, u32)> = HashMap::default();
+        drop(driver_ids);
+        let mut by_tag: HashMap<PoolTag, TagSlot> = HashMap::default();
         let mut start = 0;
         for group in exact.chunk_by(|a, b| a.tag == b.tag) {
-            // Positions fit in u32: the index refuses lists anywhere near 4 billion entries.
-            by_tag.insert(group[0].tag, (start as u32, group.len() as u32));
+            let slot = TagSlot {
+                start: start as u32,
+                len: group.len() as u32,
+                first: hot[start],
+            };
+            by_tag.insert(group[0].tag, slot);
             start += group.len();
         }
         Self {
             generation,
             entries: exact,
-            os,
+            hot,
             by_tag,
+            driver_names,
             patterns,
             drivers,
             count,
@@ -126,18 +189,43 @@ impl KnowledgeView {
 
     /// Attributions of exactly this tag, most trustworthy first.
     pub fn attributions(&self, tag: PoolTag) -> &[TagEntry] {
-        self.attributions_with_os(tag).0
+        match self.by_tag.get(&tag) {
+            Some(slot) => &self.entries[slot.start as usize..(slot.start + slot.len) as usize],
+            None => &[],
+        }
     }
 
-    /// [`Self::attributions`] with, for each, whether its driver is part of Windows.
-    pub fn attributions_with_os(&self, tag: PoolTag) -> (&[TagEntry], &[bool]) {
-        match self.by_tag.get(&tag) {
-            Some(&(start, len)) => {
-                let range = start as usize..(start + len) as usize;
-                (&self.entries[range.clone()], &self.os[range])
-            }
-            None => (&[], &[]),
-        }
+    /// Where a tag's attributions are, for [`Self::ranked_attributions`]. Ranking looks up
+    /// every tag of a snapshot first, in a tight loop: the lookups miss the cache, and done
+    /// back to back the processor overlaps the misses instead of waiting for each in turn.
+    pub fn locate(&self, tag: PoolTag) -> TagLocation {
+        TagLocation(self.by_tag.get(&tag).copied())
+    }
+
+    /// [`Self::attributions`] as ranking reads them: without touching the entries.
+    pub fn ranked_attributions(
+        &self,
+        location: TagLocation,
+    ) -> impl Iterator<Item = Attribution<'_>> {
+        let slot = location.0;
+        let (start, len) = slot.map_or((0, 0), |s| (s.start as usize, s.len as usize));
+        let rest = if len > 1 {
+            &self.hot[start + 1..start + len]
+        } else {
+            &[]
+        };
+        slot.map(|s| s.first)
+            .into_iter()
+            .chain(rest.iter().copied())
+            .enumerate()
+            .map(move |(i, hot)| Attribution {
+                entry: &self.entries[start + i],
+                driver: (hot.driver != NO_DRIVER)
+                    .then(|| self.driver_names[hot.driver as usize].as_str()),
+                confidence: hot.confidence,
+                os: hot.os,
+                described: hot.described,
+            })
     }
 
     /// Wildcard rows (`Afd?`) covering the tag.

@@ -32,7 +32,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 pub use guidance::{GuidanceKind, PoolTrace, pool_traces};
-pub use kb::{DriverFacts, KnowledgeCache, KnowledgeView};
+pub use kb::{Attribution, DriverFacts, KnowledgeCache, KnowledgeView, TagLocation};
 pub use normal::{DEFAULT_NORMAL_MIB, NormalTable, NormalTag};
 pub use render::{human_bytes, render_text};
 pub use stats::{LineFit, linear_fit, pearson};
@@ -519,12 +519,21 @@ struct Cand<'a> {
     driver: Cow<'a, str>,
     entry: Option<&'a TagEntry>,
     kind: EvidenceKind,
-    /// Knowledge-base source name, `snapshot`, `driver-list` or `group`.
-    source: &'a str,
+    /// Where a candidate without a knowledge-base entry came from: `snapshot`, `driver-list`
+    /// or `group`.
+    origin: &'static str,
     detail: Option<String>,
     os: bool,
     loaded: Option<bool>,
     weight: f64,
+}
+
+impl<'a> Cand<'a> {
+    /// The knowledge-base source name, or the origin of a candidate without an entry (read
+    /// only for the candidates shown: the entry is not touched while ranking).
+    fn source(&self) -> &'a str {
+        self.entry.map_or(self.origin, |e| e.source.as_str())
+    }
 }
 
 /// One (tag, pool) while ranking: what every tag needs. The full [`Finding`] is built only for
@@ -537,11 +546,13 @@ struct Work<'a> {
     /// Latest snapshot.
     bytes: u64,
     size_ratio: f64,
-    growth: Option<Growth>,
+    /// Boxed: a single snapshot has none, and a small `Work` moves cheaply.
+    growth: Option<Box<Growth>>,
     score: f64,
     group: Option<usize>,
     cands: Vec<Cand<'a>>,
-    described: Option<&'a str>,
+    /// The first entry with a description.
+    described: Option<&'a TagEntry>,
 }
 
 struct Analyzer<'a> {
@@ -596,26 +607,29 @@ impl<'a> Analyzer<'a> {
     fn run(self) -> Analysis {
         let table = self.collect_series();
         let machine = self.machine_totals();
+        let locations: Vec<TagLocation> =
+            table.series.iter().map(|s| self.kb.locate(s.tag)).collect();
         let mut unsorted: Vec<Option<Work<'a>>> = (0..table.series.len())
             .map(|i| {
-                let (cands, described) = self.candidates(&table.series[i]);
+                let (cands, described) = self.candidates(&table.series[i], locations[i]);
                 Some(self.measure(&table, i, cands, described))
             })
             .collect();
-        // Sort a permutation, then move each item once.
-        let mut order: Vec<usize> = (0..unsorted.len()).collect();
-        order.sort_unstable_by(|&a, &b| {
-            let (a, b) = (unsorted[a].as_ref(), unsorted[b].as_ref());
-            let (a, b) = (a.expect("present"), b.expect("present"));
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| b.bytes.cmp(&a.bytes))
-                .then_with(|| a.tag.cmp(&b.tag))
-                .then_with(|| a.pool.cmp(&b.pool))
+        // Rank on compact keys, then move each item once.
+        let mut order: Vec<(f64, u64, PoolTag, PoolKind, usize)> = unsorted
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.as_ref().map(|w| (w.score, w.bytes, w.tag, w.pool, i)))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| b.1.cmp(&a.1))
+                .then_with(|| a.2.cmp(&b.2))
+                .then_with(|| a.3.cmp(&b.3))
         });
         let mut work: Vec<Work<'a>> = order
             .into_iter()
-            .filter_map(|i| unsorted[i].take())
+            .filter_map(|(.., i)| unsorted[i].take())
             .collect();
 
         let groups = self.group(&table, &mut work);
@@ -750,7 +764,7 @@ impl<'a> Analyzer<'a> {
         table: &SeriesTable<'a>,
         i: usize,
         cands: Vec<Cand<'a>>,
-        described: Option<&'a str>,
+        described: Option<&'a TagEntry>,
     ) -> Work<'a> {
         let n = self.n();
         let s = &table.series[i];
@@ -758,7 +772,7 @@ impl<'a> Analyzer<'a> {
         let bytes = history.last().copied().unwrap_or(0);
         let normal_bytes = Self::normal_bytes(self.normal.get(s.tag, s.pool));
         let size_ratio = bytes as f64 / normal_bytes as f64;
-        let growth = (n >= 2).then(|| self.growth(history, table.outstanding(i)));
+        let growth = (n >= 2).then(|| Box::new(self.growth(history, table.outstanding(i))));
         let score = match &growth {
             None => size_ratio,
             Some(g) => {
@@ -827,11 +841,11 @@ impl<'a> Analyzer<'a> {
         driver: Cow<'a, str>,
         kind: EvidenceKind,
         entry: Option<&'a TagEntry>,
-        source: &'a str,
+        origin: &'static str,
         detail: Option<String>,
     ) -> Cand<'a> {
         let os = entry.is_some_and(is_os_entry) || self.is_os_driver(&driver);
-        self.make_cand_os(driver, kind, entry, source, detail, os)
+        self.make_cand_os(driver, kind, entry, origin, detail, os)
     }
 
     /// [`Self::make_cand`] when whether the driver is part of Windows is already known.
@@ -840,7 +854,7 @@ impl<'a> Analyzer<'a> {
         driver: Cow<'a, str>,
         kind: EvidenceKind,
         entry: Option<&'a TagEntry>,
-        source: &'a str,
+        origin: &'static str,
         detail: Option<String>,
         os: bool,
     ) -> Cand<'a> {
@@ -856,7 +870,7 @@ impl<'a> Analyzer<'a> {
             driver,
             entry,
             kind,
-            source,
+            origin,
             detail,
             os,
             loaded,
@@ -869,7 +883,11 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Candidate drivers of one tag, one per driver (the strongest evidence wins).
-    fn candidates(&self, s: &Series<'a>) -> (Vec<Cand<'a>>, Option<&'a str>) {
+    fn candidates(
+        &self,
+        s: &Series<'a>,
+        location: TagLocation,
+    ) -> (Vec<Cand<'a>>, Option<&'a TagEntry>) {
         let mut out: Vec<Cand<'a>> = Vec::new();
         let push = |c: Cand<'a>, out: &mut Vec<Cand<'a>>| {
             if let Some(existing) = out.iter_mut().find(|e| e.driver == c.driver) {
@@ -907,35 +925,36 @@ impl<'a> Analyzer<'a> {
             }
         }
         // 2. The knowledge base.
-        let (attributions, os_flags) = self.kb.attributions_with_os(s.tag);
-        let mut described = attributions
-            .iter()
-            .find(|e| !e.description.is_empty())
-            .map(|e| e.description.as_str());
-        for (e, &os) in attributions.iter().zip(os_flags) {
-            if let Some(driver) = &e.owner.driver {
+        let mut described: Option<&'a TagEntry> = None;
+        let mut known = false;
+        for a in self.kb.ranked_attributions(location) {
+            known = true;
+            if described.is_none() && a.described {
+                described = Some(a.entry);
+            }
+            if let Some(driver) = a.driver {
                 let c = self.make_cand_os(
-                    Cow::Borrowed(driver.as_str()),
-                    EvidenceKind::from_confidence(e.confidence),
-                    Some(e),
-                    e.source.as_str(),
+                    Cow::Borrowed(driver),
+                    EvidenceKind::from_confidence(a.confidence),
+                    Some(a.entry),
+                    "",
                     None,
-                    os,
+                    a.os,
                 );
                 push(c, &mut out);
             }
         }
-        if attributions.is_empty() {
+        if !known {
             for e in self.kb.pattern_matches(s.tag) {
                 if described.is_none() && !e.description.is_empty() {
-                    described = Some(e.description.as_str());
+                    described = Some(e);
                 }
                 if let Some(driver) = &e.owner.driver {
                     let c = self.make_cand(
                         Cow::Borrowed(driver.as_str()),
                         EvidenceKind::ListPattern,
                         Some(e),
-                        e.source.as_str(),
+                        "",
                         Some(format!("wildcard row {}", e.tag.trimmed())),
                     );
                     push(c, &mut out);
@@ -1283,7 +1302,7 @@ impl<'a> Analyzer<'a> {
                         tag_score: round(f.score, 4),
                         evidence: c.kind,
                         confidence: c.entry.map(|e| e.confidence),
-                        source: c.source.to_string(),
+                        source: c.source().to_owned(),
                         line: c.entry.and_then(|e| e.line),
                         detail: c.detail.clone(),
                         weight: round(c.weight, 4),
@@ -1610,10 +1629,10 @@ impl<'a> Analyzer<'a> {
                     .entry
                     .and_then(|e| e.vendor.as_deref())
                     .map(|v| self.vendors.canonical_name(v)),
+                source: c.source().to_owned(),
                 driver: c.driver.into_owned(),
                 evidence: c.kind,
                 confidence: c.entry.map(|e| e.confidence),
-                source: c.source.to_owned(),
                 line: c.entry.and_then(|e| e.line),
                 detail: c.detail,
                 os_component: c.os,
@@ -1631,10 +1650,10 @@ impl<'a> Analyzer<'a> {
             normal_source: if normal.is_some() { "table" } else { "default" },
             normal_note: normal.map(|r| r.note.clone()),
             size_ratio: round(w.size_ratio, 4),
-            growth: w.growth,
+            growth: w.growth.map(|g| *g),
             score: round(w.score, 4),
             owner,
-            description: w.described.map(str::to_owned),
+            description: w.described.map(|e| e.description.clone()),
             candidates,
             group: w.group,
             history: if n >= 2 {

@@ -1,7 +1,7 @@
 //! Tags that are large on healthy systems (`data/normal_tags.csv`): a single snapshot is judged
 //! by how far each tag is above what is normal for it.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::OnceLock;
 
 use crate::snapshot::PoolKind;
@@ -42,7 +42,7 @@ impl NormalTable {
             .has_headers(true)
             .trim(csv::Trim::None)
             .from_reader(text.as_bytes());
-        let mut by_tag: HashMap<PoolTag, Vec<NormalTag>> = HashMap::new();
+        let mut by_tag: HashMap<PoolTag, Vec<NormalTag>> = HashMap::default();
         for (i, record) in reader.records().enumerate() {
             let line = i + 2;
             let record = record.map_err(|e| format!("line {line}: {e}"))?;

@@ -314,27 +314,8 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
         if ctx.full() {
             break;
         }
-        let t = line.trim();
-        if t.is_empty() || t.chars().all(|c| c == '.' || c == '…') {
-            continue;
-        }
-        if t.chars().all(|c| c == '-' || c == '=' || c == ' ') {
-            continue;
-        }
-        if is_totals_line(t) {
-            if !cur.rows.is_empty() {
-                flush(&mut cur, &mut seen, &mut frames, ctx, n);
-            }
-            if t.starts_with("Memory:") {
-                session = false;
-            }
-            let mut totals = cur.totals.take().unwrap_or_default();
-            read_totals(t, &mut totals);
-            cur.totals = (!totals.is_empty()).then_some(totals);
-            totals_seen = true;
-            continue;
-        }
-        // Rows are nearly every line: read one before trying the rarer line kinds.
+        // Rows are nearly every line: read one before trying the rarer line kinds (a totals
+        // line, a time, a header or a separator never reads as a row).
         let row = parse_row(line, session);
         if let RowParse::Row(usage, note, delta) = row {
             if let Some(note) = note {
@@ -353,6 +334,26 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
             if ctx.take_row(n) {
                 cur.rows.push(usage);
             }
+            continue;
+        }
+        let t = line.trim();
+        if t.is_empty() || t.chars().all(|c| c == '.' || c == '…') {
+            continue;
+        }
+        if t.chars().all(|c| c == '-' || c == '=' || c == ' ') {
+            continue;
+        }
+        if is_totals_line(t) {
+            if !cur.rows.is_empty() {
+                flush(&mut cur, &mut seen, &mut frames, ctx, n);
+            }
+            if t.starts_with("Memory:") {
+                session = false;
+            }
+            let mut totals = cur.totals.take().unwrap_or_default();
+            read_totals(t, &mut totals);
+            cur.totals = (!totals.is_empty()).then_some(totals);
+            totals_seen = true;
             continue;
         }
         if let Some(ts) = parse_timestamp(t) {

@@ -44,14 +44,27 @@ impl Input {
 
     /// Lines with their 1-based numbers; `\r\n`, `\n` and lone `\r` all end a line.
     pub(crate) fn lines(&self) -> impl Iterator<Item = (usize, &str)> {
-        self.text
-            .split('\n')
-            .flat_map(|l| {
-                let l = l.strip_suffix('\r').unwrap_or(l);
-                l.split('\r')
-            })
-            .enumerate()
-            .map(|(i, l)| (i + 1, l))
+        let text = self.text.as_str();
+        let bytes = text.as_bytes();
+        // One memchr pass over the text (this runs over every line of every request).
+        let mut next: Option<usize> = Some(0);
+        std::iter::from_fn(move || {
+            let start = next?;
+            match memchr::memchr2(b'\n', b'\r', &bytes[start..]) {
+                Some(i) => {
+                    let end = start + i;
+                    let crlf = bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n');
+                    next = Some(end + if crlf { 2 } else { 1 });
+                    Some(&text[start..end])
+                }
+                None => {
+                    next = None;
+                    Some(&text[start..])
+                }
+            }
+        })
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
     }
 
     pub(crate) fn first_nonblank(&self) -> Option<usize> {
@@ -478,6 +491,26 @@ pub fn mapped_driver_files(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_end_at_crlf_lf_and_lone_cr() {
+        let lines = |t: &str| -> Vec<String> {
+            Input::from_str(t)
+                .lines()
+                .map(|(_, l)| l.to_owned())
+                .collect()
+        };
+        assert_eq!(lines(""), [""]);
+        assert_eq!(lines("a\r\n"), ["a", ""]);
+        assert_eq!(lines("a\rb\n"), ["a", "b", ""]);
+        assert_eq!(lines("a\r\r\nb"), ["a", "", "b"]);
+        assert_eq!(lines("a\n\nb"), ["a", "", "b"]);
+        let numbered: Vec<usize> = Input::from_str("x\ny\r\nz")
+            .lines()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(numbered, [1, 2, 3]);
+    }
 
     #[test]
     fn counts_take_thousands_separators() {
