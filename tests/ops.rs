@@ -45,6 +45,72 @@ async fn metrics_count_requests_by_route_and_status_and_report_the_index() {
     assert_eq!(response.headers()["x-request-id"].len(), 36);
 }
 
+/// Reads one unlabelled gauge from `/metrics`.
+async fn gauge(app: &common::TestApp, name: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Polls a gauge until it satisfies `ok` (the refresher runs every second).
+async fn wait_for_gauge(app: &common::TestApp, name: &str, ok: impl Fn(f64) -> bool) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let value = gauge(app, name).await;
+        if ok(value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{name} stayed at {value}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_attribution_view_is_rebuilt_in_the_background_after_an_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    // Built at start, without any analysis asking for it.
+    wait_for_gauge(&app, "poolsleuth_knowledge_view_current", |v| v == 1.0).await;
+    let builds = gauge(&app, "poolsleuth_knowledge_view_builds").await;
+    let entries = gauge(&app, "poolsleuth_knowledge_view_entries").await;
+    assert!(
+        builds >= 1.0 && entries > 0.0,
+        "{builds} builds, {entries} entries"
+    );
+
+    let (status, _) = app
+        .import(
+            "background",
+            "tag,driver,description\nBgR1,bgr.sys,background refresh\n",
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Still no analysis: the refresher alone picks the change up.
+    wait_for_gauge(&app, "poolsleuth_knowledge_view_entries", |v| {
+        v == entries + 1.0
+    })
+    .await;
+    assert_eq!(gauge(&app, "poolsleuth_knowledge_view_current").await, 1.0);
+    assert!(gauge(&app, "poolsleuth_knowledge_view_builds").await > builds);
+    assert!(gauge(&app, "poolsleuth_knowledge_view_last_build_seconds").await > 0.0);
+
+    // The analysis sees the new entry at once.
+    let response = app
+        .client
+        .post(app.url("/api/v1/analyze"))
+        .body(" Tag  Type     Allocs  Frees  Diff   Bytes  Per Alloc\n BgR1 Nonp 900 100 800 9000000 11250\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let analysis: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(analysis["suspects"][0]["driver"], "bgr.sys", "{analysis:#}");
+}
+
 /// The real binary, as the container runs it: configuration by environment only.
 struct Server {
     child: Child,

@@ -2,7 +2,9 @@
 //! thousands of tags at once, so lookups must be hash probes, not index queries. The view is
 //! rebuilt when the index's generation changes (after every import or delete).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -273,6 +275,20 @@ fn push_unique(list: &mut Vec<String>, value: Option<&str>) {
 pub struct KnowledgeCache {
     current: RwLock<Option<Arc<KnowledgeView>>>,
     rebuild: Mutex<()>,
+    builds: AtomicU64,
+    last_build_micros: AtomicU64,
+}
+
+/// How the cached view stands, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KnowledgeCacheStatus {
+    /// Views built since the server started.
+    pub builds: u64,
+    pub last_build_seconds: f64,
+    /// The cached view matches the index as it is now.
+    pub current: bool,
+    /// Entries in the cached view.
+    pub entries: usize,
 }
 
 impl KnowledgeCache {
@@ -291,14 +307,42 @@ impl KnowledgeCache {
         if let Some(view) = self.fresh(index.generation()) {
             return Ok(view);
         }
+        let started = Instant::now();
         let view = Arc::new(KnowledgeView::load(index)?);
+        let took = started.elapsed();
+        self.builds.fetch_add(1, Ordering::Relaxed);
+        self.last_build_micros.store(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         tracing::debug!(
             entries = view.entry_count(),
             generation = view.generation,
+            took_ms = took.as_millis() as u64,
             "attribution view of the knowledge base rebuilt"
         );
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(view.clone());
         Ok(view)
+    }
+
+    /// True when the cached view matches the index (nothing to rebuild).
+    pub fn is_current(&self, index: &SearchIndex) -> bool {
+        self.fresh(index.generation()).is_some()
+    }
+
+    pub fn status(&self, index: &SearchIndex) -> KnowledgeCacheStatus {
+        let entries = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, |v| v.entry_count());
+        KnowledgeCacheStatus {
+            builds: self.builds.load(Ordering::Relaxed),
+            last_build_seconds: self.last_build_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            current: self.is_current(index),
+            entries,
+        }
     }
 
     fn fresh(&self, generation: u64) -> Option<Arc<KnowledgeView>> {

@@ -32,7 +32,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 pub use guidance::{GuidanceKind, PoolTrace, pool_traces};
-pub use kb::{Attribution, DriverFacts, KnowledgeCache, KnowledgeView, TagLocation};
+pub use kb::{
+    Attribution, DriverFacts, KnowledgeCache, KnowledgeCacheStatus, KnowledgeView, TagLocation,
+};
 pub use normal::{DEFAULT_NORMAL_MIB, NormalTable, NormalTag};
 pub use render::{human_bytes, render_text};
 pub use stats::{LineFit, linear_fit, pearson};

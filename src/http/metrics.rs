@@ -67,7 +67,14 @@ pub async fn track(request: Request, next: Next) -> Response {
     )
 )]
 pub async fn render(State(state): State<AppState>) -> ApiResult<Response> {
-    let stats = state.blocking(|index, _| Ok(index.stats()?)).await?;
+    let knowledge = state.knowledge.clone();
+    let (stats, view) = state
+        .blocking(move |index, _| Ok((index.stats()?, knowledge.status(index))))
+        .await?;
+    metrics::gauge!("poolsleuth_knowledge_view_builds").set(view.builds as f64);
+    metrics::gauge!("poolsleuth_knowledge_view_last_build_seconds").set(view.last_build_seconds);
+    metrics::gauge!("poolsleuth_knowledge_view_current").set(if view.current { 1.0 } else { 0.0 });
+    metrics::gauge!("poolsleuth_knowledge_view_entries").set(view.entries as f64);
     metrics::gauge!("poolsleuth_index_entries").set(stats.entries as f64);
     metrics::gauge!("poolsleuth_index_sources").set(stats.sources as f64);
     for (kind, entries) in &stats.entries_by_source_kind {

@@ -163,7 +163,41 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let (stop_refresher, stopped) = tokio::sync::oneshot::channel();
+    let refresher = tokio::spawn(refresh_knowledge(state.clone(), stopped));
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // Let a rebuild in progress finish, so the index is released when `serve` returns.
+    let _ = stop_refresher.send(());
+    let _ = refresher.await;
+    served
+}
+
+/// How often the background task checks whether the knowledge base changed.
+const KNOWLEDGE_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Keeps the attribution view of the knowledge base current in the background: it is built at
+/// start and again soon after every import or delete, so the first analysis after a change does
+/// not wait for the rebuild (seconds on a knowledge base of 100,000 entries).
+async fn refresh_knowledge(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let mut tick = tokio::time::interval(KNOWLEDGE_REFRESH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => return,
+        }
+        if state.knowledge.is_current(&state.index) {
+            continue;
+        }
+        let (cache, index) = (state.knowledge.clone(), state.index.clone());
+        match tokio::task::spawn_blocking(move || cache.view(&index)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "rebuilding the attribution view failed; analyses retry it");
+            }
+            Err(error) => tracing::error!(%error, "the attribution view rebuild panicked"),
+        }
+    }
 }

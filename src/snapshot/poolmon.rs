@@ -9,6 +9,7 @@ use rustc_hash::FxHashSet;
 
 use super::text::{Input, contains_ci, parse_count, parse_timestamp, tag_from_text};
 use super::{Ctx, PoolKind, PoolTotals, PoolUsage, Snapshot, SnapshotError};
+use crate::tag::PoolTag;
 
 /// `Tag Type Allocs Frees Diff Bytes Per Alloc [Mapped_Driver]`.
 pub(crate) fn is_header(t: &str) -> bool {
@@ -123,10 +124,19 @@ fn parse_row_tokens(line: &str, toks: &[(usize, &str)], session: bool) -> RowPar
     if session && pool == PoolKind::Paged {
         pool = PoolKind::Session;
     }
-    let Some(tag) = (tag_text.chars().count() <= 4)
-        .then(|| tag_from_text(tag_text))
-        .flatten()
-    else {
+    let tag = if tag_text.is_ascii() {
+        // The common case, without counting chars: 1 to 4 bytes taken as they are.
+        (1..=4).contains(&tag_text.len()).then(|| {
+            let mut bytes = [b' '; 4];
+            bytes[..tag_text.len()].copy_from_slice(tag_text.as_bytes());
+            PoolTag::from_bytes(bytes)
+        })
+    } else {
+        (tag_text.chars().count() <= 4)
+            .then(|| tag_from_text(tag_text))
+            .flatten()
+    };
+    let Some(tag) = tag else {
         return RowParse::Bad(format!(
             "{tag_text:?} before the Type column is not a pool tag (1 to 4 characters); row skipped"
         ));

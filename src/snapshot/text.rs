@@ -23,9 +23,14 @@ impl Input {
         } else if looks_utf16le(bytes) {
             utf16(bytes, u16::from_le_bytes)
         } else {
-            String::from_utf8_lossy(bytes).into_owned()
+            // Valid UTF-8 is the common case, and checking it is much faster than the lossy
+            // conversion's chunk walk.
+            match std::str::from_utf8(bytes) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+            }
         };
-        let text = if text.contains('\0') {
+        let text = if memchr::memchr(0, text.as_bytes()).is_some() {
             text.replace('\0', "")
         } else {
             text
