@@ -434,6 +434,59 @@ async fn kmdf_default_tags_point_at_loaded_drivers() {
     app.stop().await;
 }
 
+/// Runs `poolsleuth analyze ARGS` and returns its standard output.
+async fn cli_analyze(args: Vec<String>) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
+        .arg("analyze")
+        .args(&args)
+        .env_remove("POOLSLEUTH_SERVER")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "poolsleuth analyze {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_cli_prints_the_same_answer_locally_and_through_a_server() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    // A file name with a space: it must reach the server as written.
+    let snapshot = files.path().join("series growth.json");
+    std::fs::write(&snapshot, fixture("series-growth.json")).unwrap();
+    let drivers = files.path().join("drivers.json");
+    std::fs::write(&drivers, fixture("drivers-leaky.json")).unwrap();
+    let app = app_with_contoso(data.path()).await;
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        args.push(snapshot.display().to_string());
+        args.push("--drivers".into());
+        args.push(drivers.display().to_string());
+        args
+    };
+    let remote_text = cli_analyze(args(&["--server", &app.base])).await;
+    let remote_json = cli_analyze(args(&["--server", &app.base, "--json"])).await;
+    let base = app.base.clone();
+    app.stop().await;
+    let data_dir = data.path().display().to_string();
+    let local_text = cli_analyze(args(&["--data-dir", &data_dir])).await;
+    let local_json = cli_analyze(args(&["--data-dir", &data_dir, "--json"])).await;
+
+    assert!(remote_text.contains("leaky.sys"), "{remote_text}");
+    // The only difference: the server names itself in the `scan --server` hint.
+    let local_hint = "http://POOLSLEUTH-SERVER:8080";
+    assert_eq!(remote_text.replace(&base, local_hint), local_text);
+    assert_eq!(remote_json.replace(&base, local_hint), local_json);
+    let analysis: Value = serde_json::from_str(&remote_json).unwrap();
+    assert_eq!(analysis["input"]["files"][0]["name"], "series growth.json");
+    assert_eq!(analysis["input"]["driver_list"], 3, "{}", analysis["input"]);
+    assert_eq!(analysis["suspects"][0]["driver"], "leaky.sys");
+}
+
 #[tokio::test]
 async fn text_output_reads_in_a_terminal() {
     let data = tempfile::tempdir().unwrap();

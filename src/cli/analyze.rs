@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use reqwest::multipart::{Form, Part};
 
 use super::{DataDirArg, LogArgs, init_tracing, open_index};
 use crate::attribution::{
@@ -88,18 +89,6 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A boundary that will not occur in the files by chance.
-fn boundary_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
-
 fn file_name(path: &str) -> String {
     path.rsplit(['/', '\\']).next().unwrap_or(path).to_owned()
 }
@@ -120,45 +109,42 @@ async fn through_server(
     if let Some(format) = format {
         query.push(("format", format.name()));
     }
-    // multipart/form-data by hand: one part per snapshot file, `drivers` for the list.
-    let boundary = format!("poolsleuth-{:016x}", boundary_seed());
-    let mut body = Vec::new();
-    let mut part = |field: &str, file: &str, bytes: &[u8]| {
-        let safe: String = file
+    // One part per snapshot file (a series), `drivers` for the driver list.
+    // File names go as written (the server shows them in the report), minus what would break
+    // the part header.
+    let mut form = Form::new().percent_encode_noop();
+    for (i, file) in files.into_iter().enumerate() {
+        let name: String = file
+            .name
+            .unwrap_or_else(|| format!("snapshot-{i}"))
             .chars()
-            .map(|c| if c == '"' || c.is_control() { '_' } else { c })
+            .map(|c| {
+                if c == '"' || c == '\\' || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
             .collect();
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{safe}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
+        form = form.part(
+            format!("snapshot{i}"),
+            Part::bytes(file.bytes).file_name(name),
         );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    };
-    for (i, file) in files.iter().enumerate() {
-        let name = file.name.clone().unwrap_or_else(|| format!("snapshot-{i}"));
-        part(&format!("snapshot{i}"), &name, &file.bytes);
     }
-    if let Some(drivers) = &drivers {
-        part("drivers", "drivers.csv", drivers);
+    if let Some(drivers) = drivers {
+        form = form.part("drivers", Part::bytes(drivers).file_name("drivers.csv"));
     }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     let response = http
         .post(&url)
         .query(&query)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
+        .multipart(form)
         .send()
         .await
         .with_context(|| format!("cannot reach {url}"))?;
     let body = super::server_answer(response, "analysis").await?;
     Ok(if json {
-        // Pretty-print for people; the server sends it compact.
+        // Pretty-print for people; the server sends it compact. (serde_json's `preserve_order`
+        // keeps the fields in the order a local analysis prints them.)
         serde_json::from_str::<serde_json::Value>(&body)
             .and_then(|v| serde_json::to_string_pretty(&v))
             .unwrap_or(body)
