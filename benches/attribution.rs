@@ -14,17 +14,18 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use poolsleuth::attribution::{AnalyzeOptions, InputFile, KnowledgeView, analyze, read_inputs};
 use poolsleuth::import::{ListSource, import_list, seed_default};
 use poolsleuth::index::SearchIndex;
 use poolsleuth::vendor::VendorDirectory;
+use support::{Rng, Server};
 
-const SERVER_BIN: &str = env!("CARGO_BIN_EXE_poolsleuth");
+mod support;
+
 const MEDIAN_TARGET_MS: f64 = 2.0;
 const RPS_TARGET: f64 = 2_000.0;
 
@@ -52,23 +53,6 @@ fn env_number(name: &str, default: usize) -> usize {
         .and_then(|v| v.parse().ok())
         .filter(|&v| v > 0)
         .unwrap_or(default)
-}
-
-/// SplitMix64: the same data on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 const TAG_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -403,67 +387,4 @@ fn run_wrk(
         p99_ms: v["p99_us"].as_f64()? / 1e3,
         errors: v["errors"].as_f64()? as u64,
     })
-}
-
-/// The release server as a child process on a free port.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut command = Command::new(SERVER_BIN);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("POOLSLEUTH_") {
-                command.env_remove(key);
-            }
-        }
-        let child = command
-            .args([
-                "serve",
-                "--bind",
-                &addr.to_string(),
-                "--log-level",
-                "warn",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the poolsleuth server");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child,
-            base: format!("http://{addr}"),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
