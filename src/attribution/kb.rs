@@ -354,3 +354,90 @@ impl KnowledgeCache {
             .cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::DriverOwner;
+
+    fn entry(tag: &str, driver: Option<&str>, confidence: Confidence, vendor: &str) -> TagEntry {
+        TagEntry {
+            tag: PoolTag::parse(tag).unwrap(),
+            is_pattern: tag.contains(['?', '*']),
+            owner: DriverOwner {
+                driver: driver.map(str::to_owned),
+                component: None,
+            },
+            description: if driver.is_some() {
+                "described".into()
+            } else {
+                String::new()
+            },
+            vendor: Some(vendor.to_owned()),
+            product: None,
+            version: None,
+            sha256: None,
+            confidence,
+            source: format!("src-{tag}"),
+            line: Some(1),
+        }
+    }
+
+    #[test]
+    fn ranked_attributions_match_the_entries_in_trust_order() {
+        let view = KnowledgeView::from_entries(
+            7,
+            vec![
+                entry(
+                    "Leak",
+                    Some("leaky.sys"),
+                    Confidence::StringGuess,
+                    "Contoso",
+                ),
+                entry("Io  ", Some("ntoskrnl.exe"), Confidence::List, "Microsoft"),
+                entry("Leak", Some("other.sys"), Confidence::CodeSite, "Fabrikam"),
+                entry("Leak", None, Confidence::List, "Contoso"),
+                entry("Afd?", Some("afd.sys"), Confidence::List, "Microsoft"),
+                entry("Solo", Some("leaky.sys"), Confidence::List, "Contoso"),
+            ],
+        );
+        assert_eq!(view.entry_count(), 6);
+        for tag in ["Leak", "Io  ", "Solo", "Afd1", "None"] {
+            let tag = PoolTag::parse(tag).unwrap();
+            let ranked: Vec<Attribution<'_>> = view.ranked_attributions(view.locate(tag)).collect();
+            let entries = view.attributions(tag);
+            assert_eq!(ranked.len(), entries.len(), "{tag}");
+            for (a, e) in ranked.iter().zip(entries) {
+                assert!(std::ptr::eq(a.entry, e), "{tag}");
+                assert_eq!(a.driver, e.owner.driver.as_deref());
+                assert_eq!(a.confidence, e.confidence);
+                assert_eq!(a.described, !e.description.is_empty());
+            }
+        }
+        // Most trustworthy first; wildcard rows are not exact attributions.
+        let leak: Vec<Option<&str>> = view
+            .ranked_attributions(view.locate(PoolTag::parse("Leak").unwrap()))
+            .map(|a| a.driver)
+            .collect();
+        assert_eq!(leak, [Some("other.sys"), None, Some("leaky.sys")]);
+        assert!(
+            view.attributions(PoolTag::parse("Afd?").unwrap())
+                .is_empty()
+        );
+        assert_eq!(
+            view.pattern_matches(PoolTag::parse("Afd1").unwrap()).len(),
+            1
+        );
+        // The kernel is part of Windows; a third-party driver is not.
+        let io = view
+            .ranked_attributions(view.locate(PoolTag::parse("Io  ").unwrap()))
+            .next()
+            .unwrap();
+        assert!(io.os);
+        let solo = view
+            .ranked_attributions(view.locate(PoolTag::parse("Solo").unwrap()))
+            .next()
+            .unwrap();
+        assert!(!solo.os);
+    }
+}
