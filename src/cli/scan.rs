@@ -229,6 +229,7 @@ async fn upload_all(
         .user_agent(concat!("poolsleuth/", env!("CARGO_PKG_VERSION")))
         .build()?;
     let url = format!("{}/api/v1/drivers", server.trim_end_matches('/'));
+    check_token(&http, &url, token).await?;
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
     let mut tasks = Vec::with_capacity(files.len());
     for path in files {
@@ -257,6 +258,27 @@ async fn upload_all(
         bail!("the server refused the upload: {message}");
     }
     Ok(outcomes)
+}
+
+/// Asks the server whether it takes the token before sending any driver: an empty multipart
+/// upload is refused with 401/403 for a bad token and with 400 (nothing to store) for a good one.
+/// Without this, a server refusing a large upload early may close the connection while the file
+/// is still being sent, and the client sees a broken connection instead of the 401.
+async fn check_token(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<()> {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new())
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        let message = body["error"]["message"].as_str().unwrap_or("no details");
+        bail!("the server refused the upload: HTTP {status}: {message}");
+    }
+    Ok(())
 }
 
 async fn upload_one(http: &reqwest::Client, url: &str, token: &str, path: &Path) -> Outcome {
