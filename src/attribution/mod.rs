@@ -609,6 +609,8 @@ impl<'a> Analyzer<'a> {
     fn run(self) -> Analysis {
         let table = self.collect_series();
         let machine = self.machine_totals();
+        // Every tag's lookup first, back to back, so their cache misses overlap (see
+        // `KnowledgeView::locate`); the ranking work per tag follows.
         let locations: Vec<TagLocation> =
             table.series.iter().map(|s| self.kb.locate(s.tag)).collect();
         let mut unsorted: Vec<Option<Work<'a>>> = (0..table.series.len())
