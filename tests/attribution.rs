@@ -61,7 +61,8 @@ async fn analyze_raw(app: &TestApp, body: Vec<u8>) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-async fn analyze_parts(app: &TestApp, parts: &[(&str, Option<&str>, Vec<u8>)]) -> Value {
+/// POSTs a multipart body to the analysis API: (status, body text).
+async fn post_parts(app: &TestApp, parts: &[(&str, Option<&str>, Vec<u8>)]) -> (u16, String) {
     let (content_type, body) = multipart(parts);
     let response = app
         .client
@@ -72,7 +73,11 @@ async fn analyze_parts(app: &TestApp, parts: &[(&str, Option<&str>, Vec<u8>)]) -
         .await
         .unwrap();
     let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
+    (status, response.text().await.unwrap())
+}
+
+async fn analyze_parts(app: &TestApp, parts: &[(&str, Option<&str>, Vec<u8>)]) -> Value {
+    let (status, text) = post_parts(app, parts).await;
     assert_eq!(status, 200, "{text}");
     serde_json::from_str(&text).unwrap()
 }
@@ -565,47 +570,34 @@ async fn bad_input_gets_a_clear_4xx_never_500() {
     assert_eq!(status, 413, "{text}");
     assert!(error(&text).contains("limit"));
     // A bad driver list names itself.
-    let (content_type, body) = multipart(&[
-        ("snapshot", Some("a.txt"), fixture("kmdf-poolmon.txt")),
-        ("drivers", Some("d.csv"), b"nothing,useful\n1,2\n".to_vec()),
-    ]);
-    let response = app
-        .client
-        .post(app.url("/api/v1/analyze"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
-    assert!(error(&response.text().await.unwrap()).starts_with("driver list:"));
+    let (status, text) = post_parts(
+        &app,
+        &[
+            ("snapshot", Some("a.txt"), fixture("kmdf-poolmon.txt")),
+            ("drivers", Some("d.csv"), b"nothing,useful\n1,2\n".to_vec()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{text}");
+    assert!(error(&text).starts_with("driver list:"), "{text}");
     // One bad file among several is named.
-    let (content_type, body) = multipart(&[
-        ("snapshot", Some("good.txt"), fixture("kmdf-poolmon.txt")),
-        ("snapshot", Some("bad.txt"), b"garbage garbage\n".to_vec()),
-    ]);
-    let response = app
-        .client
-        .post(app.url("/api/v1/analyze"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
-    assert!(error(&response.text().await.unwrap()).starts_with("bad.txt: "));
+    let (status, text) = post_parts(
+        &app,
+        &[
+            ("snapshot", Some("good.txt"), fixture("kmdf-poolmon.txt")),
+            ("snapshot", Some("bad.txt"), b"garbage garbage\n".to_vec()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{text}");
+    assert!(error(&text).starts_with("bad.txt: "), "{text}");
     // Multipart without snapshot parts, and a broken multipart body.
-    let (content_type, body) =
-        multipart(&[("drivers", Some("d.json"), fixture("drivers-leaky.json"))]);
-    let response = app
-        .client
-        .post(app.url("/api/v1/analyze"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
+    let (status, text) = post_parts(
+        &app,
+        &[("drivers", Some("d.json"), fixture("drivers-leaky.json"))],
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
     let response = app
         .client
         .post(app.url("/api/v1/analyze"))
