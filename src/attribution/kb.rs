@@ -155,7 +155,6 @@ impl KnowledgeView {
                 }
             })
             .collect();
-        drop(driver_ids);
         let mut by_tag: HashMap<PoolTag, TagSlot> = HashMap::default();
         let mut start = 0;
         for group in exact.chunk_by(|a, b| a.tag == b.tag) {
@@ -254,11 +253,6 @@ impl KnowledgeView {
     /// does not know.
     pub fn is_os(&self, driver: &str) -> Option<bool> {
         self.drivers.get(driver).map(|f| f.os)
-    }
-
-    /// Best confidence any source gives this tag, for summaries.
-    pub fn best_confidence(&self, tag: PoolTag) -> Option<Confidence> {
-        self.attributions(tag).first().map(|e| e.confidence)
     }
 }
 

@@ -274,9 +274,7 @@ async fn check_token(http: &reqwest::Client, url: &str, token: &str) -> anyhow::
         .with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        let message = body["error"]["message"].as_str().unwrap_or("no details");
-        bail!("the server refused the upload: HTTP {status}: {message}");
+        super::server_answer(response, "upload").await?;
     }
     Ok(())
 }

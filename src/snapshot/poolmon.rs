@@ -9,7 +9,6 @@ use rustc_hash::FxHashSet;
 
 use super::text::{Input, contains_ci, parse_count, parse_timestamp, tag_from_text};
 use super::{Ctx, PoolKind, PoolTotals, PoolUsage, Snapshot, SnapshotError};
-use crate::tag::PoolTag;
 
 /// `Tag Type Allocs Frees Diff Bytes Per Alloc [Mapped_Driver]`.
 pub(crate) fn is_header(t: &str) -> bool {
@@ -124,19 +123,9 @@ fn parse_row_tokens(line: &str, toks: &[(usize, &str)], session: bool) -> RowPar
     if session && pool == PoolKind::Paged {
         pool = PoolKind::Session;
     }
-    let tag = if tag_text.is_ascii() {
-        // The common case, without counting chars: 1 to 4 bytes taken as they are.
-        (1..=4).contains(&tag_text.len()).then(|| {
-            let mut bytes = [b' '; 4];
-            bytes[..tag_text.len()].copy_from_slice(tag_text.as_bytes());
-            PoolTag::from_bytes(bytes)
-        })
-    } else {
-        (tag_text.chars().count() <= 4)
-            .then(|| tag_from_text(tag_text))
-            .flatten()
-    };
-    let Some(tag) = tag else {
+    // At most 4 characters (`len` first: counting chars is only needed past 4 bytes).
+    let short = tag_text.len() <= 4 || tag_text.chars().count() <= 4;
+    let Some(tag) = short.then(|| tag_from_text(tag_text)).flatten() else {
         return RowParse::Bad(format!(
             "{tag_text:?} before the Type column is not a pool tag (1 to 4 characters); row skipped"
         ));
@@ -192,9 +181,7 @@ fn parse_row_tokens(line: &str, toks: &[(usize, &str)], session: bool) -> RowPar
                     rest[i..].split_whitespace().next().unwrap_or("")
                 ));
             }
-            let Some(v) =
-                plain_count(&bytes[start..end]).or_else(|| parse_count(&rest[start..end]))
-            else {
+            let Some(v) = parse_count(&rest[start..end]) else {
                 return RowParse::Bad(format!(
                     "{:?} is not a number; row skipped",
                     &rest[start..end]
@@ -245,21 +232,6 @@ fn parse_row_tokens(line: &str, toks: &[(usize, &str)], session: bool) -> RowPar
         callers: Vec::new(),
     };
     RowParse::Row(usage, note, had_delta)
-}
-
-/// Digits only (no separators), as poolmon prints them: the fast path of [`parse_count`].
-fn plain_count(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    let mut value = 0u64;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value * 10 + u64::from(d - b'0');
-    }
-    Some(value)
 }
 
 /// `Memory:  260620K Avail: 96364K ...`, `Commit: ... Pool N: 8332K P:27220K`.

@@ -111,6 +111,12 @@ pub(crate) fn contains_ci(hay: &str, needle: &str) -> bool {
 /// A tag as a tool printed it: 1 to 4 characters taken literally (Latin-1), padded with
 /// spaces; the escaped form (`\x01`) is accepted too.
 pub(crate) fn tag_from_text(s: &str) -> Option<PoolTag> {
+    if s.is_ascii() && (1..=4).contains(&s.len()) {
+        // The common case (every row of a big snapshot): the bytes as they are.
+        let mut bytes = [b' '; 4];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        return Some(PoolTag::from_bytes(bytes));
+    }
     let n = s.chars().count();
     if (1..=4).contains(&n) && s.chars().all(|c| u32::from(c) <= 0xFF) {
         let mut bytes = [b' '; 4];
@@ -133,6 +139,10 @@ const THOUSANDS: [char; 5] = [',', '\'', '_', '\u{a0}', '\u{202f}'];
 pub(crate) fn parse_count(s: &str) -> Option<u64> {
     let s = s.trim();
     let s = s.strip_prefix('+').unwrap_or(s);
+    // Plain digits, as most tools print them (19 digits cannot overflow a u64).
+    if (1..=19).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(s.bytes().fold(0, |v, d| v * 10 + u64::from(d - b'0')));
+    }
     if s.is_empty() || !s.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
