@@ -153,7 +153,8 @@ async fn read_upload(state: &AppState, request: Request) -> ApiResult<Upload> {
         return Ok(Upload {
             files: vec![InputFile {
                 name: None,
-                bytes: body.to_vec(),
+                // Takes the buffer over when the body arrived in one piece (no copy).
+                bytes: Vec::from(body),
             }],
             ..Upload::default()
         });

@@ -23,7 +23,7 @@ pub(crate) fn looks_like_header(t: &str) -> bool {
     !t.starts_with('|') && header_delimiter(t).is_some()
 }
 
-pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
+pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
     let text = input.text();
     // Find the header line (within the first 100 non-blank lines) and its byte offset.
     let mut offset = 0;

@@ -231,7 +231,7 @@ fn parse_json(
 }
 
 fn parse_csv(
-    input: &Input,
+    input: &Input<'_>,
     first: usize,
     warnings: &mut Vec<LineWarning>,
 ) -> Result<Vec<LoadedDriver>, SnapshotError> {

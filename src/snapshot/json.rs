@@ -96,7 +96,7 @@ fn is_snapshot(v: &Value) -> bool {
     v.as_object().is_some_and(|o| o.contains_key("rows"))
 }
 
-pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
+pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
     let value: Value = serde_json::from_str(input.text())
         .map_err(|e| SnapshotError::new(Some(e.line().max(1)), format!("not valid JSON: {e}")))?;
     let mut out = Vec::new();

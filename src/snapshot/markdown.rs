@@ -45,7 +45,7 @@ fn is_table_line(t: &str) -> bool {
     t.trim_start().starts_with('|') || t.matches('|').count() >= 2
 }
 
-pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
+pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
     let lines: Vec<(usize, &str)> = input.lines().collect();
     let mut out = Vec::new();
     let mut sink = TableSink::default();

@@ -399,7 +399,7 @@ impl Ctx {
 
 fn run_format(
     format: SnapshotFormat,
-    input: &text::Input,
+    input: &text::Input<'_>,
     ctx: &mut Ctx,
 ) -> Result<(SnapshotFormat, Vec<Snapshot>), SnapshotError> {
     match format {
@@ -504,8 +504,39 @@ fn line_bounds(text: &[u8], at: usize) -> (usize, usize) {
     (start, end)
 }
 
+/// The bounds of each line holding `needle`, once per line, in order: the search goes on after
+/// the line's end, so a long line with many matches is not walked again for each.
+fn matching_lines<'a>(
+    text: &'a [u8],
+    needle: &'a memchr::memmem::Finder<'a>,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let at = from + needle.find(text.get(from..)?)?;
+        let (start, end) = line_bounds(text, at);
+        from = end + 1;
+        Some((start, end))
+    })
+}
+
+/// The last line before the one starting at `start` that is neither blank nor over 2,048 bytes
+/// (the lines the format detection reads), trimmed.
+fn previous_nonblank(text: &str, start: usize) -> Option<&str> {
+    let mut at = start;
+    while at > 0 {
+        // `at - 1` is the line break ending the line before.
+        let (s, e) = line_bounds(text.as_bytes(), at - 1);
+        let t = text[s..e].trim();
+        if !t.is_empty() && t.len() <= 2048 {
+            return Some(t);
+        }
+        at = s;
+    }
+    None
+}
+
 /// Candidate formats, most likely first, from cheap signals over the whole text.
-fn detect(input: &text::Input) -> Vec<SnapshotFormat> {
+fn detect(input: &text::Input<'_>) -> Vec<SnapshotFormat> {
     let mut out = Vec::new();
     let push = |f: SnapshotFormat, out: &mut Vec<SnapshotFormat>| {
         if !out.contains(&f) {
@@ -525,12 +556,13 @@ fn detect(input: &text::Input) -> Vec<SnapshotFormat> {
     let text = input.text();
     let lower = text.to_ascii_lowercase();
     let keyword = |needle: &str, also: Option<&str>| {
-        memchr::memmem::find_iter(lower.as_bytes(), needle.as_bytes()).any(|at| {
-            let (start, end) = line_bounds(lower.as_bytes(), at);
-            let line = lower[start..end].trim();
-            // Headers and command lines are short; long lines carry no signal.
-            line.len() <= 2048 && also.is_none_or(|a| line.contains(a))
-        })
+        matching_lines(lower.as_bytes(), &memchr::memmem::Finder::new(needle)).any(
+            |(start, end)| {
+                let line = lower[start..end].trim();
+                // Headers and command lines are short; long lines carry no signal.
+                line.len() <= 2048 && also.is_none_or(|a| line.contains(a))
+            },
+        )
     };
     let mut verifier = keyword("!verifier", None) || keyword("driver verification list", None);
     let mut poolused = keyword("!poolused", None) || keyword("sorting by", None);
@@ -538,33 +570,42 @@ fn detect(input: &text::Input) -> Vec<SnapshotFormat> {
     let mut markdown = false;
     let mut powershell = false;
     let mut delimited = false;
-    let mut prev_nonblank: Option<&str> = None;
-    let tag_finder = memchr::memmem::Finder::new(b"tag");
-    for (_, line) in input.lines() {
-        // Lines are slices of `text`; the same bytes of `lower` are the line lower-cased.
-        let offset = line.as_ptr() as usize - text.as_ptr() as usize;
-        let line_lower = &lower.as_bytes()[offset..offset + line.len()];
-        let t = line.trim();
+    // The structural lines, found the same way: every header names a tag column, and
+    // separators start with `|` or `-`.
+    let mut structural: Vec<usize> =
+        matching_lines(lower.as_bytes(), &memchr::memmem::Finder::new("tag"))
+            .map(|(start, _)| start)
+            .collect();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr2(b'|', b'-', &text.as_bytes()[from..]) {
+        let (start, end) = line_bounds(text.as_bytes(), from + i);
+        if text[start..from + i].trim().is_empty() {
+            structural.push(start);
+        }
+        from = end;
+    }
+    structural.sort_unstable();
+    structural.dedup();
+    for start in structural {
+        let (_, end) = line_bounds(text.as_bytes(), start);
+        let t = text[start..end].trim();
         if t.is_empty() || t.len() > 2048 {
             continue;
         }
-        // Every structural header names a tag column; separators start with `|` or `-`.
-        let structural = t.starts_with(['|', '-']) || tag_finder.find(line_lower).is_some();
-        if structural {
-            verifier |= verifier::is_listing_header(t);
-            poolused |= poolused::is_header(t);
-            poolmon |= poolmon::is_header(t);
-            if t.starts_with('|') && markdown::is_separator(t) {
-                markdown = true;
-            }
-            if powershell::is_dashes(t) && prev_nonblank.is_some_and(|p| !p.contains('|')) {
-                powershell = true;
-            }
-            if !delimited && csv::looks_like_header(t) {
-                delimited = true;
-            }
+        verifier |= verifier::is_listing_header(t);
+        poolused |= poolused::is_header(t);
+        poolmon |= poolmon::is_header(t);
+        if t.starts_with('|') && markdown::is_separator(t) {
+            markdown = true;
         }
-        prev_nonblank = Some(t);
+        if powershell::is_dashes(t)
+            && previous_nonblank(text, start).is_some_and(|p| !p.contains('|'))
+        {
+            powershell = true;
+        }
+        if !delimited && csv::looks_like_header(t) {
+            delimited = true;
+        }
     }
     if verifier {
         push(SnapshotFormat::Verifier, &mut out);
@@ -588,4 +629,37 @@ fn detect(input: &text::Input) -> Vec<SnapshotFormat> {
     push(SnapshotFormat::PoolmonScreen, &mut out);
     push(SnapshotFormat::Poolused, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detected(text: &str) -> Vec<SnapshotFormat> {
+        detect(&text::Input::from_str(text))
+    }
+
+    #[test]
+    fn a_dashes_row_counts_as_powershell_only_under_a_plain_header() {
+        let table = "\r\nTag  PagedBytes NonPagedBytes\r\n\r\n\r\n---  ---------- -------------\r\nIo   0 100\r\n";
+        assert!(detected(table).contains(&SnapshotFormat::PowershellTable));
+        let markdown = "| Tag | Bytes |\n\n--- ---\n";
+        assert!(!detected(markdown).contains(&SnapshotFormat::PowershellTable));
+        // The header before the dashes is the last line that is not blank nor over 2,048 bytes.
+        let long = format!("Tag Bytes\n{}\n--- -----\n", "|".repeat(3000));
+        assert!(detected(&long).contains(&SnapshotFormat::PowershellTable));
+    }
+
+    #[test]
+    fn keywords_on_an_overlong_line_do_not_hide_a_later_one() {
+        let noise = "!poolused ".repeat(300);
+        let text = format!("{noise}\nkd> !poolused 2\nIo Nonp 5 4 1 100 100\n");
+        assert_eq!(detected(&text)[0], SnapshotFormat::Poolused);
+        let only_noise = format!("{noise}\nIo Nonp 5 4 1 100 100\n");
+        // Only the fallbacks for headerless text remain.
+        assert_eq!(
+            detected(&only_noise),
+            [SnapshotFormat::PoolmonScreen, SnapshotFormat::Poolused]
+        );
+    }
 }

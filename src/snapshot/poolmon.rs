@@ -90,9 +90,15 @@ fn is_space(b: u8) -> bool {
 
 fn parse_row(line: &str, session: bool) -> RowParse {
     if !line.is_ascii() {
-        return parse_row_tokens(line, &tokens(line, 6), session);
+        return parse_row_tokens(line, &tokens(line, 5), session);
     }
-    let (toks, count) = leading_tokens::<6>(line);
+    // Nearly every row is `Tag Type Allocs ...` with a one-word tag: three tokens decide it.
+    let (toks, count) = leading_tokens::<3>(line);
+    if count == 3 && pool_word(toks[1].1).is_some() && toks[2].1.as_bytes()[0].is_ascii_digit() {
+        return parse_row_tokens(line, &toks, session);
+    }
+    // Up to three words of tag text before the Type word, and the number after it.
+    let (toks, count) = leading_tokens::<5>(line);
     parse_row_tokens(line, &toks[..count], session)
 }
 
@@ -167,7 +173,19 @@ fn parse_row_tokens(line: &str, toks: &[(usize, &str)], session: bool) -> RowPar
         if c.is_ascii_digit() || negative {
             let start = if negative { i + 1 } else { i };
             let mut end = start;
-            while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b',') {
+            // Plain digits are read here, in the same pass; with separators (or more digits
+            // than a u64 surely holds) `parse_count` decides.
+            let mut value: u64 = 0;
+            let mut plain = true;
+            while end < bytes.len() {
+                let b = bytes[end];
+                if b.is_ascii_digit() {
+                    value = value.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+                } else if b == b',' {
+                    plain = false;
+                } else {
+                    break;
+                }
                 end += 1;
             }
             // A number glued to letters is text (a Mapped_Driver such as `1394ohci`).
@@ -181,7 +199,12 @@ fn parse_row_tokens(line: &str, toks: &[(usize, &str)], session: bool) -> RowPar
                     rest[i..].split_whitespace().next().unwrap_or("")
                 ));
             }
-            let Some(v) = parse_count(&rest[start..end]) else {
+            let parsed = if plain && end - start <= 19 {
+                Some(value)
+            } else {
+                parse_count(&rest[start..end])
+            };
+            let Some(v) = parsed else {
                 return RowParse::Bad(format!(
                     "{:?} is not a number; row skipped",
                     &rest[start..end]
@@ -271,7 +294,10 @@ fn is_totals_line(t: &str) -> bool {
 
 /// Returns the frames and whether the text reads as a log (several frames, timestamps, or
 /// the header totals without change columns, as `poolmon -n` writes).
-pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool), SnapshotError> {
+pub(crate) fn parse(
+    input: &Input<'_>,
+    ctx: &mut Ctx,
+) -> Result<(Vec<Snapshot>, bool), SnapshotError> {
     let mut frames = Vec::new();
     let mut cur = Snapshot::default();
     let mut seen: FxHashSet<(crate::tag::PoolTag, PoolKind)> = FxHashSet::default();
@@ -280,13 +306,25 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
     let mut totals_seen = false;
     let mut any_delta = false;
     let mut last_line = 0;
+    // A frame's rows and its duplicate check are sized once (a 3,000-row screen would grow
+    // them a dozen times): the first frame for every line of the text, each later frame for
+    // as many rows as the frame before.
+    let lines = memchr::memchr_iter(b'\n', input.text().as_bytes()).count() + 1;
+    let mut expected_rows = lines.min(ctx.max_rows).min(1 << 16);
+    seen.reserve(expected_rows);
 
     let flush = |cur: &mut Snapshot,
                  seen: &mut FxHashSet<_>,
                  frames: &mut Vec<Snapshot>,
                  ctx: &mut Ctx,
-                 line: usize| {
-        let snap = std::mem::take(cur);
+                 line: usize,
+                 expected_rows: &mut usize| {
+        let mut snap = std::mem::take(cur);
+        // The first frame of a log was sized for the whole text.
+        if snap.rows.capacity() > 2 * snap.rows.len() {
+            snap.rows.shrink_to_fit();
+        }
+        *expected_rows = snap.rows.len();
         seen.clear();
         ctx.push_snapshot(frames, snap, line);
     };
@@ -314,6 +352,9 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
                 );
             }
             if ctx.take_row(n) {
+                if cur.rows.capacity() == 0 {
+                    cur.rows.reserve(expected_rows);
+                }
                 cur.rows.push(usage);
             }
             continue;
@@ -327,7 +368,7 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
         }
         if is_totals_line(t) {
             if !cur.rows.is_empty() {
-                flush(&mut cur, &mut seen, &mut frames, ctx, n);
+                flush(&mut cur, &mut seen, &mut frames, ctx, n, &mut expected_rows);
             }
             if t.starts_with("Memory:") {
                 session = false;
@@ -340,7 +381,7 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
         }
         if let Some(ts) = parse_timestamp(t) {
             if !cur.rows.is_empty() {
-                flush(&mut cur, &mut seen, &mut frames, ctx, n);
+                flush(&mut cur, &mut seen, &mut frames, ctx, n, &mut expected_rows);
             }
             cur.taken_at = Some(ts);
             cur.label = Some(t.to_owned());
@@ -349,7 +390,7 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
         }
         if t.len() < 200 && contains_ci(t, "pool information") {
             if !cur.rows.is_empty() {
-                flush(&mut cur, &mut seen, &mut frames, ctx, n);
+                flush(&mut cur, &mut seen, &mut frames, ctx, n, &mut expected_rows);
             }
             session = contains_ci(t, "session");
             if cur.label.is_none() {
@@ -359,7 +400,7 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
         }
         if is_header(t) {
             if !cur.rows.is_empty() {
-                flush(&mut cur, &mut seen, &mut frames, ctx, n);
+                flush(&mut cur, &mut seen, &mut frames, ctx, n, &mut expected_rows);
             }
             continue;
         }
@@ -367,7 +408,14 @@ pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<(Vec<Snapshot>, bool
             ctx.warn(n, msg);
         }
     }
-    flush(&mut cur, &mut seen, &mut frames, ctx, last_line);
+    flush(
+        &mut cur,
+        &mut seen,
+        &mut frames,
+        ctx,
+        last_line,
+        &mut expected_rows,
+    );
     let log = frames.len() > 1 || timestamps || (totals_seen && !any_delta);
     Ok((frames, log))
 }

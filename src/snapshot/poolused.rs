@@ -192,7 +192,7 @@ fn parse_row(line: &str, h: &Header) -> Parsed {
     }
 }
 
-pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
+pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
     let mut out = Vec::new();
     let mut cur = Snapshot::default();
     let mut header: Option<Header> = None;

@@ -94,7 +94,7 @@ fn assign(line: &str, spans: &[(usize, usize)]) -> Vec<String> {
     cells
 }
 
-pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
+pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
     let lines: Vec<(usize, &str)> = input.lines().collect();
     let mut out = Vec::new();
     let mut sink = TableSink::default();

@@ -1,37 +1,35 @@
 //! Text helpers shared by the parsers: decoding, lines, numbers with separators and units, tags
 //! as tools print them, and timestamps.
 
+use std::borrow::Cow;
+
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 use crate::tag::PoolTag;
 
-/// The decoded input text.
-pub(crate) struct Input {
-    text: String,
+/// The decoded input text: borrowed from the request body when it is already clean UTF-8 (the
+/// common case, which then costs no copy).
+pub(crate) struct Input<'a> {
+    text: Cow<'a, str>,
 }
 
-impl Input {
+impl<'a> Input<'a> {
     /// UTF-8 (BOM stripped), UTF-16 LE/BE with a BOM, or BOM-less UTF-16 LE as PowerShell 5
     /// redirection writes it; invalid bytes become U+FFFD; NULs are dropped.
-    pub(crate) fn decode(bytes: &[u8]) -> Self {
+    pub(crate) fn decode(bytes: &'a [u8]) -> Self {
         let text = if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-            String::from_utf8_lossy(rest).into_owned()
+            utf8(rest)
         } else if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-            utf16(rest, u16::from_le_bytes)
+            Cow::Owned(utf16(rest, u16::from_le_bytes))
         } else if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-            utf16(rest, u16::from_be_bytes)
+            Cow::Owned(utf16(rest, u16::from_be_bytes))
         } else if looks_utf16le(bytes) {
-            utf16(bytes, u16::from_le_bytes)
+            Cow::Owned(utf16(bytes, u16::from_le_bytes))
         } else {
-            // Valid UTF-8 is the common case, and checking it is much faster than the lossy
-            // conversion's chunk walk.
-            match std::str::from_utf8(bytes) {
-                Ok(text) => text.to_owned(),
-                Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-            }
+            utf8(bytes)
         };
         let text = if memchr::memchr(0, text.as_bytes()).is_some() {
-            text.replace('\0', "")
+            Cow::Owned(text.replace('\0', ""))
         } else {
             text
         };
@@ -39,7 +37,7 @@ impl Input {
     }
 
     #[cfg(test)]
-    pub(crate) fn from_str(text: &str) -> Self {
+    pub(crate) fn from_str(text: &'a str) -> Self {
         Self::decode(text.as_bytes())
     }
 
@@ -49,7 +47,7 @@ impl Input {
 
     /// Lines with their 1-based numbers; `\r\n`, `\n` and lone `\r` all end a line.
     pub(crate) fn lines(&self) -> impl Iterator<Item = (usize, &str)> {
-        let text = self.text.as_str();
+        let text: &str = &self.text;
         let bytes = text.as_bytes();
         // One memchr pass over the text (this runs over every line of every request).
         let mut next: Option<usize> = Some(0);
@@ -76,6 +74,15 @@ impl Input {
         self.lines()
             .find(|(_, l)| !l.trim().is_empty())
             .map(|(n, _)| n)
+    }
+}
+
+/// Valid UTF-8 is the common case, and checking it is much faster than the lossy conversion's
+/// chunk walk.
+fn utf8(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -137,7 +144,13 @@ const THOUSANDS: [char; 5] = [',', '\'', '_', '\u{a0}', '\u{202f}'];
 
 /// A whole count: `1234`, `1,234`, `1'234`, `1 234` (non-breaking), `1.234.567`; `+` allowed.
 pub(crate) fn parse_count(s: &str) -> Option<u64> {
-    let s = s.trim();
+    // Trimming walks chars from both ends; most numbers have nothing to trim.
+    let edge = |b: Option<&u8>| b.is_some_and(|b| !b.is_ascii() || b.is_ascii_whitespace());
+    let s = if edge(s.as_bytes().first()) || edge(s.as_bytes().last()) {
+        s.trim()
+    } else {
+        s
+    };
     let s = s.strip_prefix('+').unwrap_or(s);
     // Plain digits, as most tools print them (19 digits cannot overflow a u64).
     if (1..=19).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {

@@ -96,7 +96,7 @@ fn two_hex_after(line: &str, key: &str) -> Option<(u64, u64)> {
     (nums.len() >= 2).then(|| (nums[0], nums[1]))
 }
 
-pub(crate) fn parse(input: &Input, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
+pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
     let mut out = Vec::new();
     let mut aggs: Vec<Agg> = Vec::new();
     let mut index: HashMap<(Option<String>, PoolTag), usize> = HashMap::new();
