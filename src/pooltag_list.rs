@@ -170,9 +170,16 @@ fn is_comment(line: &str) -> bool {
     if line.starts_with("//") || line.starts_with('#') || line.starts_with(';') {
         return true;
     }
-    // `rem`, `REM` and `Rem` comment lines, but not a tag such as `Rem1`.
+    // `rem`, `REM` and `Rem` comment lines, but not a tag such as `Rem1`, nor the row of a
+    // tag `rem` (`rem  - drv.sys - text`: a dash and a space after it, as no comment has).
+    let rest = line.get(3..).unwrap_or("");
+    let row = rest
+        .trim_start()
+        .strip_prefix('-')
+        .is_some_and(|r| r.starts_with(char::is_whitespace));
     line.get(..3).is_some_and(|w| w.eq_ignore_ascii_case("rem"))
-        && line[3..].chars().next().is_none_or(char::is_whitespace)
+        && rest.chars().next().is_none_or(char::is_whitespace)
+        && !row
 }
 
 fn excerpt(line: &str) -> String {
@@ -514,6 +521,18 @@ Clfs - clfs.sys     - CLFS General buffer, or owner - page lookaside list\r\n\x1
         );
         let err = parse_list(b"name,driver\nx,y\n", Some(ListFormat::Csv)).unwrap_err();
         assert!(matches!(err, ListError::NoTagColumn { .. }));
+    }
+
+    #[test]
+    fn a_tag_named_rem_is_a_row_and_rem_lines_are_comments() {
+        let list = parse_list(
+            b"rem\nREM    Pooltag.txt\nrem ----\nrem  - drv.sys - d\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(list.entries.len(), 1);
+        assert_eq!(list.entries[0].tag.to_string(), "rem ");
+        assert!(list.skipped.is_empty(), "{:?}", list.skipped);
     }
 
     #[test]
