@@ -66,6 +66,8 @@ pub struct Attribution<'a> {
     /// The full entry (not read unless a field beyond these is needed).
     pub entry: &'a TagEntry,
     pub driver: Option<&'a str>,
+    /// The driver's number (see [`KnowledgeView::driver_id`]), when there is a driver.
+    pub driver_id: u32,
     pub confidence: Confidence,
     /// The driver is part of Windows.
     pub os: bool,
@@ -84,6 +86,8 @@ pub struct KnowledgeView {
     by_tag: HashMap<PoolTag, TagSlot>,
     /// Distinct driver names of `entries` (a small table that stays in cache).
     driver_names: Vec<String>,
+    /// `driver_names` back to their numbers.
+    driver_ids: HashMap<String, u32>,
     /// Wildcard rows, bucketed by their first literal byte (`None`: starts with a wildcard).
     patterns: HashMap<Option<u8>, Vec<(TagPattern, TagEntry)>>,
     drivers: HashMap<String, DriverFacts>,
@@ -131,7 +135,7 @@ impl KnowledgeView {
                 || (!facts.vendors.is_empty() && facts.vendors.iter().all(|v| v == "Microsoft"));
         }
         let mut driver_names: Vec<String> = Vec::new();
-        let mut driver_ids: HashMap<&str, u32> = HashMap::default();
+        let mut driver_ids: HashMap<String, u32> = HashMap::default();
         let hot: Vec<Hot> = exact
             .iter()
             .map(|e| {
@@ -140,12 +144,15 @@ impl KnowledgeView {
                     || driver.is_some_and(|d| {
                         drivers.get(d).map_or_else(|| super::is_inbox(d), |f| f.os)
                     });
-                let driver = driver.map_or(NO_DRIVER, |d| {
-                    *driver_ids.entry(d).or_insert_with(|| {
+                let driver = driver.map_or(NO_DRIVER, |d| match driver_ids.get(d) {
+                    Some(&id) => id,
+                    None => {
                         driver_names.push(d.to_owned());
                         // Fewer names than entries, and entries are far below u32::MAX.
-                        (driver_names.len() - 1) as u32
-                    })
+                        let id = (driver_names.len() - 1) as u32;
+                        driver_ids.insert(d.to_owned(), id);
+                        id
+                    }
                 });
                 Hot {
                     driver,
@@ -172,6 +179,7 @@ impl KnowledgeView {
             hot,
             by_tag,
             driver_names,
+            driver_ids,
             patterns,
             drivers,
             count,
@@ -223,10 +231,21 @@ impl KnowledgeView {
                 entry: &self.entries[start + i],
                 driver: (hot.driver != NO_DRIVER)
                     .then(|| self.driver_names[hot.driver as usize].as_str()),
+                driver_id: hot.driver,
                 confidence: hot.confidence,
                 os: hot.os,
                 described: hot.described,
             })
+    }
+
+    /// The number of a driver named by an exact attribution: numbers run from 0 to
+    /// [`Self::driver_count`], so ranking can sum per driver in an array.
+    pub fn driver_id(&self, name: &str) -> Option<u32> {
+        self.driver_ids.get(name).copied()
+    }
+
+    pub fn driver_count(&self) -> usize {
+        self.driver_names.len()
     }
 
     /// Wildcard rows (`Afd?`) covering the tag.

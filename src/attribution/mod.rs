@@ -23,10 +23,12 @@ mod render;
 mod stats;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -519,6 +521,9 @@ impl SeriesTable<'_> {
 #[derive(Clone)]
 struct Cand<'a> {
     driver: Cow<'a, str>,
+    /// The driver's number (see [`Analyzer::driver_id`]): candidates are compared and summed
+    /// per driver by number, not by name.
+    driver_id: u32,
     entry: Option<&'a TagEntry>,
     kind: EvidenceKind,
     /// Where a candidate without a knowledge-base entry came from: `snapshot`, `driver-list`
@@ -552,10 +557,13 @@ struct Work<'a> {
     growth: Option<Box<Growth>>,
     score: f64,
     group: Option<usize>,
-    cands: Vec<Cand<'a>>,
+    cands: Cands<'a>,
     /// The first entry with a description.
     described: Option<&'a TagEntry>,
 }
+
+/// A tag's candidates: most tags have none or one, which then needs no allocation.
+type Cands<'a> = SmallVec<[Cand<'a>; 1]>;
 
 struct Analyzer<'a> {
     input: &'a AnalysisInput,
@@ -568,6 +576,8 @@ struct Analyzer<'a> {
     /// KMDF default tag → loaded drivers.
     kmdf: HashMap<PoolTag, Vec<&'a LoadedDriver>>,
     hours: Option<Vec<f64>>,
+    /// Numbers of the candidate drivers the knowledge view does not know, following its own.
+    extra_drivers: RefCell<HashMap<String, u32>>,
 }
 
 impl<'a> Analyzer<'a> {
@@ -599,6 +609,7 @@ impl<'a> Analyzer<'a> {
             loaded,
             kmdf,
             hours,
+            extra_drivers: RefCell::default(),
         }
     }
 
@@ -613,27 +624,24 @@ impl<'a> Analyzer<'a> {
         // `KnowledgeView::locate`); the ranking work per tag follows.
         let locations: Vec<TagLocation> =
             table.series.iter().map(|s| self.kb.locate(s.tag)).collect();
-        let mut unsorted: Vec<Option<Work<'a>>> = (0..table.series.len())
+        let mut unsorted: Vec<Work<'a>> = (0..table.series.len())
             .map(|i| {
                 let (cands, described) = self.candidates(&table.series[i], locations[i]);
-                Some(self.measure(&table, i, cands, described))
+                self.measure(&table, i, cands, described)
             })
             .collect();
-        // Rank on compact keys, then move each item once.
-        let mut order: Vec<(f64, u64, PoolTag, PoolKind, usize)> = unsorted
+        // Ranked by score, then bytes (both descending), tag and pool, on integer keys; the
+        // work items themselves stay in place and are reached through references.
+        let mut order: Vec<([u64; 3], usize)> = unsorted
             .iter()
             .enumerate()
-            .filter_map(|(i, w)| w.as_ref().map(|w| (w.score, w.bytes, w.tag, w.pool, i)))
+            .map(|(i, w)| (rank_key(w), i))
             .collect();
-        order.sort_unstable_by(|a, b| {
-            b.0.total_cmp(&a.0)
-                .then_with(|| b.1.cmp(&a.1))
-                .then_with(|| a.2.cmp(&b.2))
-                .then_with(|| a.3.cmp(&b.3))
-        });
-        let mut work: Vec<Work<'a>> = order
+        order.sort_unstable();
+        let mut slots: Vec<Option<&mut Work<'a>>> = unsorted.iter_mut().map(Some).collect();
+        let mut work: Vec<&mut Work<'a>> = order
             .into_iter()
-            .filter_map(|(.., i)| unsorted[i].take())
+            .filter_map(|(_, i)| slots[i].take())
             .collect();
 
         let groups = self.group(&table, &mut work);
@@ -767,7 +775,7 @@ impl<'a> Analyzer<'a> {
         &self,
         table: &SeriesTable<'a>,
         i: usize,
-        cands: Vec<Cand<'a>>,
+        cands: Cands<'a>,
         described: Option<&'a TagEntry>,
     ) -> Work<'a> {
         let n = self.n();
@@ -840,6 +848,7 @@ impl<'a> Analyzer<'a> {
         Some(self.loaded.contains_key(driver) || (os && is_kernel_image(driver)))
     }
 
+    /// A candidate from the snapshot, the driver list or a group (not a knowledge-base row).
     fn make_cand(
         &self,
         driver: Cow<'a, str>,
@@ -849,37 +858,61 @@ impl<'a> Analyzer<'a> {
         detail: Option<String>,
     ) -> Cand<'a> {
         let os = entry.is_some_and(is_os_entry) || self.is_os_driver(&driver);
-        self.make_cand_os(driver, kind, entry, origin, detail, os)
-    }
-
-    /// [`Self::make_cand`] when whether the driver is part of Windows is already known.
-    fn make_cand_os(
-        &self,
-        driver: Cow<'a, str>,
-        kind: EvidenceKind,
-        entry: Option<&'a TagEntry>,
-        origin: &'static str,
-        detail: Option<String>,
-        os: bool,
-    ) -> Cand<'a> {
-        let loaded = self.loaded_state(&driver, os);
-        let mut weight = kind.weight();
-        if loaded == Some(false) {
-            weight *= NOT_LOADED_FACTOR;
-        }
-        if os {
-            weight *= OS_FACTOR;
-        }
-        Cand {
+        let driver_id = self.driver_id(&driver);
+        self.weigh(Cand {
             driver,
+            driver_id,
             entry,
             kind,
             origin,
             detail,
             os,
-            loaded,
-            weight,
+            loaded: None,
+            weight: 0.0,
+        })
+    }
+
+    /// A candidate from an exact knowledge-base attribution, which knows the rest already.
+    fn kb_cand(&self, a: &kb::Attribution<'a>, driver: &'a str) -> Cand<'a> {
+        self.weigh(Cand {
+            driver: Cow::Borrowed(driver),
+            driver_id: a.driver_id,
+            entry: Some(a.entry),
+            kind: EvidenceKind::from_confidence(a.confidence),
+            origin: "",
+            detail: None,
+            os: a.os,
+            loaded: None,
+            weight: 0.0,
+        })
+    }
+
+    /// Sets whether the candidate is loaded, and its weight.
+    fn weigh(&self, mut c: Cand<'a>) -> Cand<'a> {
+        c.loaded = self.loaded_state(&c.driver, c.os);
+        c.weight = c.kind.weight();
+        if c.loaded == Some(false) {
+            c.weight *= NOT_LOADED_FACTOR;
         }
+        if c.os {
+            c.weight *= OS_FACTOR;
+        }
+        c
+    }
+
+    /// The knowledge view's number for the driver, or a number after the view's own for a
+    /// driver only this input names.
+    fn driver_id(&self, driver: &str) -> u32 {
+        if let Some(id) = self.kb.driver_id(driver) {
+            return id;
+        }
+        let mut extra = self.extra_drivers.borrow_mut();
+        let next = (self.kb.driver_count() + extra.len()) as u32;
+        *extra.entry(driver.to_owned()).or_insert(next)
+    }
+
+    fn driver_count(&self) -> usize {
+        self.kb.driver_count() + self.extra_drivers.borrow().len()
     }
 
     fn is_os_driver(&self, driver: &str) -> bool {
@@ -891,10 +924,10 @@ impl<'a> Analyzer<'a> {
         &self,
         s: &Series<'a>,
         location: TagLocation,
-    ) -> (Vec<Cand<'a>>, Option<&'a TagEntry>) {
-        let mut out: Vec<Cand<'a>> = Vec::new();
-        let push = |c: Cand<'a>, out: &mut Vec<Cand<'a>>| {
-            if let Some(existing) = out.iter_mut().find(|e| e.driver == c.driver) {
+    ) -> (Cands<'a>, Option<&'a TagEntry>) {
+        let mut out = Cands::new();
+        let push = |c: Cand<'a>, out: &mut Cands<'a>| {
+            if let Some(existing) = out.iter_mut().find(|e| e.driver_id == c.driver_id) {
                 if c.weight > existing.weight {
                     *existing = c;
                 }
@@ -937,15 +970,7 @@ impl<'a> Analyzer<'a> {
                 described = Some(a.entry);
             }
             if let Some(driver) = a.driver {
-                let c = self.make_cand_os(
-                    Cow::Borrowed(driver),
-                    EvidenceKind::from_confidence(a.confidence),
-                    Some(a.entry),
-                    "",
-                    None,
-                    a.os,
-                );
-                push(c, &mut out);
+                push(self.kb_cand(&a, driver), &mut out);
             }
         }
         if !known {
@@ -1011,7 +1036,7 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Groups growing tags whose outstanding allocations move together.
-    fn group(&self, table: &SeriesTable<'a>, work: &mut [Work<'a>]) -> Vec<TagGroup> {
+    fn group(&self, table: &SeriesTable<'a>, work: &mut [&mut Work<'a>]) -> Vec<TagGroup> {
         let n = self.n();
         if n < 2 {
             return Vec::new();
@@ -1122,7 +1147,7 @@ impl<'a> Analyzer<'a> {
 
     /// When the top tag belongs to the OS: name loaded third-party filter drivers and give the
     /// pool-trace commands.
-    fn os_tags(&self, work: &mut [Work<'a>]) -> Option<OsTagAdvice> {
+    fn os_tags(&self, work: &mut [&mut Work<'a>]) -> Option<OsTagAdvice> {
         let top = work.first()?;
         if top.score <= 0.0 || owner_of(&top.cands) != OwnerKind::Os {
             return None;
@@ -1189,7 +1214,7 @@ impl<'a> Analyzer<'a> {
 
     fn suspects(
         &self,
-        work: &[Work<'a>],
+        work: &[&mut Work<'a>],
         machine: &MachineTotals,
         groups: &[TagGroup],
         info: &InputInfo,
@@ -1207,13 +1232,16 @@ impl<'a> Analyzer<'a> {
                         .map(move |c| (wi, c, w.score * c.weight / claimants))
                 })
         };
-        let mut scores: HashMap<&str, f64> =
-            HashMap::with_capacity_and_hasher(work.len(), Default::default());
+        // Summed per driver number in an array (a hash entry per candidate cost more than the
+        // rest of this pass).
+        let mut scores: Vec<Option<(&str, f64)>> = vec![None; self.driver_count()];
         for (_, c, contribution) in contributions() {
-            *scores.entry(c.driver.as_ref()).or_insert(0.0) += contribution;
+            scores[c.driver_id as usize]
+                .get_or_insert((c.driver.as_ref(), 0.0))
+                .1 += contribution;
         }
-        let total: f64 = scores.values().sum();
-        let mut ranked: Vec<(&str, f64)> = scores.into_iter().collect();
+        let mut ranked: Vec<(&str, f64)> = scores.iter().flatten().copied().collect();
+        let total: f64 = ranked.iter().map(|(_, score)| score).sum();
         let by_rank =
             |a: &(&str, f64), b: &(&str, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0));
         if ranked.len() > self.options.max_suspects {
@@ -1226,13 +1254,13 @@ impl<'a> Analyzer<'a> {
         }
         ranked.sort_by(by_rank);
         let mut items: Vec<Vec<(usize, &Cand<'a>, f64)>> = vec![Vec::new(); ranked.len()];
-        let shown: HashMap<&str, usize> = ranked
-            .iter()
-            .enumerate()
-            .map(|(i, (driver, _))| (*driver, i))
-            .collect();
+        // Rank (index into `ranked`) by driver number, for the drivers shown.
+        let mut shown: Vec<Option<usize>> = vec![None; scores.len()];
+        for (i, (driver, _)) in ranked.iter().enumerate() {
+            shown[self.driver_id(driver) as usize] = Some(i);
+        }
         for (wi, c, contribution) in contributions() {
-            if let Some(&i) = shown.get(c.driver.as_ref()) {
+            if let Some(i) = shown[c.driver_id as usize] {
                 items[i].push((wi, c, contribution));
             }
         }
@@ -1359,7 +1387,7 @@ impl<'a> Analyzer<'a> {
         suspects
     }
 
-    fn unknown_tags(&self, work: &[Work<'a>]) -> Vec<UnknownTag> {
+    fn unknown_tags(&self, work: &[&mut Work<'a>]) -> Vec<UnknownTag> {
         let server = self
             .options
             .server_url
@@ -1395,7 +1423,7 @@ impl<'a> Analyzer<'a> {
             .collect()
     }
 
-    fn strength(&self, work: &[Work<'a>], suspects: &[Suspect]) -> VerdictStrength {
+    fn strength(&self, work: &[&mut Work<'a>], suspects: &[Suspect]) -> VerdictStrength {
         let n = self.n();
         if n < 2 {
             return VerdictStrength::Weak;
@@ -1430,7 +1458,7 @@ impl<'a> Analyzer<'a> {
 
     fn verdict(
         &self,
-        work: &[Work<'a>],
+        work: &[&mut Work<'a>],
         suspects: &[Suspect],
         strength: VerdictStrength,
     ) -> String {
@@ -1526,7 +1554,7 @@ impl<'a> Analyzer<'a> {
 
     fn next_steps(
         &self,
-        work: &[Work<'a>],
+        work: &[&mut Work<'a>],
         suspects: &[Suspect],
         unknown: &[UnknownTag],
         os: Option<&OsTagAdvice>,
@@ -1611,7 +1639,7 @@ impl<'a> Analyzer<'a> {
 
     fn finish_finding(
         &self,
-        w: Work<'a>,
+        w: &mut Work<'a>,
         table: &SeriesTable<'a>,
         machine: &MachineTotals,
     ) -> Finding {
@@ -1619,7 +1647,7 @@ impl<'a> Analyzer<'a> {
         let total = Self::pool_total(machine, w.pool);
         let normal = self.normal.get(w.tag, w.pool);
         let owner = owner_of(&w.cands);
-        let mut cands = w.cands;
+        let mut cands = std::mem::take(&mut w.cands);
         cands.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         let candidates = cands
             .into_iter()
@@ -1654,7 +1682,7 @@ impl<'a> Analyzer<'a> {
             normal_source: if normal.is_some() { "table" } else { "default" },
             normal_note: normal.map(|r| r.note.clone()),
             size_ratio: round(w.size_ratio, 4),
-            growth: w.growth.map(|g| *g),
+            growth: w.growth.take().map(|g| *g),
             score: round(w.score, 4),
             owner,
             description: w.described.map(|e| e.description.clone()),
@@ -1667,6 +1695,16 @@ impl<'a> Analyzer<'a> {
             },
         }
     }
+}
+
+/// Sorts as [`Analyzer::run`] ranks: score and bytes descending, then tag and pool.
+fn rank_key(w: &Work<'_>) -> [u64; 3] {
+    // `f64::total_cmp`'s order as unsigned integers, inverted for descending.
+    let bits = w.score.to_bits() as i64;
+    let total_order = (bits ^ (((bits >> 63) as u64) >> 1) as i64) as u64 ^ (1 << 63);
+    // Tags order by their bytes, pools in declaration order.
+    let tag = u64::from(u32::from_be_bytes(*w.tag.bytes()));
+    [!total_order, !w.bytes, tag << 8 | w.pool as u64]
 }
 
 fn owner_of(cands: &[Cand<'_>]) -> OwnerKind {
