@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,7 @@ impl Rng {
 pub struct Server {
     child: Child,
     pub base: String,
+    log_path: PathBuf,
 }
 
 impl Server {
@@ -65,7 +66,8 @@ impl Server {
                     command.env_remove(key);
                 }
             }
-            command.arg("serve");
+            // JSON lines, so a bench can read the server's own per-request latencies.
+            command.arg("serve").arg("--log-format").arg("json");
             if let Ok(level) = std::env::var("BENCH_LOG_LEVEL") {
                 command.arg("--log-level").arg(level);
             }
@@ -87,7 +89,11 @@ impl Server {
                     break; // lost the port race (or failed); the log tells which
                 }
                 if http_ok(addr, "/healthz") {
-                    return Self { child, base };
+                    return Self {
+                        child,
+                        base,
+                        log_path,
+                    };
                 }
                 if Instant::now() > deadline {
                     let _ = child.kill();
@@ -101,6 +107,11 @@ impl Server {
             "the server did not come up; its log: {}",
             fs::read_to_string(&log_path).unwrap_or_default()
         );
+    }
+
+    /// The server's log: JSON lines, one per request among them.
+    pub fn log_path(&self) -> PathBuf {
+        self.log_path.clone()
     }
 
     pub fn pid(&self) -> u32 {
