@@ -7,6 +7,8 @@
 
 use rustc_hash::FxHashSet;
 
+use crate::tag::PoolTag;
+
 use super::text::{Input, contains_ci, parse_count, parse_timestamp, tag_from_text};
 use super::{Ctx, PoolKind, PoolTotals, PoolUsage, Snapshot, SnapshotError};
 
@@ -32,10 +34,52 @@ fn pool_word(w: &str) -> Option<PoolKind> {
     })
 }
 
-enum RowParse {
+enum RowParse<'a> {
     NotARow,
     Bad(String),
-    Row(PoolUsage, Option<String>, bool),
+    Row(Row<'a>),
+}
+
+/// A row as read, borrowing its driver text: small, so the 3,000 rows of a big screen are not
+/// each moved as a whole [`PoolUsage`] on the way into their frame.
+struct Row<'a> {
+    tag: PoolTag,
+    pool: PoolKind,
+    allocs: u64,
+    frees: u64,
+    /// `None` when printed negative.
+    diff: Option<u64>,
+    bytes: u64,
+    driver: Option<&'a str>,
+    /// The row had `( n)` change columns.
+    had_delta: bool,
+}
+
+impl Row<'_> {
+    fn usage(&self) -> PoolUsage {
+        PoolUsage {
+            tag: self.tag,
+            pool: self.pool,
+            allocs: Some(self.allocs),
+            frees: Some(self.frees),
+            outstanding: self.diff,
+            bytes: self.bytes,
+            mapped_driver: self.driver.map(str::to_owned),
+            callers: Vec::new(),
+        }
+    }
+
+    /// What is odd about the numbers, kept as a warning.
+    fn note(&self) -> Option<String> {
+        match self.diff {
+            Some(d) if self.allocs.checked_sub(self.frees) != Some(d) => Some(format!(
+                "Diff {d} is not Allocs {} - Frees {}; kept as printed",
+                self.allocs, self.frees
+            )),
+            Some(_) => None,
+            None => Some("negative Diff; outstanding left empty".to_owned()),
+        }
+    }
 }
 
 /// Up to `limit` whitespace-separated tokens with their byte offsets.
@@ -88,7 +132,7 @@ fn is_space(b: u8) -> bool {
     b == b' ' || (0x09..=0x0d).contains(&b)
 }
 
-fn parse_row(line: &str, session: bool) -> RowParse {
+fn parse_row(line: &str, session: bool) -> RowParse<'_> {
     if !line.is_ascii() {
         return parse_row_tokens(line, &tokens(line, 5), session);
     }
@@ -102,7 +146,7 @@ fn parse_row(line: &str, session: bool) -> RowParse {
     parse_row_tokens(line, &toks[..count], session)
 }
 
-fn parse_row_tokens(line: &str, toks: &[(usize, &str)], session: bool) -> RowParse {
+fn parse_row_tokens<'a>(line: &'a str, toks: &[(usize, &str)], session: bool) -> RowParse<'a> {
     // The Type word is the 2nd token (or the 3rd/4th when the tag holds spaces).
     let Some(k) = (1..toks.len().min(4)).find(|&k| {
         pool_word(toks[k].1).is_some()
@@ -232,29 +276,16 @@ fn parse_row_tokens(line: &str, toks: &[(usize, &str)], session: bool) -> RowPar
     if nums[0].0 || nums[1].0 || nums[3].0 {
         return RowParse::Bad("negative Allocs, Frees or Bytes; row skipped".into());
     }
-    let (allocs, frees, bytes_used) = (nums[0].1, nums[1].1, nums[3].1);
-    let diff = (!nums[2].0).then_some(nums[2].1);
-    let mut note = None;
-    if let Some(d) = diff {
-        if allocs.checked_sub(frees) != Some(d) {
-            note = Some(format!(
-                "Diff {d} is not Allocs {allocs} - Frees {frees}; kept as printed"
-            ));
-        }
-    } else {
-        note = Some("negative Diff; outstanding left empty".to_owned());
-    }
-    let usage = PoolUsage {
+    RowParse::Row(Row {
         tag,
         pool,
-        allocs: Some(allocs),
-        frees: Some(frees),
-        outstanding: diff,
-        bytes: bytes_used,
-        mapped_driver: driver.filter(|d| !d.is_empty()).map(str::to_owned),
-        callers: Vec::new(),
-    };
-    RowParse::Row(usage, note, had_delta)
+        allocs: nums[0].1,
+        frees: nums[1].1,
+        diff: (!nums[2].0).then_some(nums[2].1),
+        bytes: nums[3].1,
+        driver: driver.filter(|d| !d.is_empty()),
+        had_delta,
+    })
 }
 
 /// `Memory:  260620K Avail: 96364K ...`, `Commit: ... Pool N: 8332K P:27220K`.
@@ -300,7 +331,7 @@ pub(crate) fn parse(
 ) -> Result<(Vec<Snapshot>, bool), SnapshotError> {
     let mut frames = Vec::new();
     let mut cur = Snapshot::default();
-    let mut seen: FxHashSet<(crate::tag::PoolTag, PoolKind)> = FxHashSet::default();
+    let mut seen: FxHashSet<(PoolTag, PoolKind)> = FxHashSet::default();
     let mut session = false;
     let mut timestamps = false;
     let mut totals_seen = false;
@@ -337,17 +368,17 @@ pub(crate) fn parse(
         // Rows are nearly every line: read one before trying the rarer line kinds (a totals
         // line, a time, a header or a separator never reads as a row).
         let row = parse_row(line, session);
-        if let RowParse::Row(usage, note, delta) = row {
-            if let Some(note) = note {
+        if let RowParse::Row(row) = &row {
+            if let Some(note) = row.note() {
                 ctx.warn(n, note);
             }
-            any_delta |= delta;
-            if !seen.insert((usage.tag, usage.pool)) {
+            any_delta |= row.had_delta;
+            if !seen.insert((row.tag, row.pool)) {
                 ctx.warn(
                     n,
                     format!(
                         "tag {} ({}) appears twice in one frame; both kept",
-                        usage.tag, usage.pool
+                        row.tag, row.pool
                     ),
                 );
             }
@@ -355,7 +386,7 @@ pub(crate) fn parse(
                 if cur.rows.capacity() == 0 {
                     cur.rows.reserve(expected_rows);
                 }
-                cur.rows.push(usage);
+                cur.rows.push(row.usage());
             }
             continue;
         }
