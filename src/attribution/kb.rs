@@ -65,9 +65,9 @@ pub struct TagLocation(Option<TagSlot>);
 pub struct Attribution<'a> {
     /// The full entry (not read unless a field beyond these is needed).
     pub entry: &'a TagEntry,
-    pub driver: Option<&'a str>,
-    /// The driver's number (see [`KnowledgeView::driver_id`]), when there is a driver.
-    pub driver_id: u32,
+    /// The driver's number, when the entry names a driver: [`KnowledgeView::driver_name`] has
+    /// its name (not read while ranking: the name table is one more cache miss per tag).
+    pub driver_id: Option<u32>,
     pub confidence: Confidence,
     /// The driver is part of Windows.
     pub os: bool,
@@ -229,9 +229,7 @@ impl KnowledgeView {
             .enumerate()
             .map(move |(i, hot)| Attribution {
                 entry: &self.entries[start + i],
-                driver: (hot.driver != NO_DRIVER)
-                    .then(|| self.driver_names[hot.driver as usize].as_str()),
-                driver_id: hot.driver,
+                driver_id: (hot.driver != NO_DRIVER).then_some(hot.driver),
                 confidence: hot.confidence,
                 os: hot.os,
                 described: hot.described,
@@ -242,6 +240,11 @@ impl KnowledgeView {
     /// [`Self::driver_count`], so ranking can sum per driver in an array.
     pub fn driver_id(&self, name: &str) -> Option<u32> {
         self.driver_ids.get(name).copied()
+    }
+
+    /// The name of driver number `id` (as [`Attribution::driver_id`] gives it).
+    pub fn driver_name(&self, id: u32) -> &str {
+        &self.driver_names[id as usize]
     }
 
     pub fn driver_count(&self) -> usize {
@@ -422,7 +425,9 @@ mod tests {
             assert_eq!(ranked.len(), entries.len(), "{tag}");
             for (a, e) in ranked.iter().zip(entries) {
                 assert!(std::ptr::eq(a.entry, e), "{tag}");
-                assert_eq!(a.driver, e.owner.driver.as_deref());
+                let driver = a.driver_id.map(|id| view.driver_name(id));
+                assert_eq!(driver, e.owner.driver.as_deref());
+                assert_eq!(a.driver_id, driver.and_then(|d| view.driver_id(d)));
                 assert_eq!(a.confidence, e.confidence);
                 assert_eq!(a.described, !e.description.is_empty());
             }
@@ -430,7 +435,7 @@ mod tests {
         // Most trustworthy first; wildcard rows are not exact attributions.
         let leak: Vec<Option<&str>> = view
             .ranked_attributions(view.locate(PoolTag::parse("Leak").unwrap()))
-            .map(|a| a.driver)
+            .map(|a| a.driver_id.map(|id| view.driver_name(id)))
             .collect();
         assert_eq!(leak, [Some("other.sys"), None, Some("leaky.sys")]);
         assert!(

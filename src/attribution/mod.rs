@@ -520,10 +520,12 @@ impl SeriesTable<'_> {
 /// A candidate while ranking: borrowed from the knowledge view where possible.
 #[derive(Clone)]
 struct Cand<'a> {
-    driver: Cow<'a, str>,
     /// The driver's number (see [`Analyzer::driver_id`]): candidates are compared and summed
     /// per driver by number, not by name.
     driver_id: u32,
+    /// The driver's name, except for knowledge-base candidates: theirs is in the view's name
+    /// table ([`Analyzer::name`]), read only for the candidates shown.
+    driver: Option<Cow<'a, str>>,
     entry: Option<&'a TagEntry>,
     kind: EvidenceKind,
     /// Where a candidate without a knowledge-base entry came from: `snapshot`, `driver-list`
@@ -843,9 +845,11 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn loaded_state(&self, driver: &str, os: bool) -> Option<bool> {
+    /// Whether the driver list names the candidate's driver (`None` without a list).
+    fn loaded_state(&self, c: &Cand<'a>) -> Option<bool> {
         self.input.drivers.as_ref()?;
-        Some(self.loaded.contains_key(driver) || (os && is_kernel_image(driver)))
+        let driver = self.name(c);
+        Some(self.loaded.contains_key(driver) || (c.os && is_kernel_image(driver)))
     }
 
     /// A candidate from the snapshot, the driver list or a group (not a knowledge-base row).
@@ -860,7 +864,7 @@ impl<'a> Analyzer<'a> {
         let os = entry.is_some_and(is_os_entry) || self.is_os_driver(&driver);
         let driver_id = self.driver_id(&driver);
         self.weigh(Cand {
-            driver,
+            driver: Some(driver),
             driver_id,
             entry,
             kind,
@@ -873,10 +877,10 @@ impl<'a> Analyzer<'a> {
     }
 
     /// A candidate from an exact knowledge-base attribution, which knows the rest already.
-    fn kb_cand(&self, a: &kb::Attribution<'a>, driver: &'a str) -> Cand<'a> {
+    fn kb_cand(&self, a: &kb::Attribution<'a>, driver_id: u32) -> Cand<'a> {
         self.weigh(Cand {
-            driver: Cow::Borrowed(driver),
-            driver_id: a.driver_id,
+            driver: None,
+            driver_id,
             entry: Some(a.entry),
             kind: EvidenceKind::from_confidence(a.confidence),
             origin: "",
@@ -889,7 +893,7 @@ impl<'a> Analyzer<'a> {
 
     /// Sets whether the candidate is loaded, and its weight.
     fn weigh(&self, mut c: Cand<'a>) -> Cand<'a> {
-        c.loaded = self.loaded_state(&c.driver, c.os);
+        c.loaded = self.loaded_state(&c);
         c.weight = c.kind.weight();
         if c.loaded == Some(false) {
             c.weight *= NOT_LOADED_FACTOR;
@@ -898,6 +902,14 @@ impl<'a> Analyzer<'a> {
             c.weight *= OS_FACTOR;
         }
         c
+    }
+
+    /// The candidate's driver name.
+    fn name<'s>(&'s self, c: &'s Cand<'a>) -> &'s str {
+        match &c.driver {
+            Some(name) => name,
+            None => self.kb.driver_name(c.driver_id),
+        }
     }
 
     /// The knowledge view's number for the driver, or a number after the view's own for a
@@ -969,8 +981,8 @@ impl<'a> Analyzer<'a> {
             if described.is_none() && a.described {
                 described = Some(a.entry);
             }
-            if let Some(driver) = a.driver {
-                push(self.kb_cand(&a, driver), &mut out);
+            if let Some(driver_id) = a.driver_id {
+                push(self.kb_cand(&a, driver_id), &mut out);
             }
         }
         if !known {
@@ -995,7 +1007,7 @@ impl<'a> Analyzer<'a> {
             for text in &s.mapped {
                 for file in mapped_driver_files(text) {
                     let driver = normalize_module(&file);
-                    if out.iter().any(|c| c.driver == driver) {
+                    if out.iter().any(|c| self.name(c) == driver) {
                         continue;
                     }
                     let c = self.make_cand(
@@ -1102,7 +1114,7 @@ impl<'a> Analyzer<'a> {
                 .cloned();
             let donor_tag = donor.as_ref().and_then(|d| {
                 idx.iter()
-                    .find(|&&i| work[i].cands.iter().any(|c| c.driver == d.driver))
+                    .find(|&&i| work[i].cands.iter().any(|c| c.driver_id == d.driver_id))
                     .map(|&i| work[i].tag)
             });
             let mut drivers: Vec<String> = Vec::new();
@@ -1110,22 +1122,21 @@ impl<'a> Analyzer<'a> {
                 if work[i].cands.is_empty()
                     && let (Some(d), Some(tag)) = (&donor, donor_tag)
                 {
+                    let name = self.name(d);
                     let c = self.make_cand(
-                        d.driver.clone(),
+                        Cow::Owned(name.to_owned()),
                         EvidenceKind::SameGrowthGroup,
                         None,
                         "group",
-                        Some(format!(
-                            "grows together with {tag}, attributed to {}",
-                            d.driver
-                        )),
+                        Some(format!("grows together with {tag}, attributed to {name}")),
                     );
                     work[i].cands.push(c);
                 }
                 work[i].group = Some(gid);
                 for c in &work[i].cands {
-                    if !drivers.iter().any(|x| *x == c.driver) {
-                        drivers.push(c.driver.to_string());
+                    let name = self.name(c);
+                    if !drivers.iter().any(|x| x == name) {
+                        drivers.push(name.to_owned());
                     }
                 }
             }
@@ -1173,7 +1184,7 @@ impl<'a> Analyzer<'a> {
         let filter_names: Vec<String> = filters.iter().map(|d| driver_file(d)).collect();
         for &i in &os_idx {
             for name in &filter_names {
-                if work[i].cands.iter().any(|c| c.driver == name.as_str()) {
+                if work[i].cands.iter().any(|c| self.name(c) == name) {
                     continue;
                 }
                 let c = self.make_cand(
@@ -1237,7 +1248,7 @@ impl<'a> Analyzer<'a> {
         let mut scores: Vec<Option<(&str, f64)>> = vec![None; self.driver_count()];
         for (_, c, contribution) in contributions() {
             scores[c.driver_id as usize]
-                .get_or_insert((c.driver.as_ref(), 0.0))
+                .get_or_insert((self.name(c), 0.0))
                 .1 += contribution;
         }
         let mut ranked: Vec<(&str, f64)> = scores.iter().flatten().copied().collect();
@@ -1501,7 +1512,7 @@ impl<'a> Analyzer<'a> {
             )
         };
         let top_owner = owner_of(&top.cands);
-        let claims_top = |s: &&Suspect| top.cands.iter().any(|c| c.driver == s.driver.as_str());
+        let claims_top = |s: &&Suspect| top.cands.iter().any(|c| self.name(c) == s.driver);
         let who = match top_owner {
             OwnerKind::ThirdParty => match suspects.iter().find(|s| !s.os_component) {
                 Some(s) => format!("Most likely cause: {}.", suspect_name(s)),
@@ -1512,7 +1523,7 @@ impl<'a> Analyzer<'a> {
                     .cands
                     .iter()
                     .find(|c| c.os)
-                    .map_or("Windows".to_owned(), |c| c.driver.to_string());
+                    .map_or("Windows".to_owned(), |c| self.name(c).to_owned());
                 let holder = suspects
                     .iter()
                     .filter(claims_top)
@@ -1662,7 +1673,7 @@ impl<'a> Analyzer<'a> {
                     .and_then(|e| e.vendor.as_deref())
                     .map(|v| self.vendors.canonical_name(v)),
                 source: c.source().to_owned(),
-                driver: c.driver.into_owned(),
+                driver: self.name(&c).to_owned(),
                 evidence: c.kind,
                 confidence: c.entry.map(|e| e.confidence),
                 line: c.entry.and_then(|e| e.line),
