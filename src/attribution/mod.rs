@@ -1245,13 +1245,16 @@ impl<'a> Analyzer<'a> {
         };
         // Summed per driver number in an array (a hash entry per candidate cost more than the
         // rest of this pass).
-        let mut scores: Vec<Option<(&str, f64)>> = vec![None; self.driver_count()];
+        // Each slot keeps one of the driver's candidates, to name it by once summed.
+        let mut scores: Vec<Option<(&Cand<'a>, f64)>> = vec![None; self.driver_count()];
         for (_, c, contribution) in contributions() {
-            scores[c.driver_id as usize]
-                .get_or_insert((self.name(c), 0.0))
-                .1 += contribution;
+            scores[c.driver_id as usize].get_or_insert((c, 0.0)).1 += contribution;
         }
-        let mut ranked: Vec<(&str, f64)> = scores.iter().flatten().copied().collect();
+        let mut ranked: Vec<(&str, f64)> = scores
+            .iter()
+            .flatten()
+            .map(|&(c, score)| (self.name(c), score))
+            .collect();
         let total: f64 = ranked.iter().map(|(_, score)| score).sum();
         let by_rank =
             |a: &(&str, f64), b: &(&str, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0));
