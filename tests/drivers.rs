@@ -266,6 +266,42 @@ async fn scan_walks_folders_locally_and_uploads_to_a_server() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("401"));
 }
 
+#[test]
+fn scan_exits_with_an_error_when_a_driver_cannot_be_analysed() {
+    let exe = env!("CARGO_BIN_EXE_poolsleuth");
+    let dir = tempfile::tempdir().unwrap();
+    let drivers = dir.path().join("drivers");
+    std::fs::create_dir(&drivers).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/drivers/patterns_x64_O2.sys"
+        ),
+        drivers.join("good.sys"),
+    )
+    .unwrap();
+    std::fs::write(drivers.join("broken.sys"), b"not a PE image").unwrap();
+    let data = dir.path().join("data");
+    let output = std::process::Command::new(exe)
+        .args(["scan", "--quiet", "--data-dir"])
+        .arg(&data)
+        .arg(&drivers)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("2 drivers: 1 analysed and stored, 0 already known, 1 errors"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("broken.sys"), "{stdout}");
+    assert!(
+        stderr.contains("1 of 2 driver files could not be analysed"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn the_upload_form_takes_the_token_as_a_field() {
     let dir = tempfile::tempdir().unwrap();

@@ -101,7 +101,14 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
         }
     };
     progress.finish_and_clear();
-    print_summary(&files, &outcomes);
+    let failed = print_summary(&files, &outcomes);
+    // A script running a scan must see that something was not analysed.
+    if failed > 0 {
+        bail!(
+            "{failed} of {} driver files could not be analysed (listed above); the others were stored",
+            files.len()
+        );
+    }
     Ok(())
 }
 
@@ -317,7 +324,8 @@ async fn upload_one(http: &reqwest::Client, url: &str, token: &str, path: &Path)
     }
 }
 
-fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) {
+/// Prints what was stored and what failed; returns how many failed.
+fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
     let mut stored = 0;
     let mut duplicates = 0;
     let mut tags = std::collections::BTreeSet::new();
@@ -341,7 +349,8 @@ fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) {
         failures.len(),
         tags.len()
     );
-    for (path, message) in failures {
+    for (path, message) in &failures {
         println!("  error: {}: {message}", path.display());
     }
+    failures.len()
 }
