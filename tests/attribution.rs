@@ -456,7 +456,9 @@ async fn cli_analyze(args: Vec<String>) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-#[tokio::test]
+// A multi-thread runtime, as `poolsleuth serve` runs: the server analyses on the worker thread
+// (`block_in_place`) there, and on the blocking pool in the other tests' runtimes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_prints_the_same_answer_locally_and_through_a_server() {
     let data = tempfile::tempdir().unwrap();
     let files = tempfile::tempdir().unwrap();

@@ -242,7 +242,7 @@ async fn run<T: Send + 'static>(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     state
-        .blocking(move |index, vendors| {
+        .in_place(move |index, vendors| {
             let input = read_inputs(&files, drivers.as_deref(), format).map_err(api_error)?;
             let view = cache.view(index)?;
             let analysis = analyze(&input, &view, vendors, &options);
