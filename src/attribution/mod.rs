@@ -1244,20 +1244,21 @@ impl<'a> Analyzer<'a> {
                 })
         };
         // Summed per driver number in an array (a hash entry per candidate cost more than the
-        // rest of this pass).
-        // Each slot keeps one of the driver's candidates, to name it by once summed.
+        // rest of this pass); each slot keeps one of the driver's candidates to name it by.
         let mut scores: Vec<Option<(&Cand<'a>, f64)>> = vec![None; self.driver_count()];
         for (_, c, contribution) in contributions() {
             scores[c.driver_id as usize].get_or_insert((c, 0.0)).1 += contribution;
         }
-        let mut ranked: Vec<(&str, f64)> = scores
+        // (name, score, driver number)
+        let mut ranked: Vec<(&str, f64, u32)> = scores
             .iter()
             .flatten()
-            .map(|&(c, score)| (self.name(c), score))
+            .map(|&(c, score)| (self.name(c), score, c.driver_id))
             .collect();
-        let total: f64 = ranked.iter().map(|(_, score)| score).sum();
-        let by_rank =
-            |a: &(&str, f64), b: &(&str, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        let total: f64 = ranked.iter().map(|(_, score, _)| score).sum();
+        let by_rank = |a: &(&str, f64, u32), b: &(&str, f64, u32)| {
+            b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0))
+        };
         if ranked.len() > self.options.max_suspects {
             if self.options.max_suspects == 0 {
                 ranked.clear();
@@ -1270,8 +1271,8 @@ impl<'a> Analyzer<'a> {
         let mut items: Vec<Vec<(usize, &Cand<'a>, f64)>> = vec![Vec::new(); ranked.len()];
         // Rank (index into `ranked`) by driver number, for the drivers shown.
         let mut shown: Vec<Option<usize>> = vec![None; scores.len()];
-        for (i, (driver, _)) in ranked.iter().enumerate() {
-            shown[self.driver_id(driver) as usize] = Some(i);
+        for (i, &(_, _, driver_id)) in ranked.iter().enumerate() {
+            shown[driver_id as usize] = Some(i);
         }
         for (wi, c, contribution) in contributions() {
             if let Some(i) = shown[c.driver_id as usize] {
@@ -1279,7 +1280,7 @@ impl<'a> Analyzer<'a> {
             }
         }
         let mut suspects = Vec::with_capacity(ranked.len());
-        for (rank, ((driver, score), mut items)) in ranked.into_iter().zip(items).enumerate() {
+        for (rank, ((driver, score, _), mut items)) in ranked.into_iter().zip(items).enumerate() {
             items.sort_by(|x, y| y.2.total_cmp(&x.2));
             let best = items[0].1;
             let os = items.iter().all(|(_, c, _)| c.os);
