@@ -1243,16 +1243,23 @@ impl<'a> Analyzer<'a> {
                         .map(move |c| (wi, c, w.score * c.weight / claimants))
                 })
         };
-        // Summed per driver number in an array (a hash entry per candidate cost more than the
-        // rest of this pass); each slot keeps one of the driver's candidates to name it by.
-        let mut scores: Vec<Option<(&Cand<'a>, f64)>> = vec![None; self.driver_count()];
+        // Summed per driver in a dense list of the drivers named, found through one small array
+        // by driver number (a hash entry per candidate cost more than the rest of this pass).
+        // Each sum keeps one of the driver's candidates to name it by.
+        const NONE: u32 = u32::MAX;
+        let mut slot = vec![NONE; self.driver_count()];
+        let mut sums: Vec<(&Cand<'a>, f64)> = Vec::new();
         for (_, c, contribution) in contributions() {
-            scores[c.driver_id as usize].get_or_insert((c, 0.0)).1 += contribution;
+            let at = &mut slot[c.driver_id as usize];
+            if *at == NONE {
+                *at = sums.len() as u32;
+                sums.push((c, 0.0));
+            }
+            sums[*at as usize].1 += contribution;
         }
         // (name, score, driver number)
-        let mut ranked: Vec<(&str, f64, u32)> = scores
+        let mut ranked: Vec<(&str, f64, u32)> = sums
             .iter()
-            .flatten()
             .map(|&(c, score)| (self.name(c), score, c.driver_id))
             .collect();
         let total: f64 = ranked.iter().map(|(_, score, _)| score).sum();
@@ -1269,14 +1276,17 @@ impl<'a> Analyzer<'a> {
         }
         ranked.sort_by(by_rank);
         let mut items: Vec<Vec<(usize, &Cand<'a>, f64)>> = vec![Vec::new(); ranked.len()];
-        // Rank (index into `ranked`) by driver number, for the drivers shown.
-        let mut shown: Vec<Option<usize>> = vec![None; scores.len()];
+        // The same array now gives the rank (index into `ranked`) of the drivers shown.
+        for (c, _) in &sums {
+            slot[c.driver_id as usize] = NONE;
+        }
         for (i, &(_, _, driver_id)) in ranked.iter().enumerate() {
-            shown[driver_id as usize] = Some(i);
+            slot[driver_id as usize] = i as u32;
         }
         for (wi, c, contribution) in contributions() {
-            if let Some(i) = shown[c.driver_id as usize] {
-                items[i].push((wi, c, contribution));
+            let rank = slot[c.driver_id as usize];
+            if rank != NONE {
+                items[rank as usize].push((wi, c, contribution));
             }
         }
         let mut suspects = Vec::with_capacity(ranked.len());
