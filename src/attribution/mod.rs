@@ -1223,6 +1223,34 @@ impl<'a> Analyzer<'a> {
         })
     }
 
+    /// The drivers shown, best first: highest score, then name. Only the drivers that can
+    /// make the cut read their names (a name is a cache miss in the view's name table, and a
+    /// snapshot can name thousands of drivers). Returns (name, score, index into `sums`).
+    fn top_drivers<'s>(&'s self, sums: &[(&'s Cand<'a>, f64)]) -> Vec<(&'s str, f64, u32)> {
+        let keep = self.options.max_suspects;
+        let mut scores: Vec<(f64, u32)> = sums
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, score))| (score, i as u32))
+            .collect();
+        if scores.len() > keep {
+            if keep == 0 {
+                return Vec::new();
+            }
+            // The score of the last driver shown; drivers tied with it are told apart by name.
+            let (_, &mut (cut, _), _) =
+                scores.select_nth_unstable_by(keep - 1, |a, b| b.0.total_cmp(&a.0));
+            scores.retain(|(score, _)| score.total_cmp(&cut).is_ge());
+        }
+        let mut ranked: Vec<(&str, f64, u32)> = scores
+            .into_iter()
+            .map(|(score, i)| (self.name(sums[i as usize].0), score, i))
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        ranked.truncate(keep);
+        ranked
+    }
+
     fn suspects(
         &self,
         work: &[&mut Work<'a>],
@@ -1230,63 +1258,44 @@ impl<'a> Analyzer<'a> {
         groups: &[TagGroup],
         info: &InputInfo,
     ) -> Vec<Suspect> {
-        // Pass 1: every driver's score. Pass 2 gathers the evidence of the few that are shown,
-        // so a snapshot naming thousands of drivers does not build thousands of evidence lists.
-        let contributions = || {
-            work.iter()
-                .enumerate()
-                .filter(|(_, w)| !w.cands.is_empty() && w.score > 0.0)
-                .flat_map(|(wi, w)| {
-                    let claimants = w.cands.len() as f64;
-                    w.cands
-                        .iter()
-                        .map(move |c| (wi, c, w.score * c.weight / claimants))
-                })
-        };
-        // Summed per driver in a dense list of the drivers named, found through one small array
-        // by driver number (a hash entry per candidate cost more than the rest of this pass).
-        // Each sum keeps one of the driver's candidates to name it by.
+        // Every candidate's share of its tag's score, in rank order, noting which driver sum it
+        // goes to. Summed per driver in a dense list of the drivers named, found through one
+        // small array by driver number (a hash entry per candidate cost more than the rest of
+        // this pass). Each sum keeps one of the driver's candidates to name it by.
         const NONE: u32 = u32::MAX;
         let mut slot = vec![NONE; self.driver_count()];
         let mut sums: Vec<(&Cand<'a>, f64)> = Vec::new();
-        for (_, c, contribution) in contributions() {
-            let at = &mut slot[c.driver_id as usize];
-            if *at == NONE {
-                *at = sums.len() as u32;
-                sums.push((c, 0.0));
+        // (sum, work item, candidate, contribution): the evidence of the drivers shown is
+        // gathered from this flat list, without walking the tags again.
+        let mut shares: Vec<(u32, u32, &Cand<'a>, f64)> = Vec::with_capacity(work.len());
+        for (wi, w) in work.iter().enumerate() {
+            if w.cands.is_empty() || w.score <= 0.0 {
+                continue;
             }
-            sums[*at as usize].1 += contribution;
-        }
-        // (name, score, driver number)
-        let mut ranked: Vec<(&str, f64, u32)> = sums
-            .iter()
-            .map(|&(c, score)| (self.name(c), score, c.driver_id))
-            .collect();
-        let total: f64 = ranked.iter().map(|(_, score, _)| score).sum();
-        let by_rank = |a: &(&str, f64, u32), b: &(&str, f64, u32)| {
-            b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0))
-        };
-        if ranked.len() > self.options.max_suspects {
-            if self.options.max_suspects == 0 {
-                ranked.clear();
-            } else {
-                ranked.select_nth_unstable_by(self.options.max_suspects - 1, by_rank);
-                ranked.truncate(self.options.max_suspects);
+            let claimants = w.cands.len() as f64;
+            for c in &w.cands {
+                let contribution = w.score * c.weight / claimants;
+                let at = &mut slot[c.driver_id as usize];
+                if *at == NONE {
+                    *at = sums.len() as u32;
+                    sums.push((c, 0.0));
+                }
+                sums[*at as usize].1 += contribution;
+                shares.push((*at, wi as u32, c, contribution));
             }
         }
-        ranked.sort_by(by_rank);
+        let total: f64 = sums.iter().map(|(_, score)| score).sum();
+        let ranked = self.top_drivers(&sums);
+        // Which rank (index into `ranked`) each sum has, if it is shown.
+        let mut rank_of_sum = vec![NONE; sums.len()];
+        for (rank, &(_, _, sum)) in ranked.iter().enumerate() {
+            rank_of_sum[sum as usize] = rank as u32;
+        }
         let mut items: Vec<Vec<(usize, &Cand<'a>, f64)>> = vec![Vec::new(); ranked.len()];
-        // The same array now gives the rank (index into `ranked`) of the drivers shown.
-        for (c, _) in &sums {
-            slot[c.driver_id as usize] = NONE;
-        }
-        for (i, &(_, _, driver_id)) in ranked.iter().enumerate() {
-            slot[driver_id as usize] = i as u32;
-        }
-        for (wi, c, contribution) in contributions() {
-            let rank = slot[c.driver_id as usize];
+        for &(sum, wi, c, contribution) in &shares {
+            let rank = rank_of_sum[sum as usize];
             if rank != NONE {
-                items[rank as usize].push((wi, c, contribution));
+                items[rank as usize].push((wi as usize, c, contribution));
             }
         }
         let mut suspects = Vec::with_capacity(ranked.len());
