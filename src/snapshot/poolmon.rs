@@ -42,6 +42,7 @@ enum RowParse<'a> {
 
 /// A row as read, borrowing its driver text: small, so the 3,000 rows of a big screen are not
 /// each moved as a whole [`PoolUsage`] on the way into their frame.
+#[derive(Debug, PartialEq)]
 struct Row<'a> {
     tag: PoolTag,
     pool: PoolKind,
@@ -133,6 +134,15 @@ fn is_space(b: u8) -> bool {
 }
 
 fn parse_row(line: &str, session: bool) -> RowParse<'_> {
+    match plain_row(line, session) {
+        Some(row) => RowParse::Row(row),
+        None => general_row(line, session),
+    }
+}
+
+/// Any row [`plain_row`] does not take: tags with spaces, change columns, separators, driver
+/// text, non-ASCII lines.
+fn general_row(line: &str, session: bool) -> RowParse<'_> {
     if !line.is_ascii() {
         return parse_row_tokens(line, &tokens(line, 5), session);
     }
@@ -144,6 +154,144 @@ fn parse_row(line: &str, session: bool) -> RowParse<'_> {
     // Up to three words of tag text before the Type word, and the number after it.
     let (toks, count) = leading_tokens::<5>(line);
     parse_row_tokens(line, &toks[..count], session)
+}
+
+/// The row nearly every line of a big screen is: `Tag Type Allocs Frees Diff Bytes [PerAlloc]`
+/// with a one-word tag, plain digits and nothing after. It is read from a bitmask of the
+/// line's blanks, without walking it byte by byte (a 3,000-row screen is read per request).
+/// Anything else (`None`) goes to [`parse_row_tokens`], which reads such a row the same way.
+fn plain_row(line: &str, session: bool) -> Option<Row<'_>> {
+    let b = line.as_bytes();
+    if b.len() > 128 {
+        return None;
+    }
+    // Blanks are spaces and tabs; other control bytes (and non-ASCII text) are left to the
+    // general parser, whose idea of whitespace differs for some of them.
+    let mut blanks = 0u128;
+    for (k, chunk) in b.chunks(8).enumerate() {
+        // Fixed-size reads (a copy of variable length is a call to memmove).
+        let word = match <[u8; 8]>::try_from(chunk) {
+            Ok(full) => u64::from_le_bytes(full),
+            Err(_) => chunk.iter().enumerate().fold(
+                u64::from_le_bytes([b'x'; 8]) << (8 * chunk.len()),
+                |w, (i, &c)| w | u64::from(c) << (8 * i),
+            ),
+        };
+        let (blank, odd) = blank_bits(word);
+        if odd {
+            return None;
+        }
+        blanks |= u128::from(blank) << (8 * k);
+    }
+    let used = if b.len() == 128 {
+        u128::MAX
+    } else {
+        (1u128 << b.len()) - 1
+    };
+    let words = !blanks & used;
+    let mut starts = words & !(words << 1);
+    let mut ends = words & !(words >> 1);
+    let mut toks = [(0usize, 0usize); 7];
+    let mut count = 0;
+    while starts != 0 {
+        if count == toks.len() {
+            return None;
+        }
+        toks[count] = (
+            starts.trailing_zeros() as usize,
+            ends.trailing_zeros() as usize + 1,
+        );
+        count += 1;
+        starts &= starts - 1;
+        ends &= ends - 1;
+    }
+    if count < 6 {
+        return None;
+    }
+    let word = |k: usize| &line[toks[k].0..toks[k].1];
+    let tag_text = word(0);
+    if tag_text.len() > 4 {
+        return None;
+    }
+    let mut pool = pool_word(word(1))?;
+    if session && pool == PoolKind::Paged {
+        pool = PoolKind::Session;
+    }
+    let tag = tag_from_text(tag_text)?;
+    let mut nums = [0u64; 5];
+    for (num, &(start, end)) in nums.iter_mut().zip(&toks[2..count]) {
+        *num = plain_digits(b, start, end)?;
+    }
+    Some(Row {
+        tag,
+        pool,
+        allocs: nums[0],
+        frees: nums[1],
+        diff: Some(nums[2]),
+        bytes: nums[3],
+        driver: None,
+        had_delta: false,
+    })
+}
+
+/// Which of eight bytes (little-endian) are spaces or tabs, one bit each, and whether any is
+/// another control byte or not ASCII: eight bytes per step instead of one (SWAR).
+fn blank_bits(word: u64) -> (u8, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    const LOW7: u64 = ONES * 0x7F;
+    // The top bit of each byte that is not zero (exact: no borrow between bytes).
+    let nonzero = |x: u64| ((x & LOW7).wrapping_add(LOW7) | x) & HIGH;
+    let space = !nonzero(word ^ (ONES * b' ' as u64)) & HIGH;
+    let tab = !nonzero(word ^ (ONES * b'\t' as u64)) & HIGH;
+    // Below 0x20: adding 0x60 to the low seven bits leaves the top bit clear.
+    let control = !((word & LOW7).wrapping_add(ONES * 0x60)) & HIGH;
+    let odd = word & HIGH != 0 || control & !tab != 0;
+    // Gathers the eight top bits into one byte, byte i to bit i.
+    let gather = |hi: u64| ((hi >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
+    (gather(space | tab), odd)
+}
+
+/// `b[start..end]` as a number when it is 1 to 16 plain ASCII digits, eight at a time.
+fn plain_digits(b: &[u8], start: usize, end: usize) -> Option<u64> {
+    let len = end - start;
+    if len > 16 {
+        return None;
+    }
+    if len > 8 {
+        let high = eight_digits(b, start, end - 8)?;
+        let low = eight_digits(b, end - 8, end)?;
+        return Some(high * 100_000_000 + low);
+    }
+    eight_digits(b, start, end)
+}
+
+/// Up to eight ASCII digits ending at `end`, converted in one 64-bit word (SWAR).
+fn eight_digits(b: &[u8], start: usize, end: usize) -> Option<u64> {
+    // The digits right-aligned in eight bytes, most significant lowest, '0' before them
+    // (read as the eight bytes ending at `end`: a row's numbers follow its tag and type).
+    let len = end - start;
+    let word = match end.checked_sub(8) {
+        Some(from) => {
+            let word = u64::from_le_bytes(b[from..end].try_into().ok()?);
+            let before = if len == 8 { 0 } else { u64::MAX >> (8 * len) };
+            (word & !before) | (u64::from_le_bytes([b'0'; 8]) & before)
+        }
+        None => b[start..end]
+            .iter()
+            .fold(u64::from_le_bytes([b'0'; 8]), |w, &c| {
+                w >> 8 | u64::from(c) << 56
+            }),
+    };
+    // Every byte in '0'..='9' (the line is ASCII, so no byte has its top bit set).
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let digits = word.wrapping_sub(ONES * b'0' as u64);
+    if (word.wrapping_add(ONES * 0x46) | digits) & (ONES * 0x80) != 0 {
+        return None;
+    }
+    let pairs = (digits.wrapping_mul(10) + (digits >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((quads.wrapping_mul(10_000) + (quads >> 32)) & 0xFFFF_FFFF)
 }
 
 fn parse_row_tokens<'a>(line: &'a str, toks: &[(usize, &str)], session: bool) -> RowParse<'a> {
@@ -460,6 +608,101 @@ mod tests {
         let mut ctx = Ctx::new(&ParseOptions::default());
         let (s, log) = parse(&Input::from_str(text), &mut ctx).unwrap();
         (s, log, ctx.warnings)
+    }
+
+    #[test]
+    fn plain_rows_take_the_fast_path_and_read_as_the_general_parser_reads_them() {
+        for line in [
+            " Pnp5 Nonp      756604     737928    18676   31132892     1667",
+            "Io   Paged 12 10 2 4096",
+            " NLbd Nonp 615571 591293 24278 7907341892341234 1",
+            "\tFMfn\tPaged\t1\t0\t1\t99999999\t88888888",
+            "A Sess 1 2 3 4 5",
+        ] {
+            for session in [false, true] {
+                let fast = plain_row(line, session).unwrap_or_else(|| panic!("{line:?}"));
+                let RowParse::Row(general) = general_row(line, session) else {
+                    panic!("{line:?} is a row");
+                };
+                assert_eq!(fast, general, "{line:?}");
+            }
+        }
+        let row = plain_row(" NLbd Nonp 615571 591293 24278 7907341892341234 1", false).unwrap();
+        assert_eq!((row.allocs, row.bytes), (615_571, 7_907_341_892_341_234));
+        // Left to the general parser: spaces in the tag, change columns, separators, driver
+        // text, 17+ digits, a sixth number, a vertical tab, a long tag, non-ASCII text.
+        for line in [
+            " Io   Paged 12 10 2 4096 drv.sys",
+            "I o Paged 12 10 2 4096",
+            "Io Paged 12 ( 1) 10 ( 0) 2 4096 ( 0) 2048",
+            "Io Paged 1,234 10 2 4096",
+            "Io Paged 12 10 2 12345678901234567",
+            "Io Paged 12 10 2 4096 1 1",
+            "Io Paged 12\x0b10 2 4096",
+            "Iooo5 Paged 12 10 2 4096",
+            "Ié Paged 12 10 2 4096",
+            "Io Paged 12 10 -2 4096",
+        ] {
+            assert!(plain_row(line, false).is_none(), "{line:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever line the fast path takes, the general parser reads the same row.
+        #[test]
+        fn the_fast_path_agrees_with_the_general_parser(
+            tag in "[A-Za-z0-9 _!é]{1,5}",
+            pool in "(Nonp|Paged|Sess|NonPagedNx|Pag|X)",
+            // Mostly what the fast path takes, so both sides are compared often.
+            numbers in proptest::collection::vec(proptest::prop_oneof![
+                12 => "[0-9]{1,18}",
+                1 => "[0-9,]{1,6}",
+                1 => "-[0-9]{1,3}",
+                1 => "\\( ?[0-9]{1,3}\\)",
+                1 => "[a-z0-9]{1,3}\\.sys",
+            ], 3..8),
+            gaps in proptest::collection::vec(proptest::prop_oneof![
+                8 => " {1,4}",
+                1 => "[ \t\x0b\x0c]{1,3}",
+            ], 9),
+            session: bool,
+        ) {
+            let mut line = format!("{}{tag}{}{pool}", gaps[0], gaps[1]);
+            for (n, gap) in numbers.iter().zip(&gaps[2..]) {
+                line.push_str(gap);
+                line.push_str(n);
+            }
+            if let Some(fast) = plain_row(&line, session) {
+                let RowParse::Row(general) = general_row(&line, session) else {
+                    panic!("{line:?}: the fast path read a row the general parser refuses");
+                };
+                proptest::prop_assert_eq!(fast, general, "{:?}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn blank_bits_reads_each_byte() {
+        for bytes in [
+            *b"ab \tc d\t",
+            *b"        ",
+            *b"xxxxxxxx",
+            *b" \x0b      ",
+            *b"\x80       ",
+        ] {
+            let (blank, odd) = blank_bits(u64::from_le_bytes(bytes));
+            for (i, &c) in bytes.iter().enumerate() {
+                assert_eq!(
+                    blank >> i & 1 == 1,
+                    c == b' ' || c == b'\t',
+                    "{bytes:?} byte {i}"
+                );
+            }
+            assert_eq!(
+                odd,
+                bytes.iter().any(|&c| (c < b' ' && c != b'\t') || c >= 0x80)
+            );
+        }
     }
 
     #[test]
