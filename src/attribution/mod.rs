@@ -517,31 +517,49 @@ impl SeriesTable<'_> {
     }
 }
 
-/// A candidate while ranking: borrowed from the knowledge view where possible.
+/// A candidate while ranking: borrowed from the knowledge view where possible, and small
+/// (32 bytes), as most of a big snapshot's tags carry one.
 #[derive(Clone)]
 struct Cand<'a> {
     /// The driver's number (see [`Analyzer::driver_id`]): candidates are compared and summed
     /// per driver by number, not by name.
     driver_id: u32,
-    /// The driver's name, except for knowledge-base candidates: theirs is in the view's name
-    /// table ([`Analyzer::name`]), read only for the candidates shown.
-    driver: Option<Cow<'a, str>>,
-    entry: Option<&'a TagEntry>,
     kind: EvidenceKind,
-    /// Where a candidate without a knowledge-base entry came from: `snapshot`, `driver-list`
-    /// or `group`.
-    origin: &'static str,
-    detail: Option<String>,
     os: bool,
     loaded: Option<bool>,
     weight: f64,
+    entry: Option<&'a TagEntry>,
+    /// What a candidate from anywhere but an exact knowledge-base attribution carries. Those
+    /// are few, and a knowledge-base candidate's name is in the view's name table
+    /// ([`Analyzer::name`]), read only for the candidates shown.
+    extra: Option<Box<CandExtra<'a>>>,
+}
+
+const _: () = assert!(std::mem::size_of::<Cand<'static>>() <= 32);
+
+/// The name and origin of a candidate that is not an exact knowledge-base attribution.
+#[derive(Clone)]
+struct CandExtra<'a> {
+    driver: Cow<'a, str>,
+    /// Where a candidate without a knowledge-base entry came from: `snapshot`, `driver-list`
+    /// or `group` (empty for a wildcard row, whose entry says).
+    origin: &'static str,
+    detail: Option<String>,
 }
 
 impl<'a> Cand<'a> {
     /// The knowledge-base source name, or the origin of a candidate without an entry (read
     /// only for the candidates shown: the entry is not touched while ranking).
     fn source(&self) -> &'a str {
-        self.entry.map_or(self.origin, |e| e.source.as_str())
+        match (self.entry, &self.extra) {
+            (Some(e), _) => e.source.as_str(),
+            (None, Some(extra)) => extra.origin,
+            (None, None) => "",
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        self.extra.as_ref().and_then(|x| x.detail.clone())
     }
 }
 
@@ -864,30 +882,30 @@ impl<'a> Analyzer<'a> {
         let os = entry.is_some_and(is_os_entry) || self.is_os_driver(&driver);
         let driver_id = self.driver_id(&driver);
         self.weigh(Cand {
-            driver: Some(driver),
             driver_id,
-            entry,
             kind,
-            origin,
-            detail,
             os,
             loaded: None,
             weight: 0.0,
+            entry,
+            extra: Some(Box::new(CandExtra {
+                driver,
+                origin,
+                detail,
+            })),
         })
     }
 
     /// A candidate from an exact knowledge-base attribution, which knows the rest already.
     fn kb_cand(&self, a: &kb::Attribution<'a>, driver_id: u32) -> Cand<'a> {
         self.weigh(Cand {
-            driver: None,
             driver_id,
-            entry: Some(a.entry),
             kind: EvidenceKind::from_confidence(a.confidence),
-            origin: "",
-            detail: None,
             os: a.os,
             loaded: None,
             weight: 0.0,
+            entry: Some(a.entry),
+            extra: None,
         })
     }
 
@@ -906,8 +924,8 @@ impl<'a> Analyzer<'a> {
 
     /// The candidate's driver name.
     fn name<'s>(&'s self, c: &'s Cand<'a>) -> &'s str {
-        match &c.driver {
-            Some(name) => name,
+        match &c.extra {
+            Some(extra) => &extra.driver,
             None => self.kb.driver_name(c.driver_id),
         }
     }
@@ -1370,7 +1388,7 @@ impl<'a> Analyzer<'a> {
                         confidence: c.entry.map(|e| e.confidence),
                         source: c.source().to_owned(),
                         line: c.entry.and_then(|e| e.line),
-                        detail: c.detail.clone(),
+                        detail: c.detail(),
                         weight: round(c.weight, 4),
                         claimants: work[wi].cands.len(),
                         contribution: round(contribution, 4),
@@ -1700,7 +1718,7 @@ impl<'a> Analyzer<'a> {
                 evidence: c.kind,
                 confidence: c.entry.map(|e| e.confidence),
                 line: c.entry.and_then(|e| e.line),
-                detail: c.detail,
+                detail: c.extra.and_then(|x| x.detail),
                 os_component: c.os,
                 loaded: c.loaded,
                 weight: round(c.weight, 4),
