@@ -494,8 +494,27 @@ pub fn analyze(
 struct Series<'a> {
     tag: PoolTag,
     pool: PoolKind,
+    /// Boxed: only snapshots with a driver column or `!verifier` callers have any, and the
+    /// 3,000 series of a big poolmon screen stay 16 bytes each.
+    texts: Option<Box<SeriesTexts<'a>>>,
+}
+
+#[derive(Default)]
+struct SeriesTexts<'a> {
+    /// The snapshot's driver column (distinct, at most 4).
     mapped: Vec<&'a str>,
+    /// `!verifier` callers (distinct, at most 16).
     callers: Vec<&'a str>,
+}
+
+impl<'a> Series<'a> {
+    fn mapped(&self) -> &[&'a str] {
+        self.texts.as_ref().map_or(&[], |t| &t.mapped)
+    }
+
+    fn callers(&self) -> &[&'a str] {
+        self.texts.as_ref().map_or(&[], |t| &t.callers)
+    }
 }
 
 /// Every (tag, pool) of the input with its numbers per snapshot, stored flat (one allocation
@@ -712,8 +731,7 @@ impl<'a> Analyzer<'a> {
                     table.series.push(Series {
                         tag: row.tag,
                         pool: row.pool,
-                        mapped: Vec::new(),
-                        callers: Vec::new(),
+                        texts: None,
                     });
                     table.bytes.resize(table.bytes.len() + n, 0);
                     table.outstanding.resize(table.outstanding.len() + n, None);
@@ -725,16 +743,19 @@ impl<'a> Analyzer<'a> {
                     let slot = &mut table.outstanding[at];
                     *slot = Some(slot.unwrap_or(0).saturating_add(o));
                 }
-                let s = &mut table.series[i];
+                if row.mapped_driver.is_none() && row.callers.is_empty() {
+                    continue;
+                }
+                let texts = table.series[i].texts.get_or_insert_default();
                 if let Some(m) = row.mapped_driver.as_deref()
-                    && s.mapped.len() < 4
-                    && !s.mapped.contains(&m)
+                    && texts.mapped.len() < 4
+                    && !texts.mapped.contains(&m)
                 {
-                    s.mapped.push(m);
+                    texts.mapped.push(m);
                 }
                 for c in &row.callers {
-                    if s.callers.len() < 16 && !s.callers.contains(&c.as_str()) {
-                        s.callers.push(c);
+                    if texts.callers.len() < 16 && !texts.callers.contains(&c.as_str()) {
+                        texts.callers.push(c);
                     }
                 }
             }
@@ -966,7 +987,7 @@ impl<'a> Analyzer<'a> {
             }
         };
         // 1. !verifier callers name the allocating module.
-        for caller in &s.callers {
+        for caller in s.callers() {
             if let Some((module, _)) = caller.split_once('!') {
                 let driver = module_file_name(module);
                 let c = self.make_cand(
@@ -979,8 +1000,8 @@ impl<'a> Analyzer<'a> {
                 push(c, &mut out);
             }
         }
-        if !s.callers.is_empty() && out.is_empty() {
-            for module in &s.mapped {
+        if !s.callers().is_empty() && out.is_empty() {
+            for module in s.mapped() {
                 let c = self.make_cand(
                     Cow::Owned(normalize_module(module)),
                     EvidenceKind::VerifierCaller,
@@ -1021,8 +1042,8 @@ impl<'a> Analyzer<'a> {
             }
         }
         // 3. The snapshot's own driver column (from the pooltag.txt the admin's tool used).
-        if s.callers.is_empty() {
-            for text in &s.mapped {
+        if s.callers().is_empty() {
+            for text in s.mapped() {
                 for file in mapped_driver_files(text) {
                     let driver = normalize_module(&file);
                     if out.iter().any(|c| self.name(c) == driver) {
