@@ -6,6 +6,7 @@
 //! Mapped_Driver text. This survives collapsed whitespace and any column widths.
 
 use rustc_hash::FxHashSet;
+use smallvec::SmallVec;
 
 use crate::tag::PoolTag;
 
@@ -83,9 +84,10 @@ impl Row<'_> {
     }
 }
 
-/// Up to `limit` whitespace-separated tokens with their byte offsets.
-pub(crate) fn tokens(line: &str, limit: usize) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
+/// Up to `limit` whitespace-separated tokens with their byte offsets (the first eight without
+/// allocating).
+pub(crate) fn tokens(line: &str, limit: usize) -> SmallVec<[(usize, &str); 8]> {
+    let mut out = SmallVec::new();
     let mut start = None;
     for (i, c) in line.char_indices() {
         if c.is_whitespace() {
@@ -105,34 +107,6 @@ pub(crate) fn tokens(line: &str, limit: usize) -> Vec<(usize, &str)> {
     out
 }
 
-/// The first `N` whitespace-separated tokens with their byte offsets, without allocating
-/// (a 3,000-row screen is parsed per request).
-fn leading_tokens<const N: usize>(line: &str) -> ([(usize, &str); N], usize) {
-    let mut out = [(0, ""); N];
-    let mut count = 0;
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() && count < N {
-        // ASCII only: non-ASCII lines take `tokens` (char whitespace) instead.
-        if is_space(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !is_space(bytes[i]) {
-            i += 1;
-        }
-        out[count] = (start, &line[start..i]);
-        count += 1;
-    }
-    (out, count)
-}
-
-/// `char::is_whitespace` for ASCII (it includes the vertical tab, unlike `u8::is_ascii_whitespace`).
-fn is_space(b: u8) -> bool {
-    b == b' ' || (0x09..=0x0d).contains(&b)
-}
-
 fn parse_row(line: &str, session: bool) -> RowParse<'_> {
     match plain_row(line, session) {
         Some(row) => RowParse::Row(row),
@@ -141,25 +115,16 @@ fn parse_row(line: &str, session: bool) -> RowParse<'_> {
 }
 
 /// Any row [`plain_row`] does not take: tags with spaces, change columns, separators, driver
-/// text, non-ASCII lines.
+/// text, non-ASCII lines. Up to three words of tag text come before the Type word, and the
+/// number after it.
 fn general_row(line: &str, session: bool) -> RowParse<'_> {
-    if !line.is_ascii() {
-        return parse_row_tokens(line, &tokens(line, 5), session);
-    }
-    // Nearly every row is `Tag Type Allocs ...` with a one-word tag: three tokens decide it.
-    let (toks, count) = leading_tokens::<3>(line);
-    if count == 3 && pool_word(toks[1].1).is_some() && toks[2].1.as_bytes()[0].is_ascii_digit() {
-        return parse_row_tokens(line, &toks, session);
-    }
-    // Up to three words of tag text before the Type word, and the number after it.
-    let (toks, count) = leading_tokens::<5>(line);
-    parse_row_tokens(line, &toks[..count], session)
+    parse_row_tokens(line, &tokens(line, 5), session)
 }
 
 /// The row nearly every line of a big screen is: `Tag Type Allocs Frees Diff Bytes [PerAlloc]`
 /// with a one-word tag, plain digits and nothing after. It is read from a bitmask of the
 /// line's blanks, without walking it byte by byte (a 3,000-row screen is read per request).
-/// Anything else (`None`) goes to [`parse_row_tokens`], which reads such a row the same way.
+/// Anything else (`None`) goes to [`general_row`], which reads such a row the same way.
 fn plain_row(line: &str, session: bool) -> Option<Row<'_>> {
     let b = line.as_bytes();
     if b.len() > 128 {
@@ -365,19 +330,7 @@ fn parse_row_tokens<'a>(line: &'a str, toks: &[(usize, &str)], session: bool) ->
         if c.is_ascii_digit() || negative {
             let start = if negative { i + 1 } else { i };
             let mut end = start;
-            // Plain digits are read here, in the same pass; with separators (or more digits
-            // than a u64 surely holds) `parse_count` decides.
-            let mut value: u64 = 0;
-            let mut plain = true;
-            while end < bytes.len() {
-                let b = bytes[end];
-                if b.is_ascii_digit() {
-                    value = value.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
-                } else if b == b',' {
-                    plain = false;
-                } else {
-                    break;
-                }
+            while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b',') {
                 end += 1;
             }
             // A number glued to letters is text (a Mapped_Driver such as `1394ohci`).
@@ -391,12 +344,7 @@ fn parse_row_tokens<'a>(line: &'a str, toks: &[(usize, &str)], session: bool) ->
                     rest[i..].split_whitespace().next().unwrap_or("")
                 ));
             }
-            let parsed = if plain && end - start <= 19 {
-                Some(value)
-            } else {
-                parse_count(&rest[start..end])
-            };
-            let Some(v) = parsed else {
+            let Some(v) = parse_count(&rest[start..end]) else {
                 return RowParse::Bad(format!(
                     "{:?} is not a number; row skipped",
                     &rest[start..end]
