@@ -12,6 +12,8 @@ use crate::index::{IndexError, SearchIndex, compare_versions};
 use crate::knowledge::{Confidence, TagEntry};
 use crate::tag::{PoolTag, TagPattern};
 
+use super::tag_table::{LONG_GROUP, TagSlot, TagTable};
+
 /// What the knowledge base says about one driver file.
 #[derive(Debug, Clone, Default)]
 pub struct DriverFacts {
@@ -47,15 +49,6 @@ struct Hot {
 
 const NO_DRIVER: u32 = u32::MAX;
 
-/// A tag's attributions: `len` entries from `start` in `entries` and `hot`. The first hot
-/// record is stored inline, so a tag with one attribution costs one probe.
-#[derive(Debug, Clone, Copy)]
-struct TagSlot {
-    start: u32,
-    len: u32,
-    first: Hot,
-}
-
 /// Where [`KnowledgeView::locate`] found a tag's attributions (nothing when it knows none).
 #[derive(Debug, Clone, Copy)]
 pub struct TagLocation(Option<TagSlot>);
@@ -83,7 +76,7 @@ pub struct KnowledgeView {
     entries: Vec<TagEntry>,
     /// Parallel to `entries`.
     hot: Vec<Hot>,
-    by_tag: HashMap<PoolTag, TagSlot>,
+    by_tag: TagTable,
     /// Distinct driver names of `entries` (a small table that stays in cache).
     driver_names: Vec<String>,
     /// `driver_names` back to their numbers.
@@ -162,15 +155,20 @@ impl KnowledgeView {
                 }
             })
             .collect();
-        let mut by_tag: HashMap<PoolTag, TagSlot> = HashMap::default();
+        let groups = exact.chunk_by(|a, b| a.tag == b.tag);
+        let mut by_tag = TagTable::with_capacity(groups.clone().count());
         let mut start = 0;
-        for group in exact.chunk_by(|a, b| a.tag == b.tag) {
-            let slot = TagSlot {
-                start: start as u32,
-                len: group.len() as u32,
-                first: hot[start],
-            };
-            by_tag.insert(group[0].tag, slot);
+        for group in groups {
+            let first = hot[start];
+            by_tag.insert_new(TagSlot::new(
+                group[0].tag,
+                start as u32,
+                group.len(),
+                first.driver,
+                first.confidence,
+                first.os,
+                first.described,
+            ));
             start += group.len();
         }
         Self {
@@ -198,17 +196,44 @@ impl KnowledgeView {
 
     /// Attributions of exactly this tag, most trustworthy first.
     pub fn attributions(&self, tag: PoolTag) -> &[TagEntry] {
-        match self.by_tag.get(&tag) {
-            Some(slot) => &self.entries[slot.start as usize..(slot.start + slot.len) as usize],
+        match self.by_tag.get(tag) {
+            Some(slot) => {
+                let start = slot.start as usize;
+                &self.entries[start..start + self.group_len(&slot)]
+            }
             None => &[],
         }
     }
 
-    /// Where a tag's attributions are, for [`Self::ranked_attributions`]. Ranking looks up
-    /// every tag of a snapshot first, in a tight loop: the lookups miss the cache, and done
-    /// back to back the processor overlaps the misses instead of waiting for each in turn.
+    /// The number of entries in a slot's group (counted in `entries` for a long one).
+    fn group_len(&self, slot: &TagSlot) -> usize {
+        match slot.len() {
+            LONG_GROUP => {
+                let start = slot.start as usize;
+                let tag = self.entries[start].tag;
+                self.entries[start..]
+                    .iter()
+                    .take_while(|e| e.tag == tag)
+                    .count()
+            }
+            len => usize::from(len),
+        }
+    }
+
+    /// Where a tag's attributions are, for [`Self::ranked_attributions`].
     pub fn locate(&self, tag: PoolTag) -> TagLocation {
-        TagLocation(self.by_tag.get(&tag).copied())
+        TagLocation(self.by_tag.get(tag))
+    }
+
+    /// [`locate`](Self::locate) for every tag of a snapshot, in order. Ranking looks them all
+    /// up first: the lookups miss the cache, and the table overlaps the misses of a batch of
+    /// tags instead of waiting for each in turn (see `tag_table`).
+    pub fn locate_all(&self, tags: impl Iterator<Item = PoolTag>) -> Vec<TagLocation> {
+        self.by_tag
+            .get_many(tags)
+            .into_iter()
+            .map(TagLocation)
+            .collect()
     }
 
     /// [`Self::attributions`] as ranking reads them: without touching the entries.
@@ -217,23 +242,28 @@ impl KnowledgeView {
         location: TagLocation,
     ) -> impl Iterator<Item = Attribution<'_>> {
         let slot = location.0;
-        let (start, len) = slot.map_or((0, 0), |s| (s.start as usize, s.len as usize));
+        let (start, len) = slot.map_or((0, 0), |s| (s.start as usize, self.group_len(&s)));
         let rest = if len > 1 {
             &self.hot[start + 1..start + len]
         } else {
             &[]
         };
-        slot.map(|s| s.first)
-            .into_iter()
-            .chain(rest.iter().copied())
-            .enumerate()
-            .map(move |(i, hot)| Attribution {
-                entry: &self.entries[start + i],
-                driver_id: (hot.driver != NO_DRIVER).then_some(hot.driver),
-                confidence: hot.confidence,
-                os: hot.os,
-                described: hot.described,
-            })
+        slot.map(|s| Hot {
+            driver: s.driver,
+            confidence: s.confidence,
+            os: s.os,
+            described: s.described,
+        })
+        .into_iter()
+        .chain(rest.iter().copied())
+        .enumerate()
+        .map(move |(i, hot)| Attribution {
+            entry: &self.entries[start + i],
+            driver_id: (hot.driver != NO_DRIVER).then_some(hot.driver),
+            confidence: hot.confidence,
+            os: hot.os,
+            described: hot.described,
+        })
     }
 
     /// The number of a driver named by an exact attribution: numbers run from 0 to

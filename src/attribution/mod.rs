@@ -21,6 +21,7 @@ mod kb;
 mod normal;
 mod render;
 mod stats;
+mod tag_table;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -659,10 +660,9 @@ impl<'a> Analyzer<'a> {
     fn run(self) -> Analysis {
         let table = self.collect_series();
         let machine = self.machine_totals();
-        // Every tag's lookup first, back to back, so their cache misses overlap (see
-        // `KnowledgeView::locate`); the ranking work per tag follows.
-        let locations: Vec<TagLocation> =
-            table.series.iter().map(|s| self.kb.locate(s.tag)).collect();
+        // Every tag's lookup first, in batches whose cache misses overlap (see
+        // `KnowledgeView::locate_all`); the ranking work per tag follows.
+        let locations: Vec<TagLocation> = self.kb.locate_all(table.series.iter().map(|s| s.tag));
         let mut unsorted: Vec<Work<'a>> = (0..table.series.len())
             .map(|i| {
                 let (cands, described) = self.candidates(&table.series[i], locations[i]);
