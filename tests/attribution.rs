@@ -676,6 +676,65 @@ async fn the_page_renders_a_result_with_a_chart_and_escapes_markup() {
 // Property test: whatever the snapshots hold, the ranking answers without panicking.
 // ---------------------------------------------------------------------------------------------
 
+/// A poolmon screen of `rows` rows: `Leak` far above the rest, then filler tags.
+fn big_screen(rows: usize) -> Vec<u8> {
+    let mut text =
+        String::from(" Tag  Type     Allocs       Frees     Diff      Bytes  Per Alloc\n\n");
+    text.push_str(" Leak Nonp    9000000     1000000  8000000 4096000000        512\n");
+    for i in 1..rows {
+        // Distinct tags the knowledge base does not know: `0001`, `0002`...
+        let tag = format!("{i:04}");
+        text.push_str(&format!(
+            " {tag:<4} Paged  {:>9} {:>11} {:>8} {:>10} {:>10}\n",
+            1000 + i,
+            1000,
+            i,
+            i * 64,
+            64
+        ));
+    }
+    text.into_bytes()
+}
+
+/// Uploads up to `BRIEF_ANALYSIS_BYTES` are analysed on the worker that read them, bigger ones
+/// after handing the worker's other tasks to another thread: on a multi-threaded runtime both
+/// give the answer, several at once, and the server keeps answering meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_and_big_uploads_are_analysed_alike_on_a_multi_threaded_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(dir.path()).await;
+    let small = big_screen(200);
+    let big = big_screen(8_000);
+    assert!(small.len() < poolsleuth::http::BRIEF_ANALYSIS_BYTES);
+    assert!(big.len() > poolsleuth::http::BRIEF_ANALYSIS_BYTES);
+    let posts = [&small, &big, &small, &big, &big, &small].map(|body| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/analyze");
+        let body = body.clone();
+        tokio::spawn(async move {
+            let response = client.post(url).body(body).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        })
+    });
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let mut answers = Vec::new();
+    for post in posts {
+        answers.push(post.await.unwrap());
+    }
+    for (answer, rows) in answers.iter().zip([200, 8_000, 200, 8_000, 8_000, 200]) {
+        assert_eq!(answer["findings_total"], rows, "{answer}");
+        assert_eq!(answer["findings"][0]["tag"], "Leak", "{answer}");
+        assert_eq!(suspect_rank(answer, "leaky.sys"), Some(0), "{answer}");
+    }
+    // The leaking tag's finding does not depend on the path the upload took.
+    assert_eq!(
+        answers[0]["findings"][0]["candidates"],
+        answers[1]["findings"][0]["candidates"]
+    );
+}
+
 fn kb() -> KnowledgeView {
     let entry = |tag: &str, driver: &str, confidence: Confidence, vendor: Option<&str>| TagEntry {
         tag: PoolTag::parse(tag).unwrap(),

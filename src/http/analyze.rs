@@ -20,7 +20,7 @@ use super::api::query_params;
 use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
 use super::pages::CONTENT_SECURITY_POLICY;
 use super::views::{TagView, driver_href};
-use super::{ApiError, ApiResult, AppState, HttpConfig};
+use super::{ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig};
 use crate::attribution::{
     Analysis, AnalyzeOptions, AttributionError, Finding, InputFile, KnowledgeCache, analyze,
     human_bytes, read_inputs, render_text,
@@ -234,6 +234,11 @@ async fn run<T: Send + 'static>(
         ..AnalyzeOptions::default()
     };
     let Upload { files, drivers, .. } = upload;
+    // Brief: a small upload, and a current knowledge view (a stale one is rebuilt first,
+    // which reads the whole index).
+    let upload_bytes =
+        files.iter().map(|f| f.bytes.len()).sum::<usize>() + drivers.as_ref().map_or(0, Vec::len);
+    let brief = upload_bytes <= BRIEF_ANALYSIS_BYTES && cache.is_current(&state.index);
     // Parsing and ranking are CPU-bound: at most one analysis per core at a time, shared with
     // driver analysis, so a burst of big snapshots queues instead of starving the server.
     let _slot = state
@@ -242,7 +247,7 @@ async fn run<T: Send + 'static>(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     state
-        .in_place(move |index, vendors| {
+        .in_place(brief, move |index, vendors| {
             let input = read_inputs(&files, drivers.as_deref(), format).map_err(api_error)?;
             let view = cache.view(index)?;
             let analysis = analyze(&input, &view, vendors, &options);
