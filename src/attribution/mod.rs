@@ -670,17 +670,25 @@ impl<'a> Analyzer<'a> {
             })
             .collect();
         // Ranked by score, then bytes (both descending), tag and pool, on integer keys; the
-        // work items themselves stay in place and are reached through references.
-        let mut order: Vec<([u64; 3], usize)> = unsorted
+        // work items themselves stay in place and are reached through references. Sorted on
+        // the score's key alone first, as 16-byte pairs, then each run of equal scores (rare)
+        // on the whole key: the order of the whole key, with half the bytes moved and one
+        // integer compared.
+        let mut order: Vec<(u64, u32)> = unsorted
             .iter()
             .enumerate()
-            .map(|(i, w)| (rank_key(w), i))
+            .map(|(i, w)| (rank_key(w)[0], i as u32))
             .collect();
         order.sort_unstable();
+        for tied in order.chunk_by_mut(|a, b| a.0 == b.0) {
+            if tied.len() > 1 {
+                tied.sort_unstable_by_key(|&(_, i)| rank_key(&unsorted[i as usize]));
+            }
+        }
         let mut slots: Vec<Option<&mut Work<'a>>> = unsorted.iter_mut().map(Some).collect();
         let mut work: Vec<&mut Work<'a>> = order
             .into_iter()
-            .filter_map(|(_, i)| slots[i].take())
+            .filter_map(|(_, i)| slots[i as usize].take())
             .collect();
 
         let groups = self.group(&table, &mut work);
@@ -1996,6 +2004,55 @@ mod tests {
         let set = inbox_drivers();
         assert!(set.contains("ntoskrnl") && set.contains("ntfs") && set.contains("fltmgr"));
         assert!(!set.contains("vmci") && !set.contains("ixgbe"));
+    }
+
+    #[test]
+    fn equal_scores_rank_by_bytes_then_tag_then_pool_whatever_the_input_order() {
+        // `Mmmm` is the largest. The other three have equal bytes, so equal scores, and are
+        // told apart by tag and then by pool (paged before nonpaged).
+        let rows = [
+            ("Zzzz", PoolKind::Paged, 4096),
+            ("Aaaa", PoolKind::NonPaged, 4096),
+            ("Mmmm", PoolKind::Paged, 8192),
+            ("Aaaa", PoolKind::Paged, 4096),
+        ];
+        let expected = [
+            ("Mmmm", PoolKind::Paged),
+            ("Aaaa", PoolKind::Paged),
+            ("Aaaa", PoolKind::NonPaged),
+            ("Zzzz", PoolKind::Paged),
+        ];
+        let view = KnowledgeView::default();
+        let vendors = VendorDirectory::embedded();
+        for rotation in 0..rows.len() {
+            let mut shuffled = rows.to_vec();
+            shuffled.rotate_left(rotation);
+            let input = AnalysisInput {
+                snapshots: vec![Snapshot {
+                    rows: shuffled
+                        .iter()
+                        .map(|&(tag, pool, bytes)| {
+                            crate::snapshot::PoolUsage::new(
+                                PoolTag::parse(tag).unwrap(),
+                                pool,
+                                bytes,
+                            )
+                        })
+                        .collect(),
+                    ..Snapshot::default()
+                }],
+                ..AnalysisInput::default()
+            };
+            let analysis = analyze(&input, &view, &vendors, &AnalyzeOptions::default());
+            let order: Vec<(String, PoolKind)> = analysis
+                .findings
+                .iter()
+                .map(|f| (f.tag.to_string(), f.pool))
+                .collect();
+            let expected: Vec<(String, PoolKind)> =
+                expected.iter().map(|&(t, p)| (t.to_owned(), p)).collect();
+            assert_eq!(order, expected, "rotation {rotation}");
+        }
     }
 
     #[test]
