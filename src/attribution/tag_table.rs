@@ -133,7 +133,8 @@ impl TagTable {
     }
 
     pub(super) fn get(&self, tag: PoolTag) -> Option<TagSlot> {
-        self.probe(tag, self.home(tag), self.slots[self.home(tag)])
+        let home = self.home(tag);
+        self.probe(tag, home, self.slots[home])
     }
 
     /// The lookup of each tag, in order: the same answers as [`get`](Self::get), with the

@@ -201,11 +201,11 @@ pub async fn serve(
     served
 }
 
-/// How often the background task checks whether the knowledge base changed.
 /// Uploads up to this size are analysed in place without a handoff (see
 /// [`AppState::in_place`]): about 4,500 poolmon rows, 1-3 ms of parsing and ranking.
 pub const BRIEF_ANALYSIS_BYTES: usize = 256 * 1024;
 
+/// How often the background task checks whether the knowledge base changed.
 const KNOWLEDGE_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Keeps the attribution view of the knowledge base current in the background: it is built at
