@@ -268,6 +268,22 @@ fn main() {
         "in process: analysis median {analysis_median:.3} ms (p99 {:.3} ms), parse+analysis+JSON median {full_median:.3} ms (parse {parse_median:.3} ms, JSON {json_median:.3} ms, {json_bytes} bytes); {suspects} suspects",
         p99(&analysis_times)
     );
+    // The most the server could answer: the same parse + analyze + JSON per request, run
+    // back to back on one thread and then on as many threads as the server has workers, in
+    // process (no HTTP, no load generator). On a 2-vCPU guest two threads do not give twice
+    // one thread's rate, and this row shows how far the analysis alone is from the target.
+    let ceiling: Vec<(usize, f64)> = [1, nproc_for_server()]
+        .into_iter()
+        .map(|threads| {
+            (
+                threads,
+                in_process_rate(threads, &files, &view, &vendors, &options),
+            )
+        })
+        .collect();
+    for (threads, rate) in &ceiling {
+        eprintln!("in process, threads: {threads}: {rate:.0} analyses/s");
+    }
     drop(view);
     drop(index);
 
@@ -380,6 +396,18 @@ fn main() {
             None => writeln!(out, "| {label} | wrk failed | |").unwrap(),
         }
     }
+    for (threads, rate) in &ceiling {
+        let threads = if *threads == 1 {
+            "one thread".to_owned()
+        } else {
+            format!("{threads} threads")
+        };
+        writeln!(
+            out,
+            "| parse + analyze + JSON, 3,000 tags, in process on {threads}, back to back for {CEILING_SECONDS} s (the ceiling for HTTP: no network, no load generator) | {rate:.0} analyses/s | — |"
+        )
+        .unwrap();
+    }
     if let Some(l) = &server_side {
         writeln!(
             out,
@@ -403,6 +431,48 @@ fn main() {
         .unwrap();
     }
     println!("{out}");
+}
+
+/// How long each in-process rate is measured.
+const CEILING_SECONDS: f64 = 4.0;
+
+/// The server's runtime workers: one per CPU.
+fn nproc_for_server() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Parse + analyze + JSON of the bodies in turn, on `threads` threads sharing one knowledge
+/// view (as the server's workers do) for [`CEILING_SECONDS`]: analyses per second in all.
+fn in_process_rate(
+    threads: usize,
+    files: &[[InputFile; 1]],
+    view: &KnowledgeView,
+    vendors: &VendorDirectory,
+    options: &AnalyzeOptions,
+) -> f64 {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let done = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for first in 0..threads {
+            let (done, stop) = (&done, &stop);
+            scope.spawn(move || {
+                // Each thread starts at a different body, as concurrent requests would.
+                let mut next = first * 3;
+                while !stop.load(Ordering::Relaxed) {
+                    let input = read_inputs(&files[next % files.len()], None, None).unwrap();
+                    let analysis = analyze(&input, view, vendors, options);
+                    std::hint::black_box(serde_json::to_vec(&analysis).unwrap());
+                    next += 1;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs_f64(CEILING_SECONDS));
+        stop.store(true, Ordering::Relaxed);
+    });
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
 /// User + system CPU seconds of the calling thread (Linux `/proc/thread-self/stat`).
