@@ -310,6 +310,13 @@ pub struct PoolTrace {
 
 /// One trace per four tags. Tags that cannot be written on a command line (non-printable
 /// bytes, quotes, inner blanks) are left out.
+///
+/// The syntax follows Microsoft's references (not run here, as there is no Windows): xperf's
+/// `-PoolTag <P1>+<P2>+<P3>+<P4>` with the `POOL` kernel flag and the `PoolAlloc` stack walks;
+/// and the WPR profile schema, whose `<PoolTags>` holds at most four `<PoolTag Value="…"/>`
+/// of one to four characters under a `SystemProvider` with the `Pool` keyword and the
+/// `PoolAllocation` stacks. `wpr -start FILE!NAME -filemode` picks the profile whose `Name` is
+/// NAME and whose `LoggingMode` is `File`.
 pub fn pool_traces(tags: &[PoolTag]) -> Vec<PoolTrace> {
     let usable: Vec<String> = tags
         .iter()
