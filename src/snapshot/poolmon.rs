@@ -122,70 +122,45 @@ fn general_row(line: &str, session: bool) -> RowParse<'_> {
 }
 
 /// The row nearly every line of a big screen is: `Tag Type Allocs Frees Diff Bytes [PerAlloc]`
-/// with a one-word tag, plain digits and nothing after. It is read from a bitmask of the
-/// line's blanks, without walking it byte by byte (a 3,000-row screen is read per request).
-/// Anything else (`None`) goes to [`general_row`], which reads such a row the same way.
+/// with a one-word tag, plain digits and nothing after. It is read in one pass over the bytes,
+/// each number as its word is found, without the general parser's token list (a 3,000-row
+/// screen is read per request). Anything else (`None`) goes to [`general_row`], which reads
+/// such a row the same way.
 fn plain_row(line: &str, session: bool) -> Option<Row<'_>> {
     let b = line.as_bytes();
     if b.len() > 128 {
         return None;
     }
-    // Blanks are spaces and tabs; other control bytes (and non-ASCII text) are left to the
-    // general parser, whose idea of whitespace differs for some of them.
-    let mut blanks = 0u128;
-    for (k, chunk) in b.chunks(8).enumerate() {
-        // Fixed-size reads (a copy of variable length is a call to memmove).
-        let word = match <[u8; 8]>::try_from(chunk) {
-            Ok(full) => u64::from_le_bytes(full),
-            Err(_) => chunk.iter().enumerate().fold(
-                u64::from_le_bytes([b'x'; 8]) << (8 * chunk.len()),
-                |w, (i, &c)| w | u64::from(c) << (8 * i),
-            ),
-        };
-        let (blank, odd) = blank_bits(word);
-        if odd {
-            return None;
-        }
-        blanks |= u128::from(blank) << (8 * k);
-    }
-    let used = if b.len() == 128 {
-        u128::MAX
-    } else {
-        (1u128 << b.len()) - 1
-    };
-    let words = !blanks & used;
-    let mut starts = words & !(words << 1);
-    let mut ends = words & !(words >> 1);
-    let mut toks = [(0usize, 0usize); 7];
-    let mut count = 0;
-    while starts != 0 {
-        if count == toks.len() {
-            return None;
-        }
-        toks[count] = (
-            starts.trailing_zeros() as usize,
-            ends.trailing_zeros() as usize + 1,
-        );
-        count += 1;
-        starts &= starts - 1;
-        ends &= ends - 1;
-    }
-    if count < 6 {
+    let mut at = 0;
+    let (tag_start, tag_end) = next_plain_word(b, &mut at)?;
+    if tag_end - tag_start > 4 {
         return None;
     }
-    let word = |k: usize| &line[toks[k].0..toks[k].1];
-    let tag_text = word(0);
-    if tag_text.len() > 4 {
-        return None;
-    }
-    let mut pool = pool_word(word(1))?;
+    let (pool_start, pool_end) = next_plain_word(b, &mut at)?;
+    let mut pool = pool_word(&line[pool_start..pool_end])?;
     if session && pool == PoolKind::Paged {
         pool = PoolKind::Session;
     }
-    let tag = tag_from_text(tag_text)?;
+    let tag = tag_from_text(&line[tag_start..tag_end])?;
+    // Allocs, Frees, Diff, Bytes and the optional Per Alloc.
     let mut nums = [0u64; 5];
-    for (num, &(start, end)) in nums.iter_mut().zip(&toks[2..count]) {
-        *num = plain_digits(b, start, end)?;
+    let mut count = 0;
+    while at < b.len() {
+        let Some((start, end)) = next_plain_word(b, &mut at) else {
+            // The end of the line, or a byte left to the general parser.
+            if at < b.len() {
+                return None;
+            }
+            break;
+        };
+        if count == nums.len() {
+            return None;
+        }
+        nums[count] = plain_digits(&b[start..end])?;
+        count += 1;
+    }
+    if count < 4 {
+        return None;
     }
     Some(Row {
         tag,
@@ -199,64 +174,37 @@ fn plain_row(line: &str, session: bool) -> Option<Row<'_>> {
     })
 }
 
-/// Which of eight bytes (little-endian) are spaces or tabs, one bit each, and whether any is
-/// another control byte or not ASCII: eight bytes per step instead of one (SWAR).
-fn blank_bits(word: u64) -> (u8, bool) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = ONES * 0x80;
-    const LOW7: u64 = ONES * 0x7F;
-    // The top bit of each byte that is not zero (exact: no borrow between bytes).
-    let nonzero = |x: u64| ((x & LOW7).wrapping_add(LOW7) | x) & HIGH;
-    let space = !nonzero(word ^ (ONES * b' ' as u64)) & HIGH;
-    let tab = !nonzero(word ^ (ONES * b'\t' as u64)) & HIGH;
-    // Below 0x20: adding 0x60 to the low seven bits leaves the top bit clear.
-    let control = !((word & LOW7).wrapping_add(ONES * 0x60)) & HIGH;
-    let odd = word & HIGH != 0 || control & !tab != 0;
-    // Gathers the eight top bits into one byte, byte i to bit i.
-    let gather = |hi: u64| ((hi >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
-    (gather(space | tab), odd)
-}
-
-/// `b[start..end]` as a number when it is 1 to 16 plain ASCII digits, eight at a time.
-fn plain_digits(b: &[u8], start: usize, end: usize) -> Option<u64> {
-    let len = end - start;
-    if len > 16 {
-        return None;
+/// The bounds of the next word from `*at`, moving `*at` past it. `None` with `*at` at the end
+/// when only blanks are left, and `None` with `*at` short of the end on a byte the fast path
+/// leaves to the general parser. Blanks are spaces and tabs; other control bytes and non-ASCII
+/// text are such bytes (the general parser's idea of whitespace differs for some of them).
+fn next_plain_word(b: &[u8], at: &mut usize) -> Option<(usize, usize)> {
+    let mut i = *at;
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
     }
-    if len > 8 {
-        let high = eight_digits(b, start, end - 8)?;
-        let low = eight_digits(b, end - 8, end)?;
-        return Some(high * 100_000_000 + low);
-    }
-    eight_digits(b, start, end)
-}
-
-/// Up to eight ASCII digits ending at `end`, converted in one 64-bit word (SWAR).
-fn eight_digits(b: &[u8], start: usize, end: usize) -> Option<u64> {
-    // The digits right-aligned in eight bytes, most significant lowest, '0' before them
-    // (read as the eight bytes ending at `end`: a row's numbers follow its tag and type).
-    let len = end - start;
-    let word = match end.checked_sub(8) {
-        Some(from) => {
-            let word = u64::from_le_bytes(b[from..end].try_into().ok()?);
-            let before = if len == 8 { 0 } else { u64::MAX >> (8 * len) };
-            (word & !before) | (u64::from_le_bytes([b'0'; 8]) & before)
+    let start = i;
+    while i < b.len() && b[i] != b' ' && b[i] != b'\t' {
+        if b[i] < b' ' || b[i] >= 0x80 {
+            *at = start;
+            return None;
         }
-        None => b[start..end]
-            .iter()
-            .fold(u64::from_le_bytes([b'0'; 8]), |w, &c| {
-                w >> 8 | u64::from(c) << 56
-            }),
-    };
-    // Every byte in '0'..='9' (the line is ASCII, so no byte has its top bit set).
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let digits = word.wrapping_sub(ONES * b'0' as u64);
-    if (word.wrapping_add(ONES * 0x46) | digits) & (ONES * 0x80) != 0 {
+        i += 1;
+    }
+    *at = i;
+    (i > start).then_some((start, i))
+}
+
+/// `d` as a number when it is 1 to 16 plain ASCII digits (longer ones are left to the general
+/// parser).
+fn plain_digits(d: &[u8]) -> Option<u64> {
+    if d.is_empty() || d.len() > 16 {
         return None;
     }
-    let pairs = (digits.wrapping_mul(10) + (digits >> 8)) & 0x00FF_00FF_00FF_00FF;
-    let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
-    Some((quads.wrapping_mul(10_000) + (quads >> 32)) & 0xFFFF_FFFF)
+    d.iter().try_fold(0u64, |value, &c| {
+        let digit = c.wrapping_sub(b'0');
+        (digit <= 9).then(|| value * 10 + u64::from(digit))
+    })
 }
 
 fn parse_row_tokens<'a>(line: &'a str, toks: &[(usize, &str)], session: bool) -> RowParse<'a> {
@@ -626,30 +574,6 @@ mod tests {
                 };
                 proptest::prop_assert_eq!(fast, general, "{:?}", line);
             }
-        }
-    }
-
-    #[test]
-    fn blank_bits_reads_each_byte() {
-        for bytes in [
-            *b"ab \tc d\t",
-            *b"        ",
-            *b"xxxxxxxx",
-            *b" \x0b      ",
-            *b"\x80       ",
-        ] {
-            let (blank, odd) = blank_bits(u64::from_le_bytes(bytes));
-            for (i, &c) in bytes.iter().enumerate() {
-                assert_eq!(
-                    blank >> i & 1 == 1,
-                    c == b' ' || c == b'\t',
-                    "{bytes:?} byte {i}"
-                );
-            }
-            assert_eq!(
-                odd,
-                bytes.iter().any(|&c| (c < b' ' && c != b'\t') || c >= 0x80)
-            );
         }
     }
 
