@@ -269,10 +269,11 @@ fn main() {
         p99(&analysis_times)
     );
     // The most the server could answer: the same parse + analyze + JSON per request, run
-    // back to back on one thread and then on as many threads as the server has workers, in
-    // process (no HTTP, no load generator). On a 2-vCPU guest two threads do not give twice
-    // one thread's rate, and this row shows how far the analysis alone is from the target.
-    let ceiling: Vec<(usize, f64)> = [1, nproc_for_server()]
+    // back to back on one thread and then on one thread per CPU (the server's runtime has a
+    // worker per CPU), in process (no HTTP, no load generator). This shows how far the
+    // analysis alone is from the target, whatever HTTP costs.
+    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ceiling: Vec<(usize, f64)> = [1, nproc]
         .into_iter()
         .map(|threads| {
             (
@@ -341,7 +342,6 @@ fn main() {
         .find_map(|l| l.strip_prefix("model name"))
         .and_then(|r| r.split_once(':'))
         .map_or("unknown CPU".to_owned(), |(_, m)| m.trim().to_owned());
-    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = String::new();
     writeln!(out, "\n## poolsleuth attribution benchmark\n").unwrap();
     writeln!(
@@ -435,11 +435,6 @@ fn main() {
 
 /// How long each in-process rate is measured.
 const CEILING_SECONDS: f64 = 4.0;
-
-/// The server's runtime workers: one per CPU.
-fn nproc_for_server() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
 
 /// Parse + analyze + JSON of the bodies in turn, on `threads` threads sharing one knowledge
 /// view (as the server's workers do) for [`CEILING_SECONDS`]: analyses per second in all.
