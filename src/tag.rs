@@ -66,6 +66,15 @@ impl PoolTag {
         Ok(Self(tag))
     }
 
+    /// The tag with its bytes in reverse order. A tag is stored little-endian, so the C
+    /// character constant `'Xyzw'` that source code passes to a pool API is the tag `wzyX` in
+    /// memory, as poolmon shows it; a tag copied from source (or by someone reading source)
+    /// is this reverse of the tag a snapshot holds.
+    pub const fn reversed(self) -> Self {
+        let [a, b, c, d] = self.0;
+        Self([d, c, b, a])
+    }
+
     /// The tag with ASCII letters lower-cased, for case-insensitive matching.
     pub fn folded(self) -> Self {
         Self(self.0.map(|b| b.to_ascii_lowercase()))
@@ -355,6 +364,16 @@ fn split_units(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_character_constant_is_the_reverse_of_the_tag_in_memory() {
+        // `'Xyzw'` in C is 0x58797A77; stored little-endian its bytes read `wzyX`.
+        let in_memory = PoolTag::from_u32_le(u32::from_be_bytes(*b"Xyzw"));
+        assert_eq!(in_memory.to_string(), "wzyX");
+        assert_eq!(PoolTag::parse("Xyzw").unwrap().reversed(), in_memory);
+        assert_eq!(in_memory.reversed().reversed(), in_memory);
+        assert_eq!(PoolTag::parse("Io").unwrap().reversed().to_string(), "  oI");
+    }
 
     #[test]
     fn short_tags_are_padded_with_spaces() {

@@ -269,6 +269,72 @@ async fn a_series_ranks_the_steadily_growing_tag_and_groups_its_partner() {
 }
 
 #[tokio::test]
+async fn pasted_tables_and_prose_give_answers_that_say_how_they_were_read() {
+    let data = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(data.path()).await;
+
+    // A series per row: uptime and the tag's outstanding count and size, then a row after
+    // the fix. The uptime is the clock, so growth is per hour.
+    let series = "Leak after the last update:\n\n\
+        | Uptime | `Leak` outstanding | `Leak` (MB) | live processes |\n\
+        |---|---:|---:|---:|\n\
+        | 2h | 1,200 | 120 | 140 |\n\
+        | 26 hours | 9,800 | 980 | 141 |\n\
+        | 3 days | 28,000 | 2,800 | 139 |\n\
+        | after the fix | 900 | 90 | 140 |\n";
+    let a = analyze_raw(&app, series.as_bytes().to_vec()).await;
+    assert_eq!(a["input"]["time_basis"], "hours", "{a:#}");
+    assert_eq!(a["findings"][0]["tag"], "Leak");
+    let warnings = a["input"]["warnings"].to_string();
+    assert!(warnings.contains("after the fix"), "{warnings}");
+
+    // A level and a change over a stated period: the earlier snapshot is computed.
+    let change = "| Tag | Used (MB) | change over 3 days (MB) |\n|---|---:|---:|\n\
+        | Leak | 2,048 | +1,536 |\n| Cont | 300 | 0 |\n";
+    let a = analyze_raw(&app, change.as_bytes().to_vec()).await;
+    assert_eq!(a["input"]["span_hours"], 72.0, "{a:#}");
+    let leak = finding(&a, "Leak");
+    let per_hour = leak["growth"]["bytes_per_hour"].as_f64().unwrap();
+    assert!(
+        (per_hour - 1536.0 * 1048576.0 / 72.0).abs() < 1.0,
+        "{per_hour}"
+    );
+    assert!(
+        a["input"]["warnings"]
+            .to_string()
+            .contains("read as growth over 3 days"),
+        "{a:#}"
+    );
+
+    // Prose: read, and the verdict says so.
+    let prose = "Over the weekend Leak went from 40 MB to 1.9 GB, nothing else moved.";
+    let a = analyze_raw(&app, prose.as_bytes().to_vec()).await;
+    assert_eq!(a["input"]["files"][0]["format"], "prose");
+    assert!(
+        a["verdict"].as_str().unwrap().contains("read from prose"),
+        "{}",
+        a["verdict"]
+    );
+
+    // A tag the knowledge base knows only reversed (copied from a C character constant).
+    let reversed = "Tag Type Bytes\nkaeL Nonp 1,073,741,824\n";
+    let a = analyze_raw(&app, reversed.as_bytes().to_vec()).await;
+    let description = finding(&a, "kaeL")["description"].as_str().unwrap();
+    assert!(
+        description.contains("reverse `Leak`") && description.contains("leaky.sys"),
+        "{description}"
+    );
+    assert!(
+        a["unknown_tags"][0]["next_steps"][0]
+            .as_str()
+            .unwrap()
+            .contains("'Leak'"),
+        "{a:#}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_driver_list_gives_update_guidance_and_loaded_weighting() {
     let data = tempfile::tempdir().unwrap();
     let app = app_with_contoso(data.path()).await;
@@ -798,6 +864,7 @@ fn arb_row() -> impl Strategy<Value = PoolUsage> {
                 bytes,
                 mapped_driver: mapped,
                 callers,
+                precision: Default::default(),
             },
         )
 }
@@ -809,7 +876,9 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
     )
         .prop_map(|(rows, t)| Snapshot {
             taken_at: t.and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()),
+            elapsed_hours: None,
             label: None,
+            after_change: false,
             totals: None,
             rows,
         })

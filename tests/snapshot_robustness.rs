@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use poolsleuth::snapshot::{
-    FORMATS_UNDERSTOOD, ParseOptions, SnapshotFormat, parse_driver_list, parse_snapshots,
+    FORMATS_UNDERSTOOD, ParseOptions, Precision, SnapshotFormat, parse_driver_list, parse_snapshots,
 };
 use proptest::prelude::*;
 
@@ -77,7 +77,7 @@ fn empty_and_blank_inputs_are_clear_errors() {
         let e = parse_snapshots(input, &ParseOptions::default()).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("empty"), "{text}");
-        assert!(text.contains("formats understood: poolmon, poolmon-log, poolused, verifier, csv, tsv, powershell, markdown, json"), "{text}");
+        assert!(text.contains("formats understood: poolmon, poolmon-log, poolused, verifier, csv, tsv, powershell, markdown, table, prose, json"), "{text}");
         assert_eq!(e.formats_understood, FORMATS_UNDERSTOOD);
     }
 }
@@ -100,9 +100,19 @@ fn unrecognisable_input_names_the_line() {
     .unwrap_err();
     assert!(e.line.is_some());
 
-    // A CSV with a tag column but no bytes column.
-    let e = parse_snapshots(b"Tag,Allocs\nIo,5\n", &ParseOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("bytes column"), "{e}");
+    // A CSV with a tag column and counts but no sizes is read, and says its sizes are unknown.
+    let p = parse_snapshots(b"Tag,Allocs\nIo,5\n", &ParseOptions::default()).unwrap();
+    assert_eq!(p.snapshots[0].rows[0].allocs, Some(5));
+    assert_eq!(p.snapshots[0].rows[0].precision, Precision::Unknown);
+    assert!(
+        p.warnings[0].message.contains("no sizes"),
+        "{:?}",
+        p.warnings
+    );
+
+    // A table without a single number is no snapshot.
+    let e = parse_snapshots(b"Tag,Driver\nIo,io.sys\n", &ParseOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("tag list"), "{e}");
 
     // Bad JSON names its line.
     let e =

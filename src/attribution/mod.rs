@@ -150,6 +150,20 @@ pub fn read_inputs(
     if input.snapshots.len() > 1 && input.snapshots.iter().all(|s| s.taken_at.is_some()) {
         input.snapshots.sort_by_key(|s| s.taken_at);
     }
+    // A last point taken after a fix shows whether the fix helped; the leak's course is the
+    // points before it.
+    if input.snapshots.len() > 2 && input.snapshots.last().is_some_and(|s| s.after_change) {
+        let after = input
+            .snapshots
+            .pop()
+            .and_then(|s| s.label)
+            .unwrap_or_default();
+        input.warnings.push(format!(
+            "the last point ({after:?}) was taken after a change; growth is judged on the {} \
+             points before it",
+            input.snapshots.len()
+        ));
+    }
     if let Some(bytes) = drivers.filter(|b| b.iter().any(|c| !c.is_ascii_whitespace())) {
         input.drivers = Some(parse_driver_list(bytes).map_err(AttributionError::DriverList)?);
     }
@@ -697,7 +711,18 @@ impl<'a> Analyzer<'a> {
         let suspects = self.suspects(&work, &machine, &groups, &info);
         let unknown_tags = self.unknown_tags(&work);
         let strength = self.strength(&work, &suspects);
-        let verdict = self.verdict(&work, &suspects, strength);
+        let mut verdict = self.verdict(&work, &suspects, strength);
+        if self
+            .input
+            .files
+            .iter()
+            .any(|f| f.format == SnapshotFormat::Prose)
+        {
+            verdict.push_str(
+                " These numbers were read from prose (sentences, not a table): check them \
+                 against the tool's output.",
+            );
+        }
         let next_steps = self.next_steps(&work, &suspects, &unknown_tags, os_tags.as_ref());
 
         let findings_total = work.len();
@@ -1479,11 +1504,10 @@ impl<'a> Analyzer<'a> {
             .take(20)
             .map(|w| {
                 let tag = w.tag.trimmed();
-                let mut steps = vec![
-                    format!(
-                        "upload the machine's drivers for scanning: poolsleuth scan C:\\Windows\\System32\\drivers --server {server}"
-                    ),
-                ];
+                let mut steps: Vec<String> = self.reversed_hint(w.tag).into_iter().collect();
+                steps.push(format!(
+                    "upload the machine's drivers for scanning: poolsleuth scan C:\\Windows\\System32\\drivers --server {server}"
+                ));
                 if w.tag.is_printable() && !tag.contains(['"', ' ']) {
                     steps.push(format!(
                         "or search them on the machine: findstr /m /l /c:\"{tag}\" C:\\Windows\\System32\\drivers\\*.sys (misses tags not stored as text)"
@@ -1502,6 +1526,38 @@ impl<'a> Analyzer<'a> {
                 }
             })
             .collect()
+    }
+
+    /// For a tag the knowledge base does not know: whether it knows the tag's reverse, the
+    /// form a tag takes when it is copied from a C character constant in source code.
+    fn reversed_hint(&self, tag: PoolTag) -> Option<String> {
+        let reversed = tag.reversed();
+        let known = self.kb.attributions(reversed);
+        if reversed == tag || known.is_empty() || !self.kb.attributions(tag).is_empty() {
+            return None;
+        }
+        let owners: Vec<String> =
+            known
+                .iter()
+                .filter_map(|e| e.owner.driver.clone())
+                .fold(Vec::new(), |mut names, d| {
+                    if !names.contains(&d) {
+                        names.push(d);
+                    }
+                    names
+                });
+        let who = match owners.as_slice() {
+            [] => format!("described as \"{}\"", known[0].description),
+            names => format!("attributed to {}", names.join(", ")),
+        };
+        Some(format!(
+            "not in the knowledge base, but its reverse `{}` is {who}; source code writes the \
+             tag `{}` as the character constant '{}', so a list or a person copying from source \
+             may have it reversed",
+            reversed.trimmed(),
+            tag.trimmed(),
+            reversed
+        ))
     }
 
     fn strength(&self, work: &[&mut Work<'a>], suspects: &[Suspect]) -> VerdictStrength {
@@ -1766,7 +1822,10 @@ impl<'a> Analyzer<'a> {
             growth: w.growth.take().map(|g| *g),
             score: round(w.score, 4),
             owner,
-            description: w.described.map(|e| e.description.clone()),
+            description: w
+                .described
+                .map(|e| e.description.clone())
+                .or_else(|| self.reversed_hint(w.tag)),
             candidates,
             group: w.group,
             history: if n >= 2 {
@@ -1849,12 +1908,20 @@ fn series_hours(snaps: &[Snapshot]) -> Option<Vec<f64>> {
         return None;
     }
     let times: Option<Vec<OffsetDateTime>> = snaps.iter().map(|s| s.taken_at).collect();
-    let times = times?;
-    let t0 = times[0];
-    let hours: Vec<f64> = times
-        .iter()
-        .map(|t| (*t - t0).as_seconds_f64() / 3600.0)
-        .collect();
+    // Without times, the input's own clock (an uptime column, a change's stated period).
+    let hours: Vec<f64> = match times {
+        Some(times) => times
+            .iter()
+            .map(|t| (*t - times[0]).as_seconds_f64() / 3600.0)
+            .collect(),
+        None => {
+            let elapsed: Vec<f64> = snaps
+                .iter()
+                .map(|s| s.elapsed_hours)
+                .collect::<Option<_>>()?;
+            elapsed.iter().map(|h| h - elapsed[0]).collect()
+        }
+    };
     let spread = hours.iter().copied().fold(f64::MIN, f64::max)
         - hours.iter().copied().fold(f64::MAX, f64::min);
     (spread > 0.0).then_some(hours)

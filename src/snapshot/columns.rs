@@ -1,13 +1,22 @@
-//! Header-driven row mapping shared by CSV/TSV, PowerShell tables, markdown tables and JSON
-//! row objects: each header is given a role by its name (with common synonyms and units), and
-//! each row's cells are read through those roles.
+//! The column-role model every table-ish layout shares (markdown, CSV/TSV, PowerShell
+//! `Format-Table`, whitespace-aligned text, JSON row objects).
+//!
+//! A layout only splits lines into cells. Here each column gets a [`Role`]: from its header's
+//! words (synonyms, units, the pool it names, a change period), and where the header says
+//! nothing, from its cells (the column of tag-like cells is the tag column; a column of sizes
+//! is bytes). Rows are read through the roles into [`RowReading`]s, and [`TableSink::finish`]
+//! turns them into snapshots: one per table, per time value, per series column, per row (a
+//! series of one tag), or two when the table gives changes (the earlier one computed).
 
 use std::collections::HashMap;
 
-use super::text::{
-    find_timestamp, parse_count, parse_size, parse_timestamp, tag_from_field, unit_multiplier,
+use super::cell::{
+    Amount, looks_like_tag, read_amount, read_count, read_hours, read_tag_cell, read_uptime,
+    unwrap_emphasis,
 };
-use super::{Ctx, PoolKind, PoolUsage, Snapshot};
+use super::text::{find_timestamp, parse_timestamp};
+use super::{Ctx, PoolKind, PoolUsage, Precision, Snapshot};
+use crate::tag::PoolTag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Measure {
@@ -18,62 +27,98 @@ pub(crate) enum Measure {
     Bytes(u64),
 }
 
+impl Measure {
+    fn slot(self) -> usize {
+        match self {
+            Self::Allocs => 0,
+            Self::Frees => 1,
+            Self::Outstanding => 2,
+            Self::Bytes(_) => 3,
+        }
+    }
+
+    fn read(self, cell: &str) -> Option<Amount> {
+        match self {
+            Self::Bytes(unit) => read_amount(cell, unit),
+            _ => read_count(cell),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Role {
     Tag,
     Pool,
+    /// Owner text: a driver, description, module or note column.
     Driver,
     Time,
+    /// Time since boot (or any clock of the input's own), in hours per unit.
+    Uptime(f64),
     Callers,
+    /// `exact`/`approximate`/... as the JSON form writes a row's precision.
+    Precision,
     /// A measure for the row's own pool.
     Plain(Measure),
-    /// A measure for a pool named by the header (`PagedUsed`, `NonPagedAllocs`).
+    /// A measure for a pool named by the header (`PagedUsed`, `NP (MB)`).
     Split(PoolKind, Measure),
+    /// A change of a measure (`Delta (MB)`, `change over 3 days`, `Δ`): growth, over the period
+    /// the header states when it states one.
+    Change {
+        measure: Measure,
+        pool: Option<PoolKind>,
+        period_hours: Option<f64>,
+        header: String,
+    },
     /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`): a series in one table.
     Series {
         unit: u64,
         header: String,
     },
+    /// A column per tag (`` `Abcd` outstanding ``, `LkaL (MB)`): each row is a point in time.
+    TagSeries(PoolTag, Measure),
     Ignore,
 }
 
-/// The roles of a table's columns.
-#[derive(Debug, Clone)]
-pub(crate) struct Columns {
-    roles: Vec<Role>,
-}
-
-/// Snapshots being filled from table rows (one, one per time value, or one per series column).
-#[derive(Default)]
-pub(crate) struct TableSink {
-    pub(crate) snapshots: Vec<Snapshot>,
-    by_key: HashMap<String, usize>,
-}
-
-impl TableSink {
-    fn slot(&mut self, key: String, make: impl FnOnce() -> Snapshot) -> usize {
-        if let Some(&i) = self.by_key.get(&key) {
-            return i;
-        }
-        self.snapshots.push(make());
-        self.by_key.insert(key, self.snapshots.len() - 1);
-        self.snapshots.len() - 1
+impl Role {
+    fn is_bytes(&self) -> bool {
+        matches!(
+            self,
+            Role::Plain(Measure::Bytes(_)) | Role::Split(_, Measure::Bytes(_))
+        )
     }
 
-    /// Moves out the filled snapshots, leaving the sink empty for the next table.
-    pub(crate) fn take(&mut self) -> Vec<Snapshot> {
-        self.by_key.clear();
-        std::mem::take(&mut self.snapshots)
+    fn is_measure(&self) -> bool {
+        matches!(
+            self,
+            Role::Plain(_)
+                | Role::Split(..)
+                | Role::Change { .. }
+                | Role::Series { .. }
+                | Role::TagSeries(..)
+        )
     }
 }
 
-/// Lower-cased words of a header, split on anything not alphanumeric and on camelCase humps.
+/// Lower-cased words of a header, split on anything not alphanumeric and on camelCase humps
+/// (`NumberOfAllocs` → number, of, allocs). `%`, `#` and `Δ` are words of their own.
 fn words(header: &str) -> Vec<String> {
+    // `MiB` is one word, not the humps `Mi` and `B`.
+    let header = header
+        .replace("KiB", "KIB")
+        .replace("MiB", "MIB")
+        .replace("GiB", "GIB")
+        .replace("TiB", "TIB");
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut prev_lower = false;
     for c in header.chars() {
-        if c.is_alphanumeric() || c == '#' || c == '%' {
+        if matches!(c, '%' | '#' | 'Δ' | 'δ') {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            out.push(c.to_lowercase().collect());
+            prev_lower = false;
+        } else if c.is_alphanumeric() {
             if c.is_uppercase() && prev_lower && !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
             }
@@ -92,113 +137,254 @@ fn words(header: &str) -> Vec<String> {
     out
 }
 
-fn is_unit_word(w: &str) -> Option<u64> {
-    match w {
-        "k" | "kb" | "kib" | "m" | "mb" | "mib" | "g" | "gb" | "gib" | "tb" | "tib" | "bytes"
-        | "b" => unit_multiplier(w),
-        _ => None,
-    }
-}
-
-fn measure_of(stem: &str, unit: Option<u64>) -> Option<Measure> {
-    let bytes = Measure::Bytes(unit.unwrap_or(1));
-    Some(match stem {
-        "allocs"
-        | "allocations"
-        | "numberofallocs"
-        | "numberofallocations"
-        | "alloccount"
-        | "totalallocs"
-        | "allocated"
-        | "alloc"
-        | "runningallocs" => Measure::Allocs,
-        "frees" | "numberoffrees" | "freecount" | "totalfrees" | "free" | "freed"
-        | "runningfrees" => Measure::Frees,
-        "diff" | "outstanding" | "outstandingallocs" | "difference" | "count" | "inuse"
-        | "live" | "current" | "allocsoutstanding" | "objects" | "blocks" | "outstandingcount"
-        | "netallocs" => Measure::Outstanding,
-        "bytes" | "totalbytes" | "used" | "usedbytes" | "size" | "memory" | "totalused"
-        | "totalsize" | "amount" | "mem" | "usage" | "bytesused" | "poolbytes" | "total" | "" => {
-            bytes
-        }
+/// Bytes per unit of a unit word.
+fn unit_word(w: &str) -> Option<u64> {
+    Some(match w {
+        "b" | "bytes" | "byte" => 1,
+        "k" | "kb" | "kib" | "kbytes" => 1 << 10,
+        "m" | "mb" | "mib" | "mbytes" => 1 << 20,
+        "g" | "gb" | "gib" | "gbytes" => 1 << 30,
+        "tb" | "tib" => 1 << 40,
         _ => return None,
     })
 }
 
-/// The role a header names.
-pub(crate) fn role_of(header: &str) -> Role {
-    let ws = words(header);
-    let mut unit = None;
-    let mut stem_words = Vec::new();
-    for w in &ws {
-        match is_unit_word(w) {
-            // `Bytes` alone is the stem, not only a unit.
-            Some(u) if !(ws.len() == 1 && (w == "bytes" || w == "b")) => unit = Some(u),
-            _ => stem_words.push(w.as_str()),
-        }
-    }
-    let mut stem: String = stem_words.concat();
-    // `SizeMB`, `BytesKB`, `UsedMB` written as one word.
-    for (suffix, mult) in [("kb", 1u64 << 10), ("mb", 1 << 20), ("gb", 1 << 30)] {
-        if let Some(s) = stem.strip_suffix(suffix)
-            && measure_of(s, None).is_some_and(|m| matches!(m, Measure::Bytes(_)))
-            && !s.is_empty()
+/// A word with a unit glued on (`sizegb`, `usedmb`, `pagedkb`): the stem and the unit.
+fn split_glued_unit(w: &str) -> Option<(&str, u64)> {
+    for (suffix, unit) in [
+        ("kib", 1u64 << 10),
+        ("mib", 1 << 20),
+        ("gib", 1 << 30),
+        ("kb", 1 << 10),
+        ("mb", 1 << 20),
+        ("gb", 1 << 30),
+    ] {
+        if let Some(stem) = w.strip_suffix(suffix)
+            && stem.len() >= 2
+            && (measure_word(stem).is_some() || pool_word(stem).is_some())
         {
-            unit = Some(mult);
-            stem = s.to_owned();
-            break;
+            return Some((stem, unit));
         }
     }
-    match stem.as_str() {
-        "tag" | "pooltag" | "tagname" | "tags" | "pooltags" => return Role::Tag,
-        "type" | "pooltype" | "pool" | "kind" | "pooltyp" | "pooltypename" => return Role::Pool,
-        "mappeddriver" | "driver" | "description" | "desc" | "binary" | "module" | "owner"
-        | "source" | "component" | "image" | "drivers" | "mapped" | "mappeddrivers" => {
-            return Role::Driver;
+    None
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Word {
+    Allocs,
+    Frees,
+    Outstanding,
+    Bytes,
+}
+
+fn measure_word(w: &str) -> Option<Word> {
+    Some(match w {
+        "allocs" | "allocations" | "alloc" | "allocated" | "numberofallocs" | "totalallocs"
+        | "runningallocs" | "alloccount" | "allocation" => Word::Allocs,
+        "frees" | "free" | "freed" | "numberoffrees" | "totalfrees" | "runningfrees"
+        | "freecount" => Word::Frees,
+        "diff" | "outstanding" | "difference" | "count" | "inuse" | "live" | "objects"
+        | "blocks" | "net" | "netallocs" | "outstandingallocs" | "allocsoutstanding" => {
+            Word::Outstanding
         }
-        "time" | "timestamp" | "date" | "datetime" | "takenat" | "taken" | "when" | "snapshot"
-        | "sampletime" | "collected" | "collectedat" => return Role::Time,
-        "callers" | "caller" | "callersaddress" => return Role::Callers,
-        "peralloc" | "bytesperalloc" | "avg" | "average" | "averagesize" | "#" | "rank" | "no"
-        | "index" | "percent" | "pct" | "share" | "%" | "peralloca" => return Role::Ignore,
+        "bytes" | "byte" | "totalbytes" | "used" | "usedbytes" | "size" | "memory" | "mem"
+        | "usage" | "total" | "totalused" | "totalsize" | "amount" | "current" | "bytesused"
+        | "poolbytes" | "consumption" | "footprint" => Word::Bytes,
+        _ => return None,
+    })
+}
+
+fn pool_word(w: &str) -> Option<PoolKind> {
+    Some(match w {
+        "nonpaged" | "nonp" | "np" | "npp" | "nonpagedpool" => PoolKind::NonPaged,
+        "paged" | "pp" | "p" | "pagedpool" => PoolKind::Paged,
+        "session" | "sess" | "sessionpool" => PoolKind::Session,
+        _ => return None,
+    })
+}
+
+/// The words of a header that say it holds a change rather than a level.
+const CHANGE_WORDS: [&str; 12] = [
+    "delta",
+    "change",
+    "changed",
+    "growth",
+    "grew",
+    "increase",
+    "increased",
+    "δ",
+    "rate",
+    "trend",
+    "gain",
+    "added",
+];
+
+const IGNORED_WORDS: [&str; 14] = [
+    "%", "percent", "pct", "share", "ratio", "rank", "#", "no", "index", "avg", "average",
+    "peralloc", "per", "mean",
+];
+
+/// The role a header names, from its words alone.
+pub(crate) fn role_of(header: &str) -> Role {
+    let header = unwrap_emphasis(header);
+    let mut ws = words(header);
+    // Glued units and pools: `SizeGB`, `Paged_KB` (split on `_` already), `NPKB`.
+    let mut unit = None;
+    let mut i = 0;
+    while i < ws.len() {
+        if let Some((stem, u)) = split_glued_unit(&ws[i]) {
+            unit = Some(u);
+            ws[i] = stem.to_owned();
+        }
+        i += 1;
+    }
+    let has = |w: &str| ws.iter().any(|x| x == w);
+    let joined: String = ws.concat();
+    let non_paged = ws
+        .windows(2)
+        .any(|p| p[0] == "non" && p[1].starts_with("paged"));
+
+    match joined.as_str() {
+        "tag" | "pooltag" | "tagname" | "tags" | "pooltags" | "tagid" => return Role::Tag,
+        "type" | "pooltype" | "pool" | "kind" | "pooltyp" | "pooltypename" => return Role::Pool,
+        "callers" | "caller" | "callersaddress" | "callsite" => return Role::Callers,
+        "precision" => return Role::Precision,
         _ => {}
     }
-    if [
-        "delta", "change", "growth", "increase", "decrease", "trend", "rate", "perday", "perhour",
-    ]
-    .iter()
-    .any(|d| stem.contains(d))
-        || stem.starts_with('Δ')
-        || header.contains('Δ')
+    if ws.iter().any(|w| IGNORED_WORDS.contains(&w.as_str()))
+        && !ws.iter().any(|w| CHANGE_WORDS.contains(&w.as_str()))
     {
         return Role::Ignore;
     }
-    if unit.is_none() && stem.is_empty() {
-        return Role::Ignore;
+    let driver_words = [
+        "driver",
+        "drivers",
+        "description",
+        "desc",
+        "binary",
+        "module",
+        "owner",
+        "source",
+        "component",
+        "image",
+        "mapped",
+        "mappeddriver",
+        "notes",
+        "note",
+        "comment",
+        "comments",
+        "remarks",
+        "what",
+        "vendor",
+        "file",
+        "sys",
+    ];
+    if ws.iter().any(|w| driver_words.contains(&w.as_str())) && measure_of_words(&ws).is_none() {
+        return Role::Driver;
     }
-    if let Some(m) = measure_of(&stem, unit) {
-        return Role::Plain(m);
+    if has("uptime") || has("elapsed") || (has("since") && has("boot")) {
+        let per = if has("d") || has("days") || has("day") {
+            24.0
+        } else if has("min") || has("minutes") {
+            1.0 / 60.0
+        } else {
+            1.0
+        };
+        return Role::Uptime(per);
     }
-    for (prefix, kind) in [
-        ("nonpaged", PoolKind::NonPaged),
-        ("nonp", PoolKind::NonPaged),
-        ("np", PoolKind::NonPaged),
-        ("paged", PoolKind::Paged),
-        ("session", PoolKind::Session),
-        ("sess", PoolKind::Session),
-    ] {
-        if let Some(rest) = stem.strip_prefix(prefix) {
-            let rest = rest.strip_prefix("pool").unwrap_or(rest);
-            if let Some(m) = measure_of(rest, unit) {
-                return Role::Split(kind, m);
-            }
+    if matches!(
+        joined.as_str(),
+        "time"
+            | "timestamp"
+            | "date"
+            | "datetime"
+            | "takenat"
+            | "taken"
+            | "when"
+            | "snapshot"
+            | "sampletime"
+            | "collected"
+            | "collectedat"
+            | "capturedat"
+            | "timeutc"
+    ) {
+        return Role::Time;
+    }
+
+    let mut pool = pool_word_of(&ws, non_paged);
+    for w in &ws {
+        if let Some(u) = unit_word(w)
+            && !(ws.len() == 1 && w.starts_with('b'))
+        {
+            unit = Some(u);
         }
     }
+    let measure = measure_of_words(&ws);
+    let is_change = ws.iter().any(|w| CHANGE_WORDS.contains(&w.as_str()));
+    if is_change {
+        let measure = match measure {
+            Some(Word::Outstanding) | Some(Word::Allocs) if unit.is_none() => Measure::Outstanding,
+            _ => Measure::Bytes(unit.unwrap_or(1)),
+        };
+        return Role::Change {
+            measure,
+            pool,
+            period_hours: read_hours(header),
+            header: header.trim().to_owned(),
+        };
+    }
+    // `Paged` alone is a pool *column* of bytes when it is a number column: `NP (MB)`,
+    // `Paged_KB`, `Non Paged`.
+    let measure = match measure {
+        Some(m) => Some(m),
+        None if pool.is_some() => Some(Word::Bytes),
+        None if unit.is_some() && ws.iter().all(|w| unit_word(w).is_some()) => Some(Word::Bytes),
+        None => None,
+    };
+    if let Some(word) = measure {
+        let m = match word {
+            Word::Allocs if has("use") || has("outstanding") || has("live") => Measure::Outstanding,
+            Word::Allocs => Measure::Allocs,
+            Word::Frees => Measure::Frees,
+            Word::Outstanding => Measure::Outstanding,
+            Word::Bytes => Measure::Bytes(unit.unwrap_or(1)),
+        };
+        // `Paged` inside `PagedUsed`: a split column. A pool word alone is never a time.
+        return match pool.take() {
+            Some(p) => Role::Split(p, m),
+            None => Role::Plain(m),
+        };
+    }
     let looks_like_time = parse_timestamp(header).is_some()
+        || find_timestamp(header).is_some()
         || [
-            "day", "week", "hour", "before", "after", "baseline", "sample", "run", "boot", "t0",
-            "t1", "t2", "start", "end", "morning", "evening", "now", "then", "mon", "tue", "wed",
-            "thu", "fri", "sat", "sun",
+            "day",
+            "week",
+            "hour",
+            "before",
+            "after",
+            "baseline",
+            "sample",
+            "run",
+            "boot",
+            "t0",
+            "t1",
+            "t2",
+            "start",
+            "end",
+            "morning",
+            "evening",
+            "now",
+            "then",
+            "mon",
+            "tue",
+            "wed",
+            "thu",
+            "fri",
+            "sat",
+            "sun",
+            "today",
+            "yesterday",
         ]
         .iter()
         .any(|w| {
@@ -206,7 +392,7 @@ pub(crate) fn role_of(header: &str) -> Role {
                 x == w || (x.starts_with(w) && x[w.len()..].chars().all(|c| c.is_ascii_digit()))
             })
         });
-    if looks_like_time || (unit.is_some() && !stem.is_empty()) {
+    if looks_like_time || (unit.is_some() && !ws.is_empty()) {
         return Role::Series {
             unit: unit.unwrap_or(1),
             header: header.trim().to_owned(),
@@ -215,14 +401,75 @@ pub(crate) fn role_of(header: &str) -> Role {
     Role::Ignore
 }
 
-/// Is this header cell the tag column?
-pub(crate) fn is_tag_header(cell: &str) -> bool {
-    role_of(cell.trim().trim_matches('"')) == Role::Tag
+fn pool_word_of(ws: &[String], non_paged: bool) -> Option<PoolKind> {
+    if non_paged {
+        return Some(PoolKind::NonPaged);
+    }
+    ws.iter().find_map(|w| {
+        pool_word(w).or_else(|| {
+            // `PagedUsed`, `NonPagedAllocs` written as one lower-case word.
+            ["nonpaged", "paged", "session"]
+                .iter()
+                .find(|p| w.starts_with(*p) && measure_word(&w[p.len()..]).is_some())
+                .and_then(|p| pool_word(p))
+        })
+    })
 }
 
-/// A pool-type cell: `Nonp`, `NonPaged`, `NP`, `Paged`, `Session`, POOL_TYPE numbers `0`/`1`.
+fn measure_of_words(ws: &[String]) -> Option<Word> {
+    let joined: String = ws.concat();
+    if let Some(m) = measure_word(&joined) {
+        return Some(m);
+    }
+    if joined.contains("inuse") || ws.iter().any(|w| w == "outstanding" || w == "live") {
+        return Some(Word::Outstanding);
+    }
+    ws.iter()
+        .find_map(|w| {
+            measure_word(w).or_else(|| {
+                ["nonpaged", "paged", "session"]
+                    .iter()
+                    .find_map(|p| w.strip_prefix(p).and_then(measure_word))
+            })
+        })
+        // `Allocs` beside `Used`: the header's last measure word names it (`Bytes per
+        // alloc` was ignored above).
+        .map(|first| {
+            ws.iter()
+                .rev()
+                .find_map(|w| measure_word(w))
+                .filter(|last| *last == Word::Bytes)
+                .unwrap_or(first)
+        })
+}
+
+/// A column per tag (`` `Abcd` outstanding ``, `LkaL (MB)`, `Thre bytes`): the tag and what the
+/// column measures. Only asked when the table has no tag column.
+pub(crate) fn tag_series_of(header: &str) -> Option<(PoolTag, Measure)> {
+    let h = unwrap_emphasis(header);
+    let (tag, rest) = read_tag_cell(h)?;
+    let decorated = h.starts_with(['`', '"', '\'', '*']);
+    let rest = rest.unwrap_or_default();
+    let role = role_of(&rest);
+    let measure = match role {
+        Role::Plain(m) | Role::Split(_, m) => m,
+        Role::Series { unit, .. } => Measure::Bytes(unit),
+        Role::Ignore if rest.is_empty() && decorated => Measure::Bytes(1),
+        _ => return None,
+    };
+    // A bare short word is a tag only when it is no header word itself (`Used (MB)` is not
+    // the tag `Used`).
+    let bare = tag.to_string();
+    if !decorated && role_of(bare.trim_end()) != Role::Ignore {
+        return None;
+    }
+    Some((tag, measure))
+}
+
+/// A pool-type cell: `Nonp`, `NonPaged`, `Non Paged`, `NP`, `Paged`, `P`, `Session`, POOL_TYPE
+/// numbers `0`/`1`.
 pub(crate) fn pool_of(cell: &str) -> Option<PoolKind> {
-    let c: String = cell
+    let c: String = unwrap_emphasis(cell)
         .chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
@@ -239,34 +486,201 @@ pub(crate) fn pool_of(cell: &str) -> Option<PoolKind> {
     })
 }
 
-/// The tag text of a cell: backticks or quotes keep the exact text (trailing spaces too);
-/// otherwise the cell is trimmed; markdown bold/italic markers are dropped.
-pub(crate) fn tag_cell(cell: &str) -> &str {
-    let t = cell.trim();
-    let t = t.trim_start_matches("**").trim_end_matches("**");
-    for q in ['`', '\'', '"'] {
-        if t.len() >= 2
-            && let Some(inner) = t.strip_prefix(q).and_then(|s| s.strip_suffix(q))
-        {
-            return inner;
-        }
-    }
-    t.trim_matches('*').trim_matches('_').trim()
-}
-
 fn empty_cell(cell: &str) -> bool {
     matches!(
-        cell.trim().to_ascii_lowercase().as_str(),
-        "" | "-" | "—" | "n/a" | "na" | "null" | "none" | "?"
+        unwrap_emphasis(cell).to_ascii_lowercase().as_str(),
+        "" | "-" | "—" | "–" | "n/a" | "na" | "null" | "none" | "?" | "…" | "..."
     )
 }
 
+/// What the text around a table says about it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TableContext {
+    /// A pool named on the line above (`Nonpaged pool:`, `### Paged`).
+    pub pool: Option<PoolKind>,
+    /// A period stated near the table (`over the last 3 days`), for change columns whose
+    /// header states none.
+    pub period_hours: Option<f64>,
+}
+
+/// The roles of a table's columns.
+#[derive(Debug, Clone)]
+pub(crate) struct Columns {
+    roles: Vec<Role>,
+    context: TableContext,
+}
+
+/// Cells of a header or row, as any layout splits them.
+pub(crate) type Cells = Vec<String>;
+
 impl Columns {
-    /// Roles for the headers, or why the table is not a pool table.
+    /// Roles from the header's names only (JSON row keys, tables whose header is certain).
     pub(crate) fn from_headers<S: AsRef<str>>(headers: &[S]) -> Result<Self, String> {
-        let mut roles: Vec<Role> = headers.iter().map(|h| role_of(h.as_ref())).collect();
+        let roles: Vec<Role> = headers.iter().map(|h| role_of(h.as_ref())).collect();
+        Self::settle(roles, TableContext::default())
+    }
+
+    /// Roles from the header's names where it names them, else from the cells: the column of
+    /// tag-like cells is the tag column, a column per tag makes a series, and number columns
+    /// without a name are read as the tools print them (bytes last). Each guess is a warning.
+    pub(crate) fn infer(
+        header: Option<&[String]>,
+        rows: &[Cells],
+        context: TableContext,
+        notes: &mut Vec<String>,
+    ) -> Result<Self, String> {
+        let width = rows
+            .iter()
+            .map(Vec::len)
+            .chain(header.map(<[String]>::len))
+            .max()
+            .unwrap_or(0);
+        let mut roles: Vec<Role> = (0..width)
+            .map(|i| {
+                header
+                    .and_then(|h| h.get(i))
+                    .map_or(Role::Ignore, |h| role_of(h))
+            })
+            .collect();
+        if let Some(h) = header {
+            let names: Vec<String> = h.iter().map(|c| words(c).concat()).collect();
+            let has = |n: &str| names.iter().any(|x| x == n);
+            if has("modulename") && (has("displayname") || has("drivertype")) {
+                return Err("this is a driver list (driverquery), not pool usage".into());
+            }
+        }
+        let column = |i: usize| {
+            rows.iter()
+                .filter_map(move |r| r.get(i).map(String::as_str))
+        };
+        let share = |i: usize, test: &dyn Fn(&str) -> bool| {
+            let (mut yes, mut all) = (0, 0);
+            for c in column(i).filter(|c| !empty_cell(c)) {
+                all += 1;
+                yes += usize::from(test(c));
+            }
+            if all == 0 {
+                0.0
+            } else {
+                yes as f64 / all as f64
+            }
+        };
+
+        if !roles.contains(&Role::Tag) {
+            // A column per tag: each row a point in time.
+            let per_tag: Vec<(usize, PoolTag, Measure)> = header
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .filter(|(i, _)| !matches!(roles[*i], Role::Time | Role::Uptime(_)))
+                .filter_map(|(i, h)| tag_series_of(h).map(|(t, m)| (i, t, m)))
+                .collect();
+            let tag_col = (0..width).find(|&i| {
+                matches!(roles[i], Role::Ignore | Role::Series { .. })
+                    && share(i, &|c| looks_like_tag(c)) >= 0.6
+            });
+            match (tag_col, per_tag.is_empty()) {
+                (Some(i), _) => {
+                    if let Some(h) = header
+                        .and_then(|h| h.get(i))
+                        .filter(|h| !h.trim().is_empty())
+                    {
+                        notes.push(format!(
+                            "column {:?} read as the tag column (its cells are tags)",
+                            h.trim()
+                        ));
+                    }
+                    roles[i] = Role::Tag;
+                }
+                (None, false) => {
+                    for (i, tag, m) in per_tag {
+                        roles[i] = Role::TagSeries(tag, m);
+                    }
+                }
+                (None, true) => {}
+            }
+        }
+        // Owner text beside the tag in a column without a name.
+        if roles.contains(&Role::Tag) {
+            for (i, role) in roles.iter_mut().enumerate() {
+                let unnamed = header.is_none_or(|h| h.get(i).is_none_or(|c| c.trim().is_empty()));
+                if unnamed
+                    && *role == Role::Ignore
+                    && share(i, &|c| read_amount(c, 1).is_none() && pool_of(c).is_none()) >= 0.8
+                    && share(i, &|c| c.chars().any(char::is_alphabetic)) >= 0.5
+                {
+                    *role = Role::Driver;
+                }
+            }
+        }
+        // A pool column without a name (`Nonp`, `Paged` cells).
+        for (i, role) in roles.iter_mut().enumerate() {
+            if *role == Role::Ignore && share(i, &|c| pool_of(c).is_some()) >= 0.8 {
+                *role = Role::Pool;
+            }
+        }
+        // Number columns the header does not name: sizes where cells carry units, else as
+        // the tools print them (`Allocs Frees Diff Bytes`, `Allocs Used`, one number = bytes).
+        if !roles.iter().any(Role::is_measure) {
+            let numeric: Vec<usize> = (0..width)
+                .filter(|&i| {
+                    roles[i] == Role::Ignore && share(i, &|c| read_amount(c, 1).is_some()) >= 0.8
+                })
+                .collect();
+            let with_units: Vec<usize> = numeric
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    share(i, &|c| {
+                        c.trim_end().ends_with(|ch: char| ch.is_alphabetic())
+                    }) >= 0.5
+                })
+                .collect();
+            let measures: Vec<(usize, Measure)> = if let Some(&i) = with_units.first() {
+                vec![(i, Measure::Bytes(1))]
+            } else {
+                match numeric.as_slice() {
+                    [] => Vec::new(),
+                    [b] => vec![(*b, Measure::Bytes(1))],
+                    [o, b] => vec![(*o, Measure::Outstanding), (*b, Measure::Bytes(1))],
+                    [a, f, b] => vec![
+                        (*a, Measure::Allocs),
+                        (*f, Measure::Frees),
+                        (*b, Measure::Bytes(1)),
+                    ],
+                    [a, f, d, b, ..] => vec![
+                        (*a, Measure::Allocs),
+                        (*f, Measure::Frees),
+                        (*d, Measure::Outstanding),
+                        (*b, Measure::Bytes(1)),
+                    ],
+                }
+            };
+            if !measures.is_empty() {
+                let named: Vec<String> = measures
+                    .iter()
+                    .map(|(i, m)| format!("column {} as {}", i + 1, measure_name(*m)))
+                    .collect();
+                notes.push(format!(
+                    "the table names no measure; read {}",
+                    named.join(", ")
+                ));
+            }
+            for (i, m) in measures {
+                roles[i] = Role::Plain(m);
+            }
+        }
+        Self::settle(roles, context)
+    }
+
+    /// Resolves conflicts between roles, or says why the table is not a pool table.
+    fn settle(mut roles: Vec<Role>, context: TableContext) -> Result<Self, String> {
+        let per_tag = roles.iter().any(|r| matches!(r, Role::TagSeries(..)));
         let Some(tag_col) = roles.iter().position(|r| *r == Role::Tag) else {
-            return Err("no tag column in the header (expected a column named Tag)".into());
+            if per_tag {
+                return Ok(Self { roles, context });
+            }
+            return Err("no tag column (no column is named Tag, and none holds tags)".into());
         };
         // A second Tag column (e.g. both `Tag` and `PoolTag`) is ignored.
         for (i, r) in roles.iter_mut().enumerate() {
@@ -284,33 +698,29 @@ impl Columns {
                 seen_bytes = true;
             }
         }
-        let has_bytes = roles.iter().any(|r| {
-            matches!(
-                r,
-                Role::Plain(Measure::Bytes(_)) | Role::Split(_, Measure::Bytes(_))
-            )
-        });
+        let has_bytes = roles.iter().any(Role::is_bytes);
         if has_bytes {
             for r in &mut roles {
                 if matches!(r, Role::Series { .. }) {
                     *r = Role::Ignore;
                 }
             }
-        } else if !roles.iter().any(|r| matches!(r, Role::Series { .. })) {
+        } else if !roles.iter().any(|r| {
+            matches!(
+                r,
+                Role::Series { .. } | Role::Change { .. } | Role::Plain(_) | Role::Split(..)
+            )
+        }) {
             return Err(
-                "no bytes column in the header (expected Bytes, Used, TotalBytes, Size (MB), \
-                 PagedUsed/NonPagedUsed or per-date byte columns)"
+                "no number column (expected Bytes, Used, Size (MB), NP (MB), PagedUsed, Allocs, \
+                 a change column or per-date columns)"
                     .into(),
             );
         }
-        Ok(Self { roles })
+        Ok(Self { roles, context })
     }
 
-    fn is_series(&self) -> bool {
-        self.roles.iter().any(|r| matches!(r, Role::Series { .. }))
-    }
-
-    /// Reads one row into the sink; problems become warnings for `line`.
+    /// Reads one row; problems become warnings for `line`.
     pub(crate) fn add_row<S: AsRef<str>>(
         &self,
         cells: &[S],
@@ -321,34 +731,36 @@ impl Columns {
         if cells.iter().all(|c| c.as_ref().trim().is_empty()) {
             return;
         }
-        let mut tag = None;
-        let mut pool = None;
-        let mut driver = None;
-        let mut time_key: Option<String> = None;
-        let mut callers = Vec::new();
-        let mut plain = [None::<u64>; 4];
-        let mut split: Vec<(PoolKind, [Option<u64>; 4])> = Vec::new();
-        let mut series: Vec<(String, u64)> = Vec::new();
+        let mut row = RowReading {
+            line,
+            ..RowReading::default()
+        };
         for (i, role) in self.roles.iter().enumerate() {
             let Some(cell) = cells.get(i).map(AsRef::as_ref) else {
                 continue;
             };
             match role {
                 Role::Tag => {
-                    let text = tag_cell(cell);
-                    if text.trim().is_empty() {
+                    if empty_cell(cell) {
                         ctx.warn(line, "row without a tag skipped");
                         return;
                     }
-                    match tag_from_field(text) {
-                        Some(t) => tag = Some(t),
+                    match read_tag_cell(cell) {
+                        Some((tag, note)) => {
+                            row.tag = Some(tag);
+                            if let Some(n) = note {
+                                row.notes.push(n);
+                            }
+                        }
                         None => {
-                            let lower = text.trim().to_ascii_lowercase();
-                            if !matches!(
-                                lower.as_str(),
-                                "total" | "totals" | "sum" | "all" | "(total)" | "grand total"
-                            ) {
-                                ctx.warn(line, format!("{text:?} is not a pool tag (1 to 4 characters); row skipped"));
+                            if !is_total_word(cell) {
+                                ctx.warn(
+                                    line,
+                                    format!(
+                                        "{} is not a pool tag (1 to 4 characters); row skipped",
+                                        quote(cell)
+                                    ),
+                                );
                             }
                             return;
                         }
@@ -357,156 +769,595 @@ impl Columns {
                 Role::Pool => {
                     if !empty_cell(cell) {
                         match pool_of(cell) {
-                            Some(p) => pool = Some(p),
+                            Some(p) => row.pool = Some(p),
                             None => ctx.warn(
                                 line,
                                 format!(
-                                    "pool type {:?} not understood; counted as unknown",
-                                    cell.trim()
+                                    "pool type {} not understood; counted as unknown",
+                                    quote(cell)
                                 ),
                             ),
                         }
                     }
                 }
                 Role::Driver => {
-                    let d = cell.trim();
-                    if !d.is_empty() {
-                        driver = Some(d.to_owned());
+                    let d = unwrap_emphasis(cell);
+                    if !empty_cell(d) {
+                        row.notes.push(d.to_owned());
                     }
                 }
                 Role::Time => {
                     let t = cell.trim();
                     if !t.is_empty() {
-                        time_key = Some(t.to_owned());
+                        row.time = Some(t.to_owned());
+                    }
+                }
+                Role::Uptime(per) => {
+                    if !empty_cell(cell) {
+                        match read_uptime(cell, *per) {
+                            Some(h) => row.uptime = Some(h),
+                            None => ctx.warn(
+                                line,
+                                format!("uptime {} not understood; left out", quote(cell)),
+                            ),
+                        }
+                        row.time.get_or_insert_with(|| cell.trim().to_owned());
                     }
                 }
                 Role::Callers => {
-                    callers.extend(
+                    row.callers.extend(
                         cell.split([';', '|', '\n'])
                             .map(str::trim)
                             .filter(|s| !s.is_empty())
                             .map(str::to_owned),
                     );
                 }
+                Role::Precision => {
+                    row.precision = match cell.trim() {
+                        "approximate" => Some(Precision::Approximate),
+                        "lower-bound" => Some(Precision::LowerBound),
+                        "unknown" => Some(Precision::Unknown),
+                        _ => None,
+                    };
+                }
                 Role::Plain(m) | Role::Split(_, m) => {
                     if empty_cell(cell) {
                         continue;
                     }
-                    let (slot, value) = match m {
-                        Measure::Allocs => (0, parse_count(cell)),
-                        Measure::Frees => (1, parse_count(cell)),
-                        Measure::Outstanding => (2, parse_count(cell)),
-                        Measure::Bytes(unit) => (3, parse_size(cell, *unit)),
-                    };
-                    let Some(value) = value else {
-                        if slot == 3 {
+                    let Some(value) = m.read(cell) else {
+                        if cell.trim_end().ends_with('%') {
+                            continue;
+                        }
+                        if matches!(m, Measure::Bytes(_)) && !matches!(role, Role::Split(..)) {
                             ctx.warn(
                                 line,
-                                format!("{:?} is not a byte count; row skipped", cell.trim()),
+                                format!("{} is not a byte count; row skipped", quote(cell)),
                             );
                             return;
                         }
-                        ctx.warn(
-                            line,
-                            format!("{:?} is not a count; left empty", cell.trim()),
-                        );
+                        ctx.warn(line, format!("{} is not a number; left empty", quote(cell)));
                         continue;
                     };
-                    match role {
-                        Role::Split(kind, _) => match split.iter_mut().find(|(k, _)| k == kind) {
-                            Some((_, v)) => v[slot] = Some(value),
-                            None => {
-                                let mut v = [None; 4];
-                                v[slot] = Some(value);
-                                split.push((*kind, v));
-                            }
-                        },
-                        _ => plain[slot] = Some(value),
+                    let pool = match role {
+                        Role::Split(kind, _) => Some(*kind),
+                        _ => None,
+                    };
+                    row.values.push((pool, *m, value));
+                }
+                Role::Change { measure, pool, .. } => {
+                    if empty_cell(cell) {
+                        continue;
+                    }
+                    match measure.read(cell) {
+                        Some(v) => row.changes.push((i, *pool, *measure, v)),
+                        None => ctx.warn(
+                            line,
+                            format!("change {} is not a number; left out", quote(cell)),
+                        ),
                     }
                 }
                 Role::Series { unit, header } => {
                     if empty_cell(cell) {
                         continue;
                     }
-                    match parse_size(cell, *unit) {
-                        Some(v) => series.push((header.clone(), v)),
+                    match read_amount(cell, *unit) {
+                        Some(v) => row.series.push((i, v)),
                         None => ctx.warn(
                             line,
                             format!(
-                                "{:?} under {header:?} is not a byte count; left out",
-                                cell.trim()
+                                "{} under {header:?} is not a byte count; left out",
+                                quote(cell)
                             ),
                         ),
                     }
                 }
-                Role::Ignore => {}
+                Role::TagSeries(tag, m) => {
+                    if empty_cell(cell) {
+                        continue;
+                    }
+                    match m.read(cell) {
+                        Some(v) => row.per_tag.push((*tag, *m, v)),
+                        None => {
+                            ctx.warn(line, format!("{} is not a number; left out", quote(cell)))
+                        }
+                    }
+                }
+                Role::Ignore => {
+                    let t = unwrap_emphasis(cell);
+                    if t.chars().any(char::is_alphabetic) {
+                        row.other_text.push(t.to_owned());
+                    }
+                }
             }
         }
-        let Some(tag) = tag else {
-            ctx.warn(line, "row without a tag skipped");
+        if row.tag.is_none() && row.per_tag.is_empty() {
+            if self.roles.contains(&Role::Tag) {
+                ctx.warn(line, "row without a tag skipped");
+            }
             return;
-        };
-        let make = |pool: PoolKind, v: [Option<u64>; 4]| PoolUsage {
-            tag,
-            pool,
-            allocs: v[0],
-            frees: v[1],
-            outstanding: v[2],
-            bytes: v[3].unwrap_or(0),
-            mapped_driver: driver.clone(),
-            callers: callers.clone(),
-        };
-        let mut out: Vec<(usize, PoolUsage)> = Vec::new();
-        if self.is_series() {
-            for (header, bytes) in series {
-                let i = sink.slot(format!("series:{header}"), || Snapshot {
-                    taken_at: find_timestamp(&header),
-                    label: Some(header.clone()),
-                    ..Snapshot::default()
-                });
-                let mut u = make(pool.unwrap_or(PoolKind::Unknown), plain);
-                u.bytes = bytes;
-                out.push((i, u));
+        }
+        for (_, _, v) in &row.values {
+            note_precision(ctx, line, v, cells);
+        }
+        sink.rows.push(row);
+    }
+
+    /// The table's snapshots from the rows read, in order.
+    pub(crate) fn finish(&self, sink: &mut TableSink, ctx: &mut Ctx) -> Vec<Snapshot> {
+        let rows = std::mem::take(&mut sink.rows);
+        if self.roles.iter().any(|r| matches!(r, Role::TagSeries(..))) {
+            return self.series_per_row(rows, ctx);
+        }
+        if self.roles.iter().any(|r| matches!(r, Role::Series { .. })) {
+            return self.series_per_column(rows, ctx);
+        }
+        let has_levels = self
+            .roles
+            .iter()
+            .any(|r| matches!(r, Role::Plain(_) | Role::Split(..)));
+        let change = self.roles.iter().find_map(|r| match r {
+            Role::Change {
+                period_hours,
+                header,
+                ..
+            } => Some((period_hours.or(self.context.period_hours), header.clone())),
+            _ => None,
+        });
+        let mut by_time: Vec<(Option<String>, Vec<LevelRow>)> = Vec::new();
+        for row in &rows {
+            let Some(tag) = row.tag else { continue };
+            let key = row.time.clone();
+            let slot = match by_time.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    by_time.push((key, Vec::new()));
+                    by_time.len() - 1
+                }
+            };
+            for (pool, usage, change) in self.usages(tag, row, ctx) {
+                let _ = pool;
+                if !ctx.take_row(row.line) {
+                    break;
+                }
+                by_time[slot].1.push((row.line, usage, change));
             }
-        } else {
-            let key = time_key.clone().unwrap_or_default();
-            let i = sink.slot(format!("time:{key}"), || Snapshot {
-                taken_at: time_key.as_deref().and_then(parse_timestamp),
-                label: time_key.clone(),
+        }
+        if !self.roles.iter().any(Role::is_bytes) && change.is_none() && !by_time.is_empty() {
+            ctx.warn(
+                rows.first().map_or(0, |r| r.line),
+                "the table gives counts but no sizes; byte counts are unknown",
+            );
+        }
+        let mut out = Vec::new();
+        for (key, rows) in by_time {
+            let level = Snapshot {
+                taken_at: key.as_deref().and_then(parse_timestamp),
+                label: key.clone(),
+                rows: rows.iter().map(|(_, u, _)| u.clone()).collect(),
                 ..Snapshot::default()
-            });
-            if plain[3].is_some() {
-                out.push((i, make(pool.unwrap_or(PoolKind::Unknown), plain)));
-            }
-            for (kind, v) in split {
-                if v[3].is_none() && v.iter().all(|x| x.is_none_or(|n| n == 0)) {
-                    continue;
-                }
-                if v.iter().all(|x| x.is_none_or(|n| n == 0)) {
-                    continue;
-                }
-                if v[3].is_none() {
+            };
+            match &change {
+                Some((period, header)) if rows.iter().any(|(_, _, c)| c.is_some()) => {
+                    let (before, after) = before_and_after(&rows, has_levels, *period);
+                    let period_text = period.map_or(String::from("an unstated period"), hours_text);
                     ctx.warn(
-                        line,
-                        format!("no {kind} bytes for tag {tag}; {kind} counts left out"),
+                        rows[0].0,
+                        if has_levels {
+                            format!(
+                                "column {header:?} read as growth over {period_text}; the earlier \
+                                 snapshot is the size minus that change"
+                            )
+                        } else {
+                            format!(
+                                "column {header:?} read as growth over {period_text}; the table \
+                                 gives no sizes, so sizes are lower bounds (at least the change)"
+                            )
+                        },
                     );
-                    continue;
+                    out.push(before);
+                    out.push(after);
                 }
-                out.push((i, make(kind, v)));
-            }
-            if out.is_empty() && plain[3].is_none() {
-                let zero_split = self.roles.iter().any(|r| matches!(r, Role::Split(..)));
-                if !zero_split {
-                    ctx.warn(line, format!("no byte count for tag {tag}; row skipped"));
-                }
+                _ => out.push(level),
             }
         }
-        for (i, u) in out {
-            if !ctx.take_row(line) {
-                return;
+        out
+    }
+
+    /// The row's usages: one for the row's own pool, one per pool a split column names. Each
+    /// with the change the table gives for it.
+    fn usages(
+        &self,
+        tag: PoolTag,
+        row: &RowReading,
+        ctx: &mut Ctx,
+    ) -> Vec<(Option<PoolKind>, PoolUsage, Option<Amount>)> {
+        let mut pools: Vec<Option<PoolKind>> = Vec::new();
+        for (p, _, _) in &row.values {
+            if !pools.contains(p) {
+                pools.push(*p);
             }
-            sink.snapshots[i].rows.push(u);
         }
+        for (_, p, _, _) in &row.changes {
+            if !pools.contains(p) && (p.is_some() || pools.is_empty()) {
+                pools.push(*p);
+            }
+        }
+        let mut out = Vec::new();
+        for split in pools {
+            let mut v: [Option<Amount>; 4] = [None; 4];
+            for (p, m, a) in &row.values {
+                if *p == split {
+                    v[m.slot()] = Some(*a);
+                }
+            }
+            let change = row
+                .changes
+                .iter()
+                .find(|(_, p, m, _)| *p == split && matches!(m, Measure::Bytes(_)))
+                .or_else(|| row.changes.iter().find(|(_, p, _, _)| *p == split))
+                .map(|(_, _, m, a)| (*m, *a));
+            let pool = split
+                .or(row.pool)
+                .or(self.context.pool)
+                .unwrap_or(PoolKind::Unknown);
+            if split.is_some()
+                && v.iter().all(|x| x.is_none_or(|a| a.value == 0))
+                && change.is_none()
+            {
+                continue;
+            }
+            let counts_only =
+                v[3].is_none() && change.is_none_or(|(m, _)| !matches!(m, Measure::Bytes(_)));
+            if counts_only && !(v[2].is_some() || v[0].is_some()) {
+                if split.is_some() {
+                    ctx.warn(
+                        row.line,
+                        format!("no {pool} bytes for tag {tag}; {pool} counts left out"),
+                    );
+                } else {
+                    ctx.warn(
+                        row.line,
+                        format!("no byte count for tag {tag}; row skipped"),
+                    );
+                }
+                continue;
+            }
+            let precision = if counts_only {
+                Precision::Unknown
+            } else {
+                v.iter()
+                    .flatten()
+                    .map(|a| a.precision)
+                    .max()
+                    .unwrap_or_default()
+            };
+            let usage = PoolUsage {
+                tag,
+                pool,
+                allocs: v[0].map(|a| a.value),
+                frees: v[1].map(|a| a.value),
+                outstanding: v[2].map(|a| a.value),
+                bytes: v[3].map_or(0, |a| a.value),
+                mapped_driver: (!row.notes.is_empty()).then(|| row.notes.join("; ")),
+                callers: row.callers.clone(),
+                precision: row.precision.unwrap_or(precision),
+            };
+            let change = change.map(|(m, a)| {
+                // A count change moves `outstanding`; it is carried as bytes 0 otherwise.
+                if matches!(m, Measure::Bytes(_)) {
+                    a
+                } else {
+                    Amount { value: 0, ..a }
+                }
+            });
+            out.push((split, usage, change));
+        }
+        out
+    }
+
+    /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`).
+    fn series_per_column(&self, rows: Vec<RowReading>, ctx: &mut Ctx) -> Vec<Snapshot> {
+        let mut out: Vec<Snapshot> = Vec::new();
+        let mut slot_of: HashMap<usize, usize> = HashMap::new();
+        for row in rows {
+            let Some(tag) = row.tag else { continue };
+            for (col, amount) in &row.series {
+                let i = *slot_of.entry(*col).or_insert_with(|| {
+                    let header = match &self.roles[*col] {
+                        Role::Series { header, .. } => header.clone(),
+                        _ => String::new(),
+                    };
+                    out.push(Snapshot {
+                        taken_at: find_timestamp(&header),
+                        label: Some(header),
+                        ..Snapshot::default()
+                    });
+                    out.len() - 1
+                });
+                if !ctx.take_row(row.line) {
+                    return out;
+                }
+                let mut v: [Option<u64>; 4] = [None; 4];
+                for (p, m, a) in &row.values {
+                    if p.is_none() {
+                        v[m.slot()] = Some(a.value);
+                    }
+                }
+                out[i].rows.push(PoolUsage {
+                    tag,
+                    pool: row.pool.or(self.context.pool).unwrap_or(PoolKind::Unknown),
+                    allocs: v[0],
+                    frees: v[1],
+                    outstanding: v[2],
+                    bytes: amount.value,
+                    mapped_driver: (!row.notes.is_empty()).then(|| row.notes.join("; ")),
+                    callers: row.callers.clone(),
+                    precision: amount.precision,
+                });
+            }
+        }
+        out
+    }
+
+    /// Rows that are points in time of the tags named by the columns.
+    fn series_per_row(&self, rows: Vec<RowReading>, ctx: &mut Ctx) -> Vec<Snapshot> {
+        let mut out: Vec<(bool, Snapshot)> = Vec::new();
+        for row in rows {
+            let mut snap = Snapshot {
+                taken_at: row.time.as_deref().and_then(parse_timestamp),
+                elapsed_hours: row.uptime,
+                label: row.time.clone(),
+                ..Snapshot::default()
+            };
+            let mut tags: Vec<PoolTag> = Vec::new();
+            for (t, _, _) in &row.per_tag {
+                if !tags.contains(t) {
+                    tags.push(*t);
+                }
+            }
+            for tag in tags {
+                let mut v: [Option<Amount>; 4] = [None; 4];
+                for (t, m, a) in &row.per_tag {
+                    if *t == tag {
+                        v[m.slot()] = Some(*a);
+                    }
+                }
+                if !ctx.take_row(row.line) {
+                    break;
+                }
+                snap.rows.push(PoolUsage {
+                    tag,
+                    pool: row.pool.or(self.context.pool).unwrap_or(PoolKind::Unknown),
+                    allocs: v[0].map(|a| a.value),
+                    frees: v[1].map(|a| a.value),
+                    outstanding: v[2].map(|a| a.value),
+                    bytes: v[3].map_or(0, |a| a.value),
+                    mapped_driver: None,
+                    callers: Vec::new(),
+                    precision: match v[3] {
+                        Some(a) => a.precision,
+                        None => Precision::Unknown,
+                    },
+                });
+            }
+            let after = row
+                .other_text
+                .iter()
+                .chain(row.time.iter())
+                .find(|t| is_after_change(t))
+                .cloned();
+            if let Some(text) = &after {
+                ctx.warn(
+                    row.line,
+                    format!(
+                        "row labelled {} kept as the last point: it shows the state after a \
+                         change, not the leak's course",
+                        quote(text)
+                    ),
+                );
+                snap.after_change = true;
+                snap.label = Some(match &snap.label {
+                    Some(l) if l != text => format!("{l} ({text})"),
+                    _ => text.clone(),
+                });
+            } else if snap.label.is_none() {
+                snap.label = row.other_text.first().cloned();
+            }
+            if !snap.rows.is_empty() {
+                out.push((after.is_some(), snap));
+            }
+        }
+        if out
+            .iter()
+            .any(|(_, s)| s.rows.iter().all(|r| r.precision == Precision::Unknown))
+        {
+            ctx.warn(
+                0,
+                "the series gives allocation counts but no sizes; growth is judged on the counts",
+            );
+        }
+        // Points after a change go last, in their own order.
+        out.sort_by_key(|(after, _)| *after);
+        out.into_iter().map(|(_, s)| s).collect()
+    }
+}
+
+/// A row read at one level: its line, its usage and the change the table gives for it.
+type LevelRow = (usize, PoolUsage, Option<Amount>);
+
+/// The snapshot before the change and the one the table shows.
+fn before_and_after(
+    rows: &[LevelRow],
+    has_levels: bool,
+    period: Option<f64>,
+) -> (Snapshot, Snapshot) {
+    let mut before = Snapshot {
+        elapsed_hours: period.map(|_| 0.0),
+        label: Some("before the change (computed)".into()),
+        ..Snapshot::default()
+    };
+    let mut after = Snapshot {
+        elapsed_hours: period,
+        label: Some(match period {
+            Some(h) => format!("after {}", hours_text(h)),
+            None => "after the change".into(),
+        }),
+        ..Snapshot::default()
+    };
+    for (_, usage, change) in rows {
+        let delta = change.map_or(0, |c| c.signed());
+        let mut earlier = usage.clone();
+        let mut later = usage.clone();
+        if has_levels && usage.precision != Precision::Unknown {
+            earlier.bytes = (i128::from(usage.bytes) - delta).clamp(0, i128::from(u64::MAX)) as u64;
+        } else {
+            // Only the change is known: the smallest sizes that fit it.
+            earlier.bytes = (-delta).clamp(0, i128::from(u64::MAX)) as u64;
+            later.bytes = delta.clamp(0, i128::from(u64::MAX)) as u64;
+            earlier.precision = Precision::LowerBound;
+            later.precision = Precision::LowerBound;
+        }
+        earlier.allocs = None;
+        earlier.frees = None;
+        if change.is_some_and(|c| c.value == 0) {
+            earlier.outstanding = usage.outstanding;
+        } else {
+            earlier.outstanding = None;
+        }
+        before.rows.push(earlier);
+        after.rows.push(later);
+    }
+    (before, after)
+}
+
+fn hours_text(h: f64) -> String {
+    if h >= 48.0 && (h / 24.0).fract() == 0.0 {
+        format!("{} days", h / 24.0)
+    } else if h == 24.0 {
+        "1 day".into()
+    } else {
+        format!("{h} hours")
+    }
+}
+
+fn measure_name(m: Measure) -> &'static str {
+    match m {
+        Measure::Allocs => "allocations",
+        Measure::Frees => "frees",
+        Measure::Outstanding => "outstanding allocations",
+        Measure::Bytes(_) => "bytes",
+    }
+}
+
+fn is_total_word(cell: &str) -> bool {
+    let lower = unwrap_emphasis(cell).to_ascii_lowercase();
+    lower.starts_with("total")
+        || matches!(lower.as_str(), "sum" | "all" | "(total)" | "grand total")
+}
+
+/// `after the fix`, `after update`, `after reboot`, `post-patch`.
+fn is_after_change(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    (lower.contains("after") || lower.contains("post"))
+        && [
+            "fix",
+            "update",
+            "upgrade",
+            "patch",
+            "reboot",
+            "restart",
+            "change",
+            "removal",
+            "removed",
+            "uninstall",
+            "disabl",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// Warnings for numbers read with a qualifier.
+fn note_precision<S: AsRef<str>>(ctx: &mut Ctx, line: usize, amount: &Amount, cells: &[S]) {
+    let what = match amount.precision {
+        Precision::Approximate => "as approximate",
+        Precision::LowerBound => "as a lower bound (a counter may have wrapped)",
+        _ => return,
+    };
+    let text = cells
+        .iter()
+        .map(AsRef::as_ref)
+        .find(|c| {
+            c.contains(['~', '≈', '>', '≥'])
+                || c.to_ascii_lowercase().contains("approx")
+                || c.to_ascii_lowercase().contains("least")
+        })
+        .unwrap_or("");
+    ctx.warn(line, format!("read {} {what}", quote(text.trim())));
+}
+
+/// At most 200 characters of input, quoted, for a warning.
+pub(crate) fn quote(text: &str) -> String {
+    let t = text.trim();
+    if t.chars().count() <= 200 {
+        return format!("{t:?}");
+    }
+    let cut: String = t.chars().take(200).collect();
+    format!("{cut:?}…")
+}
+
+/// One row as read through the roles, before it becomes usages.
+#[derive(Debug, Default)]
+pub(crate) struct RowReading {
+    line: usize,
+    tag: Option<PoolTag>,
+    pool: Option<PoolKind>,
+    notes: Vec<String>,
+    time: Option<String>,
+    uptime: Option<f64>,
+    callers: Vec<String>,
+    precision: Option<Precision>,
+    /// Levels: (pool a split column names, measure, value).
+    values: Vec<(Option<PoolKind>, Measure, Amount)>,
+    /// Changes: (column, pool, measure, value).
+    changes: Vec<(usize, Option<PoolKind>, Measure, Amount)>,
+    /// Series columns: (column, bytes).
+    series: Vec<(usize, Amount)>,
+    /// Tag-per-column values.
+    per_tag: Vec<(PoolTag, Measure, Amount)>,
+    /// Text in columns without a role (a row's label such as `after the fix`).
+    other_text: Vec<String>,
+}
+
+/// The rows of one table while it is read.
+#[derive(Default)]
+pub(crate) struct TableSink {
+    rows: Vec<RowReading>,
+}
+
+impl TableSink {
+    /// The rows read so far as snapshots under `columns`.
+    pub(crate) fn take(&mut self, columns: &Columns, ctx: &mut Ctx) -> Vec<Snapshot> {
+        columns.finish(self, ctx)
     }
 }
 
@@ -517,15 +1368,32 @@ mod tests {
     #[test]
     fn header_synonyms() {
         assert_eq!(role_of("Tag"), Role::Tag);
+        assert_eq!(role_of("Pool tag"), Role::Tag);
         assert_eq!(role_of("PoolType"), Role::Pool);
         assert_eq!(role_of("NumberOfAllocs"), Role::Plain(Measure::Allocs));
         assert_eq!(role_of("TotalBytes"), Role::Plain(Measure::Bytes(1)));
+        assert_eq!(role_of("Bytes"), Role::Plain(Measure::Bytes(1)));
         assert_eq!(role_of("Bytes (MB)"), Role::Plain(Measure::Bytes(1 << 20)));
+        assert_eq!(role_of("Bytes [MiB]"), Role::Plain(Measure::Bytes(1 << 20)));
         assert_eq!(role_of("SizeKB"), Role::Plain(Measure::Bytes(1 << 10)));
+        assert_eq!(role_of("SizeGB"), Role::Plain(Measure::Bytes(1 << 30)));
         assert_eq!(role_of("Used"), Role::Plain(Measure::Bytes(1)));
+        assert_eq!(role_of("Current"), Role::Plain(Measure::Bytes(1)));
         assert_eq!(
             role_of("PagedUsed"),
             Role::Split(PoolKind::Paged, Measure::Bytes(1))
+        );
+        assert_eq!(
+            role_of("Paged_KB"),
+            Role::Split(PoolKind::Paged, Measure::Bytes(1 << 10))
+        );
+        assert_eq!(
+            role_of("NP (MB)"),
+            Role::Split(PoolKind::NonPaged, Measure::Bytes(1 << 20))
+        );
+        assert_eq!(
+            role_of("Non Paged"),
+            Role::Split(PoolKind::NonPaged, Measure::Bytes(1))
         );
         assert_eq!(
             role_of("NonPagedAllocs"),
@@ -540,8 +1408,30 @@ mod tests {
             Role::Split(PoolKind::Paged, Measure::Bytes(1 << 20))
         );
         assert_eq!(role_of("Per Alloc"), Role::Ignore);
-        assert_eq!(role_of("Delta (MB)"), Role::Ignore);
+        assert_eq!(role_of("% of pool"), Role::Ignore);
+        assert_eq!(role_of("Share"), Role::Ignore);
+        assert!(matches!(
+            role_of("Delta (MB)"),
+            Role::Change {
+                measure: Measure::Bytes(1_048_576),
+                period_hours: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            role_of("change over 3 days"),
+            Role::Change {
+                period_hours: Some(72.0),
+                ..
+            }
+        ));
+        assert!(matches!(role_of("Δ"), Role::Change { .. }));
         assert_eq!(role_of("Mapped_Driver"), Role::Driver);
+        assert_eq!(
+            role_of("Allocations in use"),
+            Role::Plain(Measure::Outstanding)
+        );
+        assert_eq!(role_of("Uptime (h)"), Role::Uptime(1.0));
         assert!(matches!(
             role_of("Day 1 (MB)"),
             Role::Series {
@@ -557,11 +1447,27 @@ mod tests {
     }
 
     #[test]
+    fn tag_columns() {
+        assert_eq!(
+            tag_series_of("`Abcd` outstanding"),
+            Some((PoolTag::parse("Abcd").unwrap(), Measure::Outstanding))
+        );
+        assert_eq!(
+            tag_series_of("LkaL (MB)"),
+            Some((PoolTag::parse("LkaL").unwrap(), Measure::Bytes(1 << 20)))
+        );
+        assert_eq!(tag_series_of("Used (MB)"), None);
+        assert_eq!(tag_series_of("live processes"), None);
+    }
+
+    #[test]
     fn pool_cells() {
         assert_eq!(pool_of("Nonp"), Some(PoolKind::NonPaged));
         assert_eq!(pool_of("Non-paged"), Some(PoolKind::NonPaged));
+        assert_eq!(pool_of("Non Paged"), Some(PoolKind::NonPaged));
         assert_eq!(pool_of("PagedPool"), Some(PoolKind::Paged));
         assert_eq!(pool_of("Paged"), Some(PoolKind::Paged));
+        assert_eq!(pool_of("P"), Some(PoolKind::Paged));
         assert_eq!(pool_of("Sess"), Some(PoolKind::Session));
         assert_eq!(pool_of("weird"), None);
     }

@@ -1,121 +1,75 @@
-//! CSV / TSV (and semicolon-separated, as European Excel writes) with a header row.
-//!
-//! Lines before the header are skipped: PowerShell `Export-Csv`'s `#TYPE ...` line, a prompt,
-//! a title. The header is the first line whose cells name a tag column.
+//! CSV / TSV lines (and semicolon-separated, as European Excel writes): quoted fields, any of
+//! the three delimiters. Only the splitting lives here; the table reader ([`super::table`])
+//! finds the tables and the column model reads them.
 
-use super::columns::{Columns, TableSink, is_tag_header};
-use super::text::Input;
-use super::{Ctx, Snapshot, SnapshotError};
+use super::columns::Cells;
 
-/// The delimiter a header line uses, if it names a tag column.
-fn header_delimiter(t: &str) -> Option<u8> {
-    let best = [b'\t', b',', b';']
-        .into_iter()
-        .map(|d| (d, t.bytes().filter(|&b| b == d).count()))
-        .filter(|&(_, n)| n > 0)
-        .max_by_key(|&(_, n)| n)?
-        .0;
-    t.split(char::from(best)).any(is_tag_header).then_some(best)
-}
-
-/// A delimited line naming a tag column.
-pub(crate) fn looks_like_header(t: &str) -> bool {
-    !t.starts_with('|') && header_delimiter(t).is_some()
-}
-
-pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, SnapshotError> {
-    let text = input.text();
-    // Find the header line (within the first 100 non-blank lines) and its byte offset.
-    let mut offset = 0;
-    let mut found = None;
-    let mut nonblank = 0;
-    for (n, line) in input.lines() {
-        let t = line.trim();
-        if !t.is_empty() && !t.starts_with('#') {
-            nonblank += 1;
-            if let Some(d) = header_delimiter(t) {
-                found = Some((n, d));
-                break;
-            }
-            if nonblank > 100 {
-                break;
-            }
-        }
-        offset += line.len();
-        // Skip the line ending as written (`\r\n`, `\n` or `\r`).
-        let rest = &text.as_bytes()[offset.min(text.len())..];
-        if rest.starts_with(b"\r\n") {
-            offset += 2;
-        } else if !rest.is_empty() {
-            offset += 1;
-        }
+/// The delimiter of a delimited table starting at line `i`: tabs anywhere, or commas or
+/// semicolons splitting this line and the next into the same number (two or more) of fields.
+pub(crate) fn delimiter(lines: &[(usize, &str)], i: usize) -> Option<u8> {
+    let line = lines[i].1;
+    if line.contains('\t') && cells(line, b'\t').len() >= 2 {
+        return Some(b'\t');
     }
-    let Some((header_line, delim)) = found else {
-        return Ok(Vec::new());
-    };
-    let body = text.get(offset..).unwrap_or("");
+    let next = lines
+        .get(i + 1)
+        .map(|(_, l)| *l)
+        .filter(|l| !l.trim().is_empty());
+    [b';', b',']
+        .into_iter()
+        .filter(|&d| line.as_bytes().contains(&d))
+        .find(|&d| {
+            let n = cells(line, d).len();
+            n >= 2
+                && match next {
+                    Some(next) => cells(next, d).len() == n,
+                    // A one-line table: its only line is the row.
+                    None => true,
+                }
+                // `1,234,567` in a whitespace table is no delimiter: fields of a delimited
+                // line hold no runs of blanks between words and numbers.
+                && !line.contains("  ")
+        })
+}
+
+/// A delimited header naming a tag column (a detection signal).
+pub(crate) fn names_a_tag_column(t: &str) -> bool {
+    !t.starts_with('|')
+        && [b'\t', b',', b';'].into_iter().any(|d| {
+            t.as_bytes().contains(&d)
+                && cells(t, d)
+                    .iter()
+                    .any(|c| super::columns::role_of(c) == super::columns::Role::Tag)
+        })
+}
+
+/// The fields of one delimited line, quotes honoured.
+pub(crate) fn cells(line: &str, delim: u8) -> Cells {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delim)
         .has_headers(false)
         .flexible(true)
-        .from_reader(body.as_bytes());
-    let mut columns: Option<Columns> = None;
-    let mut sink = TableSink::default();
+        .from_reader(line.as_bytes());
     let mut record = csv::StringRecord::new();
-    loop {
-        if ctx.full() {
-            break;
-        }
-        let line = header_line + reader.position().line().saturating_sub(1) as usize;
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                ctx.warn(line, format!("unreadable CSV record: {e}"));
-                continue;
-            }
-        }
-        let cells: Vec<&str> = record.iter().collect();
-        match &columns {
-            None => match Columns::from_headers(&cells) {
-                Ok(c) => columns = Some(c),
-                Err(msg) => {
-                    return Err(SnapshotError::new(
-                        Some(header_line),
-                        format!("CSV header: {msg}"),
-                    ));
-                }
-            },
-            Some(c) => c.add_row(&cells, line, ctx, &mut sink),
-        }
+    match reader.read_record(&mut record) {
+        Ok(true) => record.iter().map(str::to_owned).collect(),
+        _ => vec![line.to_owned()],
     }
-    let mut out = Vec::new();
-    for s in sink.take() {
-        ctx.push_snapshot(&mut out, s, header_line);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{ParseOptions, PoolKind};
 
     #[test]
-    fn split_paged_nonpaged_columns() {
-        let text = "#TYPE System.Management.Automation.PSCustomObject\n\
-            \"Tag\",\"PagedAllocs\",\"PagedFrees\",\"PagedUsed\",\"NonPagedAllocs\",\"NonPagedFrees\",\"NonPagedUsed\"\n\
-            \"Io\",\"0\",\"0\",\"0\",\"1021112\",\"1020985\",\"91912\"\n\
-            \"Key \",\"954821\",\"953979\",\"87528\",\"0\",\"0\",\"0\"\n";
-        let mut ctx = Ctx::new(&ParseOptions::default());
-        let s = parse(&Input::from_str(text), &mut ctx).unwrap();
-        assert!(ctx.warnings.is_empty(), "{:?}", ctx.warnings);
-        let rows = &s[0].rows;
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].pool, PoolKind::NonPaged);
-        assert_eq!(rows[0].bytes, 91912);
-        assert_eq!(rows[0].allocs, Some(1_021_112));
-        assert_eq!(rows[1].tag.to_string(), "Key ");
-        assert_eq!(rows[1].pool, PoolKind::Paged);
+    fn delimiters_and_quotes() {
+        let lines = [(1, "Tag,Bytes"), (2, "\"Io  \",\"1,234\"")];
+        assert_eq!(delimiter(&lines, 0), Some(b','));
+        assert_eq!(cells(lines[1].1, b','), ["Io  ", "1,234"]);
+        let aligned = [(1, "Abcd   1,234,567   12"), (2, "Efgh   2,345   1")];
+        assert_eq!(delimiter(&aligned, 0), None);
+        let semi = [(1, "Tag;Size"), (2, "Abcd;1,5 GB")];
+        assert_eq!(delimiter(&semi, 0), Some(b';'));
+        assert_eq!(delimiter(&[(1, "a\tb")], 0), Some(b'\t'));
     }
 }

@@ -25,10 +25,12 @@ fn with_path(ctx: &mut Ctx, from: usize, path: &str) {
     }
 }
 
-fn read_rows(rows: &[Value], path: &str, ctx: &mut Ctx, sink: &mut TableSink) {
+/// The rows' snapshots: one, or one per time value when rows carry a time.
+fn read_rows(rows: &[Value], path: &str, ctx: &mut Ctx) -> Vec<Snapshot> {
+    let mut out: Vec<Snapshot> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         if ctx.full() {
-            return;
+            break;
         }
         let here = format!("{path}[{i}]");
         let Value::Object(obj) = row else {
@@ -39,11 +41,24 @@ fn read_rows(rows: &[Value], path: &str, ctx: &mut Ctx, sink: &mut TableSink) {
         let cells: Vec<String> = obj.values().map(cell).collect();
         let before = ctx.warnings.len();
         match Columns::from_headers(&keys) {
-            Ok(columns) => columns.add_row(&cells, 0, ctx, sink),
+            Ok(columns) => {
+                let mut sink = TableSink::default();
+                columns.add_row(&cells, 0, ctx, &mut sink);
+                for snap in sink.take(&columns, ctx) {
+                    match out
+                        .iter_mut()
+                        .find(|s| s.label == snap.label && s.taken_at == snap.taken_at)
+                    {
+                        Some(same) => same.rows.extend(snap.rows),
+                        None => out.push(snap),
+                    }
+                }
+            }
             Err(msg) => ctx.warn(0, format!("{msg}; skipped")),
         }
         with_path(ctx, before, &here);
     }
+    out
 }
 
 fn read_snapshot(obj: &Map<String, Value>, path: &str, ctx: &mut Ctx, out: &mut Vec<Snapshot>) {
@@ -81,13 +96,14 @@ fn read_snapshot(obj: &Map<String, Value>, path: &str, ctx: &mut Ctx, out: &mut 
             Err(e) => ctx.warn(0, format!("{path}.totals: {e}; ignored")),
         }
     }
-    let mut sink = TableSink::default();
+    snap.elapsed_hours = obj.get("elapsed_hours").and_then(Value::as_f64);
     match obj.get("rows") {
-        Some(Value::Array(rows)) => read_rows(rows, &format!("{path}.rows"), ctx, &mut sink),
+        Some(Value::Array(rows)) => {
+            for s in read_rows(rows, &format!("{path}.rows"), ctx) {
+                snap.rows.extend(s.rows);
+            }
+        }
         _ => ctx.warn(0, format!("{path}: no \"rows\" array")),
-    }
-    for s in sink.take() {
-        snap.rows.extend(s.rows);
     }
     ctx.push_snapshot(out, snap, 0);
 }
@@ -120,9 +136,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
             } else if obj.contains_key("rows") {
                 read_snapshot(obj, "snapshot", ctx, &mut out);
             } else {
-                let mut sink = TableSink::default();
-                read_rows(std::slice::from_ref(&value), "row", ctx, &mut sink);
-                for s in sink.take() {
+                for s in read_rows(std::slice::from_ref(&value), "row", ctx) {
                     ctx.push_snapshot(&mut out, s, 0);
                 }
             }
@@ -135,9 +149,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
             }
         }
         Value::Array(items) => {
-            let mut sink = TableSink::default();
-            read_rows(items, "rows", ctx, &mut sink);
-            for s in sink.take() {
+            for s in read_rows(items, "rows", ctx) {
                 ctx.push_snapshot(&mut out, s, 0);
             }
         }

@@ -8,14 +8,19 @@
 //!
 //! `FORMATS.md` at the crate root documents every accepted layout.
 
+mod aligned;
+mod cell;
 mod columns;
 mod csv;
 mod drivers;
 mod json;
 mod markdown;
+mod not_a_snapshot;
 mod poolmon;
 mod poolused;
 mod powershell;
+mod prose;
+mod table;
 mod text;
 mod verifier;
 
@@ -43,6 +48,8 @@ pub const FORMATS_UNDERSTOOD: &[&str] = &[
     "tsv",
     "powershell",
     "markdown",
+    "table",
+    "prose",
     "json",
 ];
 
@@ -64,6 +71,11 @@ pub enum SnapshotFormat {
     PowershellTable,
     /// A markdown (GitHub) table pasted into a ticket.
     MarkdownTable,
+    /// A table of words and numbers lined up by spaces (or not lined up at all), as people
+    /// retype or edit tool output.
+    Table,
+    /// Sentences and bullets naming a tag with a size: read best-effort, as a last resort.
+    Prose,
     /// The JSON form documented in FORMATS.md.
     Json,
 }
@@ -79,6 +91,8 @@ impl SnapshotFormat {
             Self::Csv => "csv",
             Self::PowershellTable => "powershell",
             Self::MarkdownTable => "markdown",
+            Self::Table => "table",
+            Self::Prose => "prose",
             Self::Json => "json",
         }
     }
@@ -114,6 +128,8 @@ impl FromStr for SnapshotFormat {
             "csv" | "tsv" => Self::Csv,
             "powershell" | "ps" | "formattable" | "powershelltable" => Self::PowershellTable,
             "markdown" | "md" | "markdowntable" => Self::MarkdownTable,
+            "table" | "text" | "aligned" => Self::Table,
+            "prose" => Self::Prose,
             "json" => Self::Json,
             _ => {
                 return Err(UnknownFormat {
@@ -174,8 +190,17 @@ pub struct Snapshot {
     /// When the frame was taken, if the input says (times without a zone are read as UTC).
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub taken_at: Option<OffsetDateTime>,
+    /// Hours on the input's own clock (an `Uptime` column, or the period a change column
+    /// states), for inputs that say how far apart their snapshots are but not when they were
+    /// taken. Comparable only between snapshots of one input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_hours: Option<f64>,
     /// A heading, the time text as written, the `!poolused` sort line, a verifier module...
     pub label: Option<String>,
+    /// A point a person labelled as taken after a change (`after the fix`): it tells whether
+    /// the change helped, not how the leak grew.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_change: bool,
     pub totals: Option<PoolTotals>,
     pub rows: Vec<PoolUsage>,
 }
@@ -249,6 +274,34 @@ pub struct PoolUsage {
     /// `!verifier` callers, `module!function+0x12` (or the bare address without symbols).
     #[serde(default)]
     pub callers: Vec<String>,
+    /// How far `bytes` can be trusted: a person may write `~12 MB` or `>4 GB`, or give counts
+    /// without sizes.
+    #[serde(default, skip_serializing_if = "Precision::is_exact")]
+    pub precision: Precision,
+}
+
+/// How exact a row's byte count is, from most to least certain (so `max` is the less certain
+/// of two readings).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// As the tool printed it, or as a person wrote it without a qualifier.
+    #[default]
+    Exact,
+    /// Written with `~`, `≈` or `approx.`.
+    Approximate,
+    /// At least this much: `>4 GB` where a counter wrapped, or a level derived from a change.
+    LowerBound,
+    /// The table gives counts but no sizes; `bytes` is 0 and says nothing.
+    Unknown,
+}
+
+impl Precision {
+    pub fn is_exact(&self) -> bool {
+        *self == Self::Exact
+    }
 }
 
 impl PoolUsage {
@@ -262,6 +315,7 @@ impl PoolUsage {
             bytes,
             mapped_driver: None,
             callers: Vec::new(),
+            precision: Precision::Exact,
         }
     }
 
@@ -399,6 +453,7 @@ impl Ctx {
 
 fn run_format(
     format: SnapshotFormat,
+    forced: bool,
     input: &text::Input<'_>,
     ctx: &mut Ctx,
 ) -> Result<(SnapshotFormat, Vec<Snapshot>), SnapshotError> {
@@ -414,21 +469,55 @@ fn run_format(
         }
         SnapshotFormat::Poolused => Ok((format, poolused::parse(input, ctx)?)),
         SnapshotFormat::Verifier => Ok((format, verifier::parse(input, ctx)?)),
-        SnapshotFormat::Csv => Ok((format, csv::parse(input, ctx)?)),
-        SnapshotFormat::PowershellTable => Ok((format, powershell::parse(input, ctx)?)),
-        SnapshotFormat::MarkdownTable => Ok((format, markdown::parse(input, ctx)?)),
+        // Every table layout goes through one reader; a forced format keeps only its tables.
+        SnapshotFormat::Csv
+        | SnapshotFormat::PowershellTable
+        | SnapshotFormat::MarkdownTable
+        | SnapshotFormat::Table => table::parse(input, ctx, forced.then_some(format)),
+        SnapshotFormat::Prose => Ok((format, prose::parse(input, ctx))),
         SnapshotFormat::Json => Ok((format, json::parse(input, ctx)?)),
     }
 }
 
-/// Parses pool-usage text in any supported format (see FORMATS.md).
+/// A reading: the format, its snapshots and what the parse context gathered.
+struct Reading {
+    format: SnapshotFormat,
+    snapshots: Vec<Snapshot>,
+    ctx: Ctx,
+}
+
+impl Reading {
+    fn rows(&self) -> usize {
+        self.snapshots.iter().map(|s| s.rows.len()).sum()
+    }
+
+    /// A tool's fast path that had to skip rows: an edited paste, which the table reader may
+    /// read whole.
+    fn skipped_rows(&self) -> bool {
+        matches!(
+            self.format,
+            SnapshotFormat::PoolmonScreen | SnapshotFormat::PoolmonLog | SnapshotFormat::Poolused
+        ) && self
+            .ctx
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("skipped"))
+    }
+}
+
+/// Parses pool-usage text in any supported format (see `docs/SNAPSHOT_FORMATS.md`).
 ///
-/// Errors when the input is empty, when no format yields a single row, or when a forced format
-/// does not fit; malformed rows inside a recognised table become [`LineWarning`]s.
+/// Errors when the input is empty, when no format yields a single row (the error then says
+/// what the text looks like: a driver binary, a tag list, a driver list, a debugger session...),
+/// or when a forced format does not fit; malformed rows inside a recognised table become
+/// [`LineWarning`]s.
 pub fn parse_snapshots(
     input: &[u8],
     opts: &ParseOptions,
 ) -> Result<ParsedSnapshots, SnapshotError> {
+    if let Some(what) = not_a_snapshot::binary(input) {
+        return Err(SnapshotError::new(None, what));
+    }
     let input = text::Input::decode(input);
     let Some(first) = input.first_nonblank() else {
         return Err(SnapshotError::new(
@@ -441,27 +530,39 @@ pub fn parse_snapshots(
         Some(f) => vec![f],
         None => detect(&input),
     };
-    if candidates.is_empty() {
-        return Err(SnapshotError::new(
-            Some(first),
-            "no pool-usage table recognised: expected a header naming a tag column, or rows \
-             like `Tag Type Allocs Frees Diff Bytes`",
-        ));
-    }
 
     let mut first_error: Option<SnapshotError> = None;
+    let mut best: Option<Reading> = None;
     for format in candidates {
         let mut ctx = Ctx::new(opts);
-        match run_format(format, &input, &mut ctx) {
-            Ok((detected, mut snapshots)) if !snapshots.is_empty() => {
-                order_by_time(&mut snapshots);
-                let (warnings, truncated) = ctx.finish();
-                return Ok(ParsedSnapshots {
+        match run_format(format, opts.format.is_some(), &input, &mut ctx) {
+            Ok((detected, snapshots)) if !snapshots.is_empty() => {
+                let reading = Reading {
                     format: detected,
                     snapshots,
-                    warnings,
-                    truncated,
-                });
+                    ctx,
+                };
+                let edited = reading.skipped_rows();
+                if best.as_ref().is_none_or(|b| reading.rows() > b.rows()) {
+                    best = Some(reading);
+                }
+                // An edited tool paste is also offered to the table reader, and the reading
+                // with more rows wins; anything else is taken as it is.
+                if !(edited && opts.format.is_none()) {
+                    break;
+                }
+                let mut ctx = Ctx::new(opts);
+                if let Ok((f, snapshots)) = table::parse(&input, &mut ctx, None) {
+                    let table = Reading {
+                        format: f,
+                        snapshots,
+                        ctx,
+                    };
+                    if best.as_ref().is_some_and(|b| table.rows() > b.rows()) {
+                        best = Some(table);
+                    }
+                }
+                break;
             }
             Ok(_) => {
                 let line = ctx.warnings.first().map_or(first, |w| w.line.max(1));
@@ -480,13 +581,35 @@ pub fn parse_snapshots(
             }
         }
     }
-    let err = first_error.unwrap_or_else(|| SnapshotError::new(Some(first), "no rows found"));
+    if let Some(Reading {
+        format,
+        mut snapshots,
+        ctx,
+    }) = best
+    {
+        order_by_time(&mut snapshots);
+        let (warnings, truncated) = ctx.finish();
+        return Ok(ParsedSnapshots {
+            format,
+            snapshots,
+            warnings,
+            truncated,
+        });
+    }
     Err(match opts.format {
-        Some(f) => SnapshotError {
-            message: format!("the input does not read as {f}: {}", err.message),
-            ..err
-        },
-        None => err,
+        Some(f) => {
+            let err =
+                first_error.unwrap_or_else(|| SnapshotError::new(Some(first), "no rows found"));
+            SnapshotError {
+                message: format!("the input does not read as {f}: {}", err.message),
+                ..err
+            }
+        }
+        // A JSON object is unmistakable: its parser's error names the line.
+        None if input.text().trim_start().starts_with('{') => first_error
+            .unwrap_or_else(|| SnapshotError::new(Some(first), "no rows found in the JSON")),
+        // Nothing read: say what the text looks like instead of which parser failed last.
+        None => not_a_snapshot::describe(&input, first, first_error),
     })
 }
 
@@ -570,6 +693,7 @@ fn detect(input: &text::Input<'_>) -> Vec<SnapshotFormat> {
     let mut markdown = false;
     let mut powershell = false;
     let mut delimited = false;
+    let mut aligned_header = false;
     // The structural lines, found the same way: every header names a tag column, and
     // separators start with `|` or `-`.
     let mut structural: Vec<usize> =
@@ -603,9 +727,10 @@ fn detect(input: &text::Input<'_>) -> Vec<SnapshotFormat> {
         {
             powershell = true;
         }
-        if !delimited && csv::looks_like_header(t) {
+        if !delimited && csv::names_a_tag_column(t) {
             delimited = true;
         }
+        aligned_header |= aligned::Header::parse(t).is_some_and(|h| h.names_a_tag_column());
     }
     if verifier {
         push(SnapshotFormat::Verifier, &mut out);
@@ -613,21 +738,27 @@ fn detect(input: &text::Input<'_>) -> Vec<SnapshotFormat> {
     if poolused {
         push(SnapshotFormat::Poolused, &mut out);
     }
-    if markdown {
-        push(SnapshotFormat::MarkdownTable, &mut out);
-    }
-    if powershell {
-        push(SnapshotFormat::PowershellTable, &mut out);
+    // Markdown and PowerShell tables are unmistakable; a delimited header comes after a
+    // poolmon header (poolmon's own lines hold no delimiters). The table reader reads every
+    // layout in one pass, whichever signal chose it.
+    if markdown || powershell {
+        push(SnapshotFormat::Table, &mut out);
     }
     if poolmon {
         push(SnapshotFormat::PoolmonScreen, &mut out);
     }
     if delimited {
-        push(SnapshotFormat::Csv, &mut out);
+        push(SnapshotFormat::Table, &mut out);
     }
-    // Headerless text: poolmon rows anchored on their Type column, then !poolused rows.
+    if aligned_header {
+        push(SnapshotFormat::Table, &mut out);
+    }
+    // Headerless text: poolmon rows anchored on their Type column, then !poolused rows, then
+    // any table, then sentences.
     push(SnapshotFormat::PoolmonScreen, &mut out);
     push(SnapshotFormat::Poolused, &mut out);
+    push(SnapshotFormat::Table, &mut out);
+    push(SnapshotFormat::Prose, &mut out);
     out
 }
 
@@ -642,12 +773,10 @@ mod tests {
     #[test]
     fn a_dashes_row_counts_as_powershell_only_under_a_plain_header() {
         let table = "\r\nTag  PagedBytes NonPagedBytes\r\n\r\n\r\n---  ---------- -------------\r\nIo   0 100\r\n";
-        assert!(detected(table).contains(&SnapshotFormat::PowershellTable));
-        let markdown = "| Tag | Bytes |\n\n--- ---\n";
-        assert!(!detected(markdown).contains(&SnapshotFormat::PowershellTable));
+        assert_eq!(detected(table)[0], SnapshotFormat::Table);
         // The header before the dashes is the last line that is not blank nor over 2,048 bytes.
         let long = format!("Tag Bytes\n{}\n--- -----\n", "|".repeat(3000));
-        assert!(detected(&long).contains(&SnapshotFormat::PowershellTable));
+        assert_eq!(detected(&long)[0], SnapshotFormat::Table);
     }
 
     #[test]
@@ -659,7 +788,12 @@ mod tests {
         // Only the fallbacks for headerless text remain.
         assert_eq!(
             detected(&only_noise),
-            [SnapshotFormat::PoolmonScreen, SnapshotFormat::Poolused]
+            [
+                SnapshotFormat::PoolmonScreen,
+                SnapshotFormat::Poolused,
+                SnapshotFormat::Table,
+                SnapshotFormat::Prose
+            ]
         );
     }
 }

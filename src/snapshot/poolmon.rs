@@ -68,6 +68,7 @@ impl Row<'_> {
             bytes: self.bytes,
             mapped_driver: self.driver.map(str::to_owned),
             callers: Vec::new(),
+            precision: super::Precision::Exact,
         }
     }
 
@@ -118,7 +119,7 @@ fn parse_row(line: &str, session: bool) -> RowParse<'_> {
 /// text, non-ASCII lines. Up to three words of tag text come before the Type word, and the
 /// number after it.
 fn general_row(line: &str, session: bool) -> RowParse<'_> {
-    parse_row_tokens(line, &tokens(line, 5), session)
+    parse_row_tokens(line, &tokens(line, 6), session)
 }
 
 /// The row nearly every line of a big screen is: `Tag Type Allocs Frees Diff Bytes [PerAlloc]`
@@ -209,11 +210,19 @@ fn plain_digits(d: &[u8]) -> Option<u64> {
 
 fn parse_row_tokens<'a>(line: &'a str, toks: &[(usize, &str)], session: bool) -> RowParse<'a> {
     // The Type word is the 2nd token (or the 3rd/4th when the tag holds spaces).
-    let Some(k) = (1..toks.len().min(4)).find(|&k| {
-        pool_word(toks[k].1).is_some()
+    // A person may retype `Nonp` as `Non Paged`: two words, one Type.
+    let two_words = |k: usize| {
+        toks[k].1.eq_ignore_ascii_case("non")
             && toks
                 .get(k + 1)
-                .is_some_and(|(_, t)| t.starts_with(|c: char| c.is_ascii_digit()))
+                .is_some_and(|(_, t)| t.to_ascii_lowercase().starts_with("paged"))
+    };
+    let number_at = |k: usize| {
+        toks.get(k)
+            .is_some_and(|(_, t)| t.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let Some(k) = (1..toks.len().min(4)).find(|&k| {
+        (pool_word(toks[k].1).is_some() && number_at(k + 1)) || (two_words(k) && number_at(k + 2))
     }) else {
         // `Tag Type` followed by something that is not a number: a broken row.
         if toks.len() >= 3
@@ -229,8 +238,16 @@ fn parse_row_tokens<'a>(line: &'a str, toks: &[(usize, &str)], session: bool) ->
         return RowParse::NotARow;
     };
     let (type_pos, type_word) = toks[k];
+    let (type_end, pool) = if two_words(k) {
+        (
+            toks[k + 1].0 + toks[k + 1].1.len(),
+            Some(PoolKind::NonPaged),
+        )
+    } else {
+        (type_pos + type_word.len(), pool_word(type_word))
+    };
     let tag_text = line[..type_pos].trim();
-    let mut pool = pool_word(type_word).unwrap_or(PoolKind::Unknown);
+    let mut pool = pool.unwrap_or(PoolKind::Unknown);
     if session && pool == PoolKind::Paged {
         pool = PoolKind::Session;
     }
@@ -241,7 +258,7 @@ fn parse_row_tokens<'a>(line: &'a str, toks: &[(usize, &str)], session: bool) ->
             "{tag_text:?} before the Type column is not a pool tag (1 to 4 characters); row skipped"
         ));
     };
-    let rest = &line[type_pos + type_word.len()..];
+    let rest = &line[type_end..];
     // Allocs, Frees, Diff, Bytes, Per Alloc: (negative, value).
     let mut nums = [(false, 0u64); 5];
     let mut count = 0;

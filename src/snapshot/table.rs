@@ -1,0 +1,413 @@
+//! Tables as people paste them: markdown pipes, CSV/TSV, PowerShell `Format-Table`, and
+//! whitespace-aligned text (retyped, trimmed, annotated), with prose around them.
+//!
+//! This module finds the tables in a text and splits their lines into cells; the layouts
+//! differ only there. What the columns mean, and how rows become snapshots, is the one
+//! column-role model of [`super::columns`].
+
+use super::cell::{looks_like_tag, read_amount, read_hours};
+use super::columns::{Cells, Columns, Role, TableContext, TableSink, role_of};
+use super::text::{Input, find_timestamp};
+use super::{Ctx, PoolKind, PoolTotals, Snapshot, SnapshotError, SnapshotFormat};
+use super::{aligned, csv, markdown, powershell};
+
+/// How a table's lines are split into cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    Markdown,
+    /// Comma, tab or semicolon.
+    Delimited(u8),
+    /// A header over a row of dash groups (PowerShell `Format-Table`).
+    Dashes,
+    /// Words and numbers lined up by spaces, or not lined up at all.
+    Aligned,
+}
+
+impl Layout {
+    pub(crate) fn format(self) -> SnapshotFormat {
+        match self {
+            Self::Markdown => SnapshotFormat::MarkdownTable,
+            Self::Delimited(_) => SnapshotFormat::Csv,
+            Self::Dashes => SnapshotFormat::PowershellTable,
+            Self::Aligned => SnapshotFormat::Table,
+        }
+    }
+}
+
+/// A line's number and its cells.
+type LineCells = (usize, Cells);
+
+/// One table found in the text.
+struct Block {
+    layout: Layout,
+    header: Option<LineCells>,
+    rows: Vec<LineCells>,
+    /// The nearest text line above (a heading, a time, `Nonpaged pool:`).
+    above: Option<String>,
+    /// Up to two text lines below (`... over the last 3 days`).
+    below: Vec<String>,
+}
+
+impl Block {
+    fn new(layout: Layout, header: Option<LineCells>, rows: Vec<LineCells>) -> Self {
+        Self {
+            layout,
+            header,
+            rows,
+            above: None,
+            below: Vec::new(),
+        }
+    }
+}
+
+/// Longest line a table row may be; longer lines are prose or noise.
+const MAX_LINE: usize = 4096;
+/// Wider tables are not pool tables (and would make row assignment slow).
+const MAX_COLUMNS: usize = 256;
+
+/// Reads every table of the text. `only` keeps the tables of one layout (a forced format).
+pub(crate) fn parse(
+    input: &Input<'_>,
+    ctx: &mut Ctx,
+    only: Option<SnapshotFormat>,
+) -> Result<(SnapshotFormat, Vec<Snapshot>), SnapshotError> {
+    let lines: Vec<(usize, &str)> = input.lines().collect();
+    let blocks = find_blocks(&lines);
+    let mut out = Vec::new();
+    let mut format = None;
+    let mut first_error: Option<SnapshotError> = None;
+    let mut totals = PoolTotals::default();
+    for (_, line) in &lines {
+        read_total_line(line, &mut totals);
+    }
+    for block in blocks {
+        if ctx.full() {
+            break;
+        }
+        if only.is_some_and(|f| f != block.layout.format()) {
+            continue;
+        }
+        let context = context_of(&block);
+        let mut notes = Vec::new();
+        let rows: Vec<Cells> = block.rows.iter().map(|(_, c)| c.clone()).collect();
+        let header = block.header.as_ref().map(|(_, h)| h.as_slice());
+        let first_line = block.header.as_ref().map_or(block.rows[0].0, |(n, _)| *n);
+        let columns = match Columns::infer(header, &rows, context, &mut notes) {
+            Ok(c) => c,
+            Err(msg) => {
+                first_error.get_or_insert(SnapshotError::new(
+                    Some(first_line),
+                    format!("{} table: {msg}", layout_name(block.layout)),
+                ));
+                continue;
+            }
+        };
+        for n in notes {
+            ctx.warn(first_line, n);
+        }
+        let mut sink = TableSink::default();
+        for (n, cells) in &block.rows {
+            columns.add_row(cells, *n, ctx, &mut sink);
+        }
+        let snaps = sink.take(&columns, ctx);
+        let read_any = snaps.iter().any(|s| !s.rows.is_empty());
+        for mut s in snaps {
+            if let Some(above) = &block.above {
+                if s.label.is_none() {
+                    s.label = Some(above.clone());
+                }
+                if s.taken_at.is_none() && s.elapsed_hours.is_none() {
+                    s.taken_at = find_timestamp(above);
+                }
+            }
+            ctx.push_snapshot(&mut out, s, first_line);
+        }
+        if read_any {
+            format.get_or_insert(block.layout.format());
+        }
+    }
+    if !out.is_empty() && totals != PoolTotals::default() {
+        let last = out.len() - 1;
+        out[last].totals.get_or_insert(totals);
+    }
+    match (format, first_error) {
+        (Some(f), _) => Ok((f, out)),
+        (None, Some(e)) => Err(e),
+        (None, None) => Ok((only.unwrap_or(SnapshotFormat::Table), Vec::new())),
+    }
+}
+
+fn layout_name(layout: Layout) -> &'static str {
+    match layout {
+        Layout::Markdown => "markdown",
+        Layout::Delimited(b'\t') => "tab-separated",
+        Layout::Delimited(_) => "CSV",
+        Layout::Dashes => "PowerShell",
+        Layout::Aligned => "text",
+    }
+}
+
+/// What the lines around a table say: the pool a heading names, a period for change columns.
+fn context_of(block: &Block) -> TableContext {
+    let mut context = TableContext::default();
+    if let Some(above) = &block.above {
+        let lower = above.to_ascii_lowercase();
+        if lower.contains("pool") || lower.starts_with('#') || above.len() < 40 {
+            context.pool = pool_in_text(&lower);
+        }
+    }
+    let change_words = [
+        "over", "last", "since", "in ", "per", "within", "after", "delta", "growth", "change",
+    ];
+    context.period_hours = block
+        .above
+        .iter()
+        .chain(block.below.iter())
+        .filter(|l| {
+            let lower = l.to_ascii_lowercase();
+            change_words.iter().any(|w| lower.contains(w))
+        })
+        .find_map(|l| read_hours(l));
+    context
+}
+
+fn pool_in_text(lower: &str) -> Option<PoolKind> {
+    if lower.contains("nonpaged") || lower.contains("non-paged") || lower.contains("non paged") {
+        Some(PoolKind::NonPaged)
+    } else if lower.contains("paged") {
+        Some(PoolKind::Paged)
+    } else if lower.contains("session pool") {
+        Some(PoolKind::Session)
+    } else {
+        None
+    }
+}
+
+/// `Total paged pool: 12.3 GB`, `=== total nonpaged = 5120 MB`: machine totals, never rows.
+fn read_total_line(line: &str, totals: &mut PoolTotals) {
+    let lower = line.to_ascii_lowercase();
+    if !lower.contains("total") || lower.len() > 200 {
+        return;
+    }
+    let Some(pool) = pool_in_text(&lower) else {
+        return;
+    };
+    let Some(at) = lower.rfind([':', '=']) else {
+        return;
+    };
+    let Some(amount) = read_amount(line[at + 1..].trim().trim_end_matches(['=', '.']), 1) else {
+        return;
+    };
+    match pool {
+        PoolKind::NonPaged => totals.nonpaged_bytes = Some(amount.value),
+        PoolKind::Paged => totals.paged_bytes = Some(amount.value),
+        _ => {}
+    }
+}
+
+/// Is this a totals line (never a table row)?
+fn is_total_line(line: &str) -> bool {
+    let mut t = PoolTotals::default();
+    read_total_line(line, &mut t);
+    t != PoolTotals::default()
+}
+
+/// The tables of the text, in order.
+fn find_blocks(lines: &[(usize, &str)]) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut above: Option<String> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let t = lines[i].1.trim();
+        if t.is_empty() || t.len() > MAX_LINE || is_total_line(t) {
+            i += 1;
+            continue;
+        }
+        let found = if markdown::is_table_line(t) {
+            markdown_block(lines, i)
+        } else if i + 1 < lines.len() && powershell::is_dashes(lines[i + 1].1) {
+            dashes_block(lines, i)
+        } else if let Some(d) = csv::delimiter(lines, i) {
+            delimited_block(lines, i, d)
+        } else {
+            aligned_block(lines, i)
+        };
+        match found {
+            Some((mut block, next)) if holds_data(&block) => {
+                block.above = above.take();
+                block.below = lines[next.min(lines.len())..]
+                    .iter()
+                    .map(|(_, l)| l.trim())
+                    .filter(|l| !l.is_empty())
+                    .take(2)
+                    .map(str::to_owned)
+                    .collect();
+                blocks.push(block);
+                i = next.max(i + 1);
+            }
+            // Lines of no table are text: the label of the next table. A layout's lines
+            // that hold no data are passed over together (never read again one by one).
+            Some((_, next)) => {
+                above = Some(clean_label(t));
+                i = next.max(i + 1);
+            }
+            None => {
+                above = Some(clean_label(t));
+                i += 1;
+            }
+        }
+    }
+    blocks
+}
+
+/// A table has rows, and without a header some row has a tag-like cell and a number (a
+/// comma in a sentence or a date makes no table).
+fn holds_data(block: &Block) -> bool {
+    block.header.is_some() && !block.rows.is_empty()
+        || block.rows.iter().any(|(_, cells)| {
+            cells.iter().any(|c| looks_like_tag(c))
+                && cells.iter().any(|c| read_amount(c, 1).is_some())
+        })
+}
+
+/// A heading or text line as a label: heading marks, emphasis and a trailing colon removed.
+fn clean_label(t: &str) -> String {
+    t.trim_start_matches('#')
+        .trim()
+        .trim_matches('*')
+        .trim()
+        .trim_end_matches(':')
+        .trim()
+        .to_owned()
+}
+
+/// Does a row of cells read as a header (names, no numbers) rather than data?
+fn is_header_row(cells: &[String]) -> bool {
+    let named = cells
+        .iter()
+        .filter(|c| !matches!(role_of(c), Role::Ignore))
+        .count();
+    let numbers = cells.iter().filter(|c| read_amount(c, 1).is_some()).count();
+    named > 0 && numbers == 0 && !cells.iter().any(|c| c.trim().starts_with('`'))
+}
+
+fn markdown_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)> {
+    let mut j = start;
+    let mut all: Vec<(usize, Cells, bool)> = Vec::new();
+    while j < lines.len() && markdown::is_table_line(lines[j].1.trim()) {
+        let (n, l) = lines[j];
+        all.push((n, markdown::cells(l), markdown::is_separator(l)));
+        j += 1;
+    }
+    let mut header = None;
+    let mut rows = Vec::new();
+    for (k, (n, cells, separator)) in all.iter().enumerate() {
+        if *separator {
+            continue;
+        }
+        let next_is_separator = all.get(k + 1).is_some_and(|r| r.2);
+        if header.is_none() && rows.is_empty() && (next_is_separator || is_header_row(cells)) {
+            header = Some((*n, cells.clone()));
+        } else {
+            rows.push((*n, cells.clone()));
+        }
+    }
+    let width = header.as_ref().map_or(0, |(_, h)| h.len());
+    (width <= MAX_COLUMNS).then_some((Block::new(Layout::Markdown, header, rows), j))
+}
+
+fn dashes_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)> {
+    let (hn, header) = lines[start];
+    let spans = powershell::spans(lines[start + 1].1);
+    if spans.len() > MAX_COLUMNS {
+        return None;
+    }
+    let headers = powershell::cut(header, &spans);
+    let mut rows = Vec::new();
+    let mut j = start + 2;
+    while j < lines.len() {
+        let (rn, row) = lines[j];
+        if row.trim().is_empty() || (j + 1 < lines.len() && powershell::is_dashes(lines[j + 1].1)) {
+            break;
+        }
+        rows.push((rn, powershell::row_cells(row, &spans)));
+        j += 1;
+    }
+    Some((Block::new(Layout::Dashes, Some((hn, headers)), rows), j))
+}
+
+fn delimited_block(lines: &[(usize, &str)], start: usize, delim: u8) -> Option<(Block, usize)> {
+    let mut j = start;
+    let mut all = Vec::new();
+    while j < lines.len() {
+        let (n, l) = lines[j];
+        if l.trim().is_empty() || !l.as_bytes().contains(&delim) {
+            break;
+        }
+        all.push((n, csv::cells(l, delim)));
+        j += 1;
+    }
+    let mut rows = all.into_iter();
+    let first = rows.next()?;
+    let (header, rows): (Option<LineCells>, Vec<LineCells>) = if is_header_row(&first.1) {
+        (Some(first), rows.collect())
+    } else {
+        (None, std::iter::once(first).chain(rows).collect())
+    };
+    Some((Block::new(Layout::Delimited(delim), header, rows), j))
+}
+
+fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)> {
+    let (hn, first) = lines[start];
+    let mut header = aligned::Header::parse(first);
+    // Under a header of per-tag columns (`Thre outstanding`), rows are points in time and
+    // hold no tag.
+    let tagless = header
+        .as_ref()
+        .is_some_and(aligned::Header::names_tag_columns);
+    let mut j = start + usize::from(header.is_some());
+    // poolmon prints a blank line between its header and its rows.
+    if header.is_some() && lines.get(j).is_some_and(|(_, l)| l.trim().is_empty()) {
+        j += 1;
+    }
+    let mut rows = Vec::new();
+    while j < lines.len() {
+        let (n, l) = lines[j];
+        let t = l.trim();
+        if t.is_empty() || t.len() > MAX_LINE {
+            break;
+        }
+        if is_total_line(t) || aligned::is_separator(t) {
+            j += 1;
+            continue;
+        }
+        let tokens = if tagless {
+            aligned::data_tokens(l)
+        } else {
+            aligned::row_tokens(l)
+        };
+        match tokens {
+            Some(tokens) => rows.push((n, tokens)),
+            None if rows.is_empty() && header.is_none() => return None,
+            None => break,
+        }
+        j += 1;
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    if let Some(h) = &mut header {
+        h.name_the_tag_column(&rows.iter().map(|(_, t)| t.as_slice()).collect::<Vec<_>>());
+    }
+    let rows = rows
+        .into_iter()
+        .map(|(n, tokens)| match &header {
+            Some(h) => (n, h.fit(&tokens)),
+            None => (n, tokens.into_iter().map(|t| t.text).collect()),
+        })
+        .collect();
+    Some((
+        Block::new(Layout::Aligned, header.map(|h| (hn, h.texts())), rows),
+        j,
+    ))
+}
