@@ -6,7 +6,8 @@
 //! one [`Snapshot`] per frame, in time order, with per-line warnings for rows it had to skip.
 //! [`parse_driver_list`] reads the loaded-driver list (`driverquery /v /fo csv` or JSON).
 //!
-//! `FORMATS.md` at the crate root documents every accepted layout.
+//! `docs/SNAPSHOT_FORMATS.md` documents every accepted layout and the column-role model that
+//! reads every table.
 
 mod aligned;
 mod cell;
