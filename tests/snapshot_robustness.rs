@@ -44,6 +44,10 @@ fn seed_files() -> Vec<Vec<u8>> {
         )),
         PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/snapshots/pasted"
+        )),
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/driver_lists"
         )),
     ];

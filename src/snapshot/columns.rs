@@ -720,6 +720,16 @@ impl Columns {
         Ok(Self { roles, context })
     }
 
+    /// Does the table say each row's pool (a pool column, or pools named by the headers)?
+    pub(crate) fn says_the_pool(&self) -> bool {
+        self.roles.iter().any(|r| {
+            matches!(
+                r,
+                Role::Pool | Role::Split(..) | Role::Change { pool: Some(_), .. }
+            )
+        })
+    }
+
     /// Reads one row; problems become warnings for `line`.
     pub(crate) fn add_row<S: AsRef<str>>(
         &self,

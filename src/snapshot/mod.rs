@@ -728,10 +728,17 @@ fn detect(input: &text::Input<'_>) -> Vec<SnapshotFormat> {
         {
             powershell = true;
         }
+        // A pipe line is markdown's; the other table signals cost a split each, so each is
+        // looked for until it is found.
+        if t.starts_with('|') {
+            continue;
+        }
         if !delimited && csv::names_a_tag_column(t) {
             delimited = true;
         }
-        aligned_header |= aligned::Header::parse(t).is_some_and(|h| h.names_a_tag_column());
+        if !aligned_header && aligned::Header::parse(t).is_some_and(|h| h.names_a_tag_column()) {
+            aligned_header = true;
+        }
     }
     if verifier {
         push(SnapshotFormat::Verifier, &mut out);

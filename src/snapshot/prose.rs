@@ -90,7 +90,8 @@ const TAG_WORDS: [&str; 3] = ["tag", "pooltag", "tags"];
 const MAX_SENTENCE: usize = 1000;
 
 fn mention(line_no: usize, line: &str) -> Option<Mention> {
-    if line.len() > MAX_SENTENCE {
+    // A size has digits; most lines of a long text have none and need no tokens.
+    if line.len() > MAX_SENTENCE || !line.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
     let toks = tokens(line);

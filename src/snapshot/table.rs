@@ -92,7 +92,7 @@ pub(crate) fn parse(
         let rows: Vec<Cells> = block.rows.iter().map(|(_, c)| c.clone()).collect();
         let header = block.header.as_ref().map(|(_, h)| h.as_slice());
         let first_line = block.header.as_ref().map_or(block.rows[0].0, |(n, _)| *n);
-        let columns = match Columns::infer(header, &rows, context, &mut notes) {
+        let columns = match Columns::infer(header, &rows, context.clone(), &mut notes) {
             Ok(c) => c,
             Err(msg) => {
                 first_error.get_or_insert(SnapshotError::new(
@@ -102,6 +102,16 @@ pub(crate) fn parse(
                 continue;
             }
         };
+        if let (Some(pool), false) = (context.pool, columns.says_the_pool()) {
+            notes.push(format!(
+                "rows read as {pool} pool, as the line above the table says ({})",
+                block
+                    .above
+                    .as_deref()
+                    .map(super::columns::quote)
+                    .unwrap_or_default()
+            ));
+        }
         for n in notes {
             ctx.warn(first_line, n);
         }
