@@ -334,6 +334,176 @@ async fn pasted_tables_and_prose_give_answers_that_say_how_they_were_read() {
     app.stop().await;
 }
 
+fn answer_fixture(name: &str) -> Vec<u8> {
+    fixture(&format!("../answers/{name}"))
+}
+
+#[tokio::test]
+async fn the_answer_names_the_tag_the_driver_and_what_to_do() {
+    let data = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(data.path()).await;
+
+    // An unknown top tag shaped like a KMDF default tag, with an OS tag in lockstep: the
+    // answer is the unknown tag, never the OS component, with the driver whose name starts
+    // with the tag and the lockstep tag named.
+    let a = analyze_raw(&app, answer_fixture("unknown-kmdf-lockstep-poolmon.txt")).await;
+    let answer = &a["answer"];
+    assert_eq!(answer["kind"], "unknown-tag", "{answer:#}");
+    assert_eq!(answer["tag"], "twoa");
+    let headline = answer["headline"].as_str().unwrap();
+    assert!(
+        headline.contains("`twoa` is not in the knowledge base"),
+        "{headline}"
+    );
+    assert!(!headline.contains("ntoskrnl"), "{headline}");
+    let candidates = answer["candidates"].to_string();
+    assert!(candidates.contains("twoa.sys"), "{candidates}");
+    assert!(candidates.contains("`Irp`"), "{candidates}");
+    assert!(
+        answer["action"]
+            .as_str()
+            .unwrap()
+            .contains("poolsleuth scan")
+    );
+    assert!(
+        !a["verdict"].as_str().unwrap().contains("ntoskrnl"),
+        "{}",
+        a["verdict"]
+    );
+    assert!(!a["next_steps"][0].as_str().unwrap().starts_with("ntoskrnl"));
+
+    // The same tag as the KMDF default tag of a loaded driver: that driver, said as such.
+    let kmdf = String::from_utf8(answer_fixture("unknown-kmdf-lockstep-poolmon.txt"))
+        .unwrap()
+        .replace(" twoa Nonp", " Acme Nonp");
+    let a = analyze_parts(
+        &app,
+        &[
+            ("snapshot", Some("poolmon.txt"), kmdf.into_bytes()),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                answer_fixture("unknown-kmdf-drivers.csv"),
+            ),
+        ],
+    )
+    .await;
+    let answer = &a["answer"];
+    assert_eq!(answer["kind"], "third-party-driver", "{answer:#}");
+    assert_eq!(answer["driver"], "acmeflt.sys");
+    assert!(
+        answer["headline"]
+            .as_str()
+            .unwrap()
+            .contains("KMDF default tag"),
+        "{answer:#}"
+    );
+
+    // A Windows-owned top tag whose poolmon row names a third-party driver: Windows owns it,
+    // the snapshot's driver is the candidate, and the pool trace is what to do.
+    let a = analyze_raw(
+        &app,
+        answer_fixture("windows-owned-mapped-driver-poolmon.txt"),
+    )
+    .await;
+    let answer = &a["answer"];
+    assert_eq!(answer["kind"], "windows-owned", "{answer:#}");
+    assert_eq!(answer["tag"], "MmSt");
+    assert!(
+        answer["headline"]
+            .as_str()
+            .unwrap()
+            .contains("Windows owns this tag")
+    );
+    assert_eq!(answer["candidates"][0], "lkalflt.sys", "{answer:#}");
+    assert!(
+        answer["action"].as_str().unwrap().contains("wpr -start"),
+        "{answer:#}"
+    );
+    assert!(
+        !a["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("Most likely cause: ntoskrnl"),
+        "{}",
+        a["verdict"]
+    );
+
+    // A healthy machine is a result, not an alarm.
+    let a = analyze_raw(&app, answer_fixture("healthy-poolmon.txt")).await;
+    assert_eq!(a["answer"]["kind"], "nothing-abnormal", "{:#}", a["answer"]);
+    assert!(
+        a["answer"]["headline"]
+            .as_str()
+            .unwrap()
+            .starts_with("Nothing abnormal")
+    );
+
+    // A third-party driver from the knowledge base, over a growing series: named with its
+    // version and what to do; the text output starts with the answer, within 80 columns.
+    let a = analyze_raw(&app, fixture("series-growth.json")).await;
+    assert_eq!(a["answer"]["kind"], "third-party-driver");
+    assert_eq!(a["answer"]["driver"], "leaky.sys");
+    assert_eq!(a["answer"]["version"], "1.10.0");
+    assert_eq!(a["answer"]["confidence"], "strong");
+    let (status, text) = post_raw(&app, "?output=text", fixture("series-growth.json")).await;
+    assert_eq!(status, 200);
+    assert!(text.starts_with("ANSWER  `Leak`"), "{text}");
+    assert!(
+        text.lines().nth(1).unwrap().contains("leaky.sys 1.10.0"),
+        "{text}"
+    );
+    for line in text.lines().take(8) {
+        assert!(line.chars().count() <= 80, "{line:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tags_that_barely_grow_are_not_grouped_as_one_cause() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), None).await;
+    let snapshot = |hour: u32, extra: u64| {
+        format!(
+            r#"{{"taken_at": "2026-11-01T{hour:02}:00:00Z", "rows": [
+                {{"tag": "Aaa1", "pool": "nonpaged", "bytes": {}, "outstanding": {}}},
+                {{"tag": "Bbb1", "pool": "nonpaged", "bytes": {}, "outstanding": {}}}]}}"#,
+            50_000_000 + extra * 256,
+            1000 + extra,
+            80_000_000 + extra * 512,
+            2000 + extra
+        )
+    };
+    // Two snapshots: each tag grew by two allocations. Not one cause.
+    let two = format!(
+        r#"{{"snapshots": [{}, {}]}}"#,
+        snapshot(0, 0),
+        snapshot(6, 2)
+    );
+    let a = analyze_raw(&app, two.into_bytes()).await;
+    assert_eq!(
+        a["groups"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        a["groups"]
+    );
+    // Three snapshots growing in step, but by a sliver of their size: still not one cause.
+    let three = format!(
+        r#"{{"snapshots": [{}, {}, {}]}}"#,
+        snapshot(0, 0),
+        snapshot(6, 2),
+        snapshot(12, 4)
+    );
+    let a = analyze_raw(&app, three.into_bytes()).await;
+    assert_eq!(
+        a["groups"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        a["groups"]
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_driver_list_gives_update_guidance_and_loaded_weighting() {
     let data = tempfile::tempdir().unwrap();
@@ -581,8 +751,9 @@ async fn text_output_reads_in_a_terminal() {
                 .starts_with("text/plain")
         );
         let text = response.text().await.unwrap();
+        assert!(text.starts_with("ANSWER  `Leak`"), "{text}");
         assert!(
-            text.starts_with("poolsleuth analysis: 4 snapshot(s) over 18.0 h"),
+            text.contains("\npoolsleuth analysis: 4 snapshot(s) over 18.0 h"),
             "{text}"
         );
         let suspects = text.split("SUSPECTS\n").nth(1).unwrap();

@@ -16,6 +16,7 @@
 //! * **Driver score** = Σ over its tags of `tag score × candidate weight ÷ number of drivers
 //!   named for that tag`.
 
+mod answer;
 mod guidance;
 mod kb;
 mod normal;
@@ -34,6 +35,7 @@ use smallvec::SmallVec;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+pub use answer::{Answer, AnswerKind};
 pub use guidance::{GuidanceKind, PoolTrace, pool_traces};
 pub use kb::{
     Attribution, DriverFacts, KnowledgeCache, KnowledgeCacheStatus, KnowledgeView, TagLocation,
@@ -304,6 +306,8 @@ impl OwnerKind {
 /// The whole answer.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Analysis {
+    /// The answer first; everything below is its evidence.
+    pub answer: Answer,
     pub verdict_strength: VerdictStrength,
     pub verdict: String,
     /// Ranked drivers, best first.
@@ -494,6 +498,9 @@ pub struct OsTagAdvice {
     pub filter_drivers: Vec<String>,
     pub traces: Vec<PoolTrace>,
 }
+
+/// The least growth over a series for a tag to be grouped with another (64 KiB).
+const GROUP_MIN_GROWTH_BYTES: i64 = 64 << 10;
 
 /// Ranks tags and drivers. Never fails: whatever the snapshots hold gives an answer.
 pub fn analyze(
@@ -723,7 +730,18 @@ impl<'a> Analyzer<'a> {
                  against the tool's output.",
             );
         }
-        let next_steps = self.next_steps(&work, &suspects, &unknown_tags, os_tags.as_ref());
+        let mut next_steps = self.next_steps(&work, &suspects, &unknown_tags, os_tags.as_ref());
+        let answer = self.answer(&answer::Findings {
+            work: &work,
+            table: &table,
+            suspects: &suspects,
+            unknown: &unknown_tags,
+            os: os_tags.as_ref(),
+            strength,
+        });
+        if !next_steps.iter().any(|s| s.contains(&answer.action)) {
+            next_steps.insert(0, answer.action.clone());
+        }
 
         let findings_total = work.len();
         let findings = work
@@ -732,6 +750,7 @@ impl<'a> Analyzer<'a> {
             .map(|w| self.finish_finding(w, &table, &machine))
             .collect();
         Analysis {
+            answer,
             verdict_strength: strength,
             verdict,
             suspects,
@@ -1122,7 +1141,8 @@ impl<'a> Analyzer<'a> {
     /// Groups growing tags whose outstanding allocations move together.
     fn group(&self, table: &SeriesTable<'a>, work: &mut [&mut Work<'a>]) -> Vec<TagGroup> {
         let n = self.n();
-        if n < 2 {
+        // Two points always "move together"; it takes three to see a shared course.
+        if n < 3 {
             return Vec::new();
         }
         // Per-interval deltas of outstanding allocations (bytes when counts are missing).
@@ -1137,11 +1157,14 @@ impl<'a> Analyzer<'a> {
         };
         let growing: Vec<usize> = (0..work.len())
             .filter(|&i| {
-                work[i]
-                    .growth
-                    .as_ref()
-                    .is_some_and(|g| g.delta_bytes > 0 && g.steadiness >= 0.5)
-                    && deltas(work[i].series).iter().sum::<f64>() > 0.0
+                // Growth large against the tag's size: two tags that each grew by a couple
+                // of allocations are not one cause.
+                work[i].growth.as_ref().is_some_and(|g| {
+                    g.delta_bytes > 0
+                        && g.steadiness >= 0.5
+                        && g.delta_bytes >= GROUP_MIN_GROWTH_BYTES
+                        && g.delta_bytes as f64 >= 0.05 * work[i].bytes as f64
+                }) && deltas(work[i].series).iter().sum::<f64>() > 0.0
             })
             .take(100)
             .collect();
@@ -1660,21 +1683,10 @@ impl<'a> Analyzer<'a> {
                     "It belongs to Windows ({owner}); the usual cause is a third-party driver holding it (a filter driver), found with a pool trace.{holder}"
                 )
             }
-            OwnerKind::Unknown => {
-                let other = suspects
-                    .iter()
-                    .find(|s| !s.os_component)
-                    .map(|s| {
-                        format!(
-                            " Best-known suspect among the other tags: {}.",
-                            suspect_name(s)
-                        )
-                    })
-                    .unwrap_or_default();
-                format!(
-                    "The knowledge base does not know this tag: upload the machine's drivers for scanning.{other}"
-                )
-            }
+            OwnerKind::Unknown => "The knowledge base does not know this tag: the cause is a \
+                                   driver that has not been scanned; upload the machine's \
+                                   drivers for scanning."
+                .to_owned(),
         };
         let firmness = match strength {
             VerdictStrength::Weak if self.n() < 2 => {
@@ -1697,7 +1709,7 @@ impl<'a> Analyzer<'a> {
         os: Option<&OsTagAdvice>,
     ) -> Vec<String> {
         let mut steps = Vec::new();
-        if let Some(s) = suspects.first() {
+        if let Some(s) = suspects.iter().find(|s| !s.os_component) {
             steps.push(format!("{}: {}", s.driver, s.guidance.text));
         }
         if self.n() < 2 {

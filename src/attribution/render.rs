@@ -68,8 +68,70 @@ fn clean(text: &str) -> String {
         .collect()
 }
 
+/// Words of `text` in lines of at most `width` characters, each after `indent`.
+fn wrap(text: &str, width: usize, first: &str, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_owned();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.to_owned();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// The answer, first, wrapped for an 80-column terminal.
+fn render_answer(out: &mut String, a: &Analysis) {
+    const WIDTH: usize = 80;
+    let answer = &a.answer;
+    out.push_str(&wrap(
+        &clean(&answer.headline),
+        WIDTH,
+        "ANSWER  ",
+        "        ",
+    ));
+    if let Some(driver) = &answer.driver {
+        let version = answer.version.as_deref().unwrap_or("version unknown");
+        let line = format!("{} {version}", clean(driver));
+        out.push_str(&wrap(&line, WIDTH, "  Driver:     ", "              "));
+    }
+    out.push_str(&wrap(
+        &clean(&answer.action),
+        WIDTH,
+        "  Do now:     ",
+        "              ",
+    ));
+    if !answer.candidates.is_empty() {
+        out.push_str(&wrap(
+            &clean(&answer.candidates.join(", ")),
+            WIDTH,
+            "  Candidates: ",
+            "              ",
+        ));
+    }
+    let sure = format!(
+        "{}: {}",
+        answer.confidence.as_str(),
+        clean(&answer.confidence_reason)
+    );
+    out.push_str(&wrap(&sure, WIDTH, "  How sure:   ", "              "));
+    out.push('\n');
+}
+
 pub fn render_text(a: &Analysis) -> String {
     let mut out = String::new();
+    render_answer(&mut out, a);
     let formats: Vec<&str> = a.input.files.iter().map(|f| f.format.name()).collect();
     let span = a
         .input

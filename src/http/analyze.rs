@@ -22,8 +22,8 @@ use super::pages::CONTENT_SECURITY_POLICY;
 use super::views::{TagView, driver_href};
 use super::{ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig};
 use crate::attribution::{
-    Analysis, AnalyzeOptions, AttributionError, Finding, InputFile, KnowledgeCache, analyze,
-    human_bytes, read_inputs, render_text,
+    Analysis, AnalyzeOptions, Answer, AnswerKind, AttributionError, Finding, InputFile,
+    KnowledgeCache, analyze, human_bytes, read_inputs, render_text,
 };
 use crate::snapshot::{FORMATS_UNDERSTOOD, SnapshotFormat};
 
@@ -359,6 +359,7 @@ async fn result_page(
 
 /// Display-ready values of an analysis; the template escapes every string.
 struct ResultView {
+    answer: AnswerView,
     verdict: String,
     strength: &'static str,
     summary: String,
@@ -373,6 +374,42 @@ struct ResultView {
     warnings: Vec<String>,
     bars: BarChart,
     lines: Option<LineChart>,
+}
+
+/// The answer card at the top of the result.
+struct AnswerView {
+    kind: &'static str,
+    headline: String,
+    driver: String,
+    action: String,
+    candidates: String,
+    confidence: &'static str,
+    confidence_reason: String,
+}
+
+impl AnswerView {
+    fn new(a: &Answer) -> Self {
+        Self {
+            kind: match a.kind {
+                AnswerKind::ThirdPartyDriver => "third-party-driver",
+                AnswerKind::WindowsOwned => "windows-owned",
+                AnswerKind::UnknownTag => "unknown-tag",
+                AnswerKind::KnownOwnerUnclear => "known-owner-unclear",
+                AnswerKind::NothingAbnormal => "nothing-abnormal",
+                AnswerKind::NoData => "no-data",
+            },
+            headline: a.headline.clone(),
+            driver: match (&a.driver, &a.version) {
+                (Some(d), Some(v)) => format!("{d} {v}"),
+                (Some(d), None) => d.clone(),
+                _ => String::new(),
+            },
+            action: a.action.clone(),
+            candidates: a.candidates.join(", "),
+            confidence: a.confidence.as_str(),
+            confidence_reason: a.confidence_reason.clone(),
+        }
+    }
 }
 
 struct SuspectView {
@@ -647,6 +684,7 @@ impl ResultView {
             .collect();
         let formats: Vec<&str> = a.input.files.iter().map(|f| f.format.name()).collect();
         Self {
+            answer: AnswerView::new(&a.answer),
             verdict: a.verdict.clone(),
             strength: a.verdict_strength.as_str(),
             summary: format!(
