@@ -446,6 +446,30 @@ async fn the_answer_names_the_tag_the_driver_and_what_to_do() {
     assert_eq!(a["answer"]["driver"], "leaky.sys");
     assert_eq!(a["answer"]["version"], "1.10.0");
     assert_eq!(a["answer"]["confidence"], "strong");
+    // The PowerShell driver list gives the version on the machine, and the answer uses it.
+    let a = analyze_parts(
+        &app,
+        &[
+            (
+                "snapshot",
+                Some("series.json"),
+                fixture("series-growth.json"),
+            ),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                fixture("../driver_lists/powershell-versions.csv"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(a["answer"]["version"], "1.2.0", "{:#}", a["answer"]);
+    assert_eq!(a["suspects"][0]["version_source"], "driver-list");
+    assert!(
+        a["answer"]["action"].as_str().unwrap().contains("1.10.0"),
+        "{:#}",
+        a["answer"]
+    );
     let (status, text) = post_raw(&app, "?output=text", fixture("series-growth.json")).await;
     assert_eq!(status, 200);
     assert!(text.starts_with("ANSWER  `Leak`"), "{text}");

@@ -299,3 +299,12 @@ fn driverquery_lists() {
     let e = parse_driver_list(b"a,b,c\n1,2,3\n").unwrap_err();
     assert_eq!(e.line, Some(1));
 }
+
+#[test]
+fn readme_gives_the_recommended_powershell_driver_list_verbatim() {
+    let readme =
+        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    assert!(readme.contains(poolsleuth::snapshot::POWERSHELL_DRIVER_LIST));
+    let list = parse_driver_list(&fixture("driver_lists/powershell-versions.csv")).unwrap();
+    assert_eq!(list[0].version.as_deref(), Some("1.2.0"));
+}

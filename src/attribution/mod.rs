@@ -47,8 +47,8 @@ pub use stats::{LineFit, linear_fit, pearson};
 use crate::index::IndexError;
 use crate::knowledge::{Confidence, TagEntry, module_file_name, normalize_driver_name};
 use crate::snapshot::{
-    LoadedDriver, ParseOptions, PoolKind, PoolTotals, Snapshot, SnapshotError, SnapshotFormat,
-    mapped_driver_files, parse_driver_list, parse_snapshots,
+    LoadedDriver, POWERSHELL_DRIVER_LIST, ParseOptions, PoolKind, PoolTotals, Snapshot,
+    SnapshotError, SnapshotFormat, mapped_driver_files, parse_driver_list, parse_snapshots,
 };
 use crate::tag::PoolTag;
 use crate::vendor::VendorDirectory;
@@ -1298,7 +1298,7 @@ impl<'a> Analyzer<'a> {
             shown.join(", ")
         );
         if self.input.drivers.is_none() {
-            message.push_str("Send the loaded-driver list (`driverquery /v /fo csv`) to have third-party filter drivers named. ");
+            message.push_str("Send the loaded-driver list (the PowerShell list with file versions, or `driverquery /v /fo csv`) to have third-party filter drivers named. ");
         } else if filter_names.is_empty() {
             message.push_str("The driver list shows no third-party filter driver. ");
         } else {
@@ -1537,7 +1537,7 @@ impl<'a> Analyzer<'a> {
                     ));
                 }
                 if self.input.drivers.is_none() {
-                    steps.push("send the driver list (driverquery /v /fo csv) to match KMDF default tags (the first four letters of a service name)".into());
+                    steps.push("send the driver list (the PowerShell list with file versions that README gives, or driverquery /v /fo csv) to match KMDF default tags (the first four letters of a service name)".into());
                 }
                 UnknownTag {
                     tag: w.tag,
@@ -1716,7 +1716,9 @@ impl<'a> Analyzer<'a> {
             steps.push("Take a second snapshot in a few hours with the same tool and analyze both together (several files in one request): growth over time is much firmer evidence than size.".into());
         }
         if self.input.drivers.is_none() {
-            steps.push("Add the loaded-driver list (`driverquery /v /fo csv > drivers.csv`, as the `drivers` part) so candidates are narrowed to loaded drivers and KMDF default tags are matched.".into());
+            steps.push(format!(
+                "Add the loaded-driver list with file versions (PowerShell, as the `drivers` part) so candidates are narrowed to loaded drivers, KMDF default tags are matched and the version on the machine is known: {POWERSHELL_DRIVER_LIST} (`driverquery /v /fo csv` works too, without versions)."
+            ));
         }
         if let Some(os) = os {
             for trace in &os.traces {

@@ -1,6 +1,10 @@
 //! The loaded-driver list: `driverquery /v /fo csv` (15 columns), `driverquery /fo csv`
-//! (4 columns), with or without `/nh`, with English headers or (by position) localized ones,
-//! and a JSON array (our own form or `Get-CimInstance Win32_SystemDriver | ConvertTo-Json`).
+//! (4 columns), with or without `/nh`, with English headers or (by position) localized ones;
+//! a JSON array (our own form or `Get-CimInstance Win32_SystemDriver | ConvertTo-Json`); and
+//! the PowerShell lists that carry each driver's file version ([`POWERSHELL_DRIVER_LIST`] as
+//! CSV or JSON, and `Get-ChildItem ...\drivers\*.sys | ForEach-Object VersionInfo` as its
+//! table or list view). driverquery has no file version, so the PowerShell list is the one
+//! to recommend.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,7 +17,13 @@ pub const DRIVER_LIST_FORMATS: &[&str] = &[
     "driverquery /v /fo csv",
     "driverquery /fo csv",
     "json (array of driver objects)",
+    "PowerShell driver list with file versions (CSV or JSON)",
+    "Get-ChildItem *.sys | ForEach-Object VersionInfo (table or list)",
 ];
+
+/// The recommended driver list: every running kernel driver with its image path and file
+/// version, as CSV (`Win32_SystemDriver` has no version; the image's `VersionInfo` does).
+pub const POWERSHELL_DRIVER_LIST: &str = r#"Get-CimInstance Win32_SystemDriver | Where-Object State -eq 'Running' | ForEach-Object { $p = $_.PathName -replace '^\\\?\?\\','' -replace '^\\SystemRoot', $env:SystemRoot; [pscustomobject]@{ Name = $_.Name; DisplayName = $_.DisplayName; State = $_.State; PathName = $p; FileVersion = (Get-Item -LiteralPath $p -ErrorAction SilentlyContinue).VersionInfo.FileVersion } } | ConvertTo-Csv -NoTypeInformation | Out-File -Encoding utf8 drivers.csv"#;
 
 /// One loaded (or installed) kernel driver.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +59,8 @@ enum Field {
     Service,
     Path,
     Version,
+    /// `ProductVersion`: the version when no file version is given.
+    ProductVersion,
     Type,
     Start,
     State,
@@ -72,8 +84,10 @@ fn field_of(header: &str) -> Field {
         "displayname" | "caption" => Field::Display,
         "description" => Field::Description,
         "servicename" | "service" => Field::Service,
-        "path" | "pathname" | "imagepath" | "filepath" | "image" | "binarypath" => Field::Path,
-        "version" | "fileversion" | "productversion" | "driverversion" => Field::Version,
+        "path" | "pathname" | "imagepath" | "filepath" | "image" | "binarypath" | "filename"
+        | "fullname" => Field::Path,
+        "version" | "fileversion" | "driverversion" | "fileversionraw" => Field::Version,
+        "productversion" | "productversionraw" => Field::ProductVersion,
         "drivertype" | "servicetype" | "type" => Field::Type,
         "startmode" | "start" | "starttype" => Field::Start,
         "state" => Field::State,
@@ -120,7 +134,12 @@ fn build(fields: &[Field], cells: &[String]) -> Option<LoadedDriver> {
             Field::Description => d.description = opt(c),
             Field::Service => d.service_name = opt(c),
             Field::Path => d.path = opt(c),
-            Field::Version => d.version = opt(c),
+            Field::Version => d.version = version_of(c),
+            Field::ProductVersion => {
+                if d.version.is_none() {
+                    d.version = version_of(c);
+                }
+            }
             Field::Type => d.driver_type = opt(c),
             Field::Start => d.start_mode = opt(c),
             Field::State => d.state = opt(c),
@@ -137,6 +156,15 @@ fn build(fields: &[Field], cells: &[String]) -> Option<LoadedDriver> {
         d.module_name = d.service_name.clone().unwrap_or_default();
     }
     if d.module_name.is_empty() {
+        // A file list (`VersionInfo`) names no service: the image's stem stands for it.
+        let stem = d
+            .path
+            .as_deref()
+            .and_then(|p| p.rsplit(['\\', '/']).next())
+            .map(|f| f.trim().rsplit_once('.').map_or(f.trim(), |(stem, _)| stem));
+        d.module_name = stem.unwrap_or_default().to_owned();
+    }
+    if d.module_name.is_empty() {
         return None;
     }
     if d.service_name.is_none()
@@ -151,6 +179,18 @@ fn build(fields: &[Field], cells: &[String]) -> Option<LoadedDriver> {
         (!name.is_empty()).then(|| name.to_owned())
     });
     Some(d)
+}
+
+/// A version cell: `10.0.19041.1 (WinBuild.160101.0800)` is `10.0.19041.1`; text that
+/// starts with no digit is kept as written.
+fn version_of(cell: &str) -> Option<String> {
+    let t = cell.trim();
+    let first = t.split_whitespace().next()?;
+    Some(if first.starts_with(|c: char| c.is_ascii_digit()) {
+        first.trim_end_matches([',', ';']).to_owned()
+    } else {
+        t.to_owned()
+    })
 }
 
 fn err(line: Option<usize>, msg: impl Into<String>) -> SnapshotError {
@@ -178,6 +218,8 @@ pub fn parse_driver_list_with_warnings(
     let mut warnings = Vec::new();
     let drivers = if trimmed.starts_with('[') || trimmed.starts_with('{') {
         parse_json(input.text(), &mut warnings)?
+    } else if let Some(drivers) = parse_powershell_view(&input) {
+        drivers
     } else {
         parse_csv(&input, first, &mut warnings)?
     };
@@ -230,13 +272,69 @@ fn parse_json(
     Ok(out)
 }
 
+/// PowerShell's own views of driver files: the table (`ProductVersion  FileVersion
+/// FileName` over a row of dashes) or the list (`FileVersion : 1.2.3` blocks). `None` when
+/// the text is neither.
+fn parse_powershell_view(input: &Input<'_>) -> Option<Vec<LoadedDriver>> {
+    let lines: Vec<&str> = input.lines().map(|(_, l)| l).collect();
+    if let Some(i) = (1..lines.len()).find(|&i| {
+        super::powershell::is_dashes(lines[i])
+            && super::powershell::cut(lines[i - 1], &super::powershell::spans(lines[i]))
+                .iter()
+                .any(|h| field_of(h) == Field::Path)
+    }) {
+        let spans = super::powershell::spans(lines[i]);
+        let fields: Vec<Field> = super::powershell::cut(lines[i - 1], &spans)
+            .iter()
+            .map(|h| field_of(h))
+            .collect();
+        let drivers = lines[i + 1..]
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| build(&fields, &super::powershell::row_cells(l, &spans)))
+            .collect();
+        return Some(drivers);
+    }
+    // The list view: `Name : value` lines, a blank line between files.
+    fn pair(l: &str) -> Option<(&str, &str)> {
+        let (k, v) = l
+            .split_once(" : ")
+            .or_else(|| l.trim_end().strip_suffix(" :").map(|k| (k, "")))?;
+        let k = k.trim();
+        (!k.is_empty() && !k.contains(' ')).then_some((k, v.trim()))
+    }
+    if !lines
+        .iter()
+        .any(|l| pair(l).is_some_and(|(k, _)| field_of(k) == Field::Path))
+    {
+        return None;
+    }
+    let mut drivers = Vec::new();
+    for block in input.text().split("\n\n").flat_map(|b| b.split("\r\n\r\n")) {
+        let (fields, cells): (Vec<Field>, Vec<String>) = block
+            .lines()
+            .filter_map(pair)
+            .map(|(k, v)| (field_of(k), v.to_owned()))
+            .unzip();
+        if fields.contains(&Field::Path)
+            && let Some(d) = build(&fields, &cells)
+        {
+            drivers.push(d);
+        }
+    }
+    Some(drivers)
+}
+
 fn parse_csv(
     input: &Input<'_>,
     first: usize,
     warnings: &mut Vec<LineWarning>,
 ) -> Result<Vec<LoadedDriver>, SnapshotError> {
     let text = input.text();
-    let header_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let header_line = text
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("#TYPE"))
+        .unwrap_or("");
     let delim = [b',', b'\t', b';']
         .into_iter()
         .max_by_key(|&d| header_line.bytes().filter(|&b| b == d).count())
@@ -263,7 +361,10 @@ fn parse_csv(
             }
         }
         let cells: Vec<String> = record.iter().map(str::to_owned).collect();
-        if cells.iter().all(|c| c.trim().is_empty()) {
+        // PowerShell 5's `ConvertTo-Csv` starts with `#TYPE System.Management...`.
+        if cells.iter().all(|c| c.trim().is_empty())
+            || (fields.is_none() && cells[0].starts_with("#TYPE"))
+        {
             continue;
         }
         let Some(f) = &fields else {
@@ -316,6 +417,36 @@ fn parse_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn powershell_lists_carry_the_file_version() {
+        let csv = "#TYPE System.Management.Automation.PSCustomObject\r\n\
+            \"Name\",\"DisplayName\",\"State\",\"PathName\",\"FileVersion\"\r\n\
+            \"lkalflt\",\"Lka Filter\",\"Running\",\"C:\\Windows\\system32\\drivers\\lkalflt.sys\",\"4.0.1.2 (built by: WinDDK)\"\r\n";
+        let d = parse_driver_list(csv.as_bytes()).unwrap();
+        assert_eq!(d[0].module_name, "lkalflt");
+        assert_eq!(d[0].file_name.as_deref(), Some("lkalflt.sys"));
+        assert_eq!(d[0].version.as_deref(), Some("4.0.1.2"));
+
+        let table = "\r\nProductVersion   FileVersion      FileName\r\n\
+            --------------   -----------      --------\r\n\
+            4.0.1.2          4.0.1.2          C:\\Windows\\System32\\drivers\\lkalflt.sys\r\n\
+            10.0.19041.1     10.0.19041.1 ... C:\\Windows\\System32\\drivers\\ntfs.sys\r\n";
+        let d = parse_driver_list(table.as_bytes()).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].module_name, "lkalflt");
+        assert_eq!(d[0].service_name, None);
+        assert_eq!(d[1].file_name.as_deref(), Some("ntfs.sys"));
+        assert_eq!(d[1].version.as_deref(), Some("10.0.19041.1"));
+
+        let list = "OriginalFilename : lkalflt.sys\nFileDescription  : Lka Filter\nProductVersion   : 4.0\n\
+            FileVersion      : 4.0.1.2\nFileName         : C:\\Windows\\System32\\drivers\\lkalflt.sys\n\n\
+            FileVersion      : 10.0.19041.1 (WinBuild.160101.0800)\nFileName         : C:\\Windows\\System32\\drivers\\ntfs.sys\n";
+        let d = parse_driver_list(list.as_bytes()).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].version.as_deref(), Some("4.0.1.2"));
+        assert_eq!(d[1].version.as_deref(), Some("10.0.19041.1"));
+    }
 
     #[test]
     fn verbose_csv() {

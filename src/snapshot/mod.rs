@@ -35,7 +35,8 @@ use utoipa::ToSchema;
 use crate::tag::PoolTag;
 
 pub use drivers::{
-    DRIVER_LIST_FORMATS, LoadedDriver, parse_driver_list, parse_driver_list_with_warnings,
+    DRIVER_LIST_FORMATS, LoadedDriver, POWERSHELL_DRIVER_LIST, parse_driver_list,
+    parse_driver_list_with_warnings,
 };
 pub use text::mapped_driver_files;
 
