@@ -599,6 +599,33 @@ async fn pasting_a_snapshot_shows_ranked_suspects_and_a_chart() {
                 .for_element(Locator::Css("ol#suspects"))
                 .await
                 .unwrap();
+            // The answer comes first: the tag, the driver, what to do, how sure.
+            let answer = client
+                .find(Locator::Css("section#analysis > div#answer"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(answer.contains("Leak"), "{answer}");
+            assert!(!answer.contains('`'), "no literal backticks: {answer}");
+            assert!(answer.contains("leaky.sys"), "{answer}");
+            assert!(answer.contains("Do now"), "{answer}");
+            assert!(answer.contains("How sure"), "{answer}");
+            let answer_top = script(
+                &client,
+                "return document.querySelector('#answer').getBoundingClientRect().top",
+            )
+            .await;
+            let suspects_top = script(
+                &client,
+                "return document.querySelector('#suspects').getBoundingClientRect().top",
+            )
+            .await;
+            assert!(
+                answer_top.as_f64().unwrap() < suspects_top.as_f64().unwrap(),
+                "the answer card is above the suspects"
+            );
             let first = suspects
                 .find(Locator::Css("li.suspect a.driver"))
                 .await

@@ -379,12 +379,31 @@ struct ResultView {
 /// The answer card at the top of the result.
 struct AnswerView {
     kind: &'static str,
-    headline: String,
+    headline: Vec<TextPart>,
     driver: String,
-    action: String,
+    action: Vec<TextPart>,
     candidates: String,
     confidence: &'static str,
     confidence_reason: String,
+}
+
+/// A piece of a sentence: plain text, or a tag or command the sentence quoted in backticks
+/// (shown as code, without the backticks).
+struct TextPart {
+    code: bool,
+    text: String,
+}
+
+fn text_parts(sentence: &str) -> Vec<TextPart> {
+    sentence
+        .split('`')
+        .enumerate()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(i, t)| TextPart {
+            code: i % 2 == 1,
+            text: t.to_owned(),
+        })
+        .collect()
 }
 
 impl AnswerView {
@@ -398,13 +417,13 @@ impl AnswerView {
                 AnswerKind::NothingAbnormal => "nothing-abnormal",
                 AnswerKind::NoData => "no-data",
             },
-            headline: a.headline.clone(),
+            headline: text_parts(&a.headline),
             driver: match (&a.driver, &a.version) {
                 (Some(d), Some(v)) => format!("{d} {v}"),
                 (Some(d), None) => d.clone(),
                 _ => String::new(),
             },
-            action: a.action.clone(),
+            action: text_parts(&a.action),
             candidates: a.candidates.join(", "),
             confidence: a.confidence.as_str(),
             confidence_reason: a.confidence_reason.clone(),
