@@ -996,6 +996,92 @@ async fn small_and_big_uploads_are_analysed_alike_on_a_multi_threaded_server() {
     );
 }
 
+#[test]
+fn the_answer_names_the_version_whose_code_no_longer_allocates_the_tag() {
+    // Two scanned versions of acme.sys: 4.0.1.2 allocates `Abcd` and `Efgh`, 4.1.0.0 only
+    // `Efgh`.
+    let scanned = |tag: &str, version: &str, sha: char| TagEntry {
+        tag: PoolTag::parse(tag).unwrap(),
+        is_pattern: false,
+        owner: DriverOwner::from_list_field("acme.sys"),
+        description: "code site".into(),
+        vendor: Some("Acme Corp".into()),
+        product: None,
+        version: Some(version.into()),
+        sha256: Some(sha.to_string().repeat(64)),
+        confidence: Confidence::CodeSite,
+        source: format!("driver:{}", sha.to_string().repeat(64)),
+        line: None,
+    };
+    let kb = KnowledgeView::from_entries(
+        1,
+        vec![
+            scanned("Abcd", "4.0.1.2", 'a'),
+            scanned("Efgh", "4.0.1.2", 'a'),
+            scanned("Efgh", "4.1.0.0", 'b'),
+        ],
+    );
+    let snapshot = Snapshot {
+        rows: vec![PoolUsage::new(
+            PoolTag::parse("Abcd").unwrap(),
+            PoolKind::NonPaged,
+            2 << 30,
+        )],
+        ..Snapshot::default()
+    };
+    let analyze_with = |drivers: Option<Vec<LoadedDriver>>| {
+        let input = AnalysisInput {
+            snapshots: vec![snapshot.clone()],
+            drivers,
+            files: Vec::new(),
+            warnings: Vec::new(),
+        };
+        analyze(
+            &input,
+            &kb,
+            &VendorDirectory::embedded(),
+            &AnalyzeOptions::default(),
+        )
+    };
+    // The machine's version unknown: the newest version without the tag is named.
+    let a = analyze_with(None);
+    assert_eq!(a.answer.driver.as_deref(), Some("acme.sys"));
+    assert!(
+        a.answer
+            .action
+            .contains("the newest version that no longer allocates `Abcd` is 4.1.0.0"),
+        "{}",
+        a.answer.action
+    );
+    // The machine runs 4.0.1.2 (driver list): update to 4.1.0.0.
+    let running = |version: &str| {
+        Some(vec![LoadedDriver {
+            module_name: "acme".into(),
+            service_name: Some("acme".into()),
+            path: Some("C:\\Windows\\system32\\drivers\\acme.sys".into()),
+            file_name: Some("acme.sys".into()),
+            version: Some(version.into()),
+            ..LoadedDriver::default()
+        }])
+    };
+    let a = analyze_with(running("4.0.1.2"));
+    assert_eq!(a.answer.version.as_deref(), Some("4.0.1.2"));
+    assert!(
+        a.answer
+            .action
+            .starts_with("update to 4.1.0.0: `Abcd` is no longer allocated by that version"),
+        "{}",
+        a.answer.action
+    );
+    // Already on 4.1.0.0: no update advice about the tag.
+    let a = analyze_with(running("4.1.0.0"));
+    assert!(
+        !a.answer.action.contains("update to"),
+        "{}",
+        a.answer.action
+    );
+}
+
 fn kb() -> KnowledgeView {
     let entry = |tag: &str, driver: &str, confidence: Confidence, vendor: Option<&str>| TagEntry {
         tag: PoolTag::parse(tag).unwrap(),

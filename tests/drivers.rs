@@ -115,6 +115,19 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
         html.contains("ExAllocatePoolWithTag @ 0x"),
         "evidence with RVAs"
     );
+    // Per tag, the versions whose code allocates it: both WinDivert versions allocate `WDiv`.
+    let table = html
+        .split("id=\"tag-versions\"")
+        .nth(1)
+        .expect("a tags-by-version table");
+    let row = table
+        .split("<tr>")
+        .find(|r| r.contains("<code>WDiv</code>"))
+        .expect("a WDiv row");
+    assert!(
+        row.contains(&format!("{}, {}", versions[0], versions[1])),
+        "{row}"
+    );
 
     // Statically linked WDK library tags are marked as such.
     let (_, pmem) = app.get_json("/api/v1/tags/SeAl").await;

@@ -98,6 +98,55 @@ pub(super) fn guidance(
     }
 }
 
+/// A scanned version of a driver that no longer allocates a leaking tag.
+pub(super) struct FixedVersion {
+    pub version: String,
+    /// Scanned versions that do allocate it, oldest first.
+    pub allocating: Vec<String>,
+}
+
+/// Update advice naming the version whose code no longer allocates the leaking tag; `None`
+/// when the machine already runs that version or a later one (the ordinary advice holds).
+pub(super) fn fixed_version_guidance(
+    tag: PoolTag,
+    fix: &FixedVersion,
+    seen: Option<&str>,
+    seen_source: Option<&str>,
+    vendor: Option<&str>,
+    support_url: Option<&str>,
+) -> Option<super::Guidance> {
+    let tag = tag.trimmed();
+    let from = match (vendor, support_url) {
+        (Some(v), Some(u)) => format!("; get it from {v} ({u})"),
+        (Some(v), None) => format!("; get it from {v}"),
+        (None, Some(u)) => format!("; get it from {u}"),
+        (None, None) => String::new(),
+    };
+    let fixed = &fix.version;
+    let allocating = fix.allocating.join(", ");
+    let text = match seen {
+        Some(seen) if compare_versions(seen, fixed).is_ge() => return None,
+        Some(seen) => {
+            let seen_from = match seen_source {
+                Some("driver-list") => "in your driver list",
+                _ => "in the knowledge base",
+            };
+            format!(
+                "update to {fixed}: `{tag}` is no longer allocated by that version (it is by \
+                 {allocating}; version {seen} {seen_from}){from}"
+            )
+        }
+        None => format!(
+            "the newest version that no longer allocates `{tag}` is {fixed} (it is allocated by \
+             {allocating}): update to {fixed} if you run an older one{from}"
+        ),
+    };
+    Some(super::Guidance {
+        kind: GuidanceKind::Update,
+        text,
+    })
+}
+
 /// Markdown for the vendor: machine totals, the tags' numbers and growth, the driver's identity,
 /// and how it was found.
 pub(super) fn vendor_report(

@@ -1438,7 +1438,7 @@ impl<'a> Analyzer<'a> {
                 .iter()
                 .find_map(|(_, c, _)| c.entry.and_then(|e| e.product.clone()))
                 .or_else(|| facts.and_then(|f| f.products.first().cloned()));
-            let guidance = guidance::guidance(
+            let mut guidance = guidance::guidance(
                 driver,
                 os,
                 best.kind,
@@ -1448,6 +1448,19 @@ impl<'a> Analyzer<'a> {
                 vendor.as_deref(),
                 support_url.as_deref(),
             );
+            let leaking = work[items[0].0].tag;
+            if !os && let Some(fix) = self.fixed_in(driver, leaking, facts) {
+                if let Some(g) = guidance::fixed_version_guidance(
+                    leaking,
+                    &fix,
+                    version_seen.as_deref(),
+                    version_source,
+                    vendor.as_deref(),
+                    support_url.as_deref(),
+                ) {
+                    guidance = g;
+                }
+            }
             let evidence_total = items.len();
             let evidence: Vec<Evidence> = items
                 .iter()
@@ -1549,6 +1562,40 @@ impl<'a> Analyzer<'a> {
                 }
             })
             .collect()
+    }
+
+    /// The newest scanned version of `driver` that no longer allocates `tag`, when older
+    /// scanned versions do: the version that fixes the leak, as far as the code shows. Only
+    /// scanned binaries count, as a list's silence about a tag proves nothing.
+    fn fixed_in(
+        &self,
+        driver: &str,
+        tag: PoolTag,
+        facts: Option<&DriverFacts>,
+    ) -> Option<guidance::FixedVersion> {
+        let scanned: Vec<&str> = facts?
+            .hashes
+            .iter()
+            .filter_map(|(v, _)| v.as_deref())
+            .collect();
+        let mut allocating: Vec<String> = self
+            .kb
+            .attributions(tag)
+            .iter()
+            .filter(|e| e.sha256.is_some() && e.owner.driver.as_deref() == Some(driver))
+            .filter_map(|e| e.version.clone())
+            .collect();
+        allocating.sort_by(|a, b| crate::index::compare_versions(a, b));
+        allocating.dedup();
+        let last_allocating = allocating.last()?;
+        let fixed = scanned
+            .iter()
+            .filter(|v| crate::index::compare_versions(v, last_allocating).is_gt())
+            .max_by(|a, b| crate::index::compare_versions(a, b))?;
+        Some(guidance::FixedVersion {
+            version: (*fixed).to_owned(),
+            allocating,
+        })
     }
 
     /// For a tag the knowledge base does not know: whether it knows the tag's reverse, the

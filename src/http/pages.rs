@@ -155,6 +155,51 @@ struct DriverHtml {
     components: Vec<String>,
     tags: Vec<EntryView>,
     analyses: Vec<AnalysisView>,
+    /// Per tag, the scanned versions whose code allocates it and those whose code does not
+    /// (only when several versions were scanned).
+    tag_versions: Vec<TagVersionsView>,
+}
+
+struct TagVersionsView {
+    tag: TagView,
+    allocated_by: String,
+    not_by: String,
+}
+
+/// Which scanned versions allocate each tag; analyses are oldest first.
+fn tag_versions(analyses: &[AnalysisView]) -> Vec<TagVersionsView> {
+    if analyses.len() < 2 {
+        return Vec::new();
+    }
+    let version = |a: &AnalysisView| {
+        if a.file_version.is_empty() {
+            a.sha256.chars().take(8).collect()
+        } else {
+            a.file_version.clone()
+        }
+    };
+    let mut tags: Vec<&TagView> = Vec::new();
+    for t in analyses.iter().flat_map(|a| &a.tags) {
+        if !tags.iter().any(|seen| seen.exact == t.tag.exact) {
+            tags.push(&t.tag);
+        }
+    }
+    tags.into_iter()
+        .map(|tag| {
+            let (with, without): (Vec<&AnalysisView>, Vec<&AnalysisView>) = analyses
+                .iter()
+                .partition(|a| a.tags.iter().any(|t| t.tag.exact == tag.exact));
+            TagVersionsView {
+                tag: tag.clone(),
+                allocated_by: with.into_iter().map(version).collect::<Vec<_>>().join(", "),
+                not_by: without
+                    .into_iter()
+                    .map(version)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })
+        .collect()
 }
 
 async fn driver_page(
@@ -163,15 +208,16 @@ async fn driver_page(
 ) -> PageResult<DriverHtml> {
     let ApiPath(name) = path?;
     let report = driver_report(&state, name).await?;
+    let oldest_first: Vec<AnalysisView> = report
+        .analyses
+        .iter()
+        .map(|a| AnalysisView::new(a, &state.vendors))
+        .collect();
     Ok(DriverHtml {
         query: report.driver.clone(),
         tags: report.tags.iter().map(EntryView::new).collect(),
-        analyses: report
-            .analyses
-            .iter()
-            .rev()
-            .map(|a| AnalysisView::new(a, &state.vendors))
-            .collect(),
+        tag_versions: tag_versions(&oldest_first),
+        analyses: oldest_first.into_iter().rev().collect(),
         driver: report.driver,
         vendors: report.vendors,
         versions: report.versions,
