@@ -1449,17 +1449,18 @@ impl<'a> Analyzer<'a> {
                 support_url.as_deref(),
             );
             let leaking = work[items[0].0].tag;
-            if !os && let Some(fix) = self.fixed_in(driver, leaking, facts) {
-                if let Some(g) = guidance::fixed_version_guidance(
+            if !os
+                && let Some(fix) = self.fixed_in(driver, leaking, facts)
+                && let Some(g) = guidance::fixed_version_guidance(
                     leaking,
                     &fix,
                     version_seen.as_deref(),
                     version_source,
                     vendor.as_deref(),
                     support_url.as_deref(),
-                ) {
-                    guidance = g;
-                }
+                )
+            {
+                guidance = g;
             }
             let evidence_total = items.len();
             let evidence: Vec<Evidence> = items
