@@ -791,7 +791,14 @@ impl Columns {
                     }
                 }
                 Role::Driver => {
-                    let d = unwrap_emphasis(cell);
+                    // `lkalflt.sys <-- this one`: the arrow's remark is the person's, not the
+                    // owner's.
+                    let d = ["<--", "<-", "←"]
+                        .iter()
+                        .filter_map(|r| cell.find(r))
+                        .min()
+                        .map_or(cell, |i| &cell[..i]);
+                    let d = unwrap_emphasis(d);
                     if !empty_cell(d) {
                         row.notes.push(d.to_owned());
                     }
