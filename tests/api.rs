@@ -176,7 +176,7 @@ async fn reimporting_a_source_replaces_it_and_leaves_others_alone() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["poolsleuth-default", "wdk"]);
+    assert_eq!(names, ["poolsleuth-community", "poolsleuth-default", "wdk"]);
 }
 
 const SMALL_LIST: &str = "\
