@@ -374,7 +374,8 @@ async fn export(
         .blocking(move |index, _| Ok(export_source(index, &lookup)?))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no source named {name:?}")))?;
-    // Source names are letters, digits and `._-+@:`, all fine in a quoted file name.
+    // Source names are letters, digits and `._-+@:` (checked when stored), fine in a quoted
+    // file name except `:`, which Windows does not allow in one (`driver:SHA256`).
     let file_name = format!("{}.csv", exported.source.name.replace(':', "-"));
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
