@@ -179,14 +179,7 @@ async fn exported_knowledge_imports_on_another_server_as_the_same_attributions()
     let second_dir = tempfile::tempdir().unwrap();
     let second = spawn_app(second_dir.path(), Some(TOKEN)).await;
     // Without its own community list, so every answer below comes from the imported file.
-    let response = second
-        .client
-        .delete(second.url(&format!("/api/v1/lists/{COMMUNITY}")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(second.delete_source(COMMUNITY).await, 200);
     let (status, report) = second.import("community", community_csv).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["skipped"], 0, "{report}");

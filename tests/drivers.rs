@@ -43,14 +43,7 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
     let app = spawn_app(dir.path(), Some(TOKEN)).await;
     // The embedded community list knows WinDivert's tag too (from its source code); without
     // it, every answer below comes from the uploaded files.
-    let response = app
-        .client
-        .delete(app.url("/api/v1/lists/poolsleuth-community"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(app.delete_source("poolsleuth-community").await, 200);
     // Both WinDivert builds under the name they have on a machine: one driver, two versions.
     let (status, report) = upload(
         &app,
