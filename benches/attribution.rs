@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use poolsleuth::attribution::{AnalyzeOptions, InputFile, KnowledgeView, analyze, read_inputs};
-use poolsleuth::import::{ListSource, import_list, seed_default};
+use poolsleuth::import::{DEFAULT_LIST, ListSource, import_list, seed_list};
 use poolsleuth::index::SearchIndex;
 use poolsleuth::vendor::VendorDirectory;
 use support::{Rng, Server};
@@ -130,7 +130,7 @@ fn main() {
 
     // The knowledge base: default + pooltag.txt + synthetic list.
     let index = SearchIndex::open(&data).unwrap();
-    seed_default(&index, &vendors).unwrap();
+    seed_list(&index, &vendors, &DEFAULT_LIST).unwrap();
     let pooltag =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pooltag/pooltag.txt");
     let mut real_tags: Vec<String> = Vec::new();

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::driver::{DriverAnalysis, FoundTag, TagKind};
 use crate::index::{IndexError, SearchIndex};
 use crate::knowledge::{
-    Confidence, DriverOwner, SourceInfo, SourceKind, TagEntry, normalize_driver_name,
+    Confidence, DriverOwner, Provenance, SourceInfo, SourceKind, TagEntry, normalize_driver_name,
     validate_source_name,
 };
 use crate::pooltag_list::{ListError, ListFormat, ParsedList, SkippedLine, parse_list};
@@ -14,9 +14,9 @@ use crate::vendor::VendorDirectory;
 
 /// The embedded starter knowledge base.
 pub const DEFAULT_SOURCE: &str = "poolsleuth-default";
-/// File beside the index that records that the default was seeded once.
-const SEEDED_MARKER: &str = "DEFAULT_SEEDED";
-const EMBEDDED_DEFAULT_TAGS: &str = include_str!("../data/default_tags.csv");
+/// The embedded third-party tags read from open-source drivers' code, every row with its
+/// source link.
+pub const COMMUNITY_SOURCE: &str = "poolsleuth-community";
 /// At most this many skipped lines are listed in a report; the count is always complete.
 const MAX_REPORTED_SKIPS: usize = 200;
 
@@ -81,10 +81,13 @@ fn store(
             vendor: e.vendor.map(|v| vendors.canonical_name(&v)),
             product: e.product,
             version: e.version,
-            sha256: None,
-            confidence: Confidence::List,
+            sha256: e.sha256,
+            // A row keeps the confidence an exported knowledge base gave it (a code-site
+            // found by another server's scan stays one); a plain list row is a list fact.
+            confidence: e.confidence.unwrap_or(Confidence::List),
             source: source.name.clone(),
             line: Some(e.line as u64),
+            provenance: e.provenance,
         })
         .collect();
     let info = SourceInfo {
@@ -200,6 +203,7 @@ pub fn store_driver(
             },
             source: name.clone(),
             line: None,
+            provenance: Provenance::default(),
         })
         .collect();
     let info = SourceInfo {
@@ -243,66 +247,115 @@ fn describe_found_tag(found: &FoundTag) -> String {
     text
 }
 
-/// Version label of the embedded default: the crate version plus a digest of the data, so a
-/// new binary with new data refreshes the default source on start.
-pub fn default_version() -> String {
-    // FNV-1a: a stable fingerprint, not a security measure.
-    let digest = EMBEDDED_DEFAULT_TAGS
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-    format!("{}+{:08x}", env!("CARGO_PKG_VERSION"), digest as u32)
+/// A tag list compiled into the binary and seeded into every data directory.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedList {
+    pub source: &'static str,
+    /// Recorded on the source: where its rows came from.
+    pub origin: &'static str,
+    /// File beside the index that records that this list was seeded once. Each list has its
+    /// own, so a list added in a later release is seeded into existing data directories too.
+    marker: &'static str,
+    text: &'static str,
 }
 
-/// What start-up did about the embedded default.
+/// The ~640 tags an admin meets most on a Windows server.
+pub const DEFAULT_LIST: EmbeddedList = EmbeddedList {
+    source: DEFAULT_SOURCE,
+    origin: "embedded data/default_tags.csv",
+    marker: "DEFAULT_SEEDED",
+    text: include_str!("../data/default_tags.csv"),
+};
+
+/// Third-party drivers' tags, each row with the source line that shows it.
+pub const COMMUNITY_LIST: EmbeddedList = EmbeddedList {
+    source: COMMUNITY_SOURCE,
+    origin: "community",
+    marker: "COMMUNITY_SEEDED",
+    text: include_str!("../data/community_tags.csv"),
+};
+
+/// The embedded lists, in seeding order.
+pub const EMBEDDED_LISTS: [EmbeddedList; 2] = [DEFAULT_LIST, COMMUNITY_LIST];
+
+impl EmbeddedList {
+    /// Version label: the crate version plus a digest of the data, so a new binary with new
+    /// data refreshes the source on start.
+    pub fn version(&self) -> String {
+        // FNV-1a: a stable fingerprint, not a security measure.
+        let digest = self.text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        format!("{}+{:08x}", env!("CARGO_PKG_VERSION"), digest as u32)
+    }
+
+    pub fn parse(&self) -> Result<ParsedList, ListError> {
+        parse_list(self.text.as_bytes(), Some(ListFormat::Csv))
+    }
+}
+
+/// What start-up did about one embedded list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SeedOutcome {
-    /// A fresh data directory was filled with the default.
+    /// The data directory did not have the list yet and now has it.
     Seeded(u64),
-    /// The default source was older than this binary's and was refreshed.
+    /// The list's source was older than this binary's and was refreshed.
     Refreshed(u64),
     /// Nothing to do (already current, or deliberately removed by an admin).
     Unchanged,
+    /// An imported source of the same name is in the way; it is left as it is.
+    NameTaken,
 }
 
-/// Seeds a fresh index from the embedded default, or refreshes an outdated default source.
-/// An admin who deleted the default source keeps it deleted: a marker file beside the index
-/// remembers that seeding happened once.
-pub fn seed_default(
+/// Seeds every embedded list that a data directory lacks, and refreshes outdated ones.
+pub fn seed_embedded_lists(
     index: &SearchIndex,
     vendors: &VendorDirectory,
+) -> Result<Vec<(&'static str, SeedOutcome)>, ImportError> {
+    EMBEDDED_LISTS
+        .iter()
+        .map(|list| Ok((list.source, seed_list(index, vendors, list)?)))
+        .collect()
+}
+
+/// Seeds an index from one embedded list, or refreshes its outdated source. An admin who
+/// deleted the source keeps it deleted: a marker file beside the index remembers that
+/// seeding happened once. A source of that name that an admin imported is never replaced.
+pub fn seed_list(
+    index: &SearchIndex,
+    vendors: &VendorDirectory,
+    list: &EmbeddedList,
 ) -> Result<SeedOutcome, ImportError> {
-    let marker = index.dir().join(SEEDED_MARKER);
+    let marker = index.dir().join(list.marker);
     let seeded_before = marker.exists();
-    let current = index.source(DEFAULT_SOURCE)?;
-    let version = default_version();
+    let current = index.source(list.source)?;
+    let version = list.version();
     let outcome: fn(u64) -> SeedOutcome = match &current {
         None if !seeded_before => SeedOutcome::Seeded,
+        Some(info) if info.kind != SourceKind::Default => return Ok(SeedOutcome::NameTaken),
         Some(info) if info.version.as_deref() != Some(version.as_str()) => SeedOutcome::Refreshed,
         _ => {
             if !seeded_before {
-                write_marker(&marker)?;
+                write_marker(&marker, &version)?;
             }
             return Ok(SeedOutcome::Unchanged);
         }
     };
-    let parsed = parse_list(EMBEDDED_DEFAULT_TAGS.as_bytes(), Some(ListFormat::Csv))?;
     let source = ListSource {
-        name: DEFAULT_SOURCE.into(),
-        version: Some(version),
-        origin: Some("embedded data/default_tags.csv".into()),
+        name: list.source.into(),
+        version: Some(version.clone()),
+        origin: Some(list.origin.into()),
         format: Some(ListFormat::Csv),
     };
-    let report = store(index, vendors, &source, SourceKind::Default, parsed)?;
-    write_marker(&marker)?;
+    let report = store(index, vendors, &source, SourceKind::Default, list.parse()?)?;
+    write_marker(&marker, &version)?;
     Ok(outcome(report.imported))
 }
 
-/// Marks the data dir as seeded (written after the seed commit, so a crash in between only
-/// means the seed is checked again on the next start).
-fn write_marker(marker: &std::path::Path) -> Result<(), ImportError> {
-    std::fs::write(marker, default_version()).map_err(|source| {
+/// Marks the data dir as seeded with a list (written after the seed commit, so a crash in
+/// between only means the seed is checked again on the next start).
+fn write_marker(marker: &std::path::Path, version: &str) -> Result<(), ImportError> {
+    std::fs::write(marker, version).map_err(|source| {
         ImportError::Index(IndexError::DataDir {
             dir: marker.to_owned(),
             source,
@@ -323,7 +376,7 @@ mod tests {
 
     #[test]
     fn the_embedded_default_is_complete_and_clean() {
-        let parsed = parse_list(EMBEDDED_DEFAULT_TAGS.as_bytes(), Some(ListFormat::Csv)).unwrap();
+        let parsed = DEFAULT_LIST.parse().unwrap();
         assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
         assert!(parsed.entries.len() >= 300, "{}", parsed.entries.len());
         let vendors = VendorDirectory::embedded();
@@ -339,27 +392,159 @@ mod tests {
         }
     }
 
+    /// The goal for the community list, and what makes each row checkable: a source
+    /// URL at a named commit and line, a driver, a vendor, and no (tag, driver) twice.
+    #[test]
+    fn the_community_list_cites_a_commit_and_line_for_every_row() {
+        let parsed = COMMUNITY_LIST.parse().unwrap();
+        assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
+        let mut tags = std::collections::BTreeSet::new();
+        let mut drivers = std::collections::BTreeSet::new();
+        let mut vendors = std::collections::BTreeSet::new();
+        let mut pairs = std::collections::BTreeSet::new();
+        for entry in &parsed.entries {
+            let url = entry.provenance.source_url.as_deref().unwrap_or_default();
+            let commit = url
+                .split("/blob/")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or_default();
+            assert!(
+                url.starts_with("https://github.com/")
+                    && commit.len() == 40
+                    && commit.bytes().all(|b| b.is_ascii_hexdigit())
+                    && url.contains("#L"),
+                "line {}: {url:?} names no commit and line",
+                entry.line
+            );
+            assert!(
+                entry.provenance.source_note.is_some(),
+                "line {}",
+                entry.line
+            );
+            assert!(!entry.description.is_empty(), "line {}", entry.line);
+            assert_eq!(entry.confidence, None, "line {}", entry.line);
+            let driver = entry
+                .owner
+                .driver
+                .clone()
+                .expect("every row names its driver");
+            assert!(
+                pairs.insert((entry.tag, driver.clone())),
+                "line {}: {} {driver} twice",
+                entry.line,
+                entry.tag
+            );
+            tags.insert(entry.tag);
+            drivers.insert(driver);
+            vendors.insert(entry.vendor.clone().expect("every row names its vendor"));
+        }
+        assert!(tags.len() >= 300, "{} tags", tags.len());
+        assert!(drivers.len() >= 40, "{} drivers", drivers.len());
+        assert!(vendors.len() >= 25, "{} vendors", vendors.len());
+    }
+
+    /// Source code writes a tag as a C character constant (`'Xyzw'`) or a number
+    /// (`0x7A42484D`); the tag in memory, as poolmon shows it and as the list holds it, is
+    /// that constant's bytes little-endian: reversed. Every row whose note quotes the constant
+    /// is checked against that rule.
+    #[test]
+    fn community_tags_are_their_source_constants_in_memory_order() {
+        let mut checked = 0;
+        for entry in COMMUNITY_LIST.parse().unwrap().entries {
+            let note = entry.provenance.source_note.unwrap_or_default();
+            let constant = note
+                .rsplit_once("' reversed")
+                .and_then(|(before, _)| before.rsplit_once('\''))
+                .map(|(_, constant)| PoolTag::parse(constant).unwrap());
+            let number = note
+                .split_once(" little-endian bytes")
+                .and_then(|(before, _)| before.rsplit_once("0x"))
+                .map(|(_, hex)| u32::from_str_radix(hex, 16).unwrap());
+            if let Some(constant) = constant {
+                assert_eq!(entry.tag, constant.reversed(), "line {}", entry.line);
+                checked += 1;
+            } else if let Some(number) = number {
+                assert_eq!(
+                    entry.tag,
+                    PoolTag::from_u32_le(number),
+                    "line {}",
+                    entry.line
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 380, "only {checked} rows quote their constant");
+    }
+
     #[test]
     fn seeding_happens_once_and_respects_deletion() {
         let dir = tempfile::tempdir().unwrap();
         let index = SearchIndex::open(dir.path()).unwrap();
         let vendors = VendorDirectory::embedded();
-        assert!(matches!(
-            seed_default(&index, &vendors).unwrap(),
-            SeedOutcome::Seeded(n) if n >= 300
-        ));
-        assert_eq!(
-            seed_default(&index, &vendors).unwrap(),
-            SeedOutcome::Unchanged
+        let seeded = seed_embedded_lists(&index, &vendors).unwrap();
+        assert!(matches!(seeded[0], (DEFAULT_SOURCE, SeedOutcome::Seeded(n)) if n >= 300));
+        assert!(matches!(seeded[1], (COMMUNITY_SOURCE, SeedOutcome::Seeded(n)) if n >= 300));
+        assert!(
+            seed_embedded_lists(&index, &vendors)
+                .unwrap()
+                .iter()
+                .all(|(_, outcome)| *outcome == SeedOutcome::Unchanged)
         );
         let cont = index.tag_report(PoolTag::parse("Cont").unwrap()).unwrap();
         assert!(cont.is_known());
         index.delete_source(DEFAULT_SOURCE).unwrap();
         assert_eq!(
-            seed_default(&index, &vendors).unwrap(),
+            seed_list(&index, &vendors, &DEFAULT_LIST).unwrap(),
             SeedOutcome::Unchanged
         );
         assert!(index.source(DEFAULT_SOURCE).unwrap().is_none());
+    }
+
+    /// A data directory seeded before the community list existed has the default's marker
+    /// only: the community list is added, and nothing stored is touched.
+    #[test]
+    fn an_existing_data_dir_gains_the_community_list_and_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let vendors = VendorDirectory::embedded();
+        seed_list(&index, &vendors, &DEFAULT_LIST).unwrap();
+        let mine = ListSource {
+            name: "mine".into(),
+            version: None,
+            origin: None,
+            format: None,
+        };
+        import_list(&index, &vendors, &mine, b"LkaL - lkal.sys - leaks\n").unwrap();
+        let before = index.entry_count().unwrap();
+        let seeded = seed_embedded_lists(&index, &vendors).unwrap();
+        assert_eq!(seeded[0], (DEFAULT_SOURCE, SeedOutcome::Unchanged));
+        let (_, SeedOutcome::Seeded(added)) = seeded[1] else {
+            panic!("{seeded:?}");
+        };
+        assert_eq!(index.entry_count().unwrap(), before + added);
+        let community = index.source(COMMUNITY_SOURCE).unwrap().unwrap();
+        assert_eq!(community.origin.as_deref(), Some("community"));
+        assert!(index.source("mine").unwrap().is_some());
+    }
+
+    #[test]
+    fn an_imported_source_of_an_embedded_name_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let vendors = VendorDirectory::embedded();
+        let theirs = ListSource {
+            name: COMMUNITY_SOURCE.into(),
+            version: Some("theirs".into()),
+            origin: None,
+            format: None,
+        };
+        import_list(&index, &vendors, &theirs, b"LkaL - lkal.sys - leaks\n").unwrap();
+        assert_eq!(
+            seed_list(&index, &vendors, &COMMUNITY_LIST).unwrap(),
+            SeedOutcome::NameTaken
+        );
+        assert_eq!(index.source(COMMUNITY_SOURCE).unwrap().unwrap().entries, 1);
     }
 
     #[test]

@@ -22,7 +22,8 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searche
 
 use crate::driver::DriverAnalysis;
 use crate::knowledge::{
-    Confidence, DriverOwner, SourceInfo, SourceKind, TagEntry, driver_stem, normalize_driver_name,
+    Confidence, DriverOwner, Provenance, SourceInfo, SourceKind, TagEntry, driver_stem,
+    normalize_driver_name,
 };
 use crate::tag::{PoolTag, TagPattern};
 use crate::vendor::vendor_key;
@@ -86,7 +87,9 @@ struct Fields {
     confidence: Field,
     source: Field,
     line: Field,
-    /// On `source` documents: the `SourceInfo` as JSON.
+    /// On `source` documents: the `SourceInfo` as JSON. On attribution documents: the row's
+    /// `Provenance` as JSON, when it has one. A stored-only field both kinds share, so adding
+    /// provenance changed no schema and data directories written before open as they are.
     source_info: Field,
     /// `default`, `list` or `driver`, on entries and source records alike, for counting.
     source_kind: Field,
@@ -572,11 +575,7 @@ impl SearchIndex {
         let tier = |query: Box<dyn Query>, score: f32| -> (Occur, Box<dyn Query>) {
             (Occur::Should, Box::new(ConstScoreQuery::new(query, score)))
         };
-        // Quotes keep blanks: `"Io  "` is the tag `Io  `.
-        let unquoted = text
-            .strip_prefix('"')
-            .and_then(|t| t.strip_suffix('"'))
-            .unwrap_or(text);
+        let unquoted = unquoted(text);
         let lower = unquoted.to_ascii_lowercase();
 
         if let Some(pattern) = TagPattern::parse(unquoted) {
@@ -698,6 +697,11 @@ impl SearchIndex {
         if let Some(line) = entry.line {
             doc.add_u64(f.line, line);
         }
+        if !entry.provenance.is_empty()
+            && let Ok(json) = serde_json::to_string(&entry.provenance)
+        {
+            doc.add_text(f.source_info, json);
+        }
         doc
     }
 
@@ -748,6 +752,11 @@ impl SearchIndex {
         let confidence = text(f.confidence)
             .and_then(|c| c.parse::<Confidence>().ok())
             .ok_or_else(|| IndexError::Corrupt(format!("entry {tag} without confidence")))?;
+        let provenance = match text(f.source_info) {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| IndexError::Corrupt(format!("provenance of entry {tag}: {e}")))?,
+            None => Provenance::default(),
+        };
         Ok(TagEntry {
             tag,
             is_pattern: doc.get_first(f.is_pattern).and_then(|v| v.as_u64()) == Some(1),
@@ -763,6 +772,7 @@ impl SearchIndex {
             confidence,
             source: text(f.source).unwrap_or_default(),
             line: doc.get_first(f.line).and_then(|v| v.as_u64()),
+            provenance,
         })
     }
 
@@ -827,6 +837,23 @@ pub struct IndexStats {
     pub entries_by_source_kind: BTreeMap<&'static str, u64>,
 }
 
+/// Quotes keep blanks: the search text `"Io  "` is the tag `Io  `.
+fn unquoted(text: &str) -> &str {
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text)
+}
+
+/// The exact tag a search text names, when it names one: the search box reads it as that tag
+/// first (a pattern such as `Ntf*` is not one tag).
+pub fn exact_tag_query(text: &str) -> Option<PoolTag> {
+    let text = unquoted(text.trim());
+    if TagPattern::parse(text).is_some() {
+        return None;
+    }
+    PoolTag::parse(text).ok()
+}
+
 /// Most trustworthy first, then by source and line for a stable order.
 fn sort_attributions(entries: &mut [TagEntry]) {
     entries.sort_by(|a, b| {
@@ -879,6 +906,24 @@ impl SearchIndex {
         self.searcher().generation().generation_id()
     }
 
+    /// Every attribution of one source, in the order of its list (by line, then tag), with no
+    /// cap: an export holds them all.
+    pub fn source_entries(&self, name: &str) -> Result<Vec<TagEntry>, IndexError> {
+        let searcher = self.searcher();
+        let query = self.entry_query(self.term_query(self.fields.source, name));
+        let mut addresses: Vec<DocAddress> = searcher
+            .search(&*query, &DocSetCollector)?
+            .into_iter()
+            .collect();
+        addresses.sort();
+        let mut entries = addresses
+            .into_iter()
+            .map(|address| self.load_entry(&searcher, address))
+            .collect::<Result<Vec<_>, _>>()?;
+        entries.sort_by(|a, b| a.line.cmp(&b.line).then_with(|| a.tag.cmp(&b.tag)));
+        Ok(entries)
+    }
+
     /// Every attribution in the knowledge base, with the generation they were read at.
     pub fn all_entries(&self) -> Result<(u64, Vec<TagEntry>), IndexError> {
         let searcher = self.searcher();
@@ -915,6 +960,7 @@ mod tests {
             confidence: Confidence::List,
             source: source.into(),
             line: Some(1),
+            provenance: Provenance::default(),
         }
     }
 

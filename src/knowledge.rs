@@ -159,13 +159,31 @@ pub struct TagEntry {
     pub source: String,
     /// Line in the source list (lists only).
     pub line: Option<u64>,
+    #[serde(flatten)]
+    pub provenance: Provenance,
+}
+
+/// Where one attribution can be checked, as its list row gave it: the facts of a community
+/// list are only as good as the source a reader can open.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Provenance {
+    /// The page, or the repository file and line at a named commit, that shows the tag.
+    pub source_url: Option<String>,
+    /// How that source shows it (the constant, the pool call, the build file naming the driver).
+    pub source_note: Option<String>,
+}
+
+impl Provenance {
+    pub fn is_empty(&self) -> bool {
+        self.source_url.is_none() && self.source_note.is_none()
+    }
 }
 
 /// What kind of thing a source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
-    /// The knowledge base compiled into the binary.
+    /// A list compiled into the binary (the default list, the community list).
     Default,
     /// An imported tag list.
     List,

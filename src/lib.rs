@@ -1,12 +1,13 @@
 //! poolsleuth: tells a Windows administrator which driver is leaking kernel pool memory, who
 //! makes it, and what to do about it.
 //!
-//! Domain modules (`tag`, `pooltag_list`, `knowledge`, `vendor`, `index`, `import`) know nothing
+//! Domain modules (`tag`, `pooltag_list`, `knowledge`, `vendor`, `index`, `import`, `export`) know nothing
 //! about HTTP; `http` is the thin edge and `cli` the command line.
 
 pub mod attribution;
 pub mod cli;
 pub mod driver;
+pub mod export;
 pub mod http;
 pub mod import;
 pub mod index;
@@ -14,4 +15,5 @@ pub mod knowledge;
 pub mod pooltag_list;
 pub mod snapshot;
 pub mod tag;
+pub mod unknown_tag;
 pub mod vendor;

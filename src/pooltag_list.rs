@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::knowledge::DriverOwner;
+use crate::knowledge::{Confidence, DriverOwner, Provenance};
 use crate::tag::{PoolTag, TagPattern};
 
 /// The list formats we read.
@@ -63,7 +63,28 @@ pub struct ListEntry {
     pub vendor: Option<String>,
     pub product: Option<String>,
     pub version: Option<String>,
+    /// SHA-256 of the binary the row was found in (an exported driver scan).
+    pub sha256: Option<String>,
+    /// As the row says (an exported knowledge base); `None` for a plain list, which is `list`.
+    pub confidence: Option<Confidence>,
+    pub provenance: Provenance,
 }
+
+/// The columns of the CSV/TSV format, in the order an export writes them. Only `tag` is
+/// required; the reader also accepts the aliases in [`parse_delimited`].
+pub const LIST_COLUMNS: [&str; 11] = [
+    "tag",
+    "driver",
+    "component",
+    "description",
+    "vendor",
+    "product",
+    "version",
+    "sha256",
+    "confidence",
+    "source_url",
+    "source_note",
+];
 
 /// A line that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -91,7 +112,7 @@ pub enum ListError {
     #[error("unknown list format {0:?}; formats understood: {formats}", formats = ListFormat::NAMES)]
     UnknownFormat(String),
     #[error(
-        "the {format} header has no tag column (line {line}); expected columns: tag, driver, description, and optionally component, vendor, product, version"
+        "the {format} header has no tag column (line {line}); expected columns: tag, driver, description, and optionally component, vendor, product, version, sha256, confidence, source_url, source_note"
     )]
     NoTagColumn { format: ListFormat, line: usize },
     #[error("no entries could be read from the list ({skipped} lines skipped; first problem: line {first_line}: {first_reason}); formats understood: {formats}", formats = ListFormat::NAMES)]
@@ -211,6 +232,9 @@ fn parse_pooltag_txt(text: &str) -> ParsedList {
                         vendor: None,
                         product: None,
                         version: None,
+                        sha256: None,
+                        confidence: None,
+                        provenance: Provenance::default(),
                     });
                 }
             }
@@ -301,11 +325,12 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
         header_line = index + 1;
         break;
     }
+    let body = &text.as_bytes()[body_offset..];
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
         .has_headers(true)
-        .from_reader(&text.as_bytes()[body_offset..]);
+        .from_reader(body);
     let headers: Vec<String> = reader
         .headers()
         .map(|h| h.iter().map(|c| c.trim().to_ascii_lowercase()).collect())
@@ -330,6 +355,10 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
     let vendor_col = column(&["vendor", "company", "manufacturer", "companyname"]);
     let product_col = column(&["product", "productname"]);
     let version_col = column(&["version", "fileversion", "driver version"]);
+    let sha256_col = column(&["sha256", "sha-256"]);
+    let confidence_col = column(&["confidence"]);
+    let source_url_col = column(&["source_url", "source url", "url"]);
+    let source_note_col = column(&["source_note", "source note", "note"]);
 
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
@@ -358,7 +387,14 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
                 .map(str::to_owned)
         };
         let raw_tag = record.get(tag_col).unwrap_or("");
-        if record.iter().all(|f| f.trim().is_empty()) || is_comment(raw_tag) {
+        // A comment is a line that starts with a comment marker, not a quoted field that does
+        // (an exported tag `#abc` is written `"#abc"`).
+        let row_start = record
+            .position()
+            .and_then(|p| body.get(p.byte() as usize..))
+            .map(|rest| String::from_utf8_lossy(&rest[..rest.len().min(8)]).into_owned());
+        let row_text = row_start.as_deref().unwrap_or(raw_tag);
+        if record.iter().all(|f| f.trim().is_empty()) || is_comment(row_text) {
             continue;
         }
         // Leading blanks are part of a tag only when quoted; unquoted CSV often has `a, b`.
@@ -385,6 +421,26 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
             });
             continue;
         }
+        let checked = (|| -> Result<_, String> {
+            Ok((
+                field(sha256_col).map(checked_sha256).transpose()?,
+                field(confidence_col)
+                    .map(|c| c.parse::<Confidence>())
+                    .transpose()?,
+                field(source_url_col).map(checked_url).transpose()?,
+            ))
+        })();
+        let (sha256, confidence, source_url) = match checked {
+            Ok(values) => values,
+            Err(reason) => {
+                skipped.push(SkippedLine {
+                    line,
+                    reason: format!("tag {tag}: {reason}"),
+                    text: excerpt(&record.iter().collect::<Vec<_>>().join(",")),
+                });
+                continue;
+            }
+        };
         let mut owner = DriverOwner::from_list_field(driver.as_deref().unwrap_or("<unknown>"));
         if component.is_some() {
             owner.component = component;
@@ -398,6 +454,12 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
             vendor: field(vendor_col),
             product: field(product_col),
             version: field(version_col),
+            sha256,
+            confidence,
+            provenance: Provenance {
+                source_url,
+                source_note: field(source_note_col).map(|n| collapse_spaces(&n)),
+            },
         });
     }
     Ok(ParsedList {
@@ -405,6 +467,36 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
         entries,
         skipped,
     })
+}
+
+/// A SHA-256 as 64 hex digits, stored lower-case.
+fn checked_sha256(text: String) -> Result<String, String> {
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!("sha256 {:?} is not 64 hex digits", excerpt(&text)))
+    }
+}
+
+/// A source link is shown on pages as a link, so only a plain http(s) URL is taken (never
+/// `javascript:` or `data:`).
+fn checked_url(text: String) -> Result<String, String> {
+    const MAX_URL_BYTES: usize = 2_000;
+    let scheme_ok = ["https://", "http://"].iter().any(|scheme| {
+        text.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    });
+    if scheme_ok
+        && text.len() <= MAX_URL_BYTES
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        Ok(text)
+    } else {
+        Err(format!(
+            "source_url {:?} is not an http(s) URL of at most {MAX_URL_BYTES} bytes",
+            excerpt(&text)
+        ))
+    }
 }
 
 #[cfg(test)]

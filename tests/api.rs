@@ -176,7 +176,7 @@ async fn reimporting_a_source_replaces_it_and_leaves_others_alone() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["poolsleuth-default", "wdk"]);
+    assert_eq!(names, ["poolsleuth-community", "poolsleuth-default", "wdk"]);
 }
 
 const SMALL_LIST: &str = "\
@@ -445,14 +445,7 @@ async fn writes_need_the_admin_token() {
         .await
         .unwrap();
     assert_eq!(delete.status(), 401);
-    let delete = app
-        .client
-        .delete(app.url("/api/v1/lists/x"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(delete.status(), 200);
+    assert_eq!(app.delete_source("x").await, 200);
     let (status, _) = app.get_json("/api/v1/tags/LkaL").await;
     assert_eq!(status, 404, "deleted with its source");
 

@@ -1095,6 +1095,7 @@ fn kb() -> KnowledgeView {
         confidence,
         source: "s".into(),
         line: Some(1),
+        provenance: Default::default(),
     };
     KnowledgeView::from_entries(
         1,

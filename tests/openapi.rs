@@ -20,6 +20,7 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/lists"),
     ("post", "/api/v1/lists"),
     ("delete", "/api/v1/lists/{name}"),
+    ("get", "/api/v1/lists/{name}/export"),
     ("post", "/api/v1/drivers"),
     ("delete", "/api/v1/drivers/sha256/{sha256}"),
     ("post", "/api/v1/analyze"),

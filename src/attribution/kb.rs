@@ -426,6 +426,7 @@ mod tests {
             confidence,
             source: format!("src-{tag}"),
             line: Some(1),
+            provenance: Default::default(),
         }
     }
 

@@ -409,6 +409,8 @@ pub struct Candidate {
     /// Knowledge-base source name, `snapshot`, `driver-list` or `group`.
     pub source: String,
     pub line: Option<u64>,
+    /// The knowledge-base row's source link (a community list row cites one).
+    pub source_url: Option<String>,
     pub detail: Option<String>,
     pub os_component: bool,
     pub loaded: Option<bool>,
@@ -460,6 +462,8 @@ pub struct Evidence {
     pub confidence: Option<Confidence>,
     pub source: String,
     pub line: Option<u64>,
+    /// The knowledge-base row's source link (a community list row cites one).
+    pub source_url: Option<String>,
     pub detail: Option<String>,
     pub weight: f64,
     /// Drivers named for this tag (the score is shared among them).
@@ -601,6 +605,10 @@ impl<'a> Cand<'a> {
 
     fn detail(&self) -> Option<String> {
         self.extra.as_ref().and_then(|x| x.detail.clone())
+    }
+
+    fn source_url(&self) -> Option<String> {
+        self.entry.and_then(|e| e.provenance.source_url.clone())
     }
 }
 
@@ -1479,6 +1487,7 @@ impl<'a> Analyzer<'a> {
                         confidence: c.entry.map(|e| e.confidence),
                         source: c.source().to_owned(),
                         line: c.entry.and_then(|e| e.line),
+                        source_url: c.source_url(),
                         detail: c.detail(),
                         weight: round(c.weight, 4),
                         claimants: work[wi].cands.len(),
@@ -1865,6 +1874,7 @@ impl<'a> Analyzer<'a> {
                 evidence: c.kind,
                 confidence: c.entry.map(|e| e.confidence),
                 line: c.entry.and_then(|e| e.line),
+                source_url: c.source_url(),
                 detail: c.extra.and_then(|x| x.detail),
                 os_component: c.os,
                 loaded: c.loaded,

@@ -2,12 +2,14 @@
 //! subcommand with its own `run`.
 
 mod analyze;
+mod export;
 mod healthcheck;
 mod import;
 mod scan;
 mod serve;
 
 pub use analyze::AnalyzeArgs;
+pub use export::ExportArgs;
 pub use healthcheck::HealthcheckArgs;
 pub use import::ImportArgs;
 pub use scan::ScanArgs;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::import::{SeedOutcome, seed_default};
+use crate::import::{SeedOutcome, seed_embedded_lists};
 use crate::index::SearchIndex;
 use crate::vendor::VendorDirectory;
 
@@ -39,6 +41,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Import a pooltag.txt-style or CSV/TSV tag list from a file or URL.
     Import(ImportArgs),
+    /// Write one source as a CSV list in the import format (to import on another server).
+    Export(ExportArgs),
     /// Rank the drivers behind a pool leak from poolmon, !poolused or other snapshots.
     Analyze(AnalyzeArgs),
     /// Analyse driver files (.sys) for vendor, version, signer and the pool tags they use.
@@ -102,6 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Import(args) => import::run(args).await,
+        Command::Export(args) => export::run(args).await,
         Command::Analyze(args) => analyze::run(args).await,
         Command::Scan(args) => scan::run(args).await,
         Command::Healthcheck(args) => healthcheck::run(args).await,
@@ -116,15 +121,20 @@ pub async fn open_index(
     let data_dir = data_dir.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Arc<SearchIndex>> {
         let index = SearchIndex::open(&data_dir)?;
-        match seed_default(&index, &vendors)? {
-            SeedOutcome::Seeded(n) => tracing::info!(
-                entries = n,
-                "seeded a new data dir with the embedded default knowledge base"
-            ),
-            SeedOutcome::Refreshed(n) => {
-                tracing::info!(entries = n, "refreshed the embedded default knowledge base")
+        for (source, outcome) in seed_embedded_lists(&index, &vendors)? {
+            match outcome {
+                SeedOutcome::Seeded(n) => {
+                    tracing::info!(source, entries = n, "seeded an embedded tag list")
+                }
+                SeedOutcome::Refreshed(n) => {
+                    tracing::info!(source, entries = n, "refreshed an embedded tag list")
+                }
+                SeedOutcome::NameTaken => tracing::warn!(
+                    source,
+                    "an imported source has the name of an embedded list; it is kept and the embedded list is not seeded"
+                ),
+                SeedOutcome::Unchanged => {}
             }
-            SeedOutcome::Unchanged => {}
         }
         Ok(Arc::new(index))
     })

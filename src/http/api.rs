@@ -3,7 +3,8 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -12,11 +13,13 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::require_admin;
 use super::openapi::{BinaryFile, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig};
+use crate::export::export_source;
 use crate::import::{ImportReport, ListSource, import_list};
-use crate::index::{DriverReport, SearchPage, TagReport};
+use crate::index::{DriverReport, SearchPage, TagReport, exact_tag_query};
 use crate::knowledge::SourceInfo;
 use crate::pooltag_list::ListFormat;
 use crate::tag::PoolTag;
+use crate::unknown_tag::{NextStep, next_steps};
 
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 200;
@@ -35,6 +38,7 @@ pub fn router(config: &HttpConfig) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(config.max_body_bytes)),
         )
         .route("/api/v1/lists/{name}", delete(delete_source))
+        .route("/api/v1/lists/{name}/export", get(export))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -126,10 +130,27 @@ async fn tag(
     Ok(Json(tag_report(&state, text).await?))
 }
 
-pub async fn run_search(state: &AppState, params: SearchParams) -> ApiResult<SearchPage> {
+/// A page of search hits, and for an exact tag nothing knows, what to do next.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchAnswer {
+    #[serde(flatten)]
+    pub page: SearchPage,
+    /// Only when the query is one exact tag with no hits: scan the drivers, capture a pool
+    /// trace, and the tag reversed when that is known, in this order.
+    pub next_steps: Vec<NextStep>,
+}
+
+pub async fn run_search(state: &AppState, params: SearchParams) -> ApiResult<SearchAnswer> {
     let (limit, offset) = params.window()?;
     state
-        .blocking(move |index, _| Ok(index.search(&params.q, limit, offset)?))
+        .blocking(move |index, _| {
+            let page = index.search(&params.q, limit, offset)?;
+            let next_steps = match exact_tag_query(&params.q) {
+                Some(tag) if page.total == 0 => next_steps(index, tag)?,
+                _ => Vec::new(),
+            };
+            Ok(SearchAnswer { page, next_steps })
+        })
         .await
 }
 
@@ -140,7 +161,7 @@ pub async fn run_search(state: &AppState, params: SearchParams) -> ApiResult<Sea
     tag = "knowledge base",
     params(SearchParams),
     responses(
-        (status = 200, description = "One page of hits, best first", body = SearchPage),
+        (status = 200, description = "One page of hits, best first; for an unknown exact tag, the next steps", body = SearchAnswer),
         (status = 400, description = "A bad query string, limit or offset", body = ErrorBody),
         (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
@@ -149,7 +170,7 @@ pub async fn run_search(state: &AppState, params: SearchParams) -> ApiResult<Sea
 async fn search(
     State(state): State<AppState>,
     params: Result<Query<SearchParams>, QueryRejection>,
-) -> ApiResult<Json<SearchPage>> {
+) -> ApiResult<Json<SearchAnswer>> {
     Ok(Json(run_search(&state, query_params(params)?).await?))
 }
 
@@ -323,4 +344,49 @@ async fn delete_source(
         source: name,
         removed,
     }))
+}
+
+/// `GET /api/v1/lists/{name}/export`: one source as a CSV list in the import format.
+///
+/// Every column the knowledge base holds (driver, component, description, vendor, product,
+/// version, sha256, confidence, source_url, source_note), for an imported list, an embedded
+/// one or an analysed driver (`driver:SHA256`). Importing the file on another server gives
+/// the same attributions there.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lists/{name}/export",
+    tag = "knowledge base",
+    params(("name" = String, Path, description = "The source's name", pattern = r"^[A-Za-z0-9._+@:-]{1,100}$", example = "poolsleuth-community")),
+    responses(
+        (status = 200, description = "The source's entries as CSV, after one `#` comment line naming the source", body = String, content_type = "text/csv"),
+        (status = 400, description = "A malformed path", body = ErrorBody),
+        (status = 404, description = "No source has that name", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+    )
+)]
+async fn export(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<impl IntoResponse> {
+    let lookup = name.clone();
+    let exported = state
+        .blocking(move |index, _| Ok(export_source(index, &lookup)?))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no source named {name:?}")))?;
+    // Source names are letters, digits and `._-+@:` (checked when stored), fine in a quoted
+    // file name except `:`, which Windows does not allow in one (`driver:SHA256`).
+    let file_name = format!("{}.csv", exported.source.name.replace(':', "-"));
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        exported.csv,
+    ))
 }

@@ -113,6 +113,7 @@ pub enum OutputName {
         super::api::list_sources,
         super::api::import,
         super::api::delete_source,
+        super::api::export,
         super::drivers::upload,
         super::drivers::delete_driver,
         super::analyze::analyze_api,

@@ -16,7 +16,7 @@ use super::ApiError;
 use super::api::{SearchParams, driver_report, query_params, run_search, tag_report};
 use super::auth::require_admin;
 use super::drivers::{UploadReport, analyze_and_store, read_multipart};
-use super::views::{AnalysisView, EntryView, TagView};
+use super::views::{AnalysisView, EntryView, NextStepView, TagView};
 use super::{ApiPath, AppState, PageResult};
 use crate::index::IndexStats;
 use crate::knowledge::SourceInfo;
@@ -74,6 +74,7 @@ struct SearchHtml {
     prev_href: Option<String>,
     next_href: Option<String>,
     stats: Option<IndexStats>,
+    next_steps: Vec<NextStepView>,
 }
 
 async fn search_page(
@@ -98,6 +99,8 @@ async fn search_page(
     )
     .await?;
     let link = |page: usize| format!("/?q={}&page={page}", super::views::path_segment(&params.q));
+    let next_steps = results.next_steps.iter().map(NextStepView::new).collect();
+    let results = results.page;
     Ok(SearchHtml {
         total: results.total,
         first: if results.hits.is_empty() {
@@ -111,6 +114,7 @@ async fn search_page(
         next_href: (offset + results.hits.len() < results.total).then(|| link(page + 1)),
         query: params.q,
         stats,
+        next_steps,
     })
 }
 

@@ -5,6 +5,7 @@ use crate::driver::{DriverAnalysis, TagKind};
 use crate::index::{MatchKind, SearchHit};
 use crate::knowledge::TagEntry;
 use crate::tag::PoolTag;
+use crate::unknown_tag::NextStep;
 use crate::vendor::VendorDirectory;
 
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
@@ -65,6 +66,9 @@ pub struct EntryView {
     pub confidence_label: &'static str,
     pub source: String,
     pub line: String,
+    /// An http(s) link to what shows the fact (checked on import), or empty.
+    pub source_url: String,
+    pub source_note: String,
     pub matched: &'static str,
 }
 
@@ -88,6 +92,8 @@ impl EntryView {
             confidence_label: entry.confidence.label(),
             source: entry.source.clone(),
             line: entry.line.map(|l| l.to_string()).unwrap_or_default(),
+            source_url: entry.provenance.source_url.clone().unwrap_or_default(),
+            source_note: entry.provenance.source_note.clone().unwrap_or_default(),
             matched: "",
         }
     }
@@ -102,6 +108,56 @@ impl EntryView {
                 MatchKind::Text => "words",
             },
             ..Self::new(&hit.entry)
+        }
+    }
+}
+
+/// One step to try about an unknown tag, for the search page.
+#[derive(Debug, Clone)]
+pub struct NextStepView {
+    pub text: String,
+    /// Commands to run in order (the scan; the WPR start and stop, then the xperf pair).
+    pub commands: Vec<String>,
+    /// The WPR profile to save first, when the step is a pool trace.
+    pub profile_file: String,
+    pub profile: String,
+    /// The known reversed tag.
+    pub tag: Option<TagView>,
+}
+
+impl NextStepView {
+    pub fn new(step: &NextStep) -> Self {
+        let plain = |text: &String| Self {
+            text: text.clone(),
+            commands: Vec::new(),
+            profile_file: String::new(),
+            profile: String::new(),
+            tag: None,
+        };
+        match step {
+            NextStep::ScanDrivers { text, command } => Self {
+                commands: vec![command.clone()],
+                ..plain(text)
+            },
+            NextStep::PoolTrace { text, trace: None } => plain(text),
+            NextStep::PoolTrace {
+                text,
+                trace: Some(trace),
+            } => Self {
+                commands: trace
+                    .wpr_commands
+                    .iter()
+                    .chain(&trace.xperf_commands)
+                    .cloned()
+                    .collect(),
+                profile_file: trace.profile_file.clone(),
+                profile: trace.profile.clone(),
+                ..plain(text)
+            },
+            NextStep::ReversedTag { text, tag, .. } => Self {
+                tag: Some(TagView::new(*tag)),
+                ..plain(text)
+            },
         }
     }
 }

@@ -94,6 +94,18 @@ impl TestApp {
         (status, response.json().await.unwrap())
     }
 
+    /// Deletes a source as the admin; returns the status.
+    pub async fn delete_source(&self, name: &str) -> u16 {
+        self.client
+            .delete(self.url(&format!("/api/v1/lists/{name}")))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// Stops the server gracefully and waits until it has released the data dir.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
