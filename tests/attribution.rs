@@ -1012,6 +1012,7 @@ fn the_answer_names_the_version_whose_code_no_longer_allocates_the_tag() {
         confidence: Confidence::CodeSite,
         source: format!("driver:{}", sha.to_string().repeat(64)),
         line: None,
+        provenance: Default::default(),
     };
     let kb = KnowledgeView::from_entries(
         1,
