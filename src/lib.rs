@@ -7,6 +7,7 @@
 pub mod attribution;
 pub mod cli;
 pub mod driver;
+pub mod excerpt;
 pub mod http;
 pub mod import;
 pub mod index;
@@ -14,4 +15,5 @@ pub mod knowledge;
 pub mod pooltag_list;
 pub mod snapshot;
 pub mod tag;
+pub mod utf16;
 pub mod vendor;

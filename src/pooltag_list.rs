@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::excerpt::{bound_message, excerpt};
 use crate::knowledge::DriverOwner;
 use crate::tag::{PoolTag, TagPattern};
 
@@ -65,13 +66,53 @@ pub struct ListEntry {
     pub version: Option<String>,
 }
 
+/// The longest description stored: a paragraph, not a document. Every page and answer that
+/// shows the entry carries it.
+pub const MAX_DESCRIPTION_BYTES: usize = 4 * 1024;
+/// The longest driver, component, vendor, product or version stored.
+pub const MAX_NAME_BYTES: usize = 512;
+
+impl ListEntry {
+    /// Why the entry is too large to store (the first field over its limit), if it is.
+    fn oversized(&self) -> Option<String> {
+        let fields = [
+            (
+                "description",
+                Some(self.description.as_str()),
+                MAX_DESCRIPTION_BYTES,
+            ),
+            ("driver", self.owner.driver.as_deref(), MAX_NAME_BYTES),
+            ("component", self.owner.component.as_deref(), MAX_NAME_BYTES),
+            ("vendor", self.vendor.as_deref(), MAX_NAME_BYTES),
+            ("product", self.product.as_deref(), MAX_NAME_BYTES),
+            ("version", self.version.as_deref(), MAX_NAME_BYTES),
+        ];
+        fields.into_iter().find_map(|(name, value, limit)| {
+            let bytes = value?.len();
+            (bytes > limit)
+                .then(|| format!("the {name} is {bytes} bytes long; the limit is {limit} bytes"))
+        })
+    }
+}
+
 /// A line that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SkippedLine {
     pub line: usize,
     pub reason: String,
-    /// The start of the line, for the report (at most 120 characters).
+    /// The start of the line, for the report (at most 200 characters).
     pub text: String,
+}
+
+impl SkippedLine {
+    /// Quotes at most an excerpt of the line, in the text and in the reason.
+    fn new(line: usize, reason: &str, text: &str) -> Self {
+        Self {
+            line,
+            reason: bound_message(reason).into_owned(),
+            text: excerpt(text).into_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -182,8 +223,9 @@ fn is_comment(line: &str) -> bool {
         && !row
 }
 
-fn excerpt(line: &str) -> String {
-    line.chars().take(120).collect()
+/// A CSV/TSV row as one line of text, for a skipped-line report.
+fn row_text(record: &csv::StringRecord) -> String {
+    record.iter().collect::<Vec<_>>().join(",")
 }
 
 /// Reads `pooltag.txt`: `Tag - binary - description`, two-field rows `Tag - description`,
@@ -201,8 +243,9 @@ fn parse_pooltag_txt(text: &str) -> ParsedList {
         match parse_pooltag_line(line) {
             Ok((tag, owners, description)) => {
                 let is_pattern = TagPattern::parse(&tag.trimmed()).is_some();
-                for owner in owners {
-                    entries.push(ListEntry {
+                let row: Vec<ListEntry> = owners
+                    .into_iter()
+                    .map(|owner| ListEntry {
                         line: line_no,
                         tag,
                         is_pattern,
@@ -211,14 +254,14 @@ fn parse_pooltag_txt(text: &str) -> ParsedList {
                         vendor: None,
                         product: None,
                         version: None,
-                    });
+                    })
+                    .collect();
+                match row.iter().find_map(ListEntry::oversized) {
+                    Some(reason) => skipped.push(SkippedLine::new(line_no, &reason, line)),
+                    None => entries.extend(row),
                 }
             }
-            Err(reason) => skipped.push(SkippedLine {
-                line: line_no,
-                reason,
-                text: excerpt(line),
-            }),
+            Err(reason) => skipped.push(SkippedLine::new(line_no, &reason, line)),
         }
     }
     ParsedList {
@@ -340,11 +383,11 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
                 let line = error
                     .position()
                     .map_or(0, |p| p.line() as usize + header_line - 1);
-                skipped.push(SkippedLine {
+                skipped.push(SkippedLine::new(
                     line,
-                    reason: format!("unreadable {format} row: {error}"),
-                    text: String::new(),
-                });
+                    &format!("unreadable {format} row: {error}"),
+                    "",
+                ));
                 continue;
             }
         };
@@ -366,11 +409,11 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
         let tag = match PoolTag::parse(tag_text) {
             Ok(tag) => tag,
             Err(error) => {
-                skipped.push(SkippedLine {
+                skipped.push(SkippedLine::new(
                     line,
-                    reason: error.to_string(),
-                    text: excerpt(&record.iter().collect::<Vec<_>>().join(",")),
-                });
+                    &error.to_string(),
+                    &row_text(&record),
+                ));
                 continue;
             }
         };
@@ -378,18 +421,18 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
         let component = field(component_col);
         let description = field(description_col).unwrap_or_default();
         if driver.is_none() && component.is_none() && description.is_empty() {
-            skipped.push(SkippedLine {
+            skipped.push(SkippedLine::new(
                 line,
-                reason: format!("tag {tag} has no driver, component or description"),
-                text: excerpt(&record.iter().collect::<Vec<_>>().join(",")),
-            });
+                &format!("tag {tag} has no driver, component or description"),
+                &row_text(&record),
+            ));
             continue;
         }
         let mut owner = DriverOwner::from_list_field(driver.as_deref().unwrap_or("<unknown>"));
         if component.is_some() {
             owner.component = component;
         }
-        entries.push(ListEntry {
+        let entry = ListEntry {
             line,
             tag,
             is_pattern: TagPattern::parse(&tag.trimmed()).is_some(),
@@ -398,7 +441,11 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
             vendor: field(vendor_col),
             product: field(product_col),
             version: field(version_col),
-        });
+        };
+        match entry.oversized() {
+            Some(reason) => skipped.push(SkippedLine::new(line, &reason, &row_text(&record))),
+            None => entries.push(entry),
+        }
     }
     Ok(ParsedList {
         format,
