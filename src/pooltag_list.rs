@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::excerpt::{bound_message, excerpt};
 use crate::knowledge::DriverOwner;
 use crate::tag::{PoolTag, TagPattern};
+use crate::utf16;
 
 /// The list formats we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -173,6 +174,10 @@ pub fn parse_list(bytes: &[u8], format: Option<ListFormat>) -> Result<ParsedList
 /// UTF-8 (with or without BOM) or, failing that, Windows-1252-ish Latin-1: old lists are not
 /// always UTF-8, and a tag byte ≥ 0x80 must survive as that byte.
 fn decode_text(bytes: &[u8]) -> Result<String, ListError> {
+    // UTF-16 (a list saved by PowerShell 5 or Notepad's "Unicode"), as snapshots are read.
+    if let Some((order, text)) = utf16::detect(bytes) {
+        return Ok(utf16::decode(text, order));
+    }
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         return Err(ListError::Binary(pos));
     }

@@ -403,3 +403,40 @@ async fn shutdown_ends_within_the_grace_period() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+#[tokio::test]
+async fn small_fixes_reserved_names_utf16_lists_and_404_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    for name in ["poolsleuth-default", "driver:abc"] {
+        let (status, body) = app.import(name, "LkaL - a.sys - b\n").await;
+        assert_eq!(status, 400, "{name}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("reserved")
+        );
+    }
+    // A list saved as UTF-16 (with and without a byte-order mark).
+    let list = "LkaL - a.sys - b\r\nLkaM - b.sys - c\r\n";
+    let bare: Vec<u8> = list.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut marked = b"\xff\xfe".to_vec();
+    marked.extend_from_slice(&bare);
+    for body in [bare, marked] {
+        let (status, report) = app.import("wide", body).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["imported"], 2, "{report}");
+    }
+    // The 404 page sends the same security headers as every page.
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), 404);
+    for header in [
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+    ] {
+        assert!(response.headers().contains_key(header), "{header}");
+    }
+}

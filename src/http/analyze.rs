@@ -10,17 +10,15 @@ use axum::body::Bytes;
 use axum::extract::multipart::MultipartError;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::api::query_params;
 use super::body::{BoundedUpload, TextPart};
 use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
-use super::pages::CONTENT_SECURITY_POLICY;
 use super::views::{TagView, driver_href};
 use super::{
     ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig, MAX_SNAPSHOT_SETTING,
@@ -34,12 +32,7 @@ use crate::snapshot::{FORMATS_UNDERSTOOD, SnapshotFormat};
 pub fn router(config: &HttpConfig) -> Router<AppState> {
     let limit = DefaultBodyLimit::max(config.max_snapshot_bytes);
     let api = Router::new().route("/api/v1/analyze", post(analyze_api).layer(limit));
-    let pages = Router::new()
-        .route("/analyze", get(form_page).post(result_page).layer(limit))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ));
+    let pages = Router::new().route("/analyze", get(form_page).post(result_page).layer(limit));
     api.merge(pages)
 }
 

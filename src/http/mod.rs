@@ -207,6 +207,11 @@ pub fn router(state: AppState) -> Router {
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
+        // On every answer, so error pages from the fallbacks carry it too.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(pages::CONTENT_SECURITY_POLICY),
+        ))
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests (within the shutdown

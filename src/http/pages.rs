@@ -5,11 +5,10 @@ use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::ApiError;
 use super::api::{SearchParams, driver_report, query_params, run_search, tag_report};
@@ -36,10 +35,6 @@ pub fn router(max_body_bytes: usize) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(max_body_bytes)),
         )
         .route("/assets/style.css", get(stylesheet))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
 }
 
 /// Strict policy: our own stylesheet, no scripts, forms only to ourselves.
