@@ -59,6 +59,12 @@ pub fn import_list(
     bytes: &[u8],
 ) -> Result<ImportReport, ImportError> {
     validate_source_name(&source.name).map_err(ImportError::BadSourceName)?;
+    if source.name == DEFAULT_SOURCE || source.name.starts_with(DRIVER_SOURCE_PREFIX) {
+        return Err(ImportError::BadSourceName(format!(
+            "the source name {:?} is reserved (the embedded default and analysed drivers); choose another",
+            source.name
+        )));
+    }
     let parsed = parse_list(bytes, source.format)?;
     store(index, vendors, source, SourceKind::List, parsed)
 }
@@ -124,8 +130,11 @@ pub enum DriverStoreStatus {
 }
 
 /// The source name under which one driver file's attributions are stored.
+/// Analysed drivers are sources named `driver:<sha256>`; lists may not take such names.
+const DRIVER_SOURCE_PREFIX: &str = "driver:";
+
 pub fn driver_source_name(sha256: &str) -> String {
-    format!("driver:{sha256}")
+    format!("{DRIVER_SOURCE_PREFIX}{sha256}")
 }
 
 /// The vendor of a driver: its CompanyName, else its signer, through the vendor directory.

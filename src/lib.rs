@@ -7,6 +7,7 @@
 pub mod attribution;
 pub mod cli;
 pub mod driver;
+pub mod excerpt;
 pub mod export;
 pub mod http;
 pub mod import;
@@ -16,4 +17,5 @@ pub mod pooltag_list;
 pub mod snapshot;
 pub mod tag;
 pub mod unknown_tag;
+pub mod utf16;
 pub mod vendor;

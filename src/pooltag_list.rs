@@ -9,8 +9,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::excerpt::{bound_message, excerpt};
 use crate::knowledge::{Confidence, DriverOwner, Provenance};
 use crate::tag::{PoolTag, TagPattern};
+use crate::utf16;
 
 /// The list formats we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -86,13 +88,53 @@ pub const LIST_COLUMNS: [&str; 11] = [
     "source_note",
 ];
 
+/// The longest description stored: a paragraph, not a document. Every page and answer that
+/// shows the entry carries it.
+pub const MAX_DESCRIPTION_BYTES: usize = 4 * 1024;
+/// The longest driver, component, vendor, product or version stored.
+pub const MAX_NAME_BYTES: usize = 512;
+
+impl ListEntry {
+    /// Why the entry is too large to store (the first field over its limit), if it is.
+    fn oversized(&self) -> Option<String> {
+        let fields = [
+            (
+                "description",
+                Some(self.description.as_str()),
+                MAX_DESCRIPTION_BYTES,
+            ),
+            ("driver", self.owner.driver.as_deref(), MAX_NAME_BYTES),
+            ("component", self.owner.component.as_deref(), MAX_NAME_BYTES),
+            ("vendor", self.vendor.as_deref(), MAX_NAME_BYTES),
+            ("product", self.product.as_deref(), MAX_NAME_BYTES),
+            ("version", self.version.as_deref(), MAX_NAME_BYTES),
+        ];
+        fields.into_iter().find_map(|(name, value, limit)| {
+            let bytes = value?.len();
+            (bytes > limit)
+                .then(|| format!("the {name} is {bytes} bytes long; the limit is {limit} bytes"))
+        })
+    }
+}
+
 /// A line that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SkippedLine {
     pub line: usize,
     pub reason: String,
-    /// The start of the line, for the report (at most 120 characters).
+    /// The start of the line, for the report (at most 200 characters).
     pub text: String,
+}
+
+impl SkippedLine {
+    /// Quotes at most an excerpt of the line, in the text and in the reason.
+    fn new(line: usize, reason: &str, text: &str) -> Self {
+        Self {
+            line,
+            reason: bound_message(reason).into_owned(),
+            text: excerpt(text).into_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,6 +195,10 @@ pub fn parse_list(bytes: &[u8], format: Option<ListFormat>) -> Result<ParsedList
 /// UTF-8 (with or without BOM) or, failing that, Windows-1252-ish Latin-1: old lists are not
 /// always UTF-8, and a tag byte ≥ 0x80 must survive as that byte.
 fn decode_text(bytes: &[u8]) -> Result<String, ListError> {
+    // UTF-16 (a list saved by PowerShell 5 or Notepad's "Unicode"), as snapshots are read.
+    if let Some((order, text)) = utf16::detect(bytes) {
+        return Ok(utf16::decode(text, order));
+    }
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         return Err(ListError::Binary(pos));
     }
@@ -203,8 +249,9 @@ fn is_comment(line: &str) -> bool {
         && !row
 }
 
-fn excerpt(line: &str) -> String {
-    line.chars().take(120).collect()
+/// A CSV/TSV row as one line of text, for a skipped-line report.
+fn row_text(record: &csv::StringRecord) -> String {
+    record.iter().collect::<Vec<_>>().join(",")
 }
 
 /// Reads `pooltag.txt`: `Tag - binary - description`, two-field rows `Tag - description`,
@@ -222,8 +269,9 @@ fn parse_pooltag_txt(text: &str) -> ParsedList {
         match parse_pooltag_line(line) {
             Ok((tag, owners, description)) => {
                 let is_pattern = TagPattern::parse(&tag.trimmed()).is_some();
-                for owner in owners {
-                    entries.push(ListEntry {
+                let row: Vec<ListEntry> = owners
+                    .into_iter()
+                    .map(|owner| ListEntry {
                         line: line_no,
                         tag,
                         is_pattern,
@@ -235,14 +283,14 @@ fn parse_pooltag_txt(text: &str) -> ParsedList {
                         sha256: None,
                         confidence: None,
                         provenance: Provenance::default(),
-                    });
+                    })
+                    .collect();
+                match row.iter().find_map(ListEntry::oversized) {
+                    Some(reason) => skipped.push(SkippedLine::new(line_no, &reason, line)),
+                    None => entries.extend(row),
                 }
             }
-            Err(reason) => skipped.push(SkippedLine {
-                line: line_no,
-                reason,
-                text: excerpt(line),
-            }),
+            Err(reason) => skipped.push(SkippedLine::new(line_no, &reason, line)),
         }
     }
     ParsedList {
@@ -369,11 +417,11 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
                 let line = error
                     .position()
                     .map_or(0, |p| p.line() as usize + header_line - 1);
-                skipped.push(SkippedLine {
+                skipped.push(SkippedLine::new(
                     line,
-                    reason: format!("unreadable {format} row: {error}"),
-                    text: String::new(),
-                });
+                    &format!("unreadable {format} row: {error}"),
+                    "",
+                ));
                 continue;
             }
         };
@@ -393,8 +441,8 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
             .position()
             .and_then(|p| body.get(p.byte() as usize..))
             .map(|rest| String::from_utf8_lossy(&rest[..rest.len().min(8)]).into_owned());
-        let row_text = row_start.as_deref().unwrap_or(raw_tag);
-        if record.iter().all(|f| f.trim().is_empty()) || is_comment(row_text) {
+        let row_start = row_start.as_deref().unwrap_or(raw_tag);
+        if record.iter().all(|f| f.trim().is_empty()) || is_comment(row_start) {
             continue;
         }
         // Leading blanks are part of a tag only when quoted; unquoted CSV often has `a, b`.
@@ -402,11 +450,11 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
         let tag = match PoolTag::parse(tag_text) {
             Ok(tag) => tag,
             Err(error) => {
-                skipped.push(SkippedLine {
+                skipped.push(SkippedLine::new(
                     line,
-                    reason: error.to_string(),
-                    text: excerpt(&record.iter().collect::<Vec<_>>().join(",")),
-                });
+                    &error.to_string(),
+                    &row_text(&record),
+                ));
                 continue;
             }
         };
@@ -414,11 +462,11 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
         let component = field(component_col);
         let description = field(description_col).unwrap_or_default();
         if driver.is_none() && component.is_none() && description.is_empty() {
-            skipped.push(SkippedLine {
+            skipped.push(SkippedLine::new(
                 line,
-                reason: format!("tag {tag} has no driver, component or description"),
-                text: excerpt(&record.iter().collect::<Vec<_>>().join(",")),
-            });
+                &format!("tag {tag} has no driver, component or description"),
+                &row_text(&record),
+            ));
             continue;
         }
         let checked = (|| -> Result<_, String> {
@@ -436,7 +484,7 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
                 skipped.push(SkippedLine {
                     line,
                     reason: format!("tag {tag}: {reason}"),
-                    text: excerpt(&record.iter().collect::<Vec<_>>().join(",")),
+                    text: row_text(&record),
                 });
                 continue;
             }
@@ -445,7 +493,7 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
         if component.is_some() {
             owner.component = component;
         }
-        entries.push(ListEntry {
+        let entry = ListEntry {
             line,
             tag,
             is_pattern: TagPattern::parse(&tag.trimmed()).is_some(),
@@ -460,7 +508,11 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
                 source_url,
                 source_note: field(source_note_col).map(|n| collapse_spaces(&n)),
             },
-        });
+        };
+        match entry.oversized() {
+            Some(reason) => skipped.push(SkippedLine::new(line, &reason, &row_text(&record))),
+            None => entries.push(entry),
+        }
     }
     Ok(ParsedList {
         format,

@@ -797,6 +797,7 @@ async fn bad_input_gets_a_clear_4xx_never_500() {
         data.path(),
         HttpConfig {
             max_body_bytes: 64 * 1024,
+            max_snapshot_bytes: 64 * 1024,
             ..HttpConfig::default()
         },
     )

@@ -78,6 +78,24 @@ fn truncated_driver() {
     assert!(matches!(e, DriverError::Malformed(_)), "{e:?}");
 }
 
+/// A real driver cut anywhere after its headers (1,024 to 90,000 bytes, or one byte short) is
+/// an error naming the truncation, never an "unsigned" driver with fewer tags (issue 17).
+#[test]
+fn truncated_real_driver_is_an_error() {
+    let path = corpus_dir().join("WinRing0.sys");
+    let Ok(full) = std::fs::read(&path) else {
+        eprintln!("skipped: {} is not present", path.display());
+        return;
+    };
+    run(&full).expect("the whole file analyses");
+    let mut cuts: Vec<usize> = (1024..90_000).step_by(4_099).collect();
+    cuts.push(full.len() - 1);
+    for cut in cuts.into_iter().filter(|&c| c < full.len()) {
+        let error = run(&full[..cut]).expect_err(&format!("cut at {cut}"));
+        assert!(error.to_string().contains("truncated"), "{cut}: {error}");
+    }
+}
+
 #[test]
 fn absurd_section_table() {
     let mut b = read_fixture("patterns_x64_O2.sys");

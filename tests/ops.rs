@@ -2,11 +2,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TOKEN, spawn_app};
+use common::{ServerProcess, TOKEN, spawn_app, start_server_with};
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status_and_report_the_index() {
@@ -111,41 +110,8 @@ async fn the_attribution_view_is_rebuilt_in_the_background_after_an_import() {
     assert_eq!(analysis["suspects"][0]["driver"], "bgr.sys", "{analysis:#}");
 }
 
-/// The real binary, as the container runs it: configuration by environment only.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start_server(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
-        .arg("serve")
-        .env("POOLSLEUTH_BIND", "127.0.0.1:0")
-        .env("POOLSLEUTH_DATA_DIR", data_dir)
-        .env("POOLSLEUTH_ADMIN_TOKEN", TOKEN)
-        .env("POOLSLEUTH_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The listening address is in the start-up log line.
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = None;
-    let mut lines = stderr.lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.contains("poolsleuth listening") {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            addr = v["fields"]["addr"].as_str().map(str::to_owned);
-            break;
-        }
-    }
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: format!("http://{}", addr.expect("server printed its address")),
-    }
+fn start_server(data_dir: &std::path::Path) -> ServerProcess {
+    start_server_with(data_dir, &[])
 }
 
 fn big_list(lines: usize) -> String {

@@ -44,6 +44,7 @@ pub use normal::{DEFAULT_NORMAL_MIB, NormalTable, NormalTag};
 pub use render::{human_bytes, render_text};
 pub use stats::{LineFit, linear_fit, pearson};
 
+use crate::excerpt::bound_message;
 use crate::index::IndexError;
 use crate::knowledge::{Confidence, TagEntry, module_file_name, normalize_driver_name};
 use crate::snapshot::{
@@ -137,7 +138,7 @@ pub fn read_inputs(
                 .warnings
                 .iter()
                 .take(20)
-                .map(|w| format!("{prefix}line {}: {}", w.line, w.message)),
+                .map(|w| format!("{prefix}line {}: {}", w.line, bound_message(&w.message))),
         );
         input.files.push(FileSummary {
             name: file.name.clone(),

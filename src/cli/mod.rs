@@ -21,7 +21,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::import::{SeedOutcome, seed_embedded_lists};
-use crate::index::SearchIndex;
+use crate::index::{IndexError, SearchIndex};
 use crate::vendor::VendorDirectory;
 
 #[derive(Debug, Parser)]
@@ -120,7 +120,7 @@ pub async fn open_index(
 ) -> anyhow::Result<Arc<SearchIndex>> {
     let data_dir = data_dir.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Arc<SearchIndex>> {
-        let index = SearchIndex::open(&data_dir)?;
+        let index = open_retrying_the_lock(&data_dir)?;
         for (source, outcome) in seed_embedded_lists(&index, &vendors)? {
             match outcome {
                 SeedOutcome::Seeded(n) => {
@@ -139,6 +139,23 @@ pub async fn open_index(
         Ok(Arc::new(index))
     })
     .await?
+}
+
+/// How long opening the data directory retries its lock. A process just killed with
+/// `kill -9` can hold it for a moment more (until the kernel has closed its files), so a
+/// restart straight after waits instead of refusing.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn open_retrying_the_lock(data_dir: &Path) -> Result<SearchIndex, IndexError> {
+    let deadline = std::time::Instant::now() + LOCK_RETRY;
+    loop {
+        match SearchIndex::open(data_dir) {
+            Err(IndexError::Locked(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            opened => return opened,
+        }
+    }
 }
 
 /// The body of a server's answer, or an error carrying the server's own message (our API

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::{DataDirArg, LogArgs, init_tracing, open_index, shutdown_signal};
 use crate::driver::AnalysisLimits;
-use crate::http::{AppState, HttpConfig};
+use crate::http::{AppState, ConnectionLimits, HttpConfig};
 use crate::vendor::VendorDirectory;
 
 #[derive(Debug, Args)]
@@ -25,12 +25,26 @@ pub struct ServeArgs {
     /// Largest request body accepted by upload endpoints, in bytes.
     #[arg(long, env = "POOLSLEUTH_MAX_BODY_BYTES", default_value_t = 128 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest snapshot upload to the public analysis routes (`/api/v1/analyze`, `/analyze`), in bytes.
+    #[arg(long, env = "POOLSLEUTH_MAX_SNAPSHOT_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_snapshot_bytes: usize,
     /// Largest single driver file analysed, in bytes.
     #[arg(long, env = "POOLSLEUTH_MAX_DRIVER_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_driver_bytes: u64,
     /// Seconds after which a request is abandoned with 408.
     #[arg(long, env = "POOLSLEUTH_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
     pub request_timeout_secs: u64,
+    /// Seconds a client has to send a request's headers, after connecting or after the
+    /// previous response (so also the idle keep-alive limit); then the connection is closed.
+    #[arg(long, env = "POOLSLEUTH_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Connections open at once; more wait in the listen backlog until one closes.
+    #[arg(long, env = "POOLSLEUTH_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT before their
+    /// connections are closed.
+    #[arg(long, env = "POOLSLEUTH_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -53,10 +67,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         HttpConfig {
             admin_token: args.admin_token,
             max_body_bytes: args.max_body_bytes,
+            max_snapshot_bytes: args.max_snapshot_bytes,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             analysis_limits: AnalysisLimits {
                 max_file_bytes: args.max_driver_bytes,
                 ..AnalysisLimits::default()
+            },
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+                max_connections: args.max_connections.max(1),
+                shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
             },
         },
     );

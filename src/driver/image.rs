@@ -140,6 +140,54 @@ fn precheck(bytes: &[u8]) -> Result<(), DriverError> {
             bytes.len()
         )));
     }
+    check_complete(bytes, lfanew, opt_size, nsec)
+}
+
+/// A file cut short (a partial copy or download) still parses, and would read as an unsigned
+/// driver with fewer tags: every section's raw data and the certificate table must lie inside
+/// the file.
+fn check_complete(
+    bytes: &[u8],
+    lfanew: usize,
+    opt_size: usize,
+    nsec: u16,
+) -> Result<(), DriverError> {
+    let len = bytes.len() as u64;
+    let truncated = |what: String, end: u64| {
+        DriverError::Malformed(format!(
+            "the file is truncated: {what} ends at byte {end} of a {len}-byte file"
+        ))
+    };
+    let table = lfanew + 24 + opt_size;
+    for i in 0..usize::from(nsec) {
+        let header = table + i * 40;
+        let name: String = bytes[header..header + 8]
+            .iter()
+            .take_while(|&&b| b != 0)
+            .map(|&b| char::from(b))
+            .collect();
+        let raw_size = u64::from(le32(bytes, header + 16).unwrap_or(0));
+        let raw_offset = u64::from(le32(bytes, header + 20).unwrap_or(0));
+        if raw_size > 0 && raw_offset + raw_size > len {
+            return Err(truncated(
+                format!("section {name:?}"),
+                raw_offset + raw_size,
+            ));
+        }
+    }
+    // The certificate table is data directory 4; its address is a file offset, not an RVA.
+    let directories = match le16(bytes, lfanew + 24) {
+        Some(0x20b) => 112,
+        _ => 96,
+    };
+    let entry = lfanew + 24 + directories + 4 * 8;
+    if entry + 8 <= lfanew + 24 + opt_size {
+        let offset = u64::from(le32(bytes, entry).unwrap_or(0));
+        let size = u64::from(le32(bytes, entry + 4).unwrap_or(0));
+        if size > 0 && offset + size > len {
+            return Err(truncated("the certificate table".to_owned(), offset + size));
+        }
+    }
     Ok(())
 }
 

@@ -10,17 +10,19 @@ use axum::body::Bytes;
 use axum::extract::multipart::MultipartError;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use tower_http::set_header::SetResponseHeaderLayer;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::api::query_params;
+use super::body::{BoundedUpload, TextPart};
 use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
-use super::pages::CONTENT_SECURITY_POLICY;
 use super::views::{TagView, driver_href};
-use super::{ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig};
+use super::{
+    ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig, MAX_SNAPSHOT_SETTING,
+};
 use crate::attribution::{
     Analysis, AnalyzeOptions, Answer, AnswerKind, AttributionError, Finding, InputFile,
     KnowledgeCache, analyze, human_bytes, read_inputs, render_text,
@@ -28,14 +30,9 @@ use crate::attribution::{
 use crate::snapshot::{FORMATS_UNDERSTOOD, SnapshotFormat};
 
 pub fn router(config: &HttpConfig) -> Router<AppState> {
-    let limit = DefaultBodyLimit::max(config.max_body_bytes);
+    let limit = DefaultBodyLimit::max(config.max_snapshot_bytes);
     let api = Router::new().route("/api/v1/analyze", post(analyze_api).layer(limit));
-    let pages = Router::new()
-        .route("/analyze", get(form_page).post(result_page).layer(limit))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ));
+    let pages = Router::new().route("/analyze", get(form_page).post(result_page).layer(limit));
     api.merge(pages)
 }
 
@@ -54,6 +51,8 @@ struct Upload {
     format: Option<String>,
     /// The pasted text, to show again after an error.
     pasted: String,
+    /// The upload's share of the server's snapshot memory budget, released with the upload.
+    memory: Option<OwnedSemaphorePermit>,
 }
 
 /// `POST /api/v1/analyze`: a raw snapshot body, or multipart with several snapshot files and
@@ -145,28 +144,23 @@ fn wants_text(output: Option<&str>, headers: &HeaderMap) -> ApiResult<bool> {
 }
 
 async fn read_upload(state: &AppState, request: Request) -> ApiResult<Upload> {
-    let limit = state.config.max_body_bytes;
+    let limit = state.config.max_snapshot_bytes;
+    let mut bounded = BoundedUpload::new(
+        limit,
+        MAX_SNAPSHOT_SETTING,
+        state.snapshot_memory.clone(),
+        request.headers(),
+    )?;
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
     if !is_multipart {
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge { limit }
-                } else {
-                    ApiError::BadRequest(rejection.body_text())
-                }
-            })?;
+        let bytes = bounded.read_body(request.into_body()).await?;
         return Ok(Upload {
-            files: vec![InputFile {
-                name: None,
-                // Takes the buffer over when the body arrived in one piece (no copy).
-                bytes: Vec::from(body),
-            }],
+            files: vec![InputFile { name: None, bytes }],
+            memory: bounded.into_hold(),
             ..Upload::default()
         });
     }
@@ -176,15 +170,23 @@ async fn read_upload(state: &AppState, request: Request) -> ApiResult<Upload> {
     let mut upload = Upload::default();
     let multipart_error = |e: MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge { limit }
+            ApiError::PayloadTooLarge {
+                limit,
+                setting: MAX_SNAPSHOT_SETTING,
+            }
         } else {
             ApiError::BadRequest(format!("unreadable multipart body: {}", e.body_text()))
         }
     };
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_owned();
         let file_name = field.file_name().map(str::to_owned);
-        let bytes = field.bytes().await.map_err(multipart_error)?.to_vec();
+        let mut part = TextPart::default();
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            bounded.take(&chunk)?;
+            part.push(&chunk)?;
+        }
+        let bytes = part.finish()?;
         match name.as_str() {
             "drivers" | "driver_list" | "driverlist" | "drivers_text" => {
                 if bytes.iter().any(|b| !b.is_ascii_whitespace()) {
@@ -212,6 +214,7 @@ async fn read_upload(state: &AppState, request: Request) -> ApiResult<Upload> {
             }
         }
     }
+    upload.memory = bounded.into_hold();
     Ok(upload)
 }
 
@@ -233,7 +236,12 @@ async fn run<T: Send + 'static>(
         server_url: server_url(headers),
         ..AnalyzeOptions::default()
     };
-    let Upload { files, drivers, .. } = upload;
+    let Upload {
+        files,
+        drivers,
+        memory,
+        ..
+    } = upload;
     // Brief: a small upload, and a current knowledge view (a stale one is rebuilt first,
     // which reads the whole index).
     let upload_bytes =
@@ -248,6 +256,8 @@ async fn run<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     state
         .in_place(brief, move |index, vendors| {
+            // The upload's bytes count against the budget until the analysis is done.
+            let _memory = memory;
             let input = read_inputs(&files, drivers.as_deref(), format).map_err(api_error)?;
             let view = cache.view(index)?;
             let analysis = analyze(&input, &view, vendors, &options);
@@ -329,7 +339,9 @@ async fn result_page(
     };
     let upload = match read_upload(&state, request).await {
         Ok(upload) => upload,
-        Err(e) => return page(String::new(), Some(e.to_string()), None).respond(e.status()),
+        Err(e) => {
+            return page(String::new(), Some(e.public_message()), None).respond(e.status());
+        }
     };
     let pasted = upload.pasted.clone();
     let view = |analysis: Analysis| ResultView::new(&analysis);
@@ -344,16 +356,7 @@ async fn result_page(
     .await
     {
         Ok(result) => page(pasted, None, Some(result)).respond(StatusCode::OK),
-        Err(e) => {
-            let status = e.status();
-            let message = if status.is_server_error() {
-                tracing::error!(error = %e, "analysis failed");
-                "internal error; the server log has the details".to_owned()
-            } else {
-                e.to_string()
-            };
-            page(pasted, Some(message), None).respond(status)
-        }
+        Err(e) => page(pasted, Some(e.public_message()), None).respond(e.status()),
     }
 }
 
@@ -379,9 +382,9 @@ struct ResultView {
 /// The answer card at the top of the result.
 struct AnswerView {
     kind: &'static str,
-    headline: Vec<TextPart>,
+    headline: Vec<SentencePart>,
     driver: String,
-    action: Vec<TextPart>,
+    action: Vec<SentencePart>,
     candidates: String,
     confidence: &'static str,
     confidence_reason: String,
@@ -389,17 +392,17 @@ struct AnswerView {
 
 /// A piece of a sentence: plain text, or a tag or command the sentence quoted in backticks
 /// (shown as code, without the backticks).
-struct TextPart {
+struct SentencePart {
     code: bool,
     text: String,
 }
 
-fn text_parts(sentence: &str) -> Vec<TextPart> {
+fn text_parts(sentence: &str) -> Vec<SentencePart> {
     sentence
         .split('`')
         .enumerate()
         .filter(|(_, t)| !t.is_empty())
-        .map(|(i, t)| TextPart {
+        .map(|(i, t)| SentencePart {
             code: i % 2 == 1,
             text: t.to_owned(),
         })

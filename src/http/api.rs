@@ -1,18 +1,20 @@
 //! The JSON API under `/api/v1`.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::require_admin;
+use super::auth::Admin;
 use super::openapi::{BinaryFile, ErrorBody};
-use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig};
+use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
 use crate::export::export_source;
 use crate::import::{ImportReport, ListSource, import_list};
 use crate::index::{DriverReport, SearchPage, TagReport, exact_tag_query};
@@ -25,6 +27,15 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 200;
 /// Deep paging costs the index more than it helps a reader; refine the query instead.
 pub const MAX_OFFSET: usize = 10_000;
+/// The longest search query: far longer than any tag, driver, vendor or phrase, and short
+/// enough that no query costs the index much.
+pub const MAX_QUERY_CHARS: usize = 256;
+/// The most wildcards (`*`, `?`) in a query: each one multiplies the states of the automata
+/// that match tags and drivers (1,000 of them took 12 s).
+pub const MAX_QUERY_WILDCARDS: usize = 8;
+/// A search still running after this long is answered 422; within the caps above, searches
+/// take milliseconds.
+pub const SEARCH_BUDGET: Duration = Duration::from_secs(5);
 
 pub fn router(config: &HttpConfig) -> Router<AppState> {
     Router::new()
@@ -45,7 +56,7 @@ pub fn router(config: &HttpConfig) -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words, a tag (`NtfF`), a tag pattern (`Ntf*`, `Afd?`), a driver (`ntfs.sys`) or a
-    /// vendor; empty lists everything.
+    /// vendor; empty lists everything. At most 256 characters and 8 wildcards.
     #[serde(default)]
     pub q: String,
     /// Hits per page, 1 to 200 (default 20).
@@ -57,6 +68,23 @@ pub struct SearchParams {
 }
 
 impl SearchParams {
+    /// The query, checked against the caps that bound a search's cost.
+    fn check_query(&self) -> ApiResult<()> {
+        let chars = self.q.trim().chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(ApiError::BadRequest(format!(
+                "the query is {chars} characters long; the limit is {MAX_QUERY_CHARS}"
+            )));
+        }
+        let wildcards = self.q.matches(['*', '?']).count();
+        if wildcards > MAX_QUERY_WILDCARDS {
+            return Err(ApiError::BadRequest(format!(
+                "the query has {wildcards} wildcards (* and ?); the limit is {MAX_QUERY_WILDCARDS}"
+            )));
+        }
+        Ok(())
+    }
+
     /// The paging window, checked: a bad value is the client's error, named.
     pub fn window(&self) -> ApiResult<(usize, usize)> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
@@ -140,18 +168,27 @@ pub struct SearchAnswer {
     pub next_steps: Vec<NextStep>,
 }
 
+/// Runs a search within its caps and its time budget. A search over budget is abandoned:
+/// its answer is dropped when it comes (the caps keep that rare and brief).
 pub async fn run_search(state: &AppState, params: SearchParams) -> ApiResult<SearchAnswer> {
+    params.check_query()?;
     let (limit, offset) = params.window()?;
-    state
-        .blocking(move |index, _| {
-            let page = index.search(&params.q, limit, offset)?;
-            let next_steps = match exact_tag_query(&params.q) {
-                Some(tag) if page.total == 0 => next_steps(index, tag)?,
-                _ => Vec::new(),
-            };
-            Ok(SearchAnswer { page, next_steps })
-        })
+    let search = state.blocking(move |index, _| {
+        let page = index.search(&params.q, limit, offset)?;
+        let next_steps = match exact_tag_query(&params.q) {
+            Some(tag) if page.total == 0 => next_steps(index, tag)?,
+            _ => Vec::new(),
+        };
+        Ok(SearchAnswer { page, next_steps })
+    });
+    tokio::time::timeout(SEARCH_BUDGET, search)
         .await
+        .map_err(|_| {
+            ApiError::Unprocessable(format!(
+                "the search took longer than its budget of {} s; narrow the query (fewer wildcards, longer literal parts)",
+                SEARCH_BUDGET.as_secs()
+            ))
+        })?
 }
 
 /// The search box: tags, patterns, drivers, vendors and description words.
@@ -162,7 +199,8 @@ pub async fn run_search(state: &AppState, params: SearchParams) -> ApiResult<Sea
     params(SearchParams),
     responses(
         (status = 200, description = "One page of hits, best first; for an unknown exact tag, the next steps", body = SearchAnswer),
-        (status = 400, description = "A bad query string, limit or offset", body = ErrorBody),
+        (status = 400, description = "A bad query string, limit or offset; a query over 256 characters or with more than 8 wildcards", body = ErrorBody),
+        (status = 422, description = "The search took longer than its time budget", body = ErrorBody),
         (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
@@ -249,11 +287,10 @@ struct ImportParams {
 )]
 async fn import(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin,
     params: Result<Query<ImportParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<ImportReport>> {
-    require_admin(&state, &headers)?;
     let params = query_params(params)?;
     let body = body.map_err(|rejection| match rejection {
         BytesRejection::FailedToBufferBody(_)
@@ -261,6 +298,7 @@ async fn import(
         {
             ApiError::PayloadTooLarge {
                 limit: state.config.max_body_bytes,
+                setting: MAX_BODY_SETTING,
             }
         }
         other => ApiError::BadRequest(other.body_text()),
@@ -330,10 +368,9 @@ pub struct DeletedSource {
 )]
 async fn delete_source(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<DeletedSource>> {
-    require_admin(&state, &headers)?;
     let lookup = name.clone();
     let removed = state
         .blocking(move |index, _| Ok(index.delete_source(&lookup)?))

@@ -6,16 +6,17 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::routing::{delete, post};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::api::query_params;
-use super::auth::require_admin;
+use super::auth::Admin;
 use super::openapi::{BinaryFile, DriverUploadForm, ErrorBody};
-use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig};
+use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
 use crate::driver::{DriverAnalysis, analyze};
+use crate::excerpt::bound_message;
 use crate::import::{DriverStoreStatus, driver_source_name, driver_vendor, store_driver};
 
 /// The most files one upload may carry.
@@ -84,7 +85,7 @@ pub async fn analyze_and_store(
                         return Ok(FileOutcome {
                             file_name: file.file_name,
                             status: "error".into(),
-                            error: Some(error.to_string()),
+                            error: Some(bound_message(&error.to_string()).into_owned()),
                             vendor: None,
                             tags_stored: 0,
                             analysis: None,
@@ -123,12 +124,18 @@ pub async fn analyze_and_store(
 
 /// Reads the files of a multipart form (every part with a file name, or named `file`/`files`)
 /// and its text fields.
+///
+/// `authorize` runs once with the text fields seen so far: before the first file's bytes are
+/// read, or at the end when there is no file. A form that carries its credentials in a field
+/// before the files (as the browser form does) is refused before any file is buffered.
 pub async fn read_multipart(
     mut multipart: Multipart,
     limit: usize,
+    authorize: impl FnOnce(&[(String, String)]) -> ApiResult<()>,
 ) -> ApiResult<(Vec<UploadedFile>, Vec<(String, String)>)> {
     let mut files = Vec::new();
     let mut fields = Vec::new();
+    let mut authorize = Some(authorize);
     while let Some(field) = multipart
         .next_field()
         .await
@@ -136,6 +143,11 @@ pub async fn read_multipart(
     {
         let name = field.name().unwrap_or("").to_owned();
         let file_name = field.file_name().map(str::to_owned);
+        if file_name.is_some()
+            && let Some(authorize) = authorize.take()
+        {
+            authorize(&fields)?;
+        }
         let bytes = field
             .bytes()
             .await
@@ -156,12 +168,18 @@ pub async fn read_multipart(
             None => fields.push((name, String::from_utf8_lossy(&bytes).into_owned())),
         }
     }
+    if let Some(authorize) = authorize {
+        authorize(&fields)?;
+    }
     Ok((files, fields))
 }
 
 fn multipart_error(text: &str, limit: usize) -> ApiError {
     if text.contains("length limit") || text.contains("too large") {
-        ApiError::PayloadTooLarge { limit }
+        ApiError::PayloadTooLarge {
+            limit,
+            setting: MAX_BODY_SETTING,
+        }
     } else {
         ApiError::BadRequest(format!("unreadable multipart body: {text}"))
     }
@@ -200,14 +218,14 @@ struct UploadParams {
 )]
 async fn upload(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin,
     params: Result<Query<UploadParams>, QueryRejection>,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<UploadReport>)> {
-    require_admin(&state, &headers)?;
     let params = query_params(params)?;
     let limit = state.config.max_body_bytes;
-    let is_multipart = headers
+    let is_multipart = request
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
@@ -215,12 +233,15 @@ async fn upload(
         let multipart = Multipart::from_request(request, &state)
             .await
             .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        read_multipart(multipart, limit).await?.0
+        read_multipart(multipart, limit, |_| Ok(())).await?.0
     } else {
         let body: Result<Bytes, BytesRejection> = Bytes::from_request(request, &state).await;
         let bytes = body.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit }
+                ApiError::PayloadTooLarge {
+                    limit,
+                    setting: MAX_BODY_SETTING,
+                }
             } else {
                 ApiError::BadRequest(rejection.body_text())
             }
@@ -276,10 +297,9 @@ pub struct DeletedDriver {
 )]
 async fn delete_driver(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin,
     ApiPath(sha256): ApiPath<String>,
 ) -> ApiResult<Json<DeletedDriver>> {
-    require_admin(&state, &headers)?;
     let sha256 = sha256.to_ascii_lowercase();
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::BadRequest(format!(

@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::excerpt::bound_message;
 use crate::import::ImportError;
 use crate::index::IndexError;
 use crate::pooltag_list::ListError;
@@ -30,10 +31,17 @@ pub enum ApiError {
     /// The body was understood as bytes but its content cannot be used.
     #[error("{0}")]
     Unprocessable(String),
+    #[error("request body too large: the limit is {limit} bytes (set {setting} to change it)")]
+    PayloadTooLarge {
+        limit: usize,
+        /// The environment variable that sets this limit.
+        setting: &'static str,
+    },
+    /// The server-wide budget for upload bytes held at once is spent.
     #[error(
-        "request body too large: the limit is {limit} bytes (set POOLSLEUTH_MAX_BODY_BYTES to change it)"
+        "the server is busy with other large uploads; retry in a few seconds or send less at once"
     )]
-    PayloadTooLarge { limit: usize },
+    Busy,
     #[error("missing or wrong admin token: send 'Authorization: Bearer <token>'")]
     Unauthorized,
     #[error(
@@ -55,6 +63,7 @@ impl ApiError {
             Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::WritesDisabled => StatusCode::FORBIDDEN,
             Self::Index(IndexError::Locked(_)) => StatusCode::SERVICE_UNAVAILABLE,
@@ -71,6 +80,7 @@ impl ApiError {
             Self::Timeout { .. } => "timeout",
             Self::Unprocessable(_) => "unprocessable",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Busy => "busy",
             Self::Unauthorized => "unauthorized",
             Self::WritesDisabled => "writes_disabled",
             Self::Index(IndexError::Locked(_)) => "unavailable",
@@ -78,13 +88,14 @@ impl ApiError {
         }
     }
 
-    /// What the client may see: server faults are logged in full and shown generically.
-    fn public_message(&self) -> String {
+    /// What the client may see: server faults are logged in full and shown generically;
+    /// client errors quote at most an excerpt of any input they name.
+    pub fn public_message(&self) -> String {
         if self.status().is_server_error() {
             tracing::error!(error = %self, "request failed");
             "internal error; the server log has the details".into()
         } else {
-            self.to_string()
+            bound_message(&self.to_string()).into_owned()
         }
     }
 }
@@ -121,6 +132,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if matches!(self, Self::Busy) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
         response
     }

@@ -4,6 +4,8 @@
 mod analyze;
 mod api;
 mod auth;
+mod body;
+mod connections;
 mod drivers;
 mod error;
 mod health;
@@ -28,6 +30,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+pub use connections::ConnectionLimits;
 pub use error::{ApiError, ApiPath, ApiResult, PageError, PageResult};
 pub use openapi::{ApiDoc, document as openapi_document};
 
@@ -43,9 +46,12 @@ pub struct HttpConfig {
     pub admin_token: Option<String>,
     /// Largest request body accepted on upload routes.
     pub max_body_bytes: usize,
+    /// Largest snapshot upload (the public analysis routes): far above any real poolmon log.
+    pub max_snapshot_bytes: usize,
     pub request_timeout: Duration,
     /// Bounds on one driver analysis (file size cap, instruction budget).
     pub analysis_limits: AnalysisLimits,
+    pub connections: ConnectionLimits,
 }
 
 impl Default for HttpConfig {
@@ -53,8 +59,10 @@ impl Default for HttpConfig {
         Self {
             admin_token: None,
             max_body_bytes: 128 * 1024 * 1024,
+            max_snapshot_bytes: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(120),
             analysis_limits: AnalysisLimits::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -68,18 +76,35 @@ pub struct AppState {
     pub analysis_slots: Arc<Semaphore>,
     /// The in-memory view of the knowledge base that snapshot attribution reads.
     pub knowledge: Arc<KnowledgeCache>,
+    /// Bytes of snapshot uploads held at once, server-wide (one permit per byte): public
+    /// analyses cannot take more memory than this plus what the running analyses build.
+    pub snapshot_memory: Arc<Semaphore>,
 }
+
+/// The snapshot upload budget, in multiples of the largest snapshot: a few big uploads at
+/// once, and any number of typical ones (a 3,000-tag screen is 170 KB).
+const SNAPSHOT_BUDGET_UPLOADS: usize = 4;
+
+/// The environment variable of [`HttpConfig::max_body_bytes`], named in 413 answers.
+pub const MAX_BODY_SETTING: &str = "POOLSLEUTH_MAX_BODY_BYTES";
+/// The environment variable of [`HttpConfig::max_snapshot_bytes`].
+pub const MAX_SNAPSHOT_SETTING: &str = "POOLSLEUTH_MAX_SNAPSHOT_BYTES";
 
 impl AppState {
     pub fn new(index: Arc<SearchIndex>, vendors: Arc<VendorDirectory>, config: HttpConfig) -> Self {
         metrics::install();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let snapshot_budget = config
+            .max_snapshot_bytes
+            .saturating_mul(SNAPSHOT_BUDGET_UPLOADS)
+            .min(Semaphore::MAX_PERMITS);
         Self {
             index,
             vendors,
             config: Arc::new(config),
             analysis_slots: Arc::new(Semaphore::new(cores)),
             knowledge: Arc::new(KnowledgeCache::new()),
+            snapshot_memory: Arc::new(Semaphore::new(snapshot_budget)),
         }
     }
 
@@ -182,9 +207,15 @@ pub fn router(state: AppState) -> Router {
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
+        // On every answer, so error pages from the fallbacks carry it too.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(pages::CONTENT_SECURITY_POLICY),
+        ))
 }
 
-/// Serves until `shutdown` completes, then finishes in-flight requests.
+/// Serves until `shutdown` completes, then finishes in-flight requests (within the shutdown
+/// grace period).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -192,13 +223,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop_refresher, stopped) = tokio::sync::oneshot::channel();
     let refresher = tokio::spawn(refresh_knowledge(state.clone(), stopped));
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config.connections.clone();
+    connections::serve_connections(listener, router(state), &limits, shutdown).await;
     // Let a rebuild in progress finish, so the index is released when `serve` returns.
     let _ = stop_refresher.send(());
     let _ = refresher.await;
-    served
+    Ok(())
 }
 
 /// Uploads up to this size are analysed in place without a handoff (see

@@ -5,16 +5,14 @@ use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
-use axum::http::HeaderMap;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::ApiError;
 use super::api::{SearchParams, driver_report, query_params, run_search, tag_report};
-use super::auth::require_admin;
+use super::auth::require_token;
 use super::drivers::{UploadReport, analyze_and_store, read_multipart};
 use super::views::{AnalysisView, EntryView, NextStepView, TagView};
 use super::{ApiPath, AppState, PageResult};
@@ -37,10 +35,6 @@ pub fn router(max_body_bytes: usize) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(max_body_bytes)),
         )
         .route("/assets/style.css", get(stylesheet))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
 }
 
 /// Strict policy: our own stylesheet, no scripts, forms only to ourselves.
@@ -261,21 +255,19 @@ async fn upload_form() -> UploadHtml {
 }
 
 /// The browser upload: a multipart form with the admin token as a field (browsers cannot set
-/// an Authorization header without JavaScript).
+/// an Authorization header without JavaScript). The form sends the token before the files, so
+/// a wrong token is refused before any file is read.
 async fn upload_submit(State(state): State<AppState>, multipart: Multipart) -> Response {
     let limit = state.config.max_body_bytes;
     let result = async {
-        let (files, fields) = read_multipart(multipart, limit).await?;
-        let token = fields
-            .iter()
-            .find(|(name, _)| name == "token")
-            .map(|(_, value)| value.trim().to_owned())
-            .unwrap_or_default();
-        let mut headers = HeaderMap::new();
-        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
-            headers.insert(header::AUTHORIZATION, value);
-        }
-        require_admin(&state, &headers)?;
+        let authorize = |fields: &[(String, String)]| {
+            let token = fields
+                .iter()
+                .find(|(name, _)| name == "token")
+                .map_or("", |(_, value)| value.as_str());
+            require_token(&state, token).map(drop)
+        };
+        let (files, _) = read_multipart(multipart, limit, authorize).await?;
         if files.is_empty() {
             return Err(ApiError::BadRequest(
                 "choose at least one driver file".into(),
@@ -296,7 +288,7 @@ async fn upload_submit(State(state): State<AppState>, multipart: Multipart) -> R
             let page = UploadHtml {
                 query: String::new(),
                 report: None,
-                error: Some(error.to_string()),
+                error: Some(error.public_message()),
             };
             (status, page).into_response()
         }

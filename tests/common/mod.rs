@@ -1,7 +1,9 @@
 //! Test harness: the real server on 127.0.0.1:0 with a temporary data dir, used over HTTP.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +63,11 @@ pub async fn spawn_app_with(data_dir: &Path, config: HttpConfig) -> TestApp {
 }
 
 impl TestApp {
+    /// `127.0.0.1:PORT`, for raw TCP clients.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -128,4 +135,97 @@ pub fn corpus_file(relative: &str) -> Option<PathBuf> {
         eprintln!("skipped: corpus file {} is not present", path.display());
         None
     }
+}
+
+/// Sends `head` (the request line and headers, without the blank line) and `body_start`, keeps
+/// the connection open without sending the rest of the body, and returns the response head
+/// once it arrives (or panics after `within`). Shows that the server answered without waiting
+/// for the body.
+pub async fn answer_before_body(
+    addr: &str,
+    head: &str,
+    body_start: &[u8],
+    within: Duration,
+) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut stream = stalled_upload(addr, head, body_start).await;
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .expect("the server answered before the body was complete");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The real binary, as the container runs it: configuration by environment only.
+pub struct ServerProcess {
+    pub child: Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// `127.0.0.1:PORT`, for raw TCP clients.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary on a free port with the admin token, JSON logs and `env` on top.
+pub fn start_server_with(data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
+        .arg("serve")
+        .env("POOLSLEUTH_BIND", "127.0.0.1:0")
+        .env("POOLSLEUTH_DATA_DIR", data_dir)
+        .env("POOLSLEUTH_ADMIN_TOKEN", TOKEN)
+        .env("POOLSLEUTH_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The listening address is in the start-up log line.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut addr = None;
+    let mut lines = stderr.lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("poolsleuth listening") {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            addr = v["fields"]["addr"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    ServerProcess {
+        child,
+        base: format!("http://{}", addr.expect("server printed its address")),
+    }
+}
+
+/// A stalled upload: the request head and the first bytes of its body, the rest never sent.
+pub async fn stalled_upload(addr: &str, head: &str, body_start: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("{head}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    stream.write_all(body_start).await.unwrap();
+    stream
 }
