@@ -327,5 +327,25 @@ async fn the_analysis_evidence_carries_the_source_link() {
         .find(|f| f["tag"] == BALLOON_TAG)
         .unwrap();
     assert_eq!(finding["candidates"][0]["source_url"], url);
+    // The page links the evidence to its source too.
+    let form = reqwest::multipart::Form::new().text("text", screen);
+    let html = app
+        .client
+        .post(app.url("/analyze"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let linked = format!(
+        "<a href=\"{}\" rel=\"noopener noreferrer\">source</a>",
+        url.replace('&', "&amp;")
+    );
+    assert!(
+        html.contains(&linked),
+        "no source link {linked} in the page"
+    );
     app.stop().await;
 }

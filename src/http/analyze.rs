@@ -459,6 +459,8 @@ struct EvidenceView {
     growth: String,
     kind: &'static str,
     source: String,
+    /// Where the fact comes from (a repository file and line, a vendor page), for a link.
+    source_url: Option<String>,
     contribution: String,
 }
 
@@ -647,6 +649,7 @@ impl ResultView {
                             Some(l) => format!("{}:{l}", e.source),
                             None => e.source.clone(),
                         },
+                        source_url: e.source_url.clone(),
                         contribution: format!("{:.3}", e.contribution),
                     })
                     .collect(),
