@@ -13,6 +13,7 @@ pub mod http;
 pub mod import;
 pub mod index;
 pub mod knowledge;
+pub mod list_refresh;
 pub mod pooltag_list;
 pub mod snapshot;
 pub mod tag;

@@ -10,6 +10,7 @@ use clap::Args;
 use super::{DataDirArg, LogArgs, init_tracing, open_index, shutdown_signal};
 use crate::driver::AnalysisLimits;
 use crate::http::{AppState, ConnectionLimits, HttpConfig};
+use crate::list_refresh::FollowedList;
 use crate::vendor::VendorDirectory;
 
 #[derive(Debug, Args)]
@@ -45,6 +46,18 @@ pub struct ServeArgs {
     /// connections are closed.
     #[arg(long, env = "POOLSLEUTH_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// A list to import again by URL on a schedule, as `NAME=URL` (repeat for several); a
+    /// failed fetch keeps the previous entries.
+    #[arg(
+        long = "refresh-list",
+        value_name = "NAME=URL",
+        env = "POOLSLEUTH_REFRESH_LIST",
+        value_delimiter = ','
+    )]
+    pub refresh_lists: Vec<FollowedList>,
+    /// Hours between two imports of each `--refresh-list` (fractions allowed).
+    #[arg(long, env = "POOLSLEUTH_REFRESH_HOURS", default_value_t = 24.0)]
+    pub refresh_hours: f64,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -61,6 +74,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         bail!("the admin token is empty; set a real secret or leave it unset to disable writes");
     }
+    if !args.refresh_hours.is_finite() || args.refresh_hours <= 0.0 {
+        bail!(
+            "--refresh-hours must be a positive number of hours, not {}",
+            args.refresh_hours
+        );
+    }
     let state = AppState::new(
         index,
         vendors,
@@ -73,6 +92,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 max_file_bytes: args.max_driver_bytes,
                 ..AnalysisLimits::default()
             },
+            followed_lists: args.refresh_lists,
+            list_refresh_interval: Duration::from_secs_f64((args.refresh_hours * 3600.0).max(1.0)),
             connections: ConnectionLimits {
                 header_read_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
                 max_connections: args.max_connections.max(1),

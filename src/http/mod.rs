@@ -37,6 +37,7 @@ pub use openapi::{ApiDoc, document as openapi_document};
 use crate::attribution::KnowledgeCache;
 use crate::driver::AnalysisLimits;
 use crate::index::SearchIndex;
+use crate::list_refresh::{self, FollowedList, RefreshBoard};
 use crate::vendor::VendorDirectory;
 
 /// Settings of the HTTP layer.
@@ -52,6 +53,10 @@ pub struct HttpConfig {
     /// Bounds on one driver analysis (file size cap, instruction budget).
     pub analysis_limits: AnalysisLimits,
     pub connections: ConnectionLimits,
+    /// Lists imported again by URL on a schedule (`serve --refresh-list NAME=URL`).
+    pub followed_lists: Vec<FollowedList>,
+    /// How often the followed lists are imported again.
+    pub list_refresh_interval: Duration,
 }
 
 impl Default for HttpConfig {
@@ -63,6 +68,8 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(120),
             analysis_limits: AnalysisLimits::default(),
             connections: ConnectionLimits::default(),
+            followed_lists: Vec::new(),
+            list_refresh_interval: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -79,6 +86,8 @@ pub struct AppState {
     /// Bytes of snapshot uploads held at once, server-wide (one permit per byte): public
     /// analyses cannot take more memory than this plus what the running analyses build.
     pub snapshot_memory: Arc<Semaphore>,
+    /// The outcome of each followed list's last refresh, for `/sources`.
+    pub list_refresh: Arc<RefreshBoard>,
 }
 
 /// The snapshot upload budget, in multiples of the largest snapshot: a few big uploads at
@@ -105,6 +114,7 @@ impl AppState {
             analysis_slots: Arc::new(Semaphore::new(cores)),
             knowledge: Arc::new(KnowledgeCache::new()),
             snapshot_memory: Arc::new(Semaphore::new(snapshot_budget)),
+            list_refresh: Arc::new(RefreshBoard::default()),
         }
     }
 
@@ -223,9 +233,25 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop_refresher, stopped) = tokio::sync::oneshot::channel();
     let refresher = tokio::spawn(refresh_knowledge(state.clone(), stopped));
+    let (stop_following, stop_follow) = tokio::sync::oneshot::channel();
+    let follower = (!state.config.followed_lists.is_empty()).then(|| {
+        tokio::spawn(list_refresh::follow(
+            state.config.followed_lists.clone(),
+            state.config.list_refresh_interval,
+            state.index.clone(),
+            state.vendors.clone(),
+            state.list_refresh.clone(),
+            stop_follow,
+        ))
+    });
     let limits = state.config.connections.clone();
     connections::serve_connections(listener, router(state), &limits, shutdown).await;
-    // Let a rebuild in progress finish, so the index is released when `serve` returns.
+    // Let a rebuild or an import in progress finish, so the index is released when `serve`
+    // returns.
+    let _ = stop_following.send(());
+    if let Some(follower) = follower {
+        let _ = follower.await;
+    }
     let _ = stop_refresher.send(());
     let _ = refresher.await;
     Ok(())

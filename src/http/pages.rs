@@ -228,13 +228,48 @@ async fn driver_page(
 struct SourcesHtml {
     query: String,
     sources: Vec<SourceInfo>,
+    followed: Vec<FollowedView>,
+}
+
+/// A followed list's last refresh, display-ready.
+struct FollowedView {
+    source: String,
+    url: String,
+    last_success: String,
+    last_attempt: String,
+    last_error: String,
+    failures: u64,
+}
+
+fn when(t: Option<time::OffsetDateTime>) -> String {
+    t.and_then(|t| {
+        t.format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+        ))
+        .ok()
+    })
+    .unwrap_or_else(|| "never".into())
 }
 
 async fn sources_page(State(state): State<AppState>) -> PageResult<SourcesHtml> {
     let sources = state.blocking(|index, _| Ok(index.sources()?)).await?;
+    let followed = state
+        .list_refresh
+        .statuses()
+        .into_iter()
+        .map(|s| FollowedView {
+            last_success: when(s.last_success),
+            last_attempt: when(s.last_attempt),
+            last_error: s.last_error.unwrap_or_default(),
+            failures: s.failures,
+            source: s.source,
+            url: s.url,
+        })
+        .collect();
     Ok(SourcesHtml {
         query: String::new(),
         sources,
+        followed,
     })
 }
 
