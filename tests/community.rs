@@ -327,7 +327,9 @@ async fn the_analysis_evidence_carries_the_source_link() {
         .find(|f| f["tag"] == BALLOON_TAG)
         .unwrap();
     assert_eq!(finding["candidates"][0]["source_url"], url);
-    // The page links the evidence to its source too.
+    // The vendor report cites it, and the page links it.
+    let report = suspect["vendor_report"].as_str().unwrap();
+    assert!(report.contains(&format!("]({url})")), "{report}");
     let form = reqwest::multipart::Form::new().text("text", screen);
     let html = app
         .client

@@ -217,10 +217,14 @@ pub(super) fn vendor_report(
             (None, Some(p)) => format!("{}/snapshot", signed_bytes(p)),
             _ => "one snapshot".into(),
         };
-        let source = match e.line {
+        let mut source = match e.line {
             Some(line) => format!("{} line {line}", e.source),
             None => e.source.clone(),
         };
+        // The fact's own origin (a repository file and line), so the vendor can check it.
+        if let Some(url) = &e.source_url {
+            source = format!("[{source}]({})", url.replace(')', "%29"));
+        }
         let _ = writeln!(
             md,
             "| `{}` | {} | {} | {growth} | {} | {} |",
