@@ -347,6 +347,9 @@ async fn the_answer_names_the_tag_the_driver_and_what_to_do() {
     // answer is the unknown tag, never the OS component, with the driver whose name starts
     // with the tag and the lockstep tag named.
     let a = analyze_raw(&app, answer_fixture("unknown-kmdf-lockstep-poolmon.txt")).await;
+    // The answer says which knowledge view answered.
+    assert_eq!(a["knowledge"]["current"], true, "{:#}", a["knowledge"]);
+    assert!(a["knowledge"]["entries"].as_u64().unwrap() > 600);
     let answer = &a["answer"];
     assert_eq!(answer["kind"], "unknown-tag", "{answer:#}");
     assert_eq!(answer["tag"], "twoa");

@@ -371,6 +371,33 @@ impl KnowledgeCache {
         Ok(view)
     }
 
+    /// The view to answer with now: the last one built, even when an import has changed the
+    /// index since (the background refresher is rebuilding it), so an analysis never waits
+    /// for a rebuild; the flag says whether the view matches the index. Only before the
+    /// first view exists does this build one (blocking).
+    pub fn latest(&self, index: &SearchIndex) -> Result<(Arc<KnowledgeView>, bool), IndexError> {
+        let latest = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match latest {
+            Some(view) => {
+                let current = view.generation == index.generation();
+                Ok((view, current))
+            }
+            None => self.view(index).map(|view| (view, true)),
+        }
+    }
+
+    /// True once a view exists (after the first build).
+    pub fn has_view(&self) -> bool {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     /// True when the cached view matches the index (nothing to rebuild).
     pub fn is_current(&self, index: &SearchIndex) -> bool {
         self.fresh(index.generation()).is_some()
@@ -405,6 +432,37 @@ impl KnowledgeCache {
 mod tests {
     use super::*;
     use crate::knowledge::DriverOwner;
+
+    #[test]
+    fn analyses_answer_from_the_last_view_while_an_import_waits_for_its_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let vendors = crate::vendor::VendorDirectory::embedded();
+        let list = |name: &str, body: &[u8]| {
+            let source = crate::import::ListSource {
+                name: name.into(),
+                version: None,
+                origin: None,
+                format: None,
+            };
+            crate::import::import_list(&index, &vendors, &source, body).unwrap();
+        };
+        list("first", b"LkaL - lkal.sys - leaks\n");
+        let cache = KnowledgeCache::new();
+        let (view, current) = cache.latest(&index).unwrap();
+        assert!(current);
+        assert_eq!(view.entry_count(), 1);
+        // An import changes the index: the last view answers at once, marked as not current.
+        list("second", b"Abcd - abcd.sys - more\n");
+        let (stale, current) = cache.latest(&index).unwrap();
+        assert!(!current);
+        assert_eq!(stale.generation, view.generation);
+        // Once the refresher has rebuilt it, the new view answers.
+        cache.view(&index).unwrap();
+        let (fresh, current) = cache.latest(&index).unwrap();
+        assert!(current);
+        assert_eq!(fresh.entry_count(), 2);
+    }
 
     fn entry(tag: &str, driver: Option<&str>, confidence: Confidence, vendor: &str) -> TagEntry {
         TagEntry {

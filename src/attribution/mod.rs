@@ -324,6 +324,18 @@ pub struct Analysis {
     pub next_steps: Vec<String>,
     pub input: InputInfo,
     pub machine: MachineTotals,
+    /// Which knowledge view answered.
+    pub knowledge: KnowledgeUsed,
+}
+
+/// The knowledge view an analysis was answered from.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct KnowledgeUsed {
+    /// Attributions in the view.
+    pub entries: usize,
+    /// False when an import changed the knowledge base after this view was built and its
+    /// rebuild was still under way: the answer is from the knowledge base as it was before.
+    pub current: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -771,6 +783,10 @@ impl<'a> Analyzer<'a> {
             next_steps,
             input: info,
             machine,
+            knowledge: KnowledgeUsed {
+                entries: self.kb.entry_count(),
+                current: true,
+            },
         }
     }
 

@@ -242,11 +242,11 @@ async fn run<T: Send + 'static>(
         memory,
         ..
     } = upload;
-    // Brief: a small upload, and a current knowledge view (a stale one is rebuilt first,
-    // which reads the whole index).
+    // Brief: a small upload, and a knowledge view to answer from (only the very first one is
+    // built in a request, which reads the whole index).
     let upload_bytes =
         files.iter().map(|f| f.bytes.len()).sum::<usize>() + drivers.as_ref().map_or(0, Vec::len);
-    let brief = upload_bytes <= BRIEF_ANALYSIS_BYTES && cache.is_current(&state.index);
+    let brief = upload_bytes <= BRIEF_ANALYSIS_BYTES && cache.has_view();
     // Parsing and ranking are CPU-bound: at most one analysis per core at a time, shared with
     // driver analysis, so a burst of big snapshots queues instead of starving the server.
     let _slot = state
@@ -259,8 +259,11 @@ async fn run<T: Send + 'static>(
             // The upload's bytes count against the budget until the analysis is done.
             let _memory = memory;
             let input = read_inputs(&files, drivers.as_deref(), format).map_err(api_error)?;
-            let view = cache.view(index)?;
-            let analysis = analyze(&input, &view, vendors, &options);
+            // The last view built answers, even while an import's rebuild is under way
+            // (the background refresher swaps the new one in); the answer says which.
+            let (view, current) = cache.latest(index)?;
+            let mut analysis = analyze(&input, &view, vendors, &options);
+            analysis.knowledge.current = current;
             metrics::counter!("poolsleuth_analyses_total").increment(1);
             Ok(present(analysis))
         })

@@ -321,6 +321,7 @@ async fn import(
     let report = state
         .blocking(move |index, vendors| Ok(import_list(index, vendors, &source, &body)?))
         .await?;
+    state.rebuild_view().await?;
     tracing::info!(source = %report.source, imported = report.imported, replaced = report.replaced, skipped = report.skipped, "list imported");
     metrics::counter!("poolsleuth_list_imports_total").increment(1);
     Ok(Json(report))
@@ -376,6 +377,7 @@ async fn delete_source(
         .blocking(move |index, _| Ok(index.delete_source(&lookup)?))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no source named {name:?}")))?;
+    state.rebuild_view().await?;
     tracing::info!(source = %name, removed, "source deleted");
     Ok(Json(DeletedSource {
         source: name,

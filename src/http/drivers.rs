@@ -114,6 +114,9 @@ pub async fn analyze_and_store(
         outcomes.push(outcome);
     }
     let count = |status: &str| outcomes.iter().filter(|o| o.status == status).count();
+    if count("stored") > 0 {
+        state.rebuild_view().await?;
+    }
     Ok(UploadReport {
         stored: count("stored"),
         duplicates: count("duplicate"),
@@ -311,5 +314,6 @@ async fn delete_driver(
         .blocking(move |index, _| Ok(index.delete_source(&name)?))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no analysed driver with SHA-256 {sha256}")))?;
+    state.rebuild_view().await?;
     Ok(Json(DeletedDriver { sha256, removed }))
 }

@@ -118,6 +118,15 @@ impl AppState {
         }
     }
 
+    /// Rebuilds the knowledge view after a write (an import, an upload, a delete), so the
+    /// writer's next analysis sees the change; analyses meanwhile answer from the previous
+    /// view ([`KnowledgeCache::latest`]) instead of waiting.
+    pub async fn rebuild_view(&self) -> ApiResult<()> {
+        let (cache, index) = (self.knowledge.clone(), self.index.clone());
+        tokio::task::spawn_blocking(move || cache.view(&index)).await??;
+        Ok(())
+    }
+
     /// Runs blocking index work on the blocking pool, keeping the request's span.
     pub async fn blocking<T, F>(&self, work: F) -> ApiResult<T>
     where
