@@ -18,6 +18,8 @@ pub(crate) fn delimiter(lines: &[(usize, &str)], i: usize) -> Option<u8> {
     [b';', b',']
         .into_iter()
         .filter(|&d| line.as_bytes().contains(&d))
+        // `Abcd 12,004`: commas that only group thousands make no CSV.
+        .filter(|&d| d != b',' || !only_thousands_commas(line))
         .find(|&d| {
             let n = cells(line, d).len();
             n >= 2
@@ -29,6 +31,22 @@ pub(crate) fn delimiter(lines: &[(usize, &str)], i: usize) -> Option<u8> {
                 // `1,234,567` in a whitespace table is no delimiter: fields of a delimited
                 // line hold no runs of blanks between words and numbers.
                 && !line.contains("  ")
+        })
+}
+
+/// Is every comma of the line a thousands separator (a digit before, three digits after and
+/// then no further digit)?
+fn only_thousands_commas(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b',')
+        .all(|(i, _)| {
+            i > 0
+                && b[i - 1].is_ascii_digit()
+                && b.get(i + 1..i + 4)
+                    .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+                && !b.get(i + 4).is_some_and(u8::is_ascii_digit)
         })
 }
 
@@ -71,5 +89,8 @@ mod tests {
         let semi = [(1, "Tag;Size"), (2, "Abcd;1,5 GB")];
         assert_eq!(delimiter(&semi, 0), Some(b';'));
         assert_eq!(delimiter(&[(1, "a\tb")], 0), Some(b'\t'));
+        assert_eq!(delimiter(&[(1, "`Abcd` 12,004")], 0), None);
+        assert_eq!(delimiter(&[(1, "Abcd 1,234,567 12")], 0), None);
+        assert_eq!(delimiter(&[(1, "Abcd,1,234")], 0), Some(b','));
     }
 }
