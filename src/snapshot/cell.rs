@@ -146,8 +146,20 @@ const QUALIFIERS: [(&str, Precision); 14] = [
     (">", Precision::LowerBound),
 ];
 
-/// Where a remark after a number starts: `1.2 GB <-- leak`, `12,004 (after reboot)`.
+/// Where a person's arrow remark starts: `1.2 GB <-- leak`, `lkalflt.sys <-- this one`.
+const ARROWS: [&str; 3] = ["<--", "<-", "←"];
+
+/// Where a remark after a number starts: an arrow, or `12,004 (after reboot)`, `# note`.
 const REMARKS: [&str; 7] = ["<--", "<-", "←", " (", " #", " //", " !"];
+
+/// The cell without a trailing arrow remark (`lkalflt.sys <-- this one`).
+pub(crate) fn without_arrow_remark(cell: &str) -> &str {
+    ARROWS
+        .iter()
+        .filter_map(|r| cell.find(r))
+        .min()
+        .map_or(cell, |i| &cell[..i])
+}
 
 /// The number in a cell (`12,345`, `~1.2 GB`, `>4 GB`, `**12,004**`, `-3 MB`, `512K <-- this`),
 /// with `unit` bytes per unit when the cell names none; `None` for text, empty cells and

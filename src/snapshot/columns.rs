@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::cell::{
     Amount, looks_like_tag, read_amount, read_count, read_hours, read_tag_cell, read_uptime,
-    unwrap_emphasis,
+    unwrap_emphasis, without_arrow_remark,
 };
 use super::text::{find_timestamp, parse_timestamp};
 use super::{Ctx, PoolKind, PoolUsage, Precision, Snapshot};
@@ -793,11 +793,7 @@ impl Columns {
                 Role::Driver => {
                     // `lkalflt.sys <-- this one`: the arrow's remark is the person's, not the
                     // owner's.
-                    let d = ["<--", "<-", "←"]
-                        .iter()
-                        .filter_map(|r| cell.find(r))
-                        .min()
-                        .map_or(cell, |i| &cell[..i]);
+                    let d = without_arrow_remark(cell);
                     let d = unwrap_emphasis(d);
                     if !empty_cell(d) {
                         row.notes.push(d.to_owned());
@@ -951,8 +947,7 @@ impl Columns {
                     by_time.len() - 1
                 }
             };
-            for (pool, usage, change) in self.usages(tag, row, ctx) {
-                let _ = pool;
+            for (usage, change) in self.usages(tag, row, ctx) {
                 if !ctx.take_row(row.line) {
                     break;
                 }
@@ -1007,7 +1002,7 @@ impl Columns {
         tag: PoolTag,
         row: &RowReading,
         ctx: &mut Ctx,
-    ) -> Vec<(Option<PoolKind>, PoolUsage, Option<Amount>)> {
+    ) -> Vec<(PoolUsage, Option<Amount>)> {
         let mut pools: Vec<Option<PoolKind>> = Vec::new();
         for (p, _, _) in &row.values {
             if !pools.contains(p) {
@@ -1087,7 +1082,7 @@ impl Columns {
                     Amount { value: 0, ..a }
                 }
             });
-            out.push((split, usage, change));
+            out.push((usage, change));
         }
         out
     }

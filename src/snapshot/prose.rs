@@ -151,15 +151,7 @@ fn mention(line_no: usize, line: &str) -> Option<Mention> {
     let [tag] = candidates.as_slice() else {
         return None;
     };
-    let pool =
-        if lower.contains("nonpaged") || lower.contains("non-paged") || lower.contains("non paged")
-        {
-            PoolKind::NonPaged
-        } else if lower.contains("paged") {
-            PoolKind::Paged
-        } else {
-            PoolKind::Unknown
-        };
+    let pool = super::table::pool_in_text(&lower).unwrap_or(PoolKind::Unknown);
     let from =
         (sizes.len() >= 2 && lower.contains("from") && first.0 != last_at).then_some(first.1);
     Some(Mention {

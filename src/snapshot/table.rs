@@ -181,7 +181,8 @@ fn context_of(block: &Block) -> TableContext {
     context
 }
 
-fn pool_in_text(lower: &str) -> Option<PoolKind> {
+/// The pool a lower-cased line of text names (`Nonpaged pool`, `### Paged`), if any.
+pub(crate) fn pool_in_text(lower: &str) -> Option<PoolKind> {
     if lower.contains("nonpaged") || lower.contains("non-paged") || lower.contains("non paged") {
         Some(PoolKind::NonPaged)
     } else if lower.contains("paged") {
