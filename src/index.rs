@@ -393,6 +393,28 @@ impl SearchIndex {
         Ok(sources)
     }
 
+    /// Every source: the tag lists first (by name), then each analysed driver file (by file
+    /// name and version). A listing stays small with hundreds of drivers, so each driver's
+    /// whole analysis is left out; [`Self::driver_analyses`] serves it.
+    pub fn all_sources(&self) -> Result<Vec<SourceInfo>, IndexError> {
+        let query = self.term_query(self.fields.kind, "source");
+        let mut sources = self.load_sources(&*query)?;
+        for source in &mut sources {
+            source.driver = None;
+        }
+        let order = |source: &SourceInfo| {
+            let is_driver = source.kind == SourceKind::Driver;
+            let label = if is_driver {
+                source.origin.clone()
+            } else {
+                None
+            };
+            (is_driver, label, source.name.clone())
+        };
+        sources.sort_by_key(order);
+        Ok(sources)
+    }
+
     pub fn source(&self, name: &str) -> Result<Option<SourceInfo>, IndexError> {
         let query = BooleanQuery::new(vec![
             (Occur::Must, self.term_query(self.fields.kind, "source")),

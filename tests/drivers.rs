@@ -376,3 +376,29 @@ async fn the_upload_form_takes_the_token_as_a_field() {
         "identity on the page"
     );
 }
+
+#[tokio::test]
+async fn the_source_listing_names_uploaded_drivers_after_the_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/drivers");
+    let driver = std::fs::read(format!("{fixture}/patterns_x64_O2.sys")).unwrap();
+    let (status, report) = upload(&app, &[("patterns.sys", driver)]).await;
+    assert_eq!(status, 201, "{report}");
+    let sha256 = report["files"][0]["analysis"]["sha256"].as_str().unwrap();
+
+    let (status, sources) = app.get_json("/api/v1/lists").await;
+    assert_eq!(status, 200);
+    let sources = sources.as_array().unwrap();
+    let kinds: Vec<&str> = sources
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["default", "default", "driver"], "{sources:?}");
+    let driver = &sources[2];
+    assert_eq!(driver["name"], format!("driver:{sha256}"));
+    assert_eq!(driver["origin"], "patterns.sys");
+    assert!(driver["entries"].as_u64().unwrap() > 0, "{driver}");
+    // The listing stays small: the analysis itself is served per driver.
+    assert!(driver.get("driver").is_none(), "{driver}");
+}

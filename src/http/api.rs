@@ -327,7 +327,8 @@ async fn import(
     Ok(Json(report))
 }
 
-/// The sources in the knowledge base: the default, imported lists and analysed drivers.
+/// The sources in the knowledge base: the embedded and imported lists, then each analysed
+/// driver file (its analysis is served by `GET /api/v1/drivers/{name}`).
 #[utoipa::path(
     get,
     path = "/api/v1/lists",
@@ -339,7 +340,9 @@ async fn import(
     )
 )]
 async fn list_sources(State(state): State<AppState>) -> ApiResult<Json<Vec<SourceInfo>>> {
-    Ok(Json(state.blocking(|index, _| Ok(index.sources()?)).await?))
+    Ok(Json(
+        state.blocking(|index, _| Ok(index.all_sources()?)).await?,
+    ))
 }
 
 /// What a deletion removed.
