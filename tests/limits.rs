@@ -440,3 +440,23 @@ async fn small_fixes_reserved_names_utf16_lists_and_404_headers() {
         assert!(response.headers().contains_key(header), "{header}");
     }
 }
+
+#[tokio::test]
+async fn snapshot_tags_in_a_code_page_keep_their_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    // A poolmon log saved by cmd in code page 1252: `Ab\xe9c` is not UTF-8.
+    let mut snapshot = b" Tag  Type     Allocs     Frees      Diff   Bytes  Per Alloc\n".to_vec();
+    snapshot.extend_from_slice(b" Ab\xe9c Nonp   9000000        0   9000000 900000000  100\n");
+    snapshot.extend_from_slice(b" NtfF Paged      5000     4000      1000    200000  200\n");
+    let response = app
+        .client
+        .post(app.url("/api/v1/analyze"))
+        .body(snapshot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let analysis: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(analysis["answer"]["tag"], "Ab\\xe9c", "{analysis}");
+}

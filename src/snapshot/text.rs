@@ -15,7 +15,8 @@ pub(crate) struct Input<'a> {
 
 impl<'a> Input<'a> {
     /// UTF-8 (BOM stripped), UTF-16 LE/BE with a BOM, or BOM-less UTF-16 LE as PowerShell 5
-    /// redirection writes it; invalid bytes become U+FFFD; NULs are dropped.
+    /// redirection writes it; text that is not UTF-8 is read one byte per character; NULs are
+    /// dropped.
     pub(crate) fn decode(bytes: &'a [u8]) -> Self {
         let text = if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
             utf8(rest)
@@ -77,12 +78,14 @@ impl<'a> Input<'a> {
     }
 }
 
-/// Valid UTF-8 is the common case, and checking it is much faster than the lossy conversion's
-/// chunk walk.
+/// Valid UTF-8 is the common case and costs no copy. Anything else was written in a Windows
+/// ANSI code page, as poolmon's `-n` log and `>` redirection in cmd are: each byte becomes the
+/// character of the same number (Latin-1), so a tag keeps its exact bytes (`Ab\xe9c`, not a
+/// replacement character that no tag can hold) and the row is not lost.
 fn utf8(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
+        Err(_) => Cow::Owned(bytes.iter().copied().map(char::from).collect()),
     }
 }
 
@@ -584,6 +587,15 @@ mod tests {
         assert_eq!(parse_timestamp("1 November 2026 10:00:00"), Some(t));
         assert_eq!(parse_timestamp("Tag Type Allocs"), None);
         assert_eq!(parse_timestamp("Memory: 123K"), None);
+    }
+
+    #[test]
+    fn text_in_a_code_page_keeps_each_byte_of_a_tag() {
+        let input = Input::decode(b" Ab\xe9c Nonp 10 2 8 4096 512\n");
+        let line = input.lines().next().unwrap().1;
+        let tag = tag_from_text(line.split_whitespace().next().unwrap()).unwrap();
+        assert_eq!(tag.bytes(), b"Ab\xe9c");
+        assert_eq!(tag.to_string(), "Ab\\xe9c");
     }
 
     #[test]
