@@ -449,14 +449,7 @@ async fn snapshot_tags_in_a_code_page_keep_their_bytes() {
     let mut snapshot = b" Tag  Type     Allocs     Frees      Diff   Bytes  Per Alloc\n".to_vec();
     snapshot.extend_from_slice(b" Ab\xe9c Nonp   9000000        0   9000000 900000000  100\n");
     snapshot.extend_from_slice(b" NtfF Paged      5000     4000      1000    200000  200\n");
-    let response = app
-        .client
-        .post(app.url("/api/v1/analyze"))
-        .body(snapshot)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let analysis: serde_json::Value = response.json().await.unwrap();
+    let (status, analysis) = app.analyze(snapshot).await;
+    assert_eq!(status, 200, "{analysis}");
     assert_eq!(analysis["answer"]["tag"], "Ab\\xe9c", "{analysis}");
 }

@@ -101,6 +101,19 @@ impl TestApp {
         (status, response.json().await.unwrap())
     }
 
+    /// POSTs one snapshot body to the analysis API, as `curl --data-binary` does.
+    pub async fn analyze(&self, body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(self.url("/api/v1/analyze"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
     /// Deletes a source as the admin; returns the status.
     pub async fn delete_source(&self, name: &str) -> u16 {
         self.client
