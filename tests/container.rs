@@ -5,9 +5,10 @@
 //! `POOLSLEUTH_RELEASE_BIN` names the release binary to test (CI builds it); without it the
 //! test binary's own build of poolsleuth is used, and the test says so.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -63,16 +64,6 @@ fn read_dockerfile() -> Image {
     image
 }
 
-fn binary() -> PathBuf {
-    match std::env::var_os("POOLSLEUTH_RELEASE_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            eprintln!("note: POOLSLEUTH_RELEASE_BIN is not set; testing the debug build instead");
-            PathBuf::from(env!("CARGO_BIN_EXE_poolsleuth"))
-        }
-    }
-}
-
 /// Runs `argv` (the image's ENTRYPOINT path replaced by the binary under test) with exactly the
 /// image's environment, as the image's user when we are root.
 fn container_command(
@@ -98,10 +89,10 @@ fn container_command(
             "--clear-groups",
             "--",
         ]);
-        c.arg(binary());
+        c.arg(common::server_binary());
         c
     } else {
-        Command::new(binary())
+        Command::new(common::server_binary())
     };
     command.args(&argv[1..]);
     command

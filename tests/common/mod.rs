@@ -198,9 +198,21 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Starts the binary on a free port with the admin token, JSON logs and `env` on top.
+/// The binary the process tests run: `POOLSLEUTH_RELEASE_BIN` when set (CI builds the release
+/// binary, whose timing and memory are what users get), else this build's.
+pub fn server_binary() -> PathBuf {
+    match std::env::var_os("POOLSLEUTH_RELEASE_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            eprintln!("note: POOLSLEUTH_RELEASE_BIN is not set; testing the debug build instead");
+            PathBuf::from(env!("CARGO_BIN_EXE_poolsleuth"))
+        }
+    }
+}
+
+/// Starts [`server_binary`] on a free port with the admin token, JSON logs and `env` on top.
 pub fn start_server_with(data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
+    let mut child = Command::new(server_binary())
         .arg("serve")
         .env("POOLSLEUTH_BIND", "127.0.0.1:0")
         .env("POOLSLEUTH_DATA_DIR", data_dir)
