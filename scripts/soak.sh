@@ -95,8 +95,10 @@ done
 
 # Re-import the list in a loop, and sample the server's resident memory every 10 seconds.
 : >"$work/imports" ; : >"$work/rss"
+# Seconds since the load started, resident MiB, and of those the heap's (RssAnon): the rest is
+# the index's memory-mapped files, which the kernel pages in and out as segments change.
 rss_sample() {
-    echo "$((SECONDS - start)) $(awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$server_pid/status")"
+    echo "$((SECONDS - start)) $(awk '/^(VmRSS|RssAnon)/ {printf "%d ", $2 / 1024}' "/proc/$server_pid/status")"
 }
 start=$SECONDS
 next_sample=$start
@@ -125,9 +127,11 @@ summary() {
 imports=$(wc -l <"$work/imports")
 import_errors=$(awk '$1 != 200' "$work/imports" | wc -l)
 import_median=$(sort -n -k2 "$work/imports" | awk '{t[NR] = $2} END {printf "%.2f s", t[int((NR + 1) / 2)]}')
-rss_warm=$(awk '$1 >= 60 {print $2; exit}' "$work/rss")
-rss_end=$(tail -1 "$work/rss" | cut -d' ' -f2)
+rss_warm=$(awk '$1 >= 60 {print $2 " MiB (heap " $3 ")"; exit}' "$work/rss")
+rss_end=$(tail -1 "$work/rss" | awk '{print $2 " MiB (heap " $3 ")"}')
 rss_max=$(sort -n -k2 "$work/rss" | tail -1 | cut -d' ' -f2)
+# One sample a minute, for the shape: flat, or still climbing.
+rss_minutes=$(awk '$1 >= next_minute {printf "%s%d", sep, $2; sep = ", "; next_minute = $1 + 60}' "$work/rss")
 
 mkdir -p target
 report=target/soak-report.md
@@ -139,6 +143,7 @@ report=target/soak-report.md
     for load in lookup search analyze; do summary "$work/$load.out"; done
     echo
     echo "Imports of $(basename "$list") meanwhile: $imports ($import_errors failed), median $import_median."
-    echo "Server RSS: ${rss_warm:-?} MiB after the first minute, $rss_end MiB at the end, $rss_max MiB at most."
+    echo "Server RSS: ${rss_warm:-?} after the first minute, $rss_end at the end, $rss_max MiB at most."
+    echo "RSS each minute (MiB): $rss_minutes."
 } | tee "$report"
 echo "report saved to $report" >&2
