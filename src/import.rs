@@ -183,10 +183,79 @@ pub fn store_driver(
     vendors: &VendorDirectory,
     analysis: DriverAnalysis,
 ) -> Result<(DriverStoreStatus, u64), ImportError> {
-    let name = driver_source_name(&analysis.sha256);
-    if let Some(existing) = index.source(&name)? {
-        return Ok((DriverStoreStatus::Duplicate, existing.entries));
+    let mut batch = DriverBatch::default();
+    let added = batch.add(index, vendors, analysis)?;
+    batch.commit(index)?;
+    Ok(added)
+}
+
+/// The stored analysis of a file already known by its SHA-256, if any: a scan checks this
+/// before reading the file further, so a known file costs a hash and one lookup.
+pub fn known_driver(index: &SearchIndex, sha256: &str) -> Result<Option<SourceInfo>, ImportError> {
+    Ok(index.source(&driver_source_name(sha256))?)
+}
+
+/// Analysed drivers waiting for one index commit. A scan of hundreds of files commits a batch
+/// at a time instead of once a file (each commit syncs the index files to disk); every driver
+/// is still stored whole or not at all, and a crash loses at most the batch not yet committed.
+#[derive(Default)]
+pub struct DriverBatch {
+    pending: Vec<(SourceInfo, Vec<TagEntry>)>,
+}
+
+impl DriverBatch {
+    /// Adds a driver to the batch, unless the index or the batch already holds the same file.
+    /// Returns what committing will have done and the attributions the file has.
+    pub fn add(
+        &mut self,
+        index: &SearchIndex,
+        vendors: &VendorDirectory,
+        analysis: DriverAnalysis,
+    ) -> Result<(DriverStoreStatus, u64), ImportError> {
+        if let Some(existing) = known_driver(index, &analysis.sha256)? {
+            return Ok((DriverStoreStatus::Duplicate, existing.entries));
+        }
+        let name = driver_source_name(&analysis.sha256);
+        if let Some((info, _)) = self.pending.iter().find(|(info, _)| info.name == name) {
+            return Ok((DriverStoreStatus::Duplicate, info.entries));
+        }
+        let (info, entries) = driver_source(name, analysis, vendors);
+        let stored = entries.len() as u64;
+        self.pending.push((info, entries));
+        Ok((DriverStoreStatus::Stored, stored))
     }
+
+    /// Drivers added since the last commit.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Commits every pending driver in one index commit. On an error nothing of the batch is
+    /// stored, and the batch is left empty.
+    pub fn commit(&mut self, index: &SearchIndex) -> Result<(), ImportError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let sources: Vec<(&SourceInfo, &[TagEntry])> = pending
+            .iter()
+            .map(|(info, entries)| (info, entries.as_slice()))
+            .collect();
+        index.replace_sources(&sources)?;
+        Ok(())
+    }
+}
+
+/// The source record and attributions of one analysed driver.
+fn driver_source(
+    name: String,
+    analysis: DriverAnalysis,
+    vendors: &VendorDirectory,
+) -> (SourceInfo, Vec<TagEntry>) {
     let driver = normalize_driver_name(&analysis.file_name);
     let vendor = driver_vendor(&analysis, vendors);
     let version = driver_version(&analysis);
@@ -216,7 +285,7 @@ pub fn store_driver(
         })
         .collect();
     let info = SourceInfo {
-        name: name.clone(),
+        name,
         kind: SourceKind::Driver,
         version,
         origin: Some(analysis.file_name.clone()),
@@ -224,8 +293,7 @@ pub fn store_driver(
         entries: entries.len() as u64,
         driver: Some(Box::new(analysis)),
     };
-    let stats = index.replace_source(&info, &entries)?;
-    Ok((DriverStoreStatus::Stored, stats.imported))
+    (info, entries)
 }
 
 /// One line of evidence for an attribution found in a driver.
