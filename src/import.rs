@@ -76,8 +76,29 @@ fn store(
     kind: SourceKind,
     parsed: ParsedList,
 ) -> Result<ImportReport, ImportError> {
-    let entries: Vec<TagEntry> = parsed
-        .entries
+    let (info, entries) = list_records(vendors, source, kind, parsed.entries);
+    let stats = index.replace_source(&info, &entries)?;
+    let skipped = parsed.skipped.len() as u64;
+    let mut skipped_lines = parsed.skipped;
+    skipped_lines.truncate(MAX_REPORTED_SKIPS);
+    Ok(ImportReport {
+        source: source.name.clone(),
+        format: parsed.format,
+        imported: stats.imported,
+        replaced: stats.replaced,
+        skipped,
+        skipped_lines,
+    })
+}
+
+/// The source record and attributions of a parsed list.
+fn list_records(
+    vendors: &VendorDirectory,
+    source: &ListSource,
+    kind: SourceKind,
+    parsed_entries: Vec<crate::pooltag_list::ListEntry>,
+) -> (SourceInfo, Vec<TagEntry>) {
+    let entries: Vec<TagEntry> = parsed_entries
         .into_iter()
         .map(|e| TagEntry {
             tag: e.tag,
@@ -105,18 +126,7 @@ fn store(
         entries: entries.len() as u64,
         driver: None,
     };
-    let stats = index.replace_source(&info, &entries)?;
-    let skipped = parsed.skipped.len() as u64;
-    let mut skipped_lines = parsed.skipped;
-    skipped_lines.truncate(MAX_REPORTED_SKIPS);
-    Ok(ImportReport {
-        source: source.name.clone(),
-        format: parsed.format,
-        imported: stats.imported,
-        replaced: stats.replaced,
-        skipped,
-        skipped_lines,
-    })
+    (info, entries)
 }
 
 /// What storing one analysed driver did.
@@ -384,15 +394,13 @@ pub enum SeedOutcome {
     NameTaken,
 }
 
-/// Seeds every embedded list that a data directory lacks, and refreshes outdated ones.
+/// Seeds every embedded list that a data directory lacks, and refreshes outdated ones, in one
+/// index commit (a fresh data directory is the fixed cost of every first `scan`).
 pub fn seed_embedded_lists(
     index: &SearchIndex,
     vendors: &VendorDirectory,
 ) -> Result<Vec<(&'static str, SeedOutcome)>, ImportError> {
-    EMBEDDED_LISTS
-        .iter()
-        .map(|list| Ok((list.source, seed_list(index, vendors, list)?)))
-        .collect()
+    seed_lists(index, vendors, &EMBEDDED_LISTS)
 }
 
 /// Seeds an index from one embedded list, or refreshes its outdated source. An admin who
@@ -403,30 +411,65 @@ pub fn seed_list(
     vendors: &VendorDirectory,
     list: &EmbeddedList,
 ) -> Result<SeedOutcome, ImportError> {
-    let marker = index.dir().join(list.marker);
-    let seeded_before = marker.exists();
-    let current = index.source(list.source)?;
-    let version = list.version();
-    let outcome: fn(u64) -> SeedOutcome = match &current {
-        None if !seeded_before => SeedOutcome::Seeded,
-        Some(info) if info.kind != SourceKind::Default => return Ok(SeedOutcome::NameTaken),
-        Some(info) if info.version.as_deref() != Some(version.as_str()) => SeedOutcome::Refreshed,
-        _ => {
-            if !seeded_before {
-                write_marker(&marker, &version)?;
+    let mut seeded = seed_lists(index, vendors, std::slice::from_ref(list))?;
+    Ok(seeded.swap_remove(0).1)
+}
+
+fn seed_lists(
+    index: &SearchIndex,
+    vendors: &VendorDirectory,
+    lists: &[EmbeddedList],
+) -> Result<Vec<(&'static str, SeedOutcome)>, ImportError> {
+    let mut outcomes = Vec::with_capacity(lists.len());
+    // Lists to store: the list, its version, the outcome its count makes, its records.
+    let mut to_store = Vec::new();
+    for list in lists {
+        let marker = index.dir().join(list.marker);
+        let seeded_before = marker.exists();
+        let current = index.source(list.source)?;
+        let version = list.version();
+        let outcome: fn(u64) -> SeedOutcome = match &current {
+            None if !seeded_before => SeedOutcome::Seeded,
+            Some(info) if info.kind != SourceKind::Default => {
+                outcomes.push((list.source, SeedOutcome::NameTaken));
+                continue;
             }
-            return Ok(SeedOutcome::Unchanged);
-        }
-    };
-    let source = ListSource {
-        name: list.source.into(),
-        version: Some(version.clone()),
-        origin: Some(list.origin.into()),
-        format: Some(ListFormat::Csv),
-    };
-    let report = store(index, vendors, &source, SourceKind::Default, list.parse()?)?;
-    write_marker(&marker, &version)?;
-    Ok(outcome(report.imported))
+            Some(info) if info.version.as_deref() != Some(version.as_str()) => {
+                SeedOutcome::Refreshed
+            }
+            _ => {
+                if !seeded_before {
+                    write_marker(&marker, &version)?;
+                }
+                outcomes.push((list.source, SeedOutcome::Unchanged));
+                continue;
+            }
+        };
+        let source = ListSource {
+            name: list.source.into(),
+            version: Some(version.clone()),
+            origin: Some(list.origin.into()),
+            format: Some(ListFormat::Csv),
+        };
+        let (info, entries) =
+            list_records(vendors, &source, SourceKind::Default, list.parse()?.entries);
+        // Its outcome is set once it is stored.
+        outcomes.push((list.source, SeedOutcome::Unchanged));
+        to_store.push((outcomes.len() - 1, list, version, outcome, info, entries));
+    }
+    if to_store.is_empty() {
+        return Ok(outcomes);
+    }
+    let sources: Vec<(&SourceInfo, &[TagEntry])> = to_store
+        .iter()
+        .map(|(.., info, entries)| (info, entries.as_slice()))
+        .collect();
+    let stats = index.replace_sources(&sources)?;
+    for ((at, list, version, outcome, ..), stats) in to_store.iter().zip(stats) {
+        write_marker(&index.dir().join(list.marker), version)?;
+        outcomes[*at].1 = outcome(stats.imported);
+    }
+    Ok(outcomes)
 }
 
 /// Marks the data dir as seeded with a list (written after the seed commit, so a crash in

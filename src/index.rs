@@ -253,10 +253,16 @@ impl SearchIndex {
             source: std::io::Error::other(e.to_string()),
         })?;
         let index = Index::open_or_create(directory, schema)?;
-        let writer = index.writer(WRITER_HEAP_BYTES).map_err(|e| match e {
-            tantivy::TantivyError::LockFailure(..) => IndexError::Locked(data_dir.to_owned()),
-            other => other.into(),
-        })?;
+        // One indexing thread: each thread writes its own segment at every commit, and each
+        // segment file is synced to disk. A commit here holds a batch of drivers or a list of
+        // a few thousand rows, which one thread indexes in milliseconds; a second thread only
+        // doubled the files and syncs of every commit (a scan's fixed cost).
+        let writer = index
+            .writer_with_num_threads(1, WRITER_HEAP_BYTES)
+            .map_err(|e| match e {
+                tantivy::TantivyError::LockFailure(..) => IndexError::Locked(data_dir.to_owned()),
+                other => other.into(),
+            })?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
