@@ -76,8 +76,29 @@ fn store(
     kind: SourceKind,
     parsed: ParsedList,
 ) -> Result<ImportReport, ImportError> {
-    let entries: Vec<TagEntry> = parsed
-        .entries
+    let (info, entries) = list_records(vendors, source, kind, parsed.entries);
+    let stats = index.replace_source(&info, &entries)?;
+    let skipped = parsed.skipped.len() as u64;
+    let mut skipped_lines = parsed.skipped;
+    skipped_lines.truncate(MAX_REPORTED_SKIPS);
+    Ok(ImportReport {
+        source: source.name.clone(),
+        format: parsed.format,
+        imported: stats.imported,
+        replaced: stats.replaced,
+        skipped,
+        skipped_lines,
+    })
+}
+
+/// The source record and attributions of a parsed list.
+fn list_records(
+    vendors: &VendorDirectory,
+    source: &ListSource,
+    kind: SourceKind,
+    parsed_entries: Vec<crate::pooltag_list::ListEntry>,
+) -> (SourceInfo, Vec<TagEntry>) {
+    let entries: Vec<TagEntry> = parsed_entries
         .into_iter()
         .map(|e| TagEntry {
             tag: e.tag,
@@ -105,18 +126,7 @@ fn store(
         entries: entries.len() as u64,
         driver: None,
     };
-    let stats = index.replace_source(&info, &entries)?;
-    let skipped = parsed.skipped.len() as u64;
-    let mut skipped_lines = parsed.skipped;
-    skipped_lines.truncate(MAX_REPORTED_SKIPS);
-    Ok(ImportReport {
-        source: source.name.clone(),
-        format: parsed.format,
-        imported: stats.imported,
-        replaced: stats.replaced,
-        skipped,
-        skipped_lines,
-    })
+    (info, entries)
 }
 
 /// What storing one analysed driver did.
@@ -183,10 +193,79 @@ pub fn store_driver(
     vendors: &VendorDirectory,
     analysis: DriverAnalysis,
 ) -> Result<(DriverStoreStatus, u64), ImportError> {
-    let name = driver_source_name(&analysis.sha256);
-    if let Some(existing) = index.source(&name)? {
-        return Ok((DriverStoreStatus::Duplicate, existing.entries));
+    let mut batch = DriverBatch::default();
+    let added = batch.add(index, vendors, analysis)?;
+    batch.commit(index)?;
+    Ok(added)
+}
+
+/// The stored analysis of a file already known by its SHA-256, if any: a scan checks this
+/// before reading the file further, so a known file costs a hash and one lookup.
+pub fn known_driver(index: &SearchIndex, sha256: &str) -> Result<Option<SourceInfo>, ImportError> {
+    Ok(index.source(&driver_source_name(sha256))?)
+}
+
+/// Analysed drivers waiting for one index commit. A scan of hundreds of files commits a batch
+/// at a time instead of once a file (each commit syncs the index files to disk); every driver
+/// is still stored whole or not at all, and a crash loses at most the batch not yet committed.
+#[derive(Default)]
+pub struct DriverBatch {
+    pending: Vec<(SourceInfo, Vec<TagEntry>)>,
+}
+
+impl DriverBatch {
+    /// Adds a driver to the batch, unless the index or the batch already holds the same file.
+    /// Returns what committing will have done and the attributions the file has.
+    pub fn add(
+        &mut self,
+        index: &SearchIndex,
+        vendors: &VendorDirectory,
+        analysis: DriverAnalysis,
+    ) -> Result<(DriverStoreStatus, u64), ImportError> {
+        if let Some(existing) = known_driver(index, &analysis.sha256)? {
+            return Ok((DriverStoreStatus::Duplicate, existing.entries));
+        }
+        let name = driver_source_name(&analysis.sha256);
+        if let Some((info, _)) = self.pending.iter().find(|(info, _)| info.name == name) {
+            return Ok((DriverStoreStatus::Duplicate, info.entries));
+        }
+        let (info, entries) = driver_source(name, analysis, vendors);
+        let stored = entries.len() as u64;
+        self.pending.push((info, entries));
+        Ok((DriverStoreStatus::Stored, stored))
     }
+
+    /// Drivers added since the last commit.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Commits every pending driver in one index commit. On an error nothing of the batch is
+    /// stored, and the batch is left empty.
+    pub fn commit(&mut self, index: &SearchIndex) -> Result<(), ImportError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let sources: Vec<(&SourceInfo, &[TagEntry])> = pending
+            .iter()
+            .map(|(info, entries)| (info, entries.as_slice()))
+            .collect();
+        index.replace_sources(&sources)?;
+        Ok(())
+    }
+}
+
+/// The source record and attributions of one analysed driver.
+fn driver_source(
+    name: String,
+    analysis: DriverAnalysis,
+    vendors: &VendorDirectory,
+) -> (SourceInfo, Vec<TagEntry>) {
     let driver = normalize_driver_name(&analysis.file_name);
     let vendor = driver_vendor(&analysis, vendors);
     let version = driver_version(&analysis);
@@ -216,7 +295,7 @@ pub fn store_driver(
         })
         .collect();
     let info = SourceInfo {
-        name: name.clone(),
+        name,
         kind: SourceKind::Driver,
         version,
         origin: Some(analysis.file_name.clone()),
@@ -224,8 +303,7 @@ pub fn store_driver(
         entries: entries.len() as u64,
         driver: Some(Box::new(analysis)),
     };
-    let stats = index.replace_source(&info, &entries)?;
-    Ok((DriverStoreStatus::Stored, stats.imported))
+    (info, entries)
 }
 
 /// One line of evidence for an attribution found in a driver.
@@ -316,15 +394,13 @@ pub enum SeedOutcome {
     NameTaken,
 }
 
-/// Seeds every embedded list that a data directory lacks, and refreshes outdated ones.
+/// Seeds every embedded list that a data directory lacks, and refreshes outdated ones, in one
+/// index commit (a fresh data directory is the fixed cost of every first `scan`).
 pub fn seed_embedded_lists(
     index: &SearchIndex,
     vendors: &VendorDirectory,
 ) -> Result<Vec<(&'static str, SeedOutcome)>, ImportError> {
-    EMBEDDED_LISTS
-        .iter()
-        .map(|list| Ok((list.source, seed_list(index, vendors, list)?)))
-        .collect()
+    seed_lists(index, vendors, &EMBEDDED_LISTS)
 }
 
 /// Seeds an index from one embedded list, or refreshes its outdated source. An admin who
@@ -335,30 +411,65 @@ pub fn seed_list(
     vendors: &VendorDirectory,
     list: &EmbeddedList,
 ) -> Result<SeedOutcome, ImportError> {
-    let marker = index.dir().join(list.marker);
-    let seeded_before = marker.exists();
-    let current = index.source(list.source)?;
-    let version = list.version();
-    let outcome: fn(u64) -> SeedOutcome = match &current {
-        None if !seeded_before => SeedOutcome::Seeded,
-        Some(info) if info.kind != SourceKind::Default => return Ok(SeedOutcome::NameTaken),
-        Some(info) if info.version.as_deref() != Some(version.as_str()) => SeedOutcome::Refreshed,
-        _ => {
-            if !seeded_before {
-                write_marker(&marker, &version)?;
+    let mut seeded = seed_lists(index, vendors, std::slice::from_ref(list))?;
+    Ok(seeded.swap_remove(0).1)
+}
+
+fn seed_lists(
+    index: &SearchIndex,
+    vendors: &VendorDirectory,
+    lists: &[EmbeddedList],
+) -> Result<Vec<(&'static str, SeedOutcome)>, ImportError> {
+    let mut outcomes = Vec::with_capacity(lists.len());
+    // Lists to store: the list, its version, the outcome its count makes, its records.
+    let mut to_store = Vec::new();
+    for list in lists {
+        let marker = index.dir().join(list.marker);
+        let seeded_before = marker.exists();
+        let current = index.source(list.source)?;
+        let version = list.version();
+        let outcome: fn(u64) -> SeedOutcome = match &current {
+            None if !seeded_before => SeedOutcome::Seeded,
+            Some(info) if info.kind != SourceKind::Default => {
+                outcomes.push((list.source, SeedOutcome::NameTaken));
+                continue;
             }
-            return Ok(SeedOutcome::Unchanged);
-        }
-    };
-    let source = ListSource {
-        name: list.source.into(),
-        version: Some(version.clone()),
-        origin: Some(list.origin.into()),
-        format: Some(ListFormat::Csv),
-    };
-    let report = store(index, vendors, &source, SourceKind::Default, list.parse()?)?;
-    write_marker(&marker, &version)?;
-    Ok(outcome(report.imported))
+            Some(info) if info.version.as_deref() != Some(version.as_str()) => {
+                SeedOutcome::Refreshed
+            }
+            _ => {
+                if !seeded_before {
+                    write_marker(&marker, &version)?;
+                }
+                outcomes.push((list.source, SeedOutcome::Unchanged));
+                continue;
+            }
+        };
+        let source = ListSource {
+            name: list.source.into(),
+            version: Some(version.clone()),
+            origin: Some(list.origin.into()),
+            format: Some(ListFormat::Csv),
+        };
+        let (info, entries) =
+            list_records(vendors, &source, SourceKind::Default, list.parse()?.entries);
+        // Its outcome is set once it is stored.
+        outcomes.push((list.source, SeedOutcome::Unchanged));
+        to_store.push((outcomes.len() - 1, list, version, outcome, info, entries));
+    }
+    if to_store.is_empty() {
+        return Ok(outcomes);
+    }
+    let sources: Vec<(&SourceInfo, &[TagEntry])> = to_store
+        .iter()
+        .map(|(.., info, entries)| (info, entries.as_slice()))
+        .collect();
+    let stats = index.replace_sources(&sources)?;
+    for ((at, list, version, outcome, ..), stats) in to_store.iter().zip(stats) {
+        write_marker(&index.dir().join(list.marker), version)?;
+        outcomes[*at].1 = outcome(stats.imported);
+    }
+    Ok(outcomes)
 }
 
 /// Marks the data dir as seeded with a list (written after the seed commit, so a crash in

@@ -253,10 +253,16 @@ impl SearchIndex {
             source: std::io::Error::other(e.to_string()),
         })?;
         let index = Index::open_or_create(directory, schema)?;
-        let writer = index.writer(WRITER_HEAP_BYTES).map_err(|e| match e {
-            tantivy::TantivyError::LockFailure(..) => IndexError::Locked(data_dir.to_owned()),
-            other => other.into(),
-        })?;
+        // One indexing thread: each thread writes its own segment at every commit, and each
+        // segment file is synced to disk. A commit here holds a batch of drivers or a list of
+        // a few thousand rows, which one thread indexes in milliseconds; a second thread only
+        // doubled the files and syncs of every commit (a scan's fixed cost).
+        let writer = index
+            .writer_with_num_threads(1, WRITER_HEAP_BYTES)
+            .map_err(|e| match e {
+                tantivy::TantivyError::LockFailure(..) => IndexError::Locked(data_dir.to_owned()),
+                other => other.into(),
+            })?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -310,16 +316,35 @@ impl SearchIndex {
         info: &SourceInfo,
         entries: &[TagEntry],
     ) -> Result<ReplaceStats, IndexError> {
+        let stats = self.replace_sources(&[(info, entries)])?;
+        Ok(stats[0])
+    }
+
+    /// Replaces several sources in one commit (one `fsync` round for a whole batch of scanned
+    /// drivers): either every source of the batch is committed whole, or the index stays as it
+    /// was. Returns the stats of each source, in order.
+    pub fn replace_sources(
+        &self,
+        sources: &[(&SourceInfo, &[TagEntry])],
+    ) -> Result<Vec<ReplaceStats>, IndexError> {
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let replaced = self.count_source_entries(&info.name)?;
+        let mut stats = Vec::with_capacity(sources.len());
+        for (info, entries) in sources {
+            stats.push(ReplaceStats {
+                imported: entries.len() as u64,
+                replaced: self.count_source_entries(&info.name)?,
+            });
+        }
         let result = (|| -> Result<(), IndexError> {
-            writer.delete_term(Term::from_field_text(self.fields.source, &info.name));
-            for entry in entries {
-                let mut doc = self.entry_document(entry);
-                doc.add_text(self.fields.source_kind, info.kind.as_str());
-                writer.add_document(doc)?;
+            for (info, entries) in sources {
+                writer.delete_term(Term::from_field_text(self.fields.source, &info.name));
+                for entry in *entries {
+                    let mut doc = self.entry_document(entry);
+                    doc.add_text(self.fields.source_kind, info.kind.as_str());
+                    writer.add_document(doc)?;
+                }
+                writer.add_document(self.source_document(info)?)?;
             }
-            writer.add_document(self.source_document(info)?)?;
             writer.commit()?;
             Ok(())
         })();
@@ -328,15 +353,13 @@ impl SearchIndex {
             writer.rollback()?;
             return Err(error);
         }
-        if entries.len() + replaced as usize >= COMPACT_AFTER_DOCS {
+        let touched: u64 = stats.iter().map(|s| s.imported + s.replaced).sum();
+        if touched as usize >= COMPACT_AFTER_DOCS {
             self.compact(&mut writer);
         }
         drop(writer);
         self.refresh()?;
-        Ok(ReplaceStats {
-            imported: entries.len() as u64,
-            replaced,
-        })
+        Ok(stats)
     }
 
     /// Removes a source and all its entries. Returns the number of entries removed, or `None`

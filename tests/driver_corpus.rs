@@ -353,3 +353,70 @@ fn wine_drivers_are_accepted_with_a_warning() {
     };
     assert!(a.is_kernel_driver);
 }
+
+/// Every driver's code-site findings as lines of text: each tag with its kind and call sites,
+/// each site whose tag is computed at run time, each wrapper.
+fn code_site_record(a: &DriverAnalysis) -> Vec<String> {
+    let site = |s: &poolsleuth::driver::CallSite| match s.via_wrapper {
+        Some(w) => format!("{} {:#x} via {w:#x}", s.api, s.rva),
+        None => format!("{} {:#x}", s.api, s.rva),
+    };
+    let mut lines = Vec::new();
+    for t in &a.tags {
+        let sites: Vec<String> = t.sites.iter().map(site).collect();
+        lines.push(format!(
+            "{} tag {:?} {:?}{}: {}",
+            a.file_name,
+            t.tag.to_string(),
+            t.kind,
+            if t.protected { " protected" } else { "" },
+            sites.join(", ")
+        ));
+    }
+    for s in &a.unresolved_sites {
+        lines.push(format!("{} computed-at-run-time {}", a.file_name, site(s)));
+    }
+    for w in &a.wrappers {
+        lines.push(format!("{} wrapper {:#x} {}", a.file_name, w.rva, w.api));
+    }
+    lines
+}
+
+/// The corpus's code-site findings stay what tests/fixtures/drivers/corpus_code_sites.txt
+/// records: a faster analysis must find the same tags, sites and wrappers. A deliberate change
+/// rewrites the record with POOLSLEUTH_RECORD=1 and the diff shows what changed.
+#[test]
+fn code_sites_match_the_recorded_results() {
+    let dir = corpus_dir();
+    if !dir.is_dir() {
+        println!("note: corpus folder {} is absent; skipping", dir.display());
+        return;
+    }
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sys"))
+        .collect();
+    files.sort();
+    let mut lines = Vec::new();
+    for file in &files {
+        let Some(a) = load(file) else { return };
+        lines.extend(code_site_record(&a));
+    }
+    let text = lines.join("\n") + "\n";
+    let record = driver_support::fixture_dir().join("corpus_code_sites.txt");
+    if std::env::var_os("POOLSLEUTH_RECORD").is_some() {
+        std::fs::write(&record, &text).unwrap();
+        return;
+    }
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    let now: BTreeSet<&str> = text.lines().collect();
+    let before: BTreeSet<&str> = recorded.lines().collect();
+    let lost: Vec<&&str> = before.difference(&now).collect();
+    let gained: Vec<&&str> = now.difference(&before).collect();
+    assert!(
+        lost.is_empty() && gained.is_empty(),
+        "lost: {lost:#?}\ngained: {gained:#?}"
+    );
+}

@@ -402,3 +402,148 @@ async fn the_source_listing_names_uploaded_drivers_after_the_lists() {
     // The listing stays small: the analysis itself is served per driver.
     assert!(driver.get("driver").is_none(), "{driver}");
 }
+
+#[test]
+fn scan_of_a_folder_without_drivers_says_so_in_words() {
+    let exe = env!("CARGO_BIN_EXE_poolsleuth");
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("not-drivers");
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    std::fs::write(folder.join("sub/readme.txt"), b"no drivers here").unwrap();
+    let output = std::process::Command::new(exe)
+        .args(["scan", "--quiet", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "No drivers to scan: {} holds no .sys files (subfolders included)",
+            folder.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--ext"), "{stderr}");
+    // Nothing to scan: no data directory is made for it.
+    assert!(!dir.path().join("data").exists());
+}
+
+/// 70 distinct files (one fixture with different bytes appended) and one exact copy: the
+/// scan stores 70 in batches, the copy is known by its hash, and a rerun skips them all.
+#[test]
+fn scan_commits_in_batches_and_a_rerun_skips_known_files() {
+    let exe = env!("CARGO_BIN_EXE_poolsleuth");
+    let dir = tempfile::tempdir().unwrap();
+    let drivers = dir.path().join("drivers");
+    std::fs::create_dir(&drivers).unwrap();
+    let fixture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/drivers/patterns_x64_O2.sys"
+    ))
+    .unwrap();
+    for i in 0..70u32 {
+        let mut bytes = fixture.clone();
+        bytes.extend_from_slice(&i.to_le_bytes());
+        std::fs::write(drivers.join(format!("copy{i:02}.sys")), &bytes).unwrap();
+        if i == 0 {
+            std::fs::write(drivers.join("same_as_copy00.sys"), &bytes).unwrap();
+        }
+    }
+    let data = dir.path().join("data");
+    let scan = || {
+        let output = std::process::Command::new(exe)
+            .args(["scan", "--quiet", "--jobs", "2", "--data-dir"])
+            .arg(&data)
+            .arg(&drivers)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let first = scan();
+    assert!(
+        first.starts_with("71 drivers: 70 analysed and stored, 1 already known, 0 errors"),
+        "{first}"
+    );
+    let again = scan();
+    assert!(
+        again.starts_with("71 drivers: 0 analysed and stored, 71 already known, 0 errors"),
+        "{again}"
+    );
+    // Known files report the tags stored for them.
+    let tags = |s: &str| s.split(';').nth(1).map(str::to_owned);
+    assert_eq!(tags(&first), tags(&again));
+    assert!(!first.contains("; 0 distinct tags"), "{first}");
+    let index = poolsleuth::index::SearchIndex::open(&data).unwrap();
+    let stats = index.stats().unwrap();
+    assert_eq!(stats.sources, 2 + 70, "{stats:?}");
+}
+
+/// A batch stores nothing until it is committed, then every driver in it; the same file twice
+/// is stored once, whether it is in the index or in the batch.
+#[test]
+fn a_driver_batch_is_stored_at_its_commit() {
+    use poolsleuth::driver::{AnalysisLimits, analyze};
+    use poolsleuth::import::{DriverBatch, DriverStoreStatus, known_driver, store_driver};
+    use poolsleuth::vendor::VendorDirectory;
+
+    let dir = tempfile::tempdir().unwrap();
+    let index = poolsleuth::index::SearchIndex::open(dir.path()).unwrap();
+    let vendors = VendorDirectory::embedded();
+    let limits = AnalysisLimits::default();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/drivers/");
+    let read = |name: &str| {
+        analyze(
+            name,
+            &std::fs::read(format!("{fixtures}{name}")).unwrap(),
+            &limits,
+        )
+        .unwrap()
+    };
+    let (x64, x86, kmdf) = (
+        read("patterns_x64_O2.sys"),
+        read("patterns_x86_O2.sys"),
+        read("kmdf_x64_O2.sys"),
+    );
+    store_driver(&index, &vendors, kmdf.clone()).unwrap();
+
+    let mut batch = DriverBatch::default();
+    let status = |r: Result<(DriverStoreStatus, u64), _>| r.unwrap().0;
+    assert_eq!(
+        status(batch.add(&index, &vendors, x64.clone())),
+        DriverStoreStatus::Stored
+    );
+    assert_eq!(
+        status(batch.add(&index, &vendors, x86.clone())),
+        DriverStoreStatus::Stored
+    );
+    assert_eq!(
+        status(batch.add(&index, &vendors, x64.clone())),
+        DriverStoreStatus::Duplicate
+    );
+    assert_eq!(
+        status(batch.add(&index, &vendors, kmdf.clone())),
+        DriverStoreStatus::Duplicate
+    );
+    assert_eq!(batch.len(), 2);
+    assert!(known_driver(&index, &x64.sha256).unwrap().is_none());
+    assert!(known_driver(&index, &x86.sha256).unwrap().is_none());
+    batch.commit(&index).unwrap();
+    assert!(batch.is_empty());
+    for analysis in [&x64, &x86, &kmdf] {
+        let known = known_driver(&index, &analysis.sha256).unwrap().unwrap();
+        assert_eq!(
+            known.entries,
+            analysis.tags.len() as u64,
+            "{}",
+            analysis.file_name
+        );
+    }
+}

@@ -3,17 +3,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{DataDirArg, LogArgs, init_tracing, open_index};
-use crate::driver::{AnalysisLimits, analyze};
-use crate::import::{DriverStoreStatus, store_driver};
+use crate::driver::identity::sha256_hex;
+use crate::driver::{AnalysisLimits, DriverAnalysis, analyze_hashed};
+use crate::import::{DriverBatch, DriverStoreStatus, known_driver};
+use crate::index::SearchIndex;
 use crate::vendor::VendorDirectory;
 
 #[derive(Debug, Args)]
@@ -56,11 +58,7 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
     let _log_writer = init_tracing(&args.log);
     let files = collect_files(&args.paths, &args.ext)?;
     if files.is_empty() {
-        bail!(
-            "no driver files (*.{}) under {:?}",
-            args.ext.join(", *."),
-            args.paths
-        );
+        bail!("{}", no_drivers_message(&args.paths, &args.ext));
     }
     let jobs = args
         .jobs
@@ -112,6 +110,17 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Says in words that there was nothing to scan, where it looked, and what to do.
+fn no_drivers_message(paths: &[PathBuf], extensions: &[String]) -> String {
+    let places: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let kinds: Vec<String> = extensions.iter().map(|e| format!(".{e}")).collect();
+    format!(
+        "No drivers to scan: {} holds no {} files (subfolders included). Point scan at a folder of drivers, such as a copy of C:\\Windows\\System32\\drivers, or name other file extensions with --ext.",
+        places.join(", "),
+        kinds.join(" or ")
+    )
+}
+
 fn collect_files(paths: &[PathBuf], extensions: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let wanted = |path: &Path| {
         path.extension()
@@ -158,68 +167,149 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-/// Analyses on `jobs` threads; storing is serialised by the index's writer.
+/// A batch is committed once it holds this many new drivers...
+const BATCH_FILES: usize = 64;
+/// ...or once its oldest driver has waited this long, so a crash loses little work.
+const BATCH_WAIT: Duration = Duration::from_secs(2);
+
+/// What a worker made of one file: an outcome already, or an analysis for the storer.
+enum Analysed {
+    Done(Outcome),
+    New(Box<DriverAnalysis>),
+}
+
+/// Analyses on `jobs` threads while this thread stores what they find, one index commit per
+/// batch of new drivers (see [`DriverBatch`]).
 fn analyse_locally(
     files: &[PathBuf],
     jobs: usize,
     limits: &AnalysisLimits,
-    index: &crate::index::SearchIndex,
+    index: &SearchIndex,
     vendors: &VendorDirectory,
     progress: &ProgressBar,
 ) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..files.len()).map(|_| None).collect());
+    let mut outcomes: Vec<Option<Outcome>> = (0..files.len()).map(|_| None).collect();
+    let (sender, receiver) = mpsc::channel::<(usize, Analysed)>();
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(files.len()) {
-            scope.spawn(|| {
+            let sender = sender.clone();
+            let next = &next;
+            scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
                     progress.set_message(file_name(path));
-                    let outcome = analyse_one(path, limits, index, vendors);
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
-                    progress.inc(1);
+                    if sender.send((i, analyse_one(path, limits, index))).is_err() {
+                        break;
+                    }
                 }
             });
         }
+        drop(sender);
+        let mut batch = DriverBatch::default();
+        // Indexes of the files in the batch, with the tags they will have stored.
+        let mut in_batch: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut batch_started = Instant::now();
+        loop {
+            let received = if batch.is_empty() {
+                receiver.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                receiver.recv_timeout(BATCH_WAIT.saturating_sub(batch_started.elapsed()))
+            };
+            match received {
+                Ok((i, Analysed::Done(outcome))) => {
+                    outcomes[i] = Some(outcome);
+                    progress.inc(1);
+                }
+                Ok((i, Analysed::New(analysis))) => {
+                    let tags = tag_names(&analysis);
+                    if batch.is_empty() {
+                        batch_started = Instant::now();
+                    }
+                    match batch.add(index, vendors, *analysis) {
+                        // Reported once its batch is committed.
+                        Ok((DriverStoreStatus::Stored, _)) => in_batch.push((i, tags)),
+                        Ok((DriverStoreStatus::Duplicate, _)) => {
+                            outcomes[i] = Some(Outcome::Duplicate { tags });
+                            progress.inc(1);
+                        }
+                        Err(error) => {
+                            outcomes[i] = Some(Outcome::Failed(format!("not stored: {error}")));
+                            progress.inc(1);
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    commit_batch(&mut batch, &mut in_batch, index, &mut outcomes, progress);
+                    break;
+                }
+            }
+            if batch.len() >= BATCH_FILES
+                || (!batch.is_empty() && batch_started.elapsed() >= BATCH_WAIT)
+            {
+                commit_batch(&mut batch, &mut in_batch, index, &mut outcomes, progress);
+            }
+        }
     });
-    results
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
+    outcomes
         .into_iter()
         .map(|o| o.unwrap_or_else(|| Outcome::Failed("not analysed".into())))
         .collect()
 }
 
-fn analyse_one(
-    path: &Path,
-    limits: &AnalysisLimits,
-    index: &crate::index::SearchIndex,
-    vendors: &VendorDirectory,
-) -> Outcome {
+/// Commits a batch; its files are stored, or all fail with the commit's error.
+fn commit_batch(
+    batch: &mut DriverBatch,
+    in_batch: &mut Vec<(usize, Vec<String>)>,
+    index: &SearchIndex,
+    outcomes: &mut [Option<Outcome>],
+    progress: &ProgressBar,
+) {
+    let committed = batch.commit(index);
+    for (i, tags) in in_batch.drain(..) {
+        outcomes[i] = Some(match &committed {
+            Ok(()) => Outcome::Stored { tags },
+            Err(error) => Outcome::Failed(format!("not stored: {error}")),
+        });
+        progress.inc(1);
+    }
+}
+
+fn tag_names(analysis: &DriverAnalysis) -> Vec<String> {
+    analysis.tags.iter().map(|t| t.tag.to_string()).collect()
+}
+
+/// Reads and hashes one file; a file the index knows is done without analysis.
+fn analyse_one(path: &Path, limits: &AnalysisLimits, index: &SearchIndex) -> Analysed {
+    let failed = |message: String| Analysed::Done(Outcome::Failed(message));
     let size = match std::fs::metadata(path) {
         Ok(meta) => meta.len(),
-        Err(error) => return Outcome::Failed(format!("cannot read: {error}")),
+        Err(error) => return failed(format!("cannot read: {error}")),
     };
     if size > limits.max_file_bytes {
-        return Outcome::Failed(format!(
+        return failed(format!(
             "the file is {size} bytes, over the {}-byte limit for driver analysis",
             limits.max_file_bytes
         ));
     }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(error) => return Outcome::Failed(format!("cannot read: {error}")),
+        Err(error) => return failed(format!("cannot read: {error}")),
     };
-    let analysis = match analyze(&file_name(path), &bytes, limits) {
-        Ok(analysis) => analysis,
-        Err(error) => return Outcome::Failed(error.to_string()),
-    };
-    let tags = analysis.tags.iter().map(|t| t.tag.to_string()).collect();
-    match store_driver(index, vendors, analysis) {
-        Ok((DriverStoreStatus::Stored, _)) => Outcome::Stored { tags },
-        Ok((DriverStoreStatus::Duplicate, _)) => Outcome::Duplicate { tags },
-        Err(error) => Outcome::Failed(format!("not stored: {error}")),
+    let sha256 = sha256_hex(&bytes);
+    match known_driver(index, &sha256) {
+        Ok(Some(known)) => {
+            let tags = known.driver.as_deref().map(tag_names).unwrap_or_default();
+            return Analysed::Done(Outcome::Duplicate { tags });
+        }
+        Ok(None) => {}
+        Err(error) => return failed(format!("cannot look the file up: {error}")),
+    }
+    match analyze_hashed(&file_name(path), &bytes, sha256, limits) {
+        Ok(analysis) => Analysed::New(Box::new(analysis)),
+        Err(error) => failed(error.to_string()),
     }
 }
 

@@ -149,6 +149,17 @@ pub fn analyze(
     bytes: &[u8],
     limits: &AnalysisLimits,
 ) -> Result<DriverAnalysis, DriverError> {
+    analyze_hashed(file_name, bytes, identity::sha256_hex(bytes), limits)
+}
+
+/// [`analyze`] for a caller that has hashed the file already (a scan hashes first, to skip
+/// files it knows); `sha256` is the lower-case hex SHA-256 of `bytes`.
+pub fn analyze_hashed(
+    file_name: &str,
+    bytes: &[u8],
+    sha256: String,
+    limits: &AnalysisLimits,
+) -> Result<DriverAnalysis, DriverError> {
     let size = bytes.len() as u64;
     if size == 0 {
         return Err(DriverError::Empty);
@@ -303,7 +314,7 @@ pub fn analyze(
 
     Ok(DriverAnalysis {
         file_name: file_name.to_owned(),
-        sha256: identity::sha256_hex(bytes),
+        sha256,
         size,
         machine: Machine::from_coff(image.machine),
         timestamp: image.timestamp,

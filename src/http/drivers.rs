@@ -15,9 +15,14 @@ use super::api::query_params;
 use super::auth::Admin;
 use super::openapi::{BinaryFile, DriverUploadForm, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
-use crate::driver::{DriverAnalysis, analyze};
+use crate::driver::identity::sha256_hex;
+use crate::driver::{AnalysisLimits, DriverAnalysis, analyze_hashed};
 use crate::excerpt::bound_message;
-use crate::import::{DriverStoreStatus, driver_source_name, driver_vendor, store_driver};
+use crate::import::{
+    DriverBatch, DriverStoreStatus, driver_source_name, driver_vendor, known_driver,
+};
+use crate::index::SearchIndex;
+use crate::vendor::VendorDirectory;
 
 /// The most files one upload may carry.
 pub const MAX_FILES_PER_UPLOAD: usize = 1_000;
@@ -62,12 +67,14 @@ pub struct UploadReport {
     pub files: Vec<FileOutcome>,
 }
 
-/// Analyses and stores each file; a bad file gets its own error and the others go on.
+/// Analyses and stores each file; a bad file gets its own error and the others go on. The new
+/// drivers of one upload are committed together, each whole (see [`DriverBatch`]).
 pub async fn analyze_and_store(
     state: &AppState,
     files: Vec<UploadedFile>,
 ) -> ApiResult<UploadReport> {
     let mut outcomes = Vec::with_capacity(files.len());
+    let mut batch = DriverBatch::default();
     for file in files {
         // Analysis is CPU-bound: run it off the async runtime, at most one per core.
         let _slot = state
@@ -77,51 +84,76 @@ pub async fn analyze_and_store(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let limits = state.config.analysis_limits.clone();
         let file_name = file.file_name.clone();
-        let outcome = state
+        let (outcome, returned) = state
             .blocking(move |index, vendors| {
-                let analysis = match analyze(&file.file_name, &file.bytes, &limits) {
-                    Ok(analysis) => analysis,
-                    Err(error) => {
-                        return Ok(FileOutcome {
-                            file_name: file.file_name,
-                            status: "error".into(),
-                            error: Some(bound_message(&error.to_string()).into_owned()),
-                            vendor: None,
-                            tags_stored: 0,
-                            analysis: None,
-                        });
-                    }
-                };
-                let vendor = driver_vendor(&analysis, vendors);
-                let (status, tags_stored) = store_driver(index, vendors, analysis.clone())?;
-                Ok(FileOutcome {
-                    file_name: file.file_name,
-                    status: match status {
-                        DriverStoreStatus::Stored => "stored",
-                        DriverStoreStatus::Duplicate => "duplicate",
-                    }
-                    .into(),
-                    error: None,
-                    vendor,
-                    tags_stored,
-                    analysis: Some(Box::new(analysis)),
-                })
+                let outcome = analyze_into_batch(&mut batch, index, vendors, file, &limits)?;
+                Ok((outcome, batch))
             })
             .await?;
+        batch = returned;
         tracing::info!(file = %file_name, status = %outcome.status, tags = outcome.tags_stored, "driver analysed");
         metrics::counter!("poolsleuth_driver_files_total", "status" => outcome.status.clone())
             .increment(1);
         outcomes.push(outcome);
     }
-    let count = |status: &str| outcomes.iter().filter(|o| o.status == status).count();
-    if count("stored") > 0 {
+    if !batch.is_empty() {
+        state
+            .blocking(move |index, _| Ok(batch.commit(index)?))
+            .await?;
         state.rebuild_view().await?;
     }
+    let count = |status: &str| outcomes.iter().filter(|o| o.status == status).count();
     Ok(UploadReport {
         stored: count("stored"),
         duplicates: count("duplicate"),
         errors: count("error"),
         files: outcomes,
+    })
+}
+
+/// One file of an upload: a file known by its SHA-256 is answered from its stored analysis,
+/// a new one is analysed and added to `batch`.
+fn analyze_into_batch(
+    batch: &mut DriverBatch,
+    index: &SearchIndex,
+    vendors: &VendorDirectory,
+    file: UploadedFile,
+    limits: &AnalysisLimits,
+) -> ApiResult<FileOutcome> {
+    let sha256 = sha256_hex(&file.bytes);
+    let (status, tags_stored, analysis) = match known_driver(index, &sha256)? {
+        Some(known) if known.driver.is_some() => {
+            (DriverStoreStatus::Duplicate, known.entries, known.driver)
+        }
+        _ => {
+            let analysis = match analyze_hashed(&file.file_name, &file.bytes, sha256, limits) {
+                Ok(analysis) => analysis,
+                Err(error) => {
+                    return Ok(FileOutcome {
+                        file_name: file.file_name,
+                        status: "error".into(),
+                        error: Some(bound_message(&error.to_string()).into_owned()),
+                        vendor: None,
+                        tags_stored: 0,
+                        analysis: None,
+                    });
+                }
+            };
+            let (status, tags_stored) = batch.add(index, vendors, analysis.clone())?;
+            (status, tags_stored, Some(Box::new(analysis)))
+        }
+    };
+    Ok(FileOutcome {
+        file_name: file.file_name,
+        status: match status {
+            DriverStoreStatus::Stored => "stored",
+            DriverStoreStatus::Duplicate => "duplicate",
+        }
+        .into(),
+        error: None,
+        vendor: analysis.as_deref().and_then(|a| driver_vendor(a, vendors)),
+        tags_stored,
+        analysis,
     })
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use yaxpeax_arch::{Decoder, U8Reader};
 use yaxpeax_arm::armv8::a64::{InstDecoder, Instruction, Opcode, Operand, ShiftStyle, SizeCode};
 
-use super::{ArgReader, Callee, Ctx, Obs, ParamLoc, ScanOut, State, Val, chunks};
+use super::{ArgReader, Callee, ChunkScanner, Ctx, Obs, ParamLoc, ScanOut, State, Val};
 use crate::driver::image::Image;
 
 const SP: i64 = 31;
@@ -143,9 +143,18 @@ fn set_sp_or_reg(st: &mut State, n: u16, v: Val) {
     }
 }
 
-struct Scanner<'c, 'i, 'a> {
+pub(crate) struct Scanner<'c, 'i, 'a> {
     ctx: &'c Ctx<'i, 'a>,
     dec: InstDecoder,
+}
+
+impl<'c, 'i, 'a> Scanner<'c, 'i, 'a> {
+    pub(crate) fn new(ctx: &'c Ctx<'i, 'a>) -> Self {
+        Scanner {
+            ctx,
+            dec: InstDecoder::default(),
+        }
+    }
 }
 
 impl Scanner<'_, '_, '_> {
@@ -197,7 +206,7 @@ impl Scanner<'_, '_, '_> {
         tail: bool,
     ) {
         let callee = match (target, direct) {
-            (_, Some(t)) if self.ctx.wrappers.contains_key(&t) => Some(Callee::Wrapper(t)),
+            (_, Some(t)) if self.ctx.is_wrapper(t, out) => Some(Callee::Wrapper(t)),
             (_, Some(t)) if self.ctx.thunks.contains_key(&t) => {
                 let imp = self.ctx.thunks[&t];
                 if Some(imp) == self.ctx.bind_import {
@@ -251,8 +260,10 @@ impl Scanner<'_, '_, '_> {
             out.bind_infos.push(v);
         }
     }
+}
 
-    fn scan_chunk(&self, code: &[u8], start: u64, end: u64, out: &mut ScanOut) {
+impl ChunkScanner for Scanner<'_, '_, '_> {
+    fn scan_chunk(&mut self, code: &[u8], start: u64, end: u64, budget: u64, out: &mut ScanOut) {
         let mut st = if self.ctx.start_set.contains(&start) {
             entry_state()
         } else {
@@ -263,7 +274,7 @@ impl Scanner<'_, '_, '_> {
         let func = start;
         let mut off = 0usize;
         while off + 4 <= code.len() {
-            if out.instructions >= self.ctx.budget {
+            if out.instructions >= budget {
                 out.exhausted = true;
                 return;
             }
@@ -506,7 +517,9 @@ impl Scanner<'_, '_, '_> {
             }
         }
     }
+}
 
+impl Scanner<'_, '_, '_> {
     /// Unmodelled instruction: its first operand, if a register, becomes unknown. Stores have a
     /// register first too but write memory; we accept losing that register's value (rare).
     fn clobber_dest(&self, st: &mut State, ops: &[Operand; 4]) {
@@ -514,24 +527,6 @@ impl Scanner<'_, '_, '_> {
             Operand::Register(_, n) => set(st, n, Val::Unknown),
             Operand::RegisterOrSP(_, n) => set_sp_or_reg(st, n, Val::Unknown),
             _ => {}
-        }
-    }
-}
-
-pub(crate) fn scan(ctx: &Ctx<'_, '_>, out: &mut ScanOut) {
-    let sc = Scanner {
-        ctx,
-        dec: InstDecoder::default(),
-    };
-    for (rva, bytes) in ctx.image.code_sections() {
-        let va0 = ctx.image.image_base + u64::from(rva);
-        for (a, b) in chunks(va0, bytes.len(), &ctx.starts) {
-            let lo = (a - va0) as usize;
-            let hi = (b - va0) as usize;
-            sc.scan_chunk(&bytes[lo..hi], a, b, out);
-            if out.exhausted {
-                return;
-            }
         }
     }
 }

@@ -240,9 +240,23 @@ pub(crate) struct ScanOut {
     pub imms: HashMap<u64, Vec<(u32, u64)>>,
     pub exhausted: bool,
     pub instructions: u64,
+    /// Direct call and jump targets the scan asked [`Ctx::is_wrapper`] about: what the result
+    /// depends on in the wrapper table.
+    pub wrapper_lookups: Vec<u64>,
 }
 
 impl ScanOut {
+    /// Adds what one chunk found to a pass's result (not its instruction count: a chunk
+    /// reused from an earlier pass costs nothing now).
+    fn absorb(&mut self, chunk: &ScanOut) {
+        self.obs.extend(chunk.obs.iter().cloned());
+        self.call_targets.extend(chunk.call_targets.iter().copied());
+        self.bind_infos.extend(chunk.bind_infos.iter().copied());
+        for (func, imms) in &chunk.imms {
+            self.imms.insert(*func, imms.clone());
+        }
+    }
+
     pub fn note_imm(&mut self, func: u64, v: u64, va: u64) {
         let v = v as u32;
         let tag = crate::tag::PoolTag::from_u32_le(v);
@@ -266,6 +280,13 @@ pub(crate) trait ArgReader {
 }
 
 impl Ctx<'_, '_> {
+    /// Whether a direct call or jump target is one of the driver's wrappers; the question is
+    /// noted in `out`, since the answer can change in a later pass.
+    pub fn is_wrapper(&self, target: u64, out: &mut ScanOut) -> bool {
+        out.wrapper_lookups.push(target);
+        self.wrappers.contains_key(&target)
+    }
+
     /// The tag value at a call to `callee`, and the StorPort filter.
     pub fn tag_at(&self, reader: &dyn ArgReader, st: &State, callee: Callee) -> Option<Val> {
         let (tag, name) = match callee {
@@ -418,13 +439,14 @@ pub(crate) fn analyze(image: &Image<'_>, limits: &CodeLimits) -> CodeResult {
     let mut all_targets: HashSet<u64> = HashSet::new();
     let max_passes = limits.max_wrapper_depth + 3;
     let mut out = ScanOut::default();
+    let mut scanned = ScannedChunks::default();
     for pass in 0..max_passes {
         ctx.starts = starts.iter().copied().collect();
         ctx.start_set = starts.iter().copied().collect();
         out = ScanOut::default();
         match arch {
-            Arch::X86 => x86::scan(&ctx, &mut out),
-            Arch::Arm64 => arm64::scan(&ctx, &mut out),
+            Arch::X86 => scanned.pass(&ctx, &mut x86::Scanner::new(&ctx), &mut out),
+            Arch::Arm64 => scanned.pass(&ctx, &mut arm64::Scanner::new(&ctx), &mut out),
         }
         ctx.budget = ctx.budget.saturating_sub(out.instructions);
         result.instructions += out.instructions;
@@ -543,6 +565,76 @@ pub(crate) fn analyze(image: &Image<'_>, limits: &CodeLimits) -> CodeResult {
     wrappers.sort_by_key(|(va, _)| *va);
     result.wrappers = wrappers;
     result
+}
+
+/// Scans one decode chunk of code (`code` spans `start..end`), adding what it finds to `out`
+/// and stopping once `out.instructions` reaches `budget`.
+pub(crate) trait ChunkScanner {
+    fn scan_chunk(&mut self, code: &[u8], start: u64, end: u64, budget: u64, out: &mut ScanOut);
+}
+
+/// What one chunk's scan found, kept for the next pass.
+struct ChunkScan {
+    is_func: bool,
+    wdf_var: Option<u64>,
+    /// How many of its wrapper lookups found a wrapper.
+    wrapper_hits: usize,
+    out: ScanOut,
+}
+
+/// The chunks scanned so far, by `(start, end)`. Each pass decodes and interprets only the
+/// chunks whose inputs changed since they were scanned: new bounds (a new function start
+/// splits a chunk), a start that became a function, a call to a function found to be a wrapper
+/// since, or the KMDF table variable found. The others give what they gave before, since a
+/// chunk's scan reads nothing else that changes between passes.
+#[derive(Default)]
+struct ScannedChunks {
+    chunks: HashMap<(u64, u64), ChunkScan>,
+}
+
+impl ScannedChunks {
+    fn pass(&mut self, ctx: &Ctx<'_, '_>, scanner: &mut dyn ChunkScanner, out: &mut ScanOut) {
+        for (rva, bytes) in ctx.image.code_sections() {
+            let va0 = ctx.image.image_base + u64::from(rva);
+            for (a, b) in chunks(va0, bytes.len(), &ctx.starts) {
+                let is_func = ctx.start_set.contains(&a);
+                if let Some(done) = self.chunks.get(&(a, b))
+                    && done.is_func == is_func
+                    && done.wdf_var == ctx.wdf_var
+                    && done.wrapper_hits == wrapper_hits(ctx, &done.out)
+                {
+                    out.absorb(&done.out);
+                    continue;
+                }
+                let mut chunk = ScanOut::default();
+                let lo = (a - va0) as usize;
+                let hi = (b - va0) as usize;
+                let budget = ctx.budget.saturating_sub(out.instructions);
+                scanner.scan_chunk(&bytes[lo..hi], a, b, budget, &mut chunk);
+                out.absorb(&chunk);
+                out.instructions += chunk.instructions;
+                if chunk.exhausted {
+                    out.exhausted = true;
+                    return;
+                }
+                let scan = ChunkScan {
+                    is_func,
+                    wdf_var: ctx.wdf_var,
+                    wrapper_hits: wrapper_hits(ctx, &chunk),
+                    out: chunk,
+                };
+                self.chunks.insert((a, b), scan);
+            }
+        }
+    }
+}
+
+fn wrapper_hits(ctx: &Ctx<'_, '_>, chunk: &ScanOut) -> usize {
+    chunk
+        .wrapper_lookups
+        .iter()
+        .filter(|t| ctx.wrappers.contains_key(t))
+        .count()
 }
 
 #[derive(Clone, Copy)]

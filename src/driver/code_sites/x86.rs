@@ -8,7 +8,7 @@ use iced_x86::{
 };
 
 use super::{
-    ArgReader, Callee, ConstSet, Ctx, ParamLoc, ScanOut, State, Val, chunks, x86_pop_bytes,
+    ArgReader, Callee, ChunkScanner, ConstSet, Ctx, ParamLoc, ScanOut, State, Val, x86_pop_bytes,
 };
 use crate::driver::image::{Image, MACHINE_X64};
 
@@ -104,7 +104,7 @@ enum Mem {
     Other,
 }
 
-struct Scanner<'c, 'i, 'a> {
+pub(crate) struct Scanner<'c, 'i, 'a> {
     ctx: &'c Ctx<'i, 'a>,
     is64: bool,
     ptr: i64,
@@ -249,14 +249,19 @@ impl Scanner<'_, '_, '_> {
     }
 
     /// Resolves the target of a call or jump.
-    fn callee_of(&self, st: &State, ins: &Instruction) -> (Option<Callee>, Option<u64>, bool) {
+    fn callee_of(
+        &self,
+        st: &State,
+        ins: &Instruction,
+        out: &mut ScanOut,
+    ) -> (Option<Callee>, Option<u64>, bool) {
         // Returns (callee, direct target, is_bind)
         let target_val = match ins.op0_kind() {
             OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
                 let t = ins.near_branch_target();
                 if let Some(&imp) = self.ctx.thunks.get(&t) {
                     Val::Import(imp)
-                } else if self.ctx.wrappers.contains_key(&t) {
+                } else if self.ctx.is_wrapper(t, out) {
                     return (Some(Callee::Wrapper(t)), Some(t), false);
                 } else {
                     return (None, Some(t), false);
@@ -304,7 +309,7 @@ impl Scanner<'_, '_, '_> {
             // arguments sit one slot higher than at a call.
             st.sp = st.sp.map(|sp| sp + self.ptr);
         }
-        let (callee, direct, is_bind) = self.callee_of(st, ins);
+        let (callee, direct, is_bind) = self.callee_of(st, ins, out);
         if let Some(t) = direct
             && !tail
         {
@@ -668,8 +673,10 @@ impl Scanner<'_, '_, '_> {
             st.store(o, ins.memory_size().size() as i64, Val::Unknown);
         }
     }
+}
 
-    fn scan_chunk(&mut self, code: &[u8], start: u64, end: u64, out: &mut ScanOut) {
+impl ChunkScanner for Scanner<'_, '_, '_> {
+    fn scan_chunk(&mut self, code: &[u8], start: u64, end: u64, budget: u64, out: &mut ScanOut) {
         let is_func = self.ctx.start_set.contains(&start);
         let mut st = if is_func {
             self.entry_state()
@@ -684,7 +691,7 @@ impl Scanner<'_, '_, '_> {
         let mut prev_padding = false;
         let func = start;
         while dec.can_decode() {
-            if out.instructions >= self.ctx.budget {
+            if out.instructions >= budget {
                 out.exhausted = true;
                 return;
             }
@@ -771,26 +778,17 @@ impl Scanner<'_, '_, '_> {
     }
 }
 
-pub(crate) fn scan(ctx: &Ctx<'_, '_>, out: &mut ScanOut) {
-    let is64 = ctx.image.machine == MACHINE_X64;
-    let mut sc = Scanner {
-        ctx,
-        is64,
-        ptr: if is64 { 8 } else { 4 },
-        reader: Reader { is64 },
-        info: InstructionInfoFactory::new(),
-        fresh: true,
-        trace: std::env::var_os("POOLSLEUTH_TRACE").is_some(),
-    };
-    for (rva, bytes) in ctx.image.code_sections() {
-        let va0 = ctx.image.image_base + u64::from(rva);
-        for (a, b) in chunks(va0, bytes.len(), &ctx.starts) {
-            let lo = (a - va0) as usize;
-            let hi = (b - va0) as usize;
-            sc.scan_chunk(&bytes[lo..hi], a, b, out);
-            if out.exhausted {
-                return;
-            }
+impl<'c, 'i, 'a> Scanner<'c, 'i, 'a> {
+    pub(crate) fn new(ctx: &'c Ctx<'i, 'a>) -> Self {
+        let is64 = ctx.image.machine == MACHINE_X64;
+        Scanner {
+            ctx,
+            is64,
+            ptr: if is64 { 8 } else { 4 },
+            reader: Reader { is64 },
+            info: InstructionInfoFactory::new(),
+            fresh: true,
+            trace: std::env::var_os("POOLSLEUTH_TRACE").is_some(),
         }
     }
 }
