@@ -100,10 +100,10 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
     };
     progress.finish_and_clear();
     let failed = print_summary(&files, &outcomes);
-    // A script running a scan must see that something was not analysed.
+    // A script running a scan must see that something was not analyzed.
     if failed > 0 {
         bail!(
-            "{failed} of {} driver files could not be analysed (listed above); the others were stored",
+            "{failed} of {} driver files could not be analyzed (listed above); the others were stored",
             files.len()
         );
     }
@@ -255,7 +255,7 @@ fn analyse_locally(
     });
     outcomes
         .into_iter()
-        .map(|o| o.unwrap_or_else(|| Outcome::Failed("not analysed".into())))
+        .map(|o| o.unwrap_or_else(|| Outcome::Failed("not analyzed".into())))
         .collect()
 }
 
@@ -434,7 +434,7 @@ fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
         }
     }
     println!(
-        "{} drivers: {stored} analysed and stored, {duplicates} already known, {} errors; {} distinct tags found",
+        "{} drivers: {stored} analyzed and stored, {duplicates} already known, {} errors; {} distinct tags found",
         files.len(),
         failures.len(),
         tags.len()
