@@ -191,3 +191,48 @@ fn string_guesses_only_when_no_code_site_tag() {
     assert_eq!(a.unresolved_sites.len(), 1);
     assert!(a.warnings.iter().any(|w| w.contains("low-confidence")));
 }
+
+/// reader.c (x86 only): tags a reader of the code sees as constants, although following them
+/// takes more than the instruction that passes them (see each function's comment there).
+const READER_FIXTURES: &[&str] = &[
+    "reader_x86_O0.sys",
+    "reader_x86_O2.sys",
+    "reader_x86_O2push.sys",
+];
+
+#[test]
+fn x86_fixtures_resolve_tags_a_reader_sees() {
+    for name in READER_FIXTURES {
+        let a = analyze(name, &read_fixture(name), &AnalysisLimits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(a.machine, Machine::X86, "{name}");
+        // Ret0/RetN: after the driver's own stdcall function (`ret 8`) the caller's frame is
+        // where it was; Join: pushed after paths with different stack depths join; Glb1: a
+        // global no code writes. Not Gwr0: SetTag writes that global.
+        assert_eq!(
+            code_tags(&a),
+            set(&["Ret0", "RetN", "Join", "Glb1"]),
+            "{name}: {:?}",
+            a.tags
+        );
+        let site_apis = |tag: &str| -> Vec<String> {
+            let t = a.tags.iter().find(|t| t.tag.to_string() == tag).unwrap();
+            t.sites.iter().map(|s| s.api.clone()).collect()
+        };
+        assert_eq!(site_apis("Glb1"), ["ExAllocatePoolWithTag"], "{name}");
+        assert_eq!(site_apis("Join"), ["ExFreePoolWithTag"], "{name}");
+        let ret_n = a.tags.iter().find(|t| t.tag.to_string() == "RetN").unwrap();
+        assert!(
+            ret_n.sites.iter().all(|s| s.via_wrapper.is_some()),
+            "{name}: RetN goes through StdAlloc"
+        );
+        // The only tag left to run time is the written global's.
+        assert_eq!(
+            a.unresolved_sites.len(),
+            1,
+            "{name}: {:?}",
+            a.unresolved_sites
+        );
+        assert_eq!(a.unresolved_sites[0].api, "ExAllocatePoolWithTag");
+    }
+}

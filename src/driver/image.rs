@@ -434,6 +434,13 @@ impl<'a> Image<'a> {
             .is_some_and(|s| !s.writable)
     }
 
+    /// True for addresses in a writable, non-executable section (`.data`, `.bss`).
+    pub fn is_data_va(&self, va: u64) -> bool {
+        self.va_to_rva(va)
+            .and_then(|r| self.section_of_rva(r))
+            .is_some_and(|s| s.writable && !s.exec)
+    }
+
     /// Executable sections with the file bytes that back them (clipped to the raw size).
     pub fn code_sections(&self) -> Vec<(u32, &'a [u8])> {
         self.sections
