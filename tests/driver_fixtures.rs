@@ -236,3 +236,25 @@ fn x86_fixtures_resolve_tags_a_reader_sees() {
         assert_eq!(a.unresolved_sites[0].api, "ExAllocatePoolWithTag");
     }
 }
+
+#[test]
+fn a_driver_without_pool_imports_gets_its_identity_without_disassembly() {
+    // identity.c imports no pool API (only KeStallExecutionProcessor) and is no KMDF driver.
+    let name = "identity_x86_O2.sys";
+    let a = analyze(name, &read_fixture(name), &AnalysisLimits::default()).unwrap();
+    assert!(a.is_kernel_driver, "{}", a.kernel_evidence);
+    assert_eq!(
+        a.version.company_name.as_deref(),
+        Some("Poolsleuth Test Fixtures")
+    );
+    assert_eq!(a.version.file_version_numeric, Some([3, 1, 4, 15]));
+    assert_eq!(a.signer, None);
+    assert_eq!(a.instructions_decoded, 0, "its code is not disassembled");
+    assert!(a.tags.is_empty(), "{:?}", a.tags);
+    assert!(a.unresolved_sites.is_empty() && a.wrappers.is_empty() && a.kmdf.is_none());
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    // A driver that imports one is disassembled.
+    let name = "patterns_x86_O2.sys";
+    let a = analyze(name, &read_fixture(name), &AnalysisLimits::default()).unwrap();
+    assert!(a.instructions_decoded > 0);
+}

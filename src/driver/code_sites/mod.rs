@@ -470,6 +470,8 @@ pub(crate) fn analyze(image: &Image<'_>, limits: &CodeLimits) -> CodeResult {
             bind_import = Some(i);
         }
     }
+    // A file that imports no tag-taking API and is no KMDF driver has no code-site tag to find:
+    // it gets its identity only (version resource, signer), not a disassembly.
     if api_of_import.is_empty() && bind_import.is_none() {
         return result;
     }
