@@ -12,7 +12,7 @@
 //! there too: a call to one of the driver's own functions pops what its `ret N` pops; a stack
 //! pointer whose offset from the entry is lost (paths of different depths joined) floats, so
 //! later pushes still read back; and a load from a writable global the code never writes (nor
-//! takes the address of) is its initial value in the image.
+//! takes the address of, nor the data holds a pointer to) is its initial value in the image.
 
 pub(crate) mod arm64;
 pub(crate) mod x86;
@@ -125,6 +125,10 @@ pub(crate) struct State {
 }
 
 const MAX_SLOTS: usize = 96;
+
+/// Bytes from an address the code holds (or indexes from) that are taken to be written through
+/// it: a small structure or array.
+pub(crate) const TAKEN_ADDRESS_SPAN: u64 = 64;
 
 /// Where an x86 frame's stack pointer is put once its offset from the entry is lost (after a
 /// branch join of paths whose pushes differ, say, when one of them called a function that
@@ -384,10 +388,12 @@ impl Ctx<'_, '_> {
     }
 
     /// The initial value of a writable global the code never writes or takes the address of
-    /// (`written` comes from every chunk's [`ScanOut::written_globals`]): zero where the
-    /// section has no file bytes (`.bss`).
+    /// (`written` comes from every chunk's [`ScanOut::written_globals`]), and to which the
+    /// image's data holds no pointer: zero where the section has no file bytes (`.bss`). A
+    /// pointer the data holds counts only if it points at the global itself (data is full of
+    /// pointers to neighbouring globals; a reader following cross-references sees the same).
     fn unwritten_global(&self, va: u64, written: &HashSet<u64>) -> Option<u32> {
-        if (va..va + 4).any(|a| written.contains(&a)) {
+        if (va..va + 4).any(|a| written.contains(&a)) || self.image.data_points_at(va, 4) {
             return None;
         }
         match self.image.read_u32_va(va) {

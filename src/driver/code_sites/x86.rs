@@ -8,7 +8,8 @@ use iced_x86::{
 };
 
 use super::{
-    ArgReader, Callee, ChunkScanner, ConstSet, Ctx, ParamLoc, ScanOut, State, Val, x86_pop_bytes,
+    ArgReader, Callee, ChunkScanner, ConstSet, Ctx, ParamLoc, ScanOut, State, TAKEN_ADDRESS_SPAN,
+    Val, x86_pop_bytes,
 };
 use crate::driver::image::{Image, MACHINE_X64};
 
@@ -850,10 +851,6 @@ impl ChunkScanner for Scanner<'_, '_, '_> {
         }
     }
 }
-
-/// Bytes from a global's address that code holding the address (or indexing from it) is taken
-/// to write: a small structure or array.
-const TAKEN_ADDRESS_SPAN: u64 = 64;
 
 /// Marks `len` bytes from `address` as written.
 fn taint(out: &mut ScanOut, address: u64, len: u64) {
