@@ -247,7 +247,7 @@ async fn scan_walks_folders_locally_and_uploads_to_a_server() {
         .count();
     assert!(
         stdout.starts_with(&format!(
-            "{count} drivers: {count} analysed and stored, 0 already known, 0 errors"
+            "{count} drivers: {count} analyzed and stored, 0 already known, 0 errors"
         )),
         "{stdout}"
     );
@@ -272,7 +272,7 @@ async fn scan_walks_folders_locally_and_uploads_to_a_server() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(
-        stdout.contains(&format!("{count} analysed and stored")),
+        stdout.contains(&format!("{count} analyzed and stored")),
         "{stdout}"
     );
     let (_, tag) = app.get_json("/api/v1/tags/WDiv").await;
@@ -308,12 +308,12 @@ fn scan_exits_with_an_error_when_a_driver_cannot_be_analysed() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stdout}{stderr}");
     assert!(
-        stdout.starts_with("2 drivers: 1 analysed and stored, 0 already known, 1 errors"),
+        stdout.starts_with("2 drivers: 1 analyzed and stored, 0 already known, 1 errors"),
         "{stdout}"
     );
     assert!(stdout.contains("broken.sys"), "{stdout}");
     assert!(
-        stderr.contains("1 of 2 driver files could not be analysed"),
+        stderr.contains("1 of 2 driver files could not be analyzed"),
         "{stderr}"
     );
 }
@@ -469,12 +469,12 @@ fn scan_commits_in_batches_and_a_rerun_skips_known_files() {
     };
     let first = scan();
     assert!(
-        first.starts_with("71 drivers: 70 analysed and stored, 1 already known, 0 errors"),
+        first.starts_with("71 drivers: 70 analyzed and stored, 1 already known, 0 errors"),
         "{first}"
     );
     let again = scan();
     assert!(
-        again.starts_with("71 drivers: 0 analysed and stored, 71 already known, 0 errors"),
+        again.starts_with("71 drivers: 0 analyzed and stored, 71 already known, 0 errors"),
         "{again}"
     );
     // Known files report the tags stored for them.
