@@ -168,7 +168,7 @@ fn the_binary_runs_as_the_image_runs_it() {
     env.insert("POOLSLEUTH_BIND".into(), format!("0.0.0.0:{port}"));
     env.insert("POOLSLEUTH_ADMIN_TOKEN".into(), "container-token".into());
     let argv: Vec<String> = image.entrypoint.iter().chain(&image.cmd).cloned().collect();
-    let mut server = container_command(&image, &argv, &env, volume.path())
+    let server = container_command(&image, &argv, &env, volume.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
