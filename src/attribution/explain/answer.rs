@@ -9,11 +9,15 @@
 
 use serde::Serialize;
 
-use super::render::human_bytes;
-use super::{
-    Analyzer, Cand, EvidenceKind, OsTagAdvice, OwnerKind, SeriesTable, Suspect, UnknownTag,
-    VerdictStrength, Work, owner_of, pool_traces,
+use super::super::Analyzer;
+use super::super::candidates::{Cand, driver_file, owner_of};
+use super::super::model::{
+    EvidenceKind, OsTagAdvice, OwnerKind, Suspect, UnknownTag, VerdictStrength,
 };
+use super::super::rank::Work;
+use super::super::series::SeriesTable;
+use super::pool_traces;
+use crate::format::human_bytes;
 use crate::snapshot::PoolKind;
 use crate::tag::PoolTag;
 
@@ -120,7 +124,7 @@ fn how(w: &Work<'_>) -> String {
 }
 
 /// What the analysis has found, gathered for the answer.
-pub(super) struct Findings<'r, 'a> {
+pub(in crate::attribution) struct Findings<'r, 'a> {
     pub work: &'r [&'r mut Work<'a>],
     pub table: &'r SeriesTable<'a>,
     pub suspects: &'r [Suspect],
@@ -130,7 +134,7 @@ pub(super) struct Findings<'r, 'a> {
 }
 
 impl<'a> Analyzer<'a> {
-    pub(super) fn answer(&self, f: &Findings<'_, 'a>) -> Answer {
+    pub(in crate::attribution) fn answer(&self, f: &Findings<'_, 'a>) -> Answer {
         let (confidence, confidence_reason) = self.confidence(f);
         let mut answer = Answer {
             kind: AnswerKind::NoData,
@@ -294,7 +298,7 @@ impl<'a> Analyzer<'a> {
     }
 
     fn confidence(&self, f: &Findings<'_, 'a>) -> (VerdictStrength, String) {
-        let n = self.n();
+        let n = f.table.n;
         let reason = match f.strength {
             VerdictStrength::Weak if n < 2 => {
                 "one snapshot shows size, not growth: a second one hours later firms it up".into()
@@ -349,7 +353,7 @@ impl<'a> Analyzer<'a> {
             for d in self.input.drivers.iter().flatten() {
                 let service = d.service_name.as_deref().unwrap_or(&d.module_name);
                 if starts(service) || starts(&d.module_name) {
-                    let file = super::driver_file(d);
+                    let file = driver_file(d);
                     if !out.contains(&file) {
                         out.push(file);
                     }
@@ -366,11 +370,10 @@ impl<'a> Analyzer<'a> {
             }
         }
         // Lockstep: the same number of allocations outstanding, or one group of growth.
-        let count = f.table.outstanding(top.series).last().copied().flatten();
+        let count = f.table.last_outstanding(top.series);
         for w in f.work.iter().skip(1).take(200) {
-            let same_count = count.is_some_and(|c| {
-                c >= 50 && f.table.outstanding(w.series).last().copied().flatten() == Some(c)
-            });
+            let same_count =
+                count.is_some_and(|c| c >= 50 && f.table.last_outstanding(w.series) == Some(c));
             let same_group = top.group.is_some() && w.group == top.group;
             if !(same_count || same_group) {
                 continue;

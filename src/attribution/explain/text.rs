@@ -2,42 +2,16 @@
 
 use std::fmt::Write as _;
 
-use super::{Analysis, Finding};
-
-/// `1536` → `1.5 KiB`; powers of 1024 as Windows tools count.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value >= 100.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-fn signed(v: f64) -> String {
-    if v < 0.0 {
-        format!("-{}", human_bytes((-v) as u64))
-    } else {
-        format!("+{}", human_bytes(v as u64))
-    }
-}
+use super::super::model::{Analysis, Finding};
+use crate::format::{human_bytes, signed_bytes};
 
 /// Growth column text: per hour when times are known, per snapshot otherwise.
-pub(super) fn growth_cell(f: &Finding) -> String {
+fn growth_cell(f: &Finding) -> String {
     match &f.growth {
         None => "-".into(),
         Some(g) => match g.bytes_per_hour {
-            Some(h) => format!("{}/h", signed(h)),
-            None => format!("{}/snap", signed(g.bytes_per_sample)),
+            Some(h) => format!("{}/h", signed_bytes(h)),
+            None => format!("{}/snap", signed_bytes(g.bytes_per_sample)),
         },
     }
 }
@@ -287,17 +261,4 @@ pub fn render_text(a: &Analysis) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_like_windows_tools() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(33_930_272), "32.4 MiB");
-        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
-    }
 }
