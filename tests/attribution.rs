@@ -486,6 +486,155 @@ async fn the_answer_names_the_tag_the_driver_and_what_to_do() {
     app.stop().await;
 }
 
+/// Items 4 to 8 of issue 15, each on a fixture of its own.
+#[tokio::test]
+async fn unknown_windows_owned_healthy_and_described_top_tags_each_get_their_answer() {
+    let data = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(data.path()).await;
+    let (status, report) = app
+        .import("described", answer_fixture("kb-described-only.csv"))
+        .await;
+    assert_eq!(status, 200, "{report}");
+
+    // An unknown top tag whose outstanding count grows by the same amount in every interval as
+    // an OS tag's (though the OS tag's bytes barely move, so no growth group forms): the
+    // unknown tag is the answer, the OS tag is named as moving in lockstep, a tag growing
+    // otherwise is not, and a loaded driver whose name starts with the tag's four characters
+    // (in another case, so not its KMDF default tag) is a candidate.
+    let a = analyze_parts(
+        &app,
+        &[
+            (
+                "snapshot",
+                Some("series.json"),
+                answer_fixture("unknown-lockstep-growth-series.json"),
+            ),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                answer_fixture("unknown-lockstep-drivers.csv"),
+            ),
+        ],
+    )
+    .await;
+    let answer = &a["answer"];
+    assert_eq!(answer["kind"], "unknown-tag", "{answer:#}");
+    assert_eq!(answer["tag"], "Qzxw");
+    assert_eq!(
+        a["groups"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        a["groups"]
+    );
+    let candidates: Vec<&str> = answer["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(candidates[0], "qzxwsvc.sys", "{candidates:?}");
+    assert!(
+        candidates
+            .iter()
+            .any(|c| c.contains("`Irp`") && c.contains("lockstep")),
+        "{candidates:?}"
+    );
+    assert!(
+        !candidates.iter().any(|c| c.contains("`Thre`")),
+        "{candidates:?}"
+    );
+    let verdict = a["verdict"].as_str().unwrap();
+    assert!(verdict.contains("does not know this tag"), "{verdict}");
+    assert!(!verdict.contains("ntoskrnl"), "{verdict}");
+
+    // A Windows-owned top tag that poolmon maps to a third-party driver, with a driver list
+    // holding a loaded filter driver: Windows owns it, the snapshot's driver comes first, the
+    // filter driver follows, and the pool trace is what to do. No verdict blames the kernel.
+    let a = analyze_parts(
+        &app,
+        &[
+            (
+                "snapshot",
+                Some("poolmon.txt"),
+                answer_fixture("windows-owned-mapped-driver-poolmon.txt"),
+            ),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                fixture("drivers-filters.csv"),
+            ),
+        ],
+    )
+    .await;
+    let answer = &a["answer"];
+    assert_eq!(answer["kind"], "windows-owned", "{answer:#}");
+    assert_eq!(answer["candidates"][0], "lkalflt.sys", "{answer:#}");
+    assert_eq!(answer["candidates"][1], "acmeflt.sys", "{answer:#}");
+    assert!(answer["action"].as_str().unwrap().contains("wpr -start"));
+    assert_eq!(
+        a["os_tags"]["filter_drivers"][0], "acmeflt.sys",
+        "{:#}",
+        a["os_tags"]
+    );
+    let verdict = a["verdict"].as_str().unwrap();
+    assert!(verdict.contains("It belongs to Windows"), "{verdict}");
+    assert!(!verdict.contains("Most likely cause"), "{verdict}");
+    let (status, text) = post_raw(
+        &app,
+        "?output=text",
+        answer_fixture("windows-owned-mapped-driver-poolmon.txt"),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(!text.contains("Most likely cause: ntoskrnl"), "{text}");
+
+    // A healthy machine: nothing abnormal in the answer and the verdict, the top tags kept for
+    // reference, and neither a pool trace nor an unknown tag's scan offered as what to do.
+    let a = analyze_raw(&app, answer_fixture("healthy-poolmon.txt")).await;
+    assert_eq!(a["answer"]["kind"], "nothing-abnormal", "{:#}", a["answer"]);
+    let verdict = a["verdict"].as_str().unwrap();
+    assert!(verdict.starts_with("Nothing abnormal"), "{verdict}");
+    assert!(verdict.contains("`Ntfx`"), "{verdict}");
+    assert!(a["os_tags"].is_null(), "{:#}", a["os_tags"]);
+    assert_eq!(a["findings"][0]["tag"], "Ntfx");
+    let steps = a["next_steps"].to_string();
+    assert!(!steps.contains("does not know"), "{steps}");
+    assert!(!steps.contains("wpr"), "{steps}");
+
+    // A tag the knowledge base describes without a driver file is known, owner unclear: not
+    // listed as unknown, and not said to be unknown anywhere.
+    let a = analyze_raw(&app, answer_fixture("described-only-poolmon.txt")).await;
+    let answer = &a["answer"];
+    assert_eq!(answer["kind"], "known-owner-unclear", "{answer:#}");
+    assert!(
+        answer["headline"]
+            .as_str()
+            .unwrap()
+            .contains("names no driver file"),
+        "{answer:#}"
+    );
+    assert!(
+        answer["action"]
+            .as_str()
+            .unwrap()
+            .contains("poolsleuth scan")
+    );
+    assert_eq!(finding(&a, "Dsco")["owner"], "known-owner-unclear");
+    assert!(
+        !a["unknown_tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["tag"] == "Dsco"),
+        "{:#}",
+        a["unknown_tags"]
+    );
+    let verdict = a["verdict"].as_str().unwrap();
+    assert!(verdict.contains("the owner is unclear"), "{verdict}");
+    assert!(!verdict.contains("does not know"), "{verdict}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn tags_that_barely_grow_are_not_grouped_as_one_cause() {
     let data = tempfile::tempdir().unwrap();

@@ -11,9 +11,11 @@ use smallvec::SmallVec;
 
 use super::Analyzer;
 use super::kb::{self, TagLocation};
-use super::model::{CandidateOrigin, EvidenceKind, NOT_LOADED_FACTOR, OS_FACTOR, OwnerKind};
+use super::model::{
+    CandidateOrigin, EvidenceKind, NOT_LOADED_FACTOR, OS_FACTOR, OwnerKind, Suspect,
+};
 use super::rank::Work;
-use super::series::{GrowingTogether, Series};
+use super::series::{GrowingTogether, Series, SeriesTable};
 use crate::knowledge::{TagEntry, module_file_name, normalize_driver_name};
 use crate::snapshot::{LoadedDriver, mapped_driver_files};
 use crate::tag::PoolTag;
@@ -358,7 +360,8 @@ impl<'a> Analyzer<'a> {
         all
     }
 
-    /// When the top tag belongs to the OS: the OS-owned tags near the top (positions in
+    /// When the top tag belongs to the OS (by the knowledge base's word, whatever a snapshot's
+    /// driver column says): the OS-owned tags near the top (positions in
     /// `work`), with every loaded third-party filter driver added to each as a candidate.
     /// Returns the tags' positions and the filter drivers' file names.
     pub(super) fn add_filter_candidates(
@@ -366,13 +369,13 @@ impl<'a> Analyzer<'a> {
         work: &mut [&mut Work<'a>],
     ) -> Option<(Vec<usize>, Vec<String>)> {
         let top = work.first()?;
-        if top.score <= 0.0 || owner_of(&top.cands) != OwnerKind::Os {
+        if top.score <= 0.0 || answer_owner(&top.cands) != OwnerKind::Os {
             return None;
         }
         let top_score = top.score;
         let os_idx: Vec<usize> = (0..work.len().min(10))
             .filter(|&i| {
-                owner_of(&work[i].cands) == OwnerKind::Os && work[i].score >= top_score * 0.1
+                answer_owner(&work[i].cands) == OwnerKind::Os && work[i].score >= top_score * 0.1
             })
             .take(8)
             .collect();
@@ -404,6 +407,134 @@ impl<'a> Analyzer<'a> {
         }
         Some((os_idx, filter_names))
     }
+
+    /// Drivers whose names start with `tag` (KMDF's default tag is the first four characters
+    /// of the service name), from the driver list and the knowledge base; none when the tag
+    /// is not shaped like a name.
+    pub(super) fn kmdf_shaped_drivers(&self, tag: PoolTag) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let prefix = tag.trimmed();
+        let kmdf_shaped = prefix.len() == 4 && prefix.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !kmdf_shaped {
+            return out;
+        }
+        let starts = |name: &str| {
+            name.len() >= 4 && name.as_bytes()[..4].eq_ignore_ascii_case(prefix.as_bytes())
+        };
+        for d in self.input.drivers.iter().flatten() {
+            if starts(service_of(d)) || starts(&d.module_name) {
+                let file = driver_file(d);
+                if !out.contains(&file) {
+                    out.push(file);
+                }
+            }
+        }
+        for id in 0..self.kb.driver_count() as u32 {
+            let name = self.kb.driver_name(id);
+            if starts(name) && !self.is_os_driver(name) && !out.iter().any(|n| n == name) {
+                out.push(name.to_owned());
+            }
+            if out.len() >= 6 {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Tags whose outstanding allocations move in lockstep with the top tag's: the same count
+    /// (at least 50), the same growth in every interval (two or more intervals), or one group
+    /// of growth.
+    pub(super) fn lockstep_tags(
+        &self,
+        table: &SeriesTable<'a>,
+        work: &[&mut Work<'a>],
+    ) -> Vec<LockstepTag> {
+        let Some(top) = work.first() else {
+            return Vec::new();
+        };
+        let count = table.last_outstanding(top.series);
+        let steps = table.outstanding_steps(top.series);
+        let mut out: Vec<LockstepTag> = Vec::new();
+        for w in work.iter().skip(1).take(200) {
+            let same_count =
+                count.is_some_and(|c| c >= 50 && table.last_outstanding(w.series) == Some(c));
+            let same_steps = steps.as_ref().is_some_and(|steps| {
+                steps.len() >= 2
+                    && steps.iter().all(|&d| d != 0)
+                    && steps.iter().map(|d| d.unsigned_abs()).sum::<u64>() >= 50
+                    && table.outstanding_steps(w.series).as_ref() == Some(steps)
+            });
+            let same_group = top.group.is_some() && w.group == top.group;
+            if same_count || same_steps || same_group {
+                out.push(LockstepTag {
+                    tag: w.tag,
+                    owner: w
+                        .cands
+                        .iter()
+                        .find(|c| !c.os)
+                        .map(|c| self.name(c).to_owned()),
+                });
+            }
+        }
+        out
+    }
+
+    /// For a Windows-owned tag: third-party drivers the snapshot names for it (a mapped-driver
+    /// column), loaded filter drivers, and third-party suspects tied to related tags.
+    pub(super) fn third_party_candidates(
+        &self,
+        top: &Work<'a>,
+        filter_drivers: &[String],
+        suspects: &[Suspect],
+    ) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |name: &str| {
+            if !name.is_empty() && !out.iter().any(|n| n == name) && out.len() < 6 {
+                out.push(name.to_owned());
+            }
+        };
+        for c in top.cands.iter().filter(|c| !c.os) {
+            add(self.name(c));
+        }
+        for d in filter_drivers {
+            add(d);
+        }
+        for s in suspects.iter().filter(|s| !s.os_component) {
+            add(&s.driver);
+        }
+        out
+    }
+}
+
+/// Who the answer says owns a tag. The knowledge base's word (code, a list, a verifier
+/// caller, a KMDF default tag) outranks a snapshot's driver column or a guess, so an OS tag
+/// that poolmon maps to a third-party driver is still Windows', with that driver as the first
+/// candidate.
+pub(super) fn answer_owner(cands: &[Cand<'_>]) -> OwnerKind {
+    let firm = |c: &Cand<'_>| {
+        matches!(
+            c.kind,
+            EvidenceKind::VerifierCaller
+                | EvidenceKind::CodeSite
+                | EvidenceKind::KmdfDefault
+                | EvidenceKind::List
+                | EvidenceKind::ListPattern
+        )
+    };
+    if cands.iter().any(|c| !c.os && firm(c)) {
+        OwnerKind::ThirdParty
+    } else if cands.iter().any(|c| c.os && firm(c)) {
+        OwnerKind::Os
+    } else {
+        owner_of(cands)
+    }
+}
+
+/// A tag moving in lockstep with another: the same owner, as far as the numbers go.
+pub(super) struct LockstepTag {
+    pub tag: PoolTag,
+    /// Its third-party owner, when a candidate names one.
+    pub owner: Option<String>,
 }
 
 /// Who owns a tag by its candidates: a third-party driver if any names one, else the OS if any

@@ -29,7 +29,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 pub use candidates::kmdf_default_tag;
 pub(crate) use candidates::{is_inbox, is_os_entry};
-pub use explain::{Answer, AnswerKind, GuidanceKind, PoolTrace, pool_traces, render_text};
+pub use explain::{GuidanceKind, PoolTrace, pool_traces, render_text};
 pub use input::{AnalysisInput, AttributionError, FileSummary, InputFile, read_inputs};
 pub use kb::{
     Attribution, DriverFacts, KnowledgeCache, KnowledgeCacheStatus, KnowledgeView, TagLocation,
@@ -73,7 +73,10 @@ pub fn analyze(
             .map(|w| (w.series, series::groupable(w.growth.as_deref(), w.bytes))),
     );
     let group_drivers = cx.share_group_owners(&mut ranked, &together);
-    let os_tags = cx.add_filter_candidates(&mut ranked);
+    let diagnosis = rank::diagnose(&ranked);
+    let os_tags = (diagnosis != AnswerKind::NothingAbnormal)
+        .then(|| cx.add_filter_candidates(&mut ranked))
+        .flatten();
     // 4. Explanation.
     let groups = cx.tag_groups(&ranked, &together, group_drivers);
     let os_tags = cx.os_tag_advice(&ranked, os_tags);
@@ -81,14 +84,14 @@ pub fn analyze(
     let suspects = cx.suspects(&ranked, cx.rank_drivers(&ranked), &machine, &groups, &info);
     let unknown_tags = cx.unknown_tags(&ranked);
     let strength = rank::strength(table.n, &ranked, &suspects);
-    let verdict = cx.verdict(&table, &ranked, &suspects, strength);
+    let verdict = cx.verdict(&table, &ranked, &suspects, strength, diagnosis);
     let answer = cx.answer(&answer::Findings {
         work: &ranked,
         table: &table,
         suspects: &suspects,
-        unknown: &unknown_tags,
         os: os_tags.as_ref(),
         strength,
+        diagnosis,
     });
     let next_steps = cx.next_steps(
         table.n,

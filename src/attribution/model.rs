@@ -4,7 +4,6 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::explain::Answer;
 use super::explain::{GuidanceKind, PoolTrace};
 use super::input::FileSummary;
 use crate::knowledge::Confidence;
@@ -54,6 +53,46 @@ impl ServerUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// What the answer is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerKind {
+    /// A third-party driver allocates the top tag.
+    ThirdPartyDriver,
+    /// Windows owns the top tag; a third-party driver holding it is the usual cause.
+    WindowsOwned,
+    /// The knowledge base does not know the top tag.
+    UnknownTag,
+    /// The knowledge base describes the tag but names no driver file.
+    KnownOwnerUnclear,
+    /// No tag is above what is normal for it and nothing grows steadily.
+    NothingAbnormal,
+    /// The input held no pool usage.
+    NoData,
+}
+
+/// The answer first: the tag, the driver and its version, the action, and how sure.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Answer {
+    pub kind: AnswerKind,
+    pub tag: Option<PoolTag>,
+    pub pool: Option<PoolKind>,
+    pub driver: Option<String>,
+    pub vendor: Option<String>,
+    /// The version on the machine (driver list), else the newest the knowledge base knows.
+    pub version: Option<String>,
+    /// Drivers worth checking next (KMDF-shaped names, drivers named by the snapshot, loaded
+    /// filter drivers, owners of tags that move in lockstep).
+    pub candidates: Vec<String>,
+    /// One sentence: what is wrong and who is behind it.
+    pub headline: String,
+    /// What to do now.
+    pub action: String,
+    pub confidence: VerdictStrength,
+    /// The one reason for that confidence.
+    pub confidence_reason: String,
 }
 
 /// How firm the verdict is.
@@ -151,7 +190,10 @@ pub const OS_FACTOR: f64 = 0.3;
 pub enum OwnerKind {
     ThirdParty,
     Os,
+    /// The knowledge base does not know the tag.
     Unknown,
+    /// The knowledge base describes the tag but names no driver file.
+    KnownOwnerUnclear,
 }
 
 impl OwnerKind {
@@ -160,6 +202,7 @@ impl OwnerKind {
             Self::ThirdParty => "third-party",
             Self::Os => "os",
             Self::Unknown => "unknown",
+            Self::KnownOwnerUnclear => "known-owner-unclear",
         }
     }
 }

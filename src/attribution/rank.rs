@@ -13,8 +13,8 @@
 //!   named for that tag`.
 
 use super::Analyzer;
-use super::candidates::{Cand, Cands};
-use super::model::{EvidenceKind, Growth, Suspect, VerdictStrength};
+use super::candidates::{Cand, Cands, answer_owner};
+use super::model::{AnswerKind, EvidenceKind, Growth, OwnerKind, Suspect, VerdictStrength};
 use super::normal::{DEFAULT_NORMAL_MIB, NormalTag};
 use super::series::SeriesTable;
 use crate::knowledge::TagEntry;
@@ -218,6 +218,41 @@ fn rank_key(w: &Work<'_>) -> [u64; 3] {
     // Tags order by their bytes, pools in declaration order.
     let tag = u64::from(u32::from_be_bytes(*w.tag.bytes()));
     [!total_order, !w.bytes, tag << 8 | w.pool as u64]
+}
+
+/// Growth that counts as a leak: steady, and large against the tag's size.
+fn grows_steadily(w: &Work<'_>) -> bool {
+    w.growth.as_ref().is_some_and(|g| {
+        g.delta_bytes > 0
+            && g.steadiness >= 0.6
+            && (g.delta_bytes as f64 >= 0.05 * w.bytes as f64 || g.delta_bytes >= 16 << 20)
+    })
+}
+
+/// Is anything abnormal: a tag above what is normal for it, or a steady grower?
+fn abnormal(work: &[&mut Work<'_>]) -> bool {
+    work.iter()
+        .take(20)
+        .any(|w| w.size_ratio >= 1.0 || grows_steadily(w))
+}
+
+/// What the ranking says, before any words: nothing to rank, nothing abnormal, or the top
+/// tag's owner as far as the evidence goes.
+pub(super) fn diagnose(work: &[&mut Work<'_>]) -> AnswerKind {
+    let Some(top) = work.first() else {
+        return AnswerKind::NoData;
+    };
+    if !abnormal(work) {
+        return AnswerKind::NothingAbnormal;
+    }
+    match answer_owner(&top.cands) {
+        OwnerKind::ThirdParty => AnswerKind::ThirdPartyDriver,
+        OwnerKind::Os => AnswerKind::WindowsOwned,
+        OwnerKind::Unknown | OwnerKind::KnownOwnerUnclear => match top.described {
+            Some(e) if !e.description.trim().is_empty() => AnswerKind::KnownOwnerUnclear,
+            _ => AnswerKind::UnknownTag,
+        },
+    }
 }
 
 /// How firm the verdict is: weak for one snapshot or no growth at the top, strong for steady

@@ -112,6 +112,18 @@ impl SeriesTable<'_> {
         }
     }
 
+    /// Per-interval changes of the outstanding count of series `i`, when every snapshot has
+    /// one.
+    pub fn outstanding_steps(&self, i: usize) -> Option<Vec<i64>> {
+        let counts: Vec<u64> = self.outstanding(i).iter().copied().collect::<Option<_>>()?;
+        Some(
+            counts
+                .windows(2)
+                .map(|w| signed_delta(w[0], w[1]))
+                .collect(),
+        )
+    }
+
     /// Per-interval deltas of outstanding allocations (bytes when counts are missing).
     fn deltas(&self, i: usize) -> Vec<f64> {
         let outstanding = self.outstanding(i);

@@ -523,7 +523,8 @@ impl ResultView {
         let owner_class = |f: &Finding| match f.owner {
             crate::attribution::OwnerKind::ThirdParty => "bar-third-party",
             crate::attribution::OwnerKind::Os => "bar-os",
-            crate::attribution::OwnerKind::Unknown => "bar-unknown",
+            crate::attribution::OwnerKind::Unknown
+            | crate::attribution::OwnerKind::KnownOwnerUnclear => "bar-unknown",
         };
         let growth_text = |f: &Finding| {
             f.growth

@@ -7,7 +7,6 @@ mod guidance;
 mod report;
 mod text;
 
-pub use answer::{Answer, AnswerKind};
 pub use guidance::{GuidanceKind, PoolTrace, pool_traces};
 pub use text::render_text;
 
@@ -15,8 +14,8 @@ use super::Analyzer;
 use super::candidates::{Cand, Detail, owner_of};
 use super::kb::DriverFacts;
 use super::model::{
-    Candidate, Evidence, Finding, InputInfo, MachineTotals, NormalSource, OsTagAdvice, OwnerKind,
-    Suspect, TagGroup, UnknownTag, VerdictStrength, VersionSource,
+    Answer, AnswerKind, Candidate, Evidence, Finding, InputInfo, MachineTotals, NormalSource,
+    OsTagAdvice, OwnerKind, Suspect, TagGroup, UnknownTag, VerdictStrength, VersionSource,
 };
 use super::rank::{DriverRanking, Work, normal_bytes};
 use super::series::{GrowingTogether, Lockstep, SeriesTable, pool_total, round};
@@ -263,22 +262,36 @@ impl<'a> Analyzer<'a> {
         })
     }
 
-    /// The unknown tags among the top, with what to do about each.
-    pub(super) fn unknown_tags(&self, work: &[&mut Work<'a>]) -> Vec<UnknownTag> {
+    /// `poolsleuth scan` of the machine's drivers, sent to this server.
+    pub(super) fn scan_step(&self) -> String {
         let server = self
             .options
             .server_url
             .as_ref()
             .map_or(PLACEHOLDER_SERVER, |s| s.as_str());
+        format!(
+            "upload the machine's drivers for scanning: poolsleuth scan C:\\Windows\\System32\\drivers --server {server}"
+        )
+    }
+
+    /// The driver a Windows-owned tag belongs to (`Windows` when no OS candidate names one).
+    pub(super) fn os_owner(&self, w: &Work<'a>) -> String {
+        w.cands
+            .iter()
+            .find(|c| c.os)
+            .map_or("Windows".to_owned(), |c| self.name(c).to_owned())
+    }
+
+    /// The unknown tags among the top, with what to do about each. A tag the knowledge base
+    /// describes is known, even without a driver file.
+    pub(super) fn unknown_tags(&self, work: &[&mut Work<'a>]) -> Vec<UnknownTag> {
         work.iter()
-            .filter(|w| w.cands.is_empty() && w.bytes > 0)
+            .filter(|w| w.cands.is_empty() && w.bytes > 0 && !is_described(w))
             .take(20)
             .map(|w| {
                 let tag = w.tag.trimmed();
                 let mut steps: Vec<String> = self.reversed_hint(w.tag).into_iter().collect();
-                steps.push(format!(
-                    "upload the machine's drivers for scanning: poolsleuth scan C:\\Windows\\System32\\drivers --server {server}"
-                ));
+                steps.push(self.scan_step());
                 if w.tag.is_printable() && !tag.contains(['"', ' ']) {
                     steps.push(format!(
                         "or search them on the machine: findstr /m /l /c:\"{tag}\" C:\\Windows\\System32\\drivers\\*.sys (misses tags not stored as text)"
@@ -366,8 +379,9 @@ impl<'a> Analyzer<'a> {
         work: &[&mut Work<'a>],
         suspects: &[Suspect],
         strength: VerdictStrength,
+        diagnosis: AnswerKind,
     ) -> String {
-        let mut verdict = self.verdict_sentence(table.n, work, suspects, strength);
+        let mut verdict = self.verdict_sentence(table.n, work, suspects, strength, diagnosis);
         if self
             .input
             .files
@@ -388,11 +402,21 @@ impl<'a> Analyzer<'a> {
         work: &[&mut Work<'a>],
         suspects: &[Suspect],
         strength: VerdictStrength,
+        diagnosis: AnswerKind,
     ) -> String {
         let Some(top) = work.first() else {
             return "The snapshot holds no pool usage to rank.".into();
         };
         let tag = top.tag.trimmed();
+        if diagnosis == AnswerKind::NothingAbnormal {
+            return format!(
+                "Nothing abnormal: no tag is above what is normal for it and nothing grows \
+                 steadily (largest: `{tag}` ({}) {}, {:.1}× what is normal for it).",
+                top.pool,
+                human_bytes(top.bytes),
+                top.size_ratio
+            );
+        }
         let how = match &top.growth {
             Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
                 Some(h) => format!(
@@ -426,19 +450,20 @@ impl<'a> Analyzer<'a> {
                     .unwrap_or_default()
             )
         };
-        let top_owner = owner_of(&top.cands);
         let claims_top = |s: &&Suspect| top.cands.iter().any(|c| self.name(c) == s.driver);
-        let who = match top_owner {
-            OwnerKind::ThirdParty => match suspects.iter().find(|s| !s.os_component) {
+        let who = match diagnosis {
+            AnswerKind::NoData | AnswerKind::NothingAbnormal => String::new(),
+            AnswerKind::ThirdPartyDriver => match suspects
+                .iter()
+                .filter(|s| !s.os_component)
+                .find(claims_top)
+                .or_else(|| suspects.iter().find(|s| !s.os_component))
+            {
                 Some(s) => format!("Most likely cause: {}.", suspect_name(s)),
                 None => "Its driver is named below.".into(),
             },
-            OwnerKind::Os => {
-                let owner = top
-                    .cands
-                    .iter()
-                    .find(|c| c.os)
-                    .map_or("Windows".to_owned(), |c| self.name(c).to_owned());
+            AnswerKind::WindowsOwned => {
+                let owner = self.os_owner(top);
                 let holder = suspects
                     .iter()
                     .filter(claims_top)
@@ -449,9 +474,14 @@ impl<'a> Analyzer<'a> {
                     "It belongs to Windows ({owner}); the usual cause is a third-party driver holding it (a filter driver), found with a pool trace.{holder}"
                 )
             }
-            OwnerKind::Unknown => "The knowledge base does not know this tag: the cause is a \
-                                   driver that has not been scanned; upload the machine's \
-                                   drivers for scanning."
+            AnswerKind::KnownOwnerUnclear => format!(
+                "The knowledge base describes this tag (\"{}\") but names no driver file: the \
+                 owner is unclear; upload the machine's drivers for scanning.",
+                top.described.map_or("", |e| e.description.as_str())
+            ),
+            AnswerKind::UnknownTag => "The knowledge base does not know this tag: the cause is a \
+                                       driver that has not been scanned; upload the machine's \
+                                       drivers for scanning."
                 .to_owned(),
         };
         let firmness = match strength {
@@ -477,6 +507,7 @@ impl<'a> Analyzer<'a> {
         os: Option<&OsTagAdvice>,
         answer: &Answer,
     ) -> Vec<String> {
+        let healthy = answer.kind == AnswerKind::NothingAbnormal;
         let mut steps = Vec::new();
         if let Some(s) = suspects.iter().find(|s| !s.os_component) {
             steps.push(format!("{}: {}", s.driver, s.guidance.text));
@@ -506,7 +537,7 @@ impl<'a> Analyzer<'a> {
                     .any(|w| w.tag == u.tag && w.pool == u.pool)
             })
             .collect();
-        if let Some(u) = top_unknown.first() {
+        if let Some(u) = top_unknown.first().filter(|_| !healthy) {
             steps.push(format!(
                 "The knowledge base does not know `{}`: {}.",
                 u.tag.trimmed(),
@@ -566,7 +597,10 @@ impl<'a> Analyzer<'a> {
     ) -> Finding {
         let total = pool_total(machine, w.pool);
         let normal = self.normal.get(w.tag, w.pool);
-        let owner = owner_of(&w.cands);
+        let owner = match owner_of(&w.cands) {
+            OwnerKind::Unknown if is_described(w) => OwnerKind::KnownOwnerUnclear,
+            owner => owner,
+        };
         let mut cands = std::mem::take(&mut w.cands);
         cands.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         let candidates = cands
@@ -623,6 +657,12 @@ impl<'a> Analyzer<'a> {
             },
         }
     }
+}
+
+/// Whether the knowledge base describes the tag (a description, whoever owns it).
+fn is_described(w: &Work<'_>) -> bool {
+    w.described
+        .is_some_and(|e| !e.description.trim().is_empty())
 }
 
 /// The version the machine runs: from the driver list, else the knowledge base's only one.
