@@ -476,13 +476,71 @@ async fn the_answer_names_the_tag_the_driver_and_what_to_do() {
     let (status, text) = post_raw(&app, "?output=text", fixture("series-growth.json")).await;
     assert_eq!(status, 200);
     assert!(text.starts_with("ANSWER  `Leak`"), "{text}");
+    let answer_block = text.split("\n\n").next().unwrap();
     assert!(
-        text.lines().nth(1).unwrap().contains("leaky.sys 1.10.0"),
+        answer_block.contains("\n  Driver:     leaky.sys 1.10.0\n"),
         "{text}"
     );
-    for line in text.lines().take(8) {
-        assert!(line.chars().count() <= 80, "{line:?}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 100, "{line:?}");
     }
+    app.stop().await;
+}
+
+/// The text report within 100 columns: long driver names, vendors and paths are printed
+/// whole (a row continues on the next line), free text wraps at words, and a word wider than
+/// a line breaks after a path separator without losing a character.
+#[tokio::test]
+async fn text_output_fits_100_columns_without_cutting_names() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let (status, report) = app
+        .import("long-names", answer_fixture("kb-long-names.csv"))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let (status, text) = {
+        let (content_type, body) = multipart(&[
+            (
+                "snapshot",
+                Some("poolmon.txt"),
+                answer_fixture("long-names-poolmon.txt"),
+            ),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                answer_fixture("long-names-drivers.csv"),
+            ),
+        ]);
+        let response = app
+            .client
+            .post(app.url("/api/v1/analyze?output=text"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    assert_eq!(status, 200, "{text}");
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line:?}",
+            line.chars().count()
+        );
+    }
+    assert!(!text.contains('…'), "{text}");
+    let driver = "contoso_extremely_long_network_filter_driver_name_x64.sys";
+    let vendor = "Contoso Extremely Long Vendor Name Holdings International";
+    let path = "C:\\Windows\\System32\\DriverStore\\FileRepository\\contoso_extremely_long_network_filter_driver_name_x64.inf_amd64_0123456789abcdef\\contoso_extremely_long_network_filter_driver_name_x64.sys";
+    // Each name whole on one line, in the suspects' table.
+    let suspects = text.split("SUSPECTS\n").nth(1).unwrap();
+    let first_row = suspects.lines().nth(1).unwrap();
+    assert!(first_row.contains(driver), "{text}");
+    assert!(suspects.lines().any(|l| l.contains(vendor)), "{text}");
+    // The path, wider than a line, wraps without losing a character.
+    let joined: String = suspects.split_whitespace().collect();
+    assert!(joined.contains(path), "{text}");
     app.stop().await;
 }
 
