@@ -63,10 +63,19 @@ async fn analyze_raw(app: &TestApp, body: Vec<u8>) -> Value {
 
 /// POSTs a multipart body to the analysis API: (status, body text).
 async fn post_parts(app: &TestApp, parts: &[(&str, Option<&str>, Vec<u8>)]) -> (u16, String) {
+    post_parts_with(app, "", parts).await
+}
+
+/// POSTs a multipart body to the analysis API with a query (`?output=text`).
+async fn post_parts_with(
+    app: &TestApp,
+    query: &str,
+    parts: &[(&str, Option<&str>, Vec<u8>)],
+) -> (u16, String) {
     let (content_type, body) = multipart(parts);
     let response = app
         .client
-        .post(app.url("/api/v1/analyze"))
+        .post(app.url(&format!("/api/v1/analyze{query}")))
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -498,8 +507,10 @@ async fn text_output_fits_100_columns_without_cutting_names() {
         .import("long-names", answer_fixture("kb-long-names.csv"))
         .await;
     assert_eq!(status, 200, "{report}");
-    let (status, text) = {
-        let (content_type, body) = multipart(&[
+    let (status, text) = post_parts_with(
+        &app,
+        "?output=text",
+        &[
             (
                 "snapshot",
                 Some("poolmon.txt"),
@@ -510,17 +521,9 @@ async fn text_output_fits_100_columns_without_cutting_names() {
                 Some("drivers.csv"),
                 answer_fixture("long-names-drivers.csv"),
             ),
-        ]);
-        let response = app
-            .client
-            .post(app.url("/api/v1/analyze?output=text"))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    };
+        ],
+    )
+    .await;
     assert_eq!(status, 200, "{text}");
     for line in text.lines() {
         assert!(
