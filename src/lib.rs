@@ -9,6 +9,7 @@ pub mod cli;
 pub mod driver;
 pub mod excerpt;
 pub mod export;
+pub mod format;
 pub mod http;
 pub mod import;
 pub mod index;

@@ -63,10 +63,19 @@ async fn analyze_raw(app: &TestApp, body: Vec<u8>) -> Value {
 
 /// POSTs a multipart body to the analysis API: (status, body text).
 async fn post_parts(app: &TestApp, parts: &[(&str, Option<&str>, Vec<u8>)]) -> (u16, String) {
+    post_parts_with(app, "", parts).await
+}
+
+/// POSTs a multipart body to the analysis API with a query (`?output=text`).
+async fn post_parts_with(
+    app: &TestApp,
+    query: &str,
+    parts: &[(&str, Option<&str>, Vec<u8>)],
+) -> (u16, String) {
     let (content_type, body) = multipart(parts);
     let response = app
         .client
-        .post(app.url("/api/v1/analyze"))
+        .post(app.url(&format!("/api/v1/analyze{query}")))
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -476,13 +485,214 @@ async fn the_answer_names_the_tag_the_driver_and_what_to_do() {
     let (status, text) = post_raw(&app, "?output=text", fixture("series-growth.json")).await;
     assert_eq!(status, 200);
     assert!(text.starts_with("ANSWER  `Leak`"), "{text}");
+    let answer_block = text.split("\n\n").next().unwrap();
     assert!(
-        text.lines().nth(1).unwrap().contains("leaky.sys 1.10.0"),
+        answer_block.contains("\n  Driver:     leaky.sys 1.10.0\n"),
         "{text}"
     );
-    for line in text.lines().take(8) {
-        assert!(line.chars().count() <= 80, "{line:?}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 100, "{line:?}");
     }
+    app.stop().await;
+}
+
+/// The text report within 100 columns: long driver names, vendors and paths are printed
+/// whole (a row continues on the next line), free text wraps at words, and a word wider than
+/// a line breaks after a path separator without losing a character.
+#[tokio::test]
+async fn text_output_fits_100_columns_without_cutting_names() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let (status, report) = app
+        .import("long-names", answer_fixture("kb-long-names.csv"))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let (status, text) = post_parts_with(
+        &app,
+        "?output=text",
+        &[
+            (
+                "snapshot",
+                Some("poolmon.txt"),
+                answer_fixture("long-names-poolmon.txt"),
+            ),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                answer_fixture("long-names-drivers.csv"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line:?}",
+            line.chars().count()
+        );
+    }
+    assert!(!text.contains('…'), "{text}");
+    let driver = "contoso_extremely_long_network_filter_driver_name_x64.sys";
+    let vendor = "Contoso Extremely Long Vendor Name Holdings International";
+    let path = "C:\\Windows\\System32\\DriverStore\\FileRepository\\contoso_extremely_long_network_filter_driver_name_x64.inf_amd64_0123456789abcdef\\contoso_extremely_long_network_filter_driver_name_x64.sys";
+    // Each name whole on one line, in the suspects' table.
+    let suspects = text.split("SUSPECTS\n").nth(1).unwrap();
+    let first_row = suspects.lines().nth(1).unwrap();
+    assert!(first_row.contains(driver), "{text}");
+    assert!(suspects.lines().any(|l| l.contains(vendor)), "{text}");
+    // The path, wider than a line, wraps without losing a character.
+    let joined: String = suspects.split_whitespace().collect();
+    assert!(joined.contains(path), "{text}");
+    app.stop().await;
+}
+
+/// Items 4 to 8 of issue 15, each on a fixture of its own.
+#[tokio::test]
+async fn unknown_windows_owned_healthy_and_described_top_tags_each_get_their_answer() {
+    let data = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(data.path()).await;
+    let (status, report) = app
+        .import("described", answer_fixture("kb-described-only.csv"))
+        .await;
+    assert_eq!(status, 200, "{report}");
+
+    // An unknown top tag whose outstanding count grows by the same amount in every interval as
+    // an OS tag's (though the OS tag's bytes barely move, so no growth group forms): the
+    // unknown tag is the answer, the OS tag is named as moving in lockstep, a tag growing
+    // otherwise is not, and a loaded driver whose name starts with the tag's four characters
+    // (in another case, so not its KMDF default tag) is a candidate.
+    let a = analyze_parts(
+        &app,
+        &[
+            (
+                "snapshot",
+                Some("series.json"),
+                answer_fixture("unknown-lockstep-growth-series.json"),
+            ),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                answer_fixture("unknown-lockstep-drivers.csv"),
+            ),
+        ],
+    )
+    .await;
+    let answer = &a["answer"];
+    assert_eq!(answer["kind"], "unknown-tag", "{answer:#}");
+    assert_eq!(answer["tag"], "Qzxw");
+    assert_eq!(
+        a["groups"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        a["groups"]
+    );
+    let candidates: Vec<&str> = answer["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(candidates[0], "qzxwsvc.sys", "{candidates:?}");
+    assert!(
+        candidates
+            .iter()
+            .any(|c| c.contains("`Irp`") && c.contains("lockstep")),
+        "{candidates:?}"
+    );
+    assert!(
+        !candidates.iter().any(|c| c.contains("`Thre`")),
+        "{candidates:?}"
+    );
+    let verdict = a["verdict"].as_str().unwrap();
+    assert!(verdict.contains("does not know this tag"), "{verdict}");
+    assert!(!verdict.contains("ntoskrnl"), "{verdict}");
+
+    // A Windows-owned top tag that poolmon maps to a third-party driver, with a driver list
+    // holding a loaded filter driver: Windows owns it, the snapshot's driver comes first, the
+    // filter driver follows, and the pool trace is what to do. No verdict blames the kernel.
+    let a = analyze_parts(
+        &app,
+        &[
+            (
+                "snapshot",
+                Some("poolmon.txt"),
+                answer_fixture("windows-owned-mapped-driver-poolmon.txt"),
+            ),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                fixture("drivers-filters.csv"),
+            ),
+        ],
+    )
+    .await;
+    let answer = &a["answer"];
+    assert_eq!(answer["kind"], "windows-owned", "{answer:#}");
+    assert_eq!(answer["candidates"][0], "lkalflt.sys", "{answer:#}");
+    assert_eq!(answer["candidates"][1], "acmeflt.sys", "{answer:#}");
+    assert!(answer["action"].as_str().unwrap().contains("wpr -start"));
+    assert_eq!(
+        a["os_tags"]["filter_drivers"][0], "acmeflt.sys",
+        "{:#}",
+        a["os_tags"]
+    );
+    let verdict = a["verdict"].as_str().unwrap();
+    assert!(verdict.contains("It belongs to Windows"), "{verdict}");
+    assert!(!verdict.contains("Most likely cause"), "{verdict}");
+    let (status, text) = post_raw(
+        &app,
+        "?output=text",
+        answer_fixture("windows-owned-mapped-driver-poolmon.txt"),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(!text.contains("Most likely cause: ntoskrnl"), "{text}");
+
+    // A healthy machine: nothing abnormal in the answer and the verdict, the top tags kept for
+    // reference, and neither a pool trace nor an unknown tag's scan offered as what to do.
+    let a = analyze_raw(&app, answer_fixture("healthy-poolmon.txt")).await;
+    assert_eq!(a["answer"]["kind"], "nothing-abnormal", "{:#}", a["answer"]);
+    let verdict = a["verdict"].as_str().unwrap();
+    assert!(verdict.starts_with("Nothing abnormal"), "{verdict}");
+    assert!(verdict.contains("`Ntfx`"), "{verdict}");
+    assert!(a["os_tags"].is_null(), "{:#}", a["os_tags"]);
+    assert_eq!(a["findings"][0]["tag"], "Ntfx");
+    let steps = a["next_steps"].to_string();
+    assert!(!steps.contains("does not know"), "{steps}");
+    assert!(!steps.contains("wpr"), "{steps}");
+
+    // A tag the knowledge base describes without a driver file is known, owner unclear: not
+    // listed as unknown, and not said to be unknown anywhere.
+    let a = analyze_raw(&app, answer_fixture("described-only-poolmon.txt")).await;
+    let answer = &a["answer"];
+    assert_eq!(answer["kind"], "known-owner-unclear", "{answer:#}");
+    assert!(
+        answer["headline"]
+            .as_str()
+            .unwrap()
+            .contains("names no driver file"),
+        "{answer:#}"
+    );
+    assert!(
+        answer["action"]
+            .as_str()
+            .unwrap()
+            .contains("poolsleuth scan")
+    );
+    assert_eq!(finding(&a, "Dsco")["owner"], "known-owner-unclear");
+    assert!(
+        !a["unknown_tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["tag"] == "Dsco"),
+        "{:#}",
+        a["unknown_tags"]
+    );
+    let verdict = a["verdict"].as_str().unwrap();
+    assert!(verdict.contains("the owner is unclear"), "{verdict}");
+    assert!(!verdict.contains("does not know"), "{verdict}");
     app.stop().await;
 }
 

@@ -25,8 +25,9 @@ use super::{
 };
 use crate::attribution::{
     Analysis, AnalyzeOptions, Answer, AnswerKind, AttributionError, Finding, InputFile,
-    KnowledgeCache, analyze, human_bytes, read_inputs, render_text,
+    KnowledgeCache, ServerUrl, analyze, read_inputs, render_text,
 };
+use crate::format::{GrowthRate, human_bytes};
 use crate::snapshot::{FORMATS_UNDERSTOOD, SnapshotFormat};
 
 pub fn router(config: &HttpConfig) -> Router<AppState> {
@@ -283,15 +284,10 @@ fn api_error(error: AttributionError) -> ApiError {
     }
 }
 
-/// `http://host` from the Host header when it looks like one, for the `scan --server` hint.
-fn server_url(headers: &HeaderMap) -> Option<String> {
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let sane = !host.is_empty()
-        && host.len() <= 255
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
-    sane.then(|| format!("http://{host}"))
+/// This server's base URL as the client reached it (the Host header, when it is a plain host),
+/// for the `scan --server` hint.
+fn server_url(headers: &HeaderMap) -> Option<ServerUrl> {
+    ServerUrl::from_authority(headers.get(header::HOST)?.to_str().ok()?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,14 +523,14 @@ impl ResultView {
         let owner_class = |f: &Finding| match f.owner {
             crate::attribution::OwnerKind::ThirdParty => "bar-third-party",
             crate::attribution::OwnerKind::Os => "bar-os",
-            crate::attribution::OwnerKind::Unknown => "bar-unknown",
+            crate::attribution::OwnerKind::Unknown
+            | crate::attribution::OwnerKind::KnownOwnerUnclear => "bar-unknown",
         };
-        let growth_text = |f: &Finding| match &f.growth {
-            None => "—".to_owned(),
-            Some(g) => match g.bytes_per_hour {
-                Some(h) => format!("{}/h", signed(h)),
-                None => format!("{}/snapshot", signed(g.bytes_per_sample)),
-            },
+        let growth_text = |f: &Finding| {
+            f.growth
+                .as_ref()
+                .and_then(|g| GrowthRate::of(g.bytes_per_hour, Some(g.bytes_per_sample)))
+                .map_or_else(|| "—".to_owned(), |rate| rate.short())
         };
         let top: Vec<&Finding> = a.findings.iter().take(10).collect();
         let max_bytes = top.iter().map(|f| f.bytes).max().unwrap_or(1).max(1) as f64;
@@ -642,11 +638,8 @@ impl ResultView {
                         tag: TagView::new(e.tag),
                         pool: e.pool.name(),
                         bytes: human_bytes(e.bytes),
-                        growth: match (e.growth_bytes_per_hour, e.growth_bytes_per_sample) {
-                            (Some(h), _) => format!("{}/h", signed(h)),
-                            (None, Some(p)) => format!("{}/snapshot", signed(p)),
-                            _ => "—".into(),
-                        },
+                        growth: GrowthRate::of(e.growth_bytes_per_hour, e.growth_bytes_per_sample)
+                            .map_or_else(|| "—".into(), |rate| rate.short()),
                         kind: e.evidence.as_str(),
                         source: match e.line {
                             Some(l) => format!("{}:{l}", e.source),
@@ -768,13 +761,5 @@ fn short_pool(f: &Finding) -> &'static str {
         crate::snapshot::PoolKind::NonPaged => "NP",
         crate::snapshot::PoolKind::Session => "S",
         crate::snapshot::PoolKind::Unknown => "",
-    }
-}
-
-fn signed(v: f64) -> String {
-    if v < 0.0 {
-        format!("-{}", human_bytes((-v) as u64))
-    } else {
-        format!("+{}", human_bytes(v as u64))
     }
 }

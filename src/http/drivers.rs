@@ -46,9 +46,7 @@ pub struct UploadedFile {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FileOutcome {
     pub file_name: String,
-    /// `stored`, `duplicate` or `error`.
-    #[schema(pattern = "^(stored|duplicate|error)$")]
-    pub status: String,
+    pub status: FileStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,6 +55,43 @@ pub struct FileOutcome {
     pub tags_stored: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Box<DriverAnalysis>>,
+}
+
+/// What became of one uploaded file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Analysed, and its attributions stored.
+    Stored,
+    /// A file with the same SHA-256 is known: answered from its stored analysis.
+    Duplicate,
+    /// Not a driver that can be analysed (`error` says why).
+    Error,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stored => "stored",
+            Self::Duplicate => "duplicate",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for FileStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<DriverStoreStatus> for FileStatus {
+    fn from(status: DriverStoreStatus) -> Self {
+        match status {
+            DriverStoreStatus::Stored => Self::Stored,
+            DriverStoreStatus::Duplicate => Self::Duplicate,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -91,8 +126,8 @@ pub async fn analyze_and_store(
             })
             .await?;
         batch = returned;
-        tracing::info!(file = %file_name, status = %outcome.status, tags = outcome.tags_stored, "driver analysed");
-        metrics::counter!("poolsleuth_driver_files_total", "status" => outcome.status.clone())
+        tracing::info!(file = %file_name, status = outcome.status.as_str(), tags = outcome.tags_stored, "driver analysed");
+        metrics::counter!("poolsleuth_driver_files_total", "status" => outcome.status.as_str())
             .increment(1);
         outcomes.push(outcome);
     }
@@ -102,11 +137,11 @@ pub async fn analyze_and_store(
             .await?;
         state.rebuild_view().await?;
     }
-    let count = |status: &str| outcomes.iter().filter(|o| o.status == status).count();
+    let count = |status: FileStatus| outcomes.iter().filter(|o| o.status == status).count();
     Ok(UploadReport {
-        stored: count("stored"),
-        duplicates: count("duplicate"),
-        errors: count("error"),
+        stored: count(FileStatus::Stored),
+        duplicates: count(FileStatus::Duplicate),
+        errors: count(FileStatus::Error),
         files: outcomes,
     })
 }
@@ -131,7 +166,7 @@ fn analyze_into_batch(
                 Err(error) => {
                     return Ok(FileOutcome {
                         file_name: file.file_name,
-                        status: "error".into(),
+                        status: FileStatus::Error,
                         error: Some(bound_message(&error.to_string()).into_owned()),
                         vendor: None,
                         tags_stored: 0,
@@ -145,11 +180,7 @@ fn analyze_into_batch(
     };
     Ok(FileOutcome {
         file_name: file.file_name,
-        status: match status {
-            DriverStoreStatus::Stored => "stored",
-            DriverStoreStatus::Duplicate => "duplicate",
-        }
-        .into(),
+        status: status.into(),
         error: None,
         vendor: analysis.as_deref().and_then(|a| driver_vendor(a, vendors)),
         tags_stored,

@@ -1,14 +1,11 @@
-//! What the admin does next: update advice per suspect, a ready-to-send vendor report, and the
-//! pool-trace commands for OS-owned tags.
+//! What the admin does next: update advice per suspect and the pool-trace commands for
+//! OS-owned tags.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{
-    AnalysisInput, EvidenceKind, InputInfo, MachineTotals, Suspect, TagGroup, human_bytes,
-    totals_phrase,
-};
+use super::super::model::{EvidenceKind, Guidance, VersionSource};
 use crate::index::compare_versions;
 use crate::tag::PoolTag;
 
@@ -36,11 +33,11 @@ pub(super) fn guidance(
     os: bool,
     best: EvidenceKind,
     seen: Option<&str>,
-    seen_source: Option<&str>,
+    seen_source: Option<VersionSource>,
     newest: Option<&str>,
     vendor: Option<&str>,
     support_url: Option<&str>,
-) -> super::Guidance {
+) -> Guidance {
     let vendor_site = match (vendor, support_url) {
         (Some(v), Some(u)) => format!("{v} ({u})"),
         (Some(v), None) => v.to_owned(),
@@ -48,7 +45,7 @@ pub(super) fn guidance(
         (None, None) => "the vendor".to_owned(),
     };
     if os {
-        return super::Guidance {
+        return Guidance {
             kind: GuidanceKind::OsComponent,
             text: format!(
                 "OS component ({driver}): look for a filter driver above it; a pool trace narrowed to its tags names the allocating driver"
@@ -61,7 +58,7 @@ pub(super) fn guidance(
         ""
     };
     let seen_from = match seen_source {
-        Some("driver-list") => "in your driver list",
+        Some(VersionSource::DriverList) => "in your driver list",
         _ => "in the knowledge base, not necessarily the one you run",
     };
     let (kind, text) = match (seen, newest) {
@@ -92,7 +89,7 @@ pub(super) fn guidance(
             format!("check {vendor_site} for an update, or send them the report below"),
         ),
     };
-    super::Guidance {
+    Guidance {
         kind,
         text: format!("{prefix}{text}"),
     }
@@ -111,10 +108,10 @@ pub(super) fn fixed_version_guidance(
     tag: PoolTag,
     fix: &FixedVersion,
     seen: Option<&str>,
-    seen_source: Option<&str>,
+    seen_source: Option<VersionSource>,
     vendor: Option<&str>,
     support_url: Option<&str>,
-) -> Option<super::Guidance> {
+) -> Option<Guidance> {
     let tag = tag.trimmed();
     let from = match (vendor, support_url) {
         (Some(v), Some(u)) => format!("; get it from {v} ({u})"),
@@ -128,7 +125,7 @@ pub(super) fn fixed_version_guidance(
         Some(seen) if compare_versions(seen, fixed).is_ge() => return None,
         Some(seen) => {
             let seen_from = match seen_source {
-                Some("driver-list") => "in your driver list",
+                Some(VersionSource::DriverList) => "in your driver list",
                 _ => "in the knowledge base",
             };
             format!(
@@ -141,210 +138,10 @@ pub(super) fn fixed_version_guidance(
              {allocating}): update to {fixed} if you run an older one{from}"
         ),
     };
-    Some(super::Guidance {
+    Some(Guidance {
         kind: GuidanceKind::Update,
         text,
     })
-}
-
-/// Markdown for the vendor: machine totals, the tags' numbers and growth, the driver's identity,
-/// and how it was found.
-pub(super) fn vendor_report(
-    s: &Suspect,
-    input: &AnalysisInput,
-    info: &InputInfo,
-    machine: &MachineTotals,
-    groups: &[&TagGroup],
-) -> String {
-    let mut md = String::new();
-    let vendor = s.vendor.as_deref().unwrap_or("vendor");
-    let _ = writeln!(md, "# Kernel pool leak in {} ({vendor})\n", s.driver);
-    let top = s.evidence.first();
-    if let Some(e) = top {
-        let growth = growth_phrase(e.growth_bytes_per_hour, e.growth_bytes_per_sample);
-        let _ = writeln!(
-            md,
-            "On one of our Windows machines the pool tag `{}` ({} pool) holds {}{growth}. Our analysis attributes it to **{}**.\n",
-            e.tag.trimmed(),
-            e.pool,
-            human_bytes(e.bytes),
-            s.driver
-        );
-    }
-    let _ = writeln!(md, "## Machine\n");
-    let _ = writeln!(md, "| | |\n|---|---|");
-    if let Some(m) = machine.memory_bytes {
-        let _ = writeln!(md, "| Physical memory | {} |", human_bytes(m));
-    }
-    if let (Some(c), Some(l)) = (machine.commit_bytes, machine.commit_limit_bytes) {
-        let _ = writeln!(
-            md,
-            "| Commit / limit | {} / {} |",
-            human_bytes(c),
-            human_bytes(l)
-        );
-    }
-    let paged = machine.paged_pool_bytes.unwrap_or(machine.rows_paged_bytes);
-    let nonpaged = machine
-        .nonpaged_pool_bytes
-        .unwrap_or(machine.rows_nonpaged_bytes);
-    let _ = writeln!(md, "| Paged pool | {} |", human_bytes(paged));
-    let _ = writeln!(md, "| Nonpaged pool | {} |", human_bytes(nonpaged));
-    let span = match (info.first_taken_at, info.last_taken_at, info.span_hours) {
-        (Some(a), Some(b), Some(h)) => format!(
-            "{} snapshots, {} to {} ({h:.1} hours)",
-            info.snapshots,
-            a.date(),
-            b.date()
-        ),
-        _ => format!("{} snapshot(s)", info.snapshots),
-    };
-    let _ = writeln!(md, "| Observation | {span} |");
-    if let Some(first) = input.snapshots.first().and_then(|s| s.totals.as_ref())
-        && let Some(phrase) = totals_phrase(first)
-        && info.snapshots > 1
-    {
-        let _ = writeln!(md, "| At the first snapshot | {phrase} |");
-    }
-    let _ = writeln!(md, "\n## Pool tags\n");
-    let _ = writeln!(
-        md,
-        "| Tag | Pool | Bytes (latest) | Growth | Evidence | Source |\n|---|---|---:|---|---|---|"
-    );
-    for e in &s.evidence {
-        let growth = match (e.growth_bytes_per_hour, e.growth_bytes_per_sample) {
-            (Some(h), _) => format!("{}/hour", signed_bytes(h)),
-            (None, Some(p)) => format!("{}/snapshot", signed_bytes(p)),
-            _ => "one snapshot".into(),
-        };
-        let mut source = match e.line {
-            Some(line) => format!("{} line {line}", e.source),
-            None => e.source.clone(),
-        };
-        // The fact's own origin (a repository file and line), so the vendor can check it.
-        if let Some(url) = &e.source_url {
-            source = format!("[{source}]({})", url.replace(')', "%29"));
-        }
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {growth} | {} | {} |",
-            e.tag.trimmed(),
-            e.pool,
-            human_bytes(e.bytes),
-            e.evidence.as_str(),
-            source.replace('|', "\\|")
-        );
-    }
-    for g in groups {
-        let tags: Vec<String> = g
-            .tags
-            .iter()
-            .map(|t| format!("`{}`", t.trimmed()))
-            .collect();
-        let _ = writeln!(
-            md,
-            "\nThe tags {} grow together ({}), which suggests one cause.",
-            tags.join(", "),
-            g.reason
-        );
-    }
-    let _ = writeln!(md, "\n## Driver\n");
-    let _ = writeln!(md, "- File: `{}`", s.driver);
-    if let Some(p) = &s.path {
-        let _ = writeln!(md, "- Path: `{p}`");
-    }
-    if let Some(svc) = &s.service_name {
-        let _ = writeln!(md, "- Service: `{svc}`");
-    }
-    match (&s.version_seen, s.version_source) {
-        (Some(v), Some("driver-list")) => {
-            let _ = writeln!(md, "- Version: {v} (loaded on the machine)");
-        }
-        (Some(v), _) => {
-            let _ = writeln!(md, "- Version: {v} (known version; please confirm)");
-        }
-        _ => {
-            let _ = writeln!(md, "- Version: not recorded");
-        }
-    }
-    if let Some(p) = &s.product {
-        let _ = writeln!(md, "- Product: {p}");
-    }
-    if let Some(h) = &s.sha256 {
-        let _ = writeln!(md, "- SHA-256: `{h}`");
-    }
-    if let Some(n) = &s.newest_known_version {
-        let _ = writeln!(md, "- Newest version we know of: {n}");
-    }
-    let _ = writeln!(md, "\n## How it was found\n");
-    for e in &s.evidence {
-        let how = match e.evidence {
-            EvidenceKind::VerifierCaller => {
-                "Driver Verifier (`!verifier`) listed the driver as the allocating caller"
-            }
-            EvidenceKind::CodeSite => {
-                "the tag appears at a pool allocation call in the driver's code"
-            }
-            EvidenceKind::KmdfDefault => {
-                "the tag is the KMDF default tag derived from the driver's service name"
-            }
-            EvidenceKind::List => "a pool tag list attributes the tag to the driver",
-            EvidenceKind::SnapshotMapped => "the pool tool's own driver column named the driver",
-            EvidenceKind::ListPattern => "a wildcard row of a pool tag list covers the tag",
-            EvidenceKind::StringGuess => "the tag appears as a string in the driver binary",
-            EvidenceKind::SameGrowthGroup => {
-                "the tag grows together with another tag of the driver"
-            }
-            EvidenceKind::FilterDriver => {
-                "the driver is a loaded filter driver that may hold OS-owned memory"
-            }
-        };
-        let detail = e
-            .detail
-            .as_deref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        let _ = writeln!(md, "- `{}`: {how}{detail}.", e.tag.trimmed());
-    }
-    let _ = writeln!(
-        md,
-        "- The pool usage ({} input) was ranked by poolsleuth: growth is the least-squares slope over all snapshots, attributions come from the sources named above.",
-        info.files
-            .iter()
-            .map(|f| f.format.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let _ = writeln!(
-        md,
-        "\n## Request\n\nPlease tell us whether this is a known leak and which driver version fixes it. We can provide more snapshots or a WPR pool trace (`{}`) on request.",
-        s.evidence
-            .iter()
-            .take(MAX_TRACE_TAGS)
-            .map(|e| e.tag.trimmed())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    md
-}
-
-fn growth_phrase(per_hour: Option<f64>, per_sample: Option<f64>) -> String {
-    match (per_hour, per_sample) {
-        (Some(h), _) if h > 0.0 => format!(", growing {}/hour", human_bytes(h as u64)),
-        (None, Some(p)) if p > 0.0 => {
-            format!(", growing {} per snapshot interval", human_bytes(p as u64))
-        }
-        (Some(_), _) | (None, Some(_)) => " and does not grow over the snapshots".into(),
-        (None, None) => String::new(),
-    }
-}
-
-fn signed_bytes(v: f64) -> String {
-    if v < 0.0 {
-        format!("-{}", human_bytes((-v) as u64))
-    } else {
-        format!("+{}", human_bytes(v as u64))
-    }
 }
 
 /// A pool trace narrowed to at most four tags: a WPR profile and the command lines.
@@ -467,7 +264,7 @@ mod tests {
             false,
             EvidenceKind::List,
             Some("1.9.0"),
-            Some("driver-list"),
+            Some(VersionSource::DriverList),
             Some("1.10.0"),
             Some("Contoso"),
             None,
@@ -479,7 +276,7 @@ mod tests {
             false,
             EvidenceKind::List,
             Some("1.10.0"),
-            Some("driver-list"),
+            Some(VersionSource::DriverList),
             Some("1.10.0"),
             None,
             None,

@@ -1,0 +1,697 @@
+//! Explanation: the only stage that writes words and command lines. From the ranked tags and
+//! drivers it builds the suspects with their guidance and vendor reports, the unknown tags'
+//! next steps, the verdict, the answer and the findings shown.
+
+pub(super) mod answer;
+mod guidance;
+mod report;
+mod text;
+
+pub use guidance::{GuidanceKind, PoolTrace, pool_traces};
+pub use text::render_text;
+
+use super::Analyzer;
+use super::candidates::{Cand, Detail, owner_of};
+use super::kb::DriverFacts;
+use super::model::{
+    Answer, AnswerKind, Candidate, Evidence, Finding, InputInfo, MachineTotals, NormalSource,
+    OsTagAdvice, OwnerKind, Suspect, TagGroup, UnknownTag, VerdictStrength, VersionSource,
+};
+use super::rank::{DriverRanking, Work, normal_bytes};
+use super::series::{GrowingTogether, Lockstep, SeriesTable, pool_total, round};
+use crate::format::human_bytes;
+use crate::snapshot::{LoadedDriver, POWERSHELL_DRIVER_LIST, SnapshotFormat};
+use crate::tag::PoolTag;
+
+/// Where `poolsleuth scan --server` points when the server's own address is not known.
+const PLACEHOLDER_SERVER: &str = "http://POOLSLEUTH-SERVER:8080";
+
+impl<'a> Analyzer<'a> {
+    /// The groups of tags growing together, in words.
+    pub(super) fn tag_groups(
+        &self,
+        work: &[&mut Work<'a>],
+        groups: &[GrowingTogether],
+        drivers: Vec<Vec<String>>,
+    ) -> Vec<TagGroup> {
+        groups
+            .iter()
+            .zip(drivers)
+            .enumerate()
+            .map(|(id, (g, drivers))| TagGroup {
+                id,
+                tags: g.members.iter().map(|&i| work[i].tag).collect(),
+                pools: g.members.iter().map(|&i| work[i].pool).collect(),
+                reason: match g.lockstep {
+                    Some(lockstep) => lockstep_reason(lockstep),
+                    None => "outstanding allocations grew together".into(),
+                },
+                total_bytes: g
+                    .members
+                    .iter()
+                    .fold(0u64, |t, &i| t.saturating_add(work[i].bytes)),
+                drivers,
+            })
+            .collect()
+    }
+
+    /// The advice for OS-owned top tags: the tags, the filter drivers named, the pool trace.
+    pub(super) fn os_tag_advice(
+        &self,
+        work: &[&mut Work<'a>],
+        os_tags: Option<(Vec<usize>, Vec<String>)>,
+    ) -> Option<OsTagAdvice> {
+        let (positions, filter_names) = os_tags?;
+        let tags: Vec<PoolTag> = positions.iter().map(|&i| work[i].tag).collect();
+        let shown: Vec<String> = tags.iter().map(|t| format!("`{}`", t.trimmed())).collect();
+        let mut message = format!(
+            "The top tags ({}) belong to Windows itself. Kernel leaks in the OS are rare: the memory is usually held by a third-party driver (a filter driver keeping references or contexts). ",
+            shown.join(", ")
+        );
+        if self.input.drivers.is_none() {
+            message.push_str("Send the loaded-driver list (the PowerShell list with file versions, or `driverquery /v /fo csv`) to have third-party filter drivers named. ");
+        } else if filter_names.is_empty() {
+            message.push_str("The driver list shows no third-party filter driver. ");
+        } else {
+            message.push_str(&format!(
+                "Loaded third-party filter drivers, listed as lower-confidence suspects: {}. ",
+                filter_names.join(", ")
+            ));
+        }
+        message.push_str(
+            "A pool trace narrowed to these tags records the allocating call stacks and names the driver for certain.",
+        );
+        Some(OsTagAdvice {
+            traces: pool_traces(&tags),
+            tags,
+            message,
+            filter_drivers: filter_names,
+        })
+    }
+
+    /// The drivers shown, with what is known of them, their guidance and vendor reports.
+    pub(super) fn suspects(
+        &self,
+        work: &[&mut Work<'a>],
+        ranking: DriverRanking<'_, 'a>,
+        machine: &MachineTotals,
+        groups: &[TagGroup],
+        info: &InputInfo,
+    ) -> Vec<Suspect> {
+        let total = ranking.total;
+        let mut suspects = Vec::with_capacity(ranking.drivers.len());
+        for (rank, ranked) in ranking.drivers.into_iter().enumerate() {
+            let (driver, score, items) = (ranked.name, ranked.score, ranked.shares);
+            let best = items[0].1;
+            let os = items.iter().all(|(_, c, _)| c.os);
+            let facts = self.kb.driver(driver);
+            let loaded_driver = self.loaded.by_file.get(driver).copied();
+            let vendor_raw = items
+                .iter()
+                .find_map(|(_, c, _)| c.entry.and_then(|e| e.vendor.as_deref()))
+                .map(str::to_owned)
+                .or_else(|| facts.and_then(|f| f.vendors.first().cloned()))
+                .or_else(|| os.then(|| "Microsoft".to_owned()));
+            let vendor = vendor_raw.map(|v| self.vendors.canonical_name(&v));
+            let support_url = vendor
+                .as_deref()
+                .and_then(|v| self.vendors.lookup(v))
+                .and_then(|v| v.support_url.clone());
+            let (version_seen, version_source) = version_seen(loaded_driver, facts);
+            let newest = facts.and_then(|f| f.newest_version()).map(str::to_owned);
+            let sha256 = items
+                .iter()
+                .find_map(|(_, c, _)| c.entry.and_then(|e| e.sha256.clone()))
+                .or_else(|| {
+                    facts.and_then(|f| {
+                        f.hashes
+                            .iter()
+                            .find(|(v, _)| v.is_some() && *v == version_seen)
+                            .or(f.hashes.first())
+                            .map(|(_, s)| s.clone())
+                    })
+                });
+            let product = items
+                .iter()
+                .find_map(|(_, c, _)| c.entry.and_then(|e| e.product.clone()))
+                .or_else(|| facts.and_then(|f| f.products.first().cloned()));
+            let mut guidance = guidance::guidance(
+                driver,
+                os,
+                best.kind,
+                version_seen.as_deref(),
+                version_source,
+                newest.as_deref(),
+                vendor.as_deref(),
+                support_url.as_deref(),
+            );
+            let leaking = work[items[0].0].tag;
+            if !os
+                && let Some(fix) = self.fixed_in(driver, leaking, facts)
+                && let Some(g) = guidance::fixed_version_guidance(
+                    leaking,
+                    &fix,
+                    version_seen.as_deref(),
+                    version_source,
+                    vendor.as_deref(),
+                    support_url.as_deref(),
+                )
+            {
+                guidance = g;
+            }
+            let evidence_total = items.len();
+            let evidence: Vec<Evidence> = items
+                .iter()
+                .take(10)
+                .map(|&(wi, c, contribution)| {
+                    let f = &work[wi];
+                    Evidence {
+                        tag: f.tag,
+                        pool: f.pool,
+                        bytes: f.bytes,
+                        growth_bytes_per_hour: f.growth.as_ref().and_then(|g| g.bytes_per_hour),
+                        growth_bytes_per_sample: f.growth.as_ref().map(|g| g.bytes_per_sample),
+                        tag_score: round(f.score, 4),
+                        evidence: c.kind,
+                        confidence: c.entry.map(|e| e.confidence),
+                        source: c.source().to_owned(),
+                        line: c.entry.and_then(|e| e.line),
+                        source_url: c.source_url(),
+                        detail: self.detail(c),
+                        weight: round(c.weight, 4),
+                        claimants: work[wi].cands.len(),
+                        contribution: round(contribution, 4),
+                    }
+                })
+                .collect();
+            let mut suspect = Suspect {
+                rank: rank + 1,
+                driver: driver.to_owned(),
+                score: round(score, 4),
+                share: if total > 0.0 {
+                    round(score / total, 4)
+                } else {
+                    0.0
+                },
+                vendor,
+                support_url,
+                product,
+                os_component: os,
+                loaded: best.loaded,
+                service_name: loaded_driver.and_then(|d| d.service_name.clone()),
+                path: loaded_driver.and_then(|d| d.path.clone()),
+                version_seen,
+                version_source,
+                newest_known_version: newest,
+                sha256,
+                best_evidence: best.kind,
+                guidance,
+                evidence,
+                evidence_total,
+                vendor_report: None,
+            };
+            if rank < self.options.max_reports && !os {
+                let group_tags: Vec<&TagGroup> = groups
+                    .iter()
+                    .filter(|g| g.drivers.iter().any(|d| d == driver))
+                    .collect();
+                suspect.vendor_report = Some(report::vendor_report(
+                    &suspect,
+                    self.input,
+                    info,
+                    machine,
+                    &group_tags,
+                ));
+            }
+            suspects.push(suspect);
+        }
+        suspects
+    }
+
+    /// The newest scanned version of `driver` that no longer allocates `tag`, when older
+    /// scanned versions do: the version that fixes the leak, as far as the code shows. Only
+    /// scanned binaries count, as a list's silence about a tag proves nothing.
+    fn fixed_in(
+        &self,
+        driver: &str,
+        tag: PoolTag,
+        facts: Option<&DriverFacts>,
+    ) -> Option<guidance::FixedVersion> {
+        let scanned: Vec<&str> = facts?
+            .hashes
+            .iter()
+            .filter_map(|(v, _)| v.as_deref())
+            .collect();
+        let mut allocating: Vec<String> = self
+            .kb
+            .attributions(tag)
+            .iter()
+            .filter(|e| e.sha256.is_some() && e.owner.driver.as_deref() == Some(driver))
+            .filter_map(|e| e.version.clone())
+            .collect();
+        allocating.sort_by(|a, b| crate::index::compare_versions(a, b));
+        allocating.dedup();
+        let last_allocating = allocating.last()?;
+        let fixed = scanned
+            .iter()
+            .filter(|v| crate::index::compare_versions(v, last_allocating).is_gt())
+            .max_by(|a, b| crate::index::compare_versions(a, b))?;
+        Some(guidance::FixedVersion {
+            version: (*fixed).to_owned(),
+            allocating,
+        })
+    }
+
+    /// `poolsleuth scan` of the machine's drivers, sent to this server.
+    pub(super) fn scan_step(&self) -> String {
+        let server = self
+            .options
+            .server_url
+            .as_ref()
+            .map_or(PLACEHOLDER_SERVER, |s| s.as_str());
+        format!(
+            "upload the machine's drivers for scanning: poolsleuth scan C:\\Windows\\System32\\drivers --server {server}"
+        )
+    }
+
+    /// The driver a Windows-owned tag belongs to (`Windows` when no OS candidate names one).
+    pub(super) fn os_owner(&self, w: &Work<'a>) -> String {
+        w.cands
+            .iter()
+            .find(|c| c.os)
+            .map_or("Windows".to_owned(), |c| self.name(c).to_owned())
+    }
+
+    /// The unknown tags among the top, with what to do about each. A tag the knowledge base
+    /// describes is known, even without a driver file.
+    pub(super) fn unknown_tags(&self, work: &[&mut Work<'a>]) -> Vec<UnknownTag> {
+        work.iter()
+            .filter(|w| w.cands.is_empty() && w.bytes > 0 && !is_described(w))
+            .take(20)
+            .map(|w| {
+                let tag = w.tag.trimmed();
+                let mut steps: Vec<String> = self.reversed_hint(w.tag).into_iter().collect();
+                steps.push(self.scan_step());
+                if w.tag.is_printable() && !tag.contains(['"', ' ']) {
+                    steps.push(format!(
+                        "or search them on the machine: findstr /m /l /c:\"{tag}\" C:\\Windows\\System32\\drivers\\*.sys (misses tags not stored as text)"
+                    ));
+                }
+                if self.input.drivers.is_none() {
+                    steps.push("send the driver list (the PowerShell list with file versions that README gives, or driverquery /v /fo csv) to match KMDF default tags (the first four letters of a service name)".into());
+                }
+                UnknownTag {
+                    tag: w.tag,
+                    pool: w.pool,
+                    bytes: w.bytes,
+                    score: round(w.score, 4),
+                    growth_bytes_per_hour: w.growth.as_ref().and_then(|g| g.bytes_per_hour),
+                    next_steps: steps,
+                }
+            })
+            .collect()
+    }
+
+    /// For a tag the knowledge base does not know: whether it knows the tag's reverse, the
+    /// form a tag takes when it is copied from a C character constant in source code.
+    fn reversed_hint(&self, tag: PoolTag) -> Option<String> {
+        let reversed = tag.reversed();
+        let known = self.kb.attributions(reversed);
+        if reversed == tag || known.is_empty() || !self.kb.attributions(tag).is_empty() {
+            return None;
+        }
+        let owners: Vec<String> =
+            known
+                .iter()
+                .filter_map(|e| e.owner.driver.clone())
+                .fold(Vec::new(), |mut names, d| {
+                    if !names.contains(&d) {
+                        names.push(d);
+                    }
+                    names
+                });
+        let who = match owners.as_slice() {
+            [] => format!("described as \"{}\"", known[0].description),
+            names => format!("attributed to {}", names.join(", ")),
+        };
+        Some(format!(
+            "not in the knowledge base, but its reverse `{}` is {who}; source code writes the \
+             tag `{}` as the character constant '{}', so a list or a person copying from source \
+             may have it reversed",
+            reversed.trimmed(),
+            tag.trimmed(),
+            reversed
+        ))
+    }
+
+    /// What tied a candidate to its tag, in words.
+    fn detail(&self, c: &Cand<'a>) -> Option<String> {
+        let extra = c.extra.as_ref()?;
+        Some(match &extra.detail {
+            Detail::VerifierCaller(caller) => format!("!verifier caller {caller}"),
+            Detail::VerifierModule(module) => format!("!verifier module {module}"),
+            Detail::WildcardRow => format!(
+                "wildcard row {}",
+                c.entry.map_or_else(String::new, |e| e.tag.trimmed())
+            ),
+            Detail::DriverColumn(text) => format!("driver column: {}", text.trim()),
+            Detail::KmdfService(service) => format!(
+                "KMDF default tag of the service name {service:?} (first four characters{})",
+                if service.len() >= 3 && service[..3].eq_ignore_ascii_case("wdf") {
+                    " after WDF"
+                } else {
+                    ""
+                }
+            ),
+            Detail::SameGrowth { tag } => {
+                format!("grows together with {tag}, attributed to {}", extra.driver)
+            }
+            Detail::FilterDriver => {
+                "loaded third-party filter driver: may hold this OS-owned memory".into()
+            }
+        })
+    }
+
+    /// The verdict in one paragraph: the top tag, how it grows, who owns it, how firm.
+    pub(super) fn verdict(
+        &self,
+        table: &SeriesTable<'a>,
+        work: &[&mut Work<'a>],
+        suspects: &[Suspect],
+        strength: VerdictStrength,
+        diagnosis: AnswerKind,
+    ) -> String {
+        let mut verdict = self.verdict_sentence(table.n, work, suspects, strength, diagnosis);
+        if self
+            .input
+            .files
+            .iter()
+            .any(|f| f.format == SnapshotFormat::Prose)
+        {
+            verdict.push_str(
+                " These numbers were read from prose (sentences, not a table): check them \
+                 against the tool's output.",
+            );
+        }
+        verdict
+    }
+
+    fn verdict_sentence(
+        &self,
+        n: usize,
+        work: &[&mut Work<'a>],
+        suspects: &[Suspect],
+        strength: VerdictStrength,
+        diagnosis: AnswerKind,
+    ) -> String {
+        let Some(top) = work.first() else {
+            return "The snapshot holds no pool usage to rank.".into();
+        };
+        let tag = top.tag.trimmed();
+        if diagnosis == AnswerKind::NothingAbnormal {
+            return format!(
+                "Nothing abnormal: no tag is above what is normal for it and nothing grows \
+                 steadily (largest: `{tag}` ({}) {}, {:.1}× what is normal for it).",
+                top.pool,
+                human_bytes(top.bytes),
+                top.size_ratio
+            );
+        }
+        let how = match &top.growth {
+            Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
+                Some(h) => format!(
+                    "grows {}/hour (steadiness {:.2})",
+                    human_bytes(h.max(0.0) as u64),
+                    g.steadiness
+                ),
+                None => format!(
+                    "grew by {} over {n} snapshots",
+                    human_bytes(g.delta_bytes as u64),
+                ),
+            },
+            Some(_) => format!(
+                "does not grow; it holds {} ({:.1}× its normal size)",
+                human_bytes(top.bytes),
+                top.size_ratio
+            ),
+            None => format!(
+                "holds {} ({:.1}× what is normal for it)",
+                human_bytes(top.bytes),
+                top.size_ratio
+            ),
+        };
+        let suspect_name = |s: &Suspect| {
+            format!(
+                "{}{}",
+                s.driver,
+                s.vendor
+                    .as_deref()
+                    .map(|v| format!(" ({v})"))
+                    .unwrap_or_default()
+            )
+        };
+        let claims_top = |s: &&Suspect| top.cands.iter().any(|c| self.name(c) == s.driver);
+        let who = match diagnosis {
+            AnswerKind::NoData | AnswerKind::NothingAbnormal => String::new(),
+            AnswerKind::ThirdPartyDriver => match suspects
+                .iter()
+                .filter(|s| !s.os_component)
+                .find(claims_top)
+                .or_else(|| suspects.iter().find(|s| !s.os_component))
+            {
+                Some(s) => format!("Most likely cause: {}.", suspect_name(s)),
+                None => "Its driver is named below.".into(),
+            },
+            AnswerKind::WindowsOwned => {
+                let owner = self.os_owner(top);
+                let holder = suspects
+                    .iter()
+                    .filter(claims_top)
+                    .find(|s| !s.os_component)
+                    .map(|s| format!(" Third-party candidate: {}.", suspect_name(s)))
+                    .unwrap_or_default();
+                format!(
+                    "It belongs to Windows ({owner}); the usual cause is a third-party driver holding it (a filter driver), found with a pool trace.{holder}"
+                )
+            }
+            AnswerKind::KnownOwnerUnclear => format!(
+                "The knowledge base describes this tag (\"{}\") but names no driver file: the \
+                 owner is unclear; upload the machine's drivers for scanning.",
+                top.described.map_or("", |e| e.description.as_str())
+            ),
+            AnswerKind::UnknownTag => "The knowledge base does not know this tag: the cause is a \
+                                       driver that has not been scanned; upload the machine's \
+                                       drivers for scanning."
+                .to_owned(),
+        };
+        let firmness = match strength {
+            VerdictStrength::Weak if n < 2 => {
+                " Verdict weak: one snapshot shows size, not growth; analyze a second snapshot taken a few hours later to firm it up."
+            }
+            VerdictStrength::Weak => " Verdict weak: nothing grows across the snapshots.",
+            VerdictStrength::Moderate => {
+                " Verdict moderate: more snapshots over a longer time would firm it up."
+            }
+            VerdictStrength::Strong => " Verdict strong: steady growth over the series.",
+        };
+        format!("Top tag `{tag}` ({}) {how}. {who}{firmness}", top.pool)
+    }
+
+    /// What to do, most useful first; the answer's action leads unless a step already says it.
+    pub(super) fn next_steps(
+        &self,
+        n: usize,
+        work: &[&mut Work<'a>],
+        suspects: &[Suspect],
+        unknown: &[UnknownTag],
+        os: Option<&OsTagAdvice>,
+        answer: &Answer,
+    ) -> Vec<String> {
+        let healthy = answer.kind == AnswerKind::NothingAbnormal;
+        let mut steps = Vec::new();
+        if let Some(s) = suspects.iter().find(|s| !s.os_component) {
+            steps.push(format!("{}: {}", s.driver, s.guidance.text));
+        }
+        if n < 2 {
+            steps.push("Take a second snapshot in a few hours with the same tool and analyze both together (several files in one request): growth over time is much firmer evidence than size.".into());
+        }
+        if self.input.drivers.is_none() {
+            steps.push(format!(
+                "Add the loaded-driver list with file versions (PowerShell, as the `drivers` part) so candidates are narrowed to loaded drivers, KMDF default tags are matched and the version on the machine is known: {POWERSHELL_DRIVER_LIST} (`driverquery /v /fo csv` works too, without versions)."
+            ));
+        }
+        if let Some(os) = os {
+            for trace in &os.traces {
+                steps.push(format!(
+                    "Trace the OS tags {} (elevated prompt): {}",
+                    trace.tags.join(", "),
+                    trace.wpr_commands.join(" ; ")
+                ));
+            }
+        }
+        let top_unknown: Vec<&UnknownTag> = unknown
+            .iter()
+            .filter(|u| {
+                work.iter()
+                    .take(5)
+                    .any(|w| w.tag == u.tag && w.pool == u.pool)
+            })
+            .collect();
+        if let Some(u) = top_unknown.first().filter(|_| !healthy) {
+            steps.push(format!(
+                "The knowledge base does not know `{}`: {}.",
+                u.tag.trimmed(),
+                u.next_steps[0]
+            ));
+        }
+        if !steps.iter().any(|s| s.contains(&answer.action)) {
+            steps.insert(0, answer.action.clone());
+        }
+        steps
+    }
+
+    /// What was read: snapshots, files, the time basis and span, labels for charts.
+    pub(super) fn input_info(&self, table: &SeriesTable<'a>) -> InputInfo {
+        let snaps = &self.input.snapshots;
+        let labels = snaps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match (s.taken_at, &s.label) {
+                (Some(t), _) => format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02}",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute()
+                ),
+                (None, Some(l)) if !l.trim().is_empty() => {
+                    l.trim().chars().take(24).collect::<String>()
+                }
+                _ => format!("#{}", i + 1),
+            })
+            .collect();
+        InputInfo {
+            snapshots: snaps.len(),
+            files: self.input.files.clone(),
+            time_basis: table.time_basis(),
+            first_taken_at: snaps.first().and_then(|s| s.taken_at),
+            last_taken_at: snaps.last().and_then(|s| s.taken_at),
+            span_hours: table
+                .hours
+                .as_ref()
+                .and_then(|h| h.last().copied())
+                .map(|h| round(h, 3)),
+            driver_list: self.input.drivers.as_ref().map(Vec::len),
+            warnings: self.input.warnings.clone(),
+            labels,
+        }
+    }
+
+    /// The full finding of a tag shown.
+    pub(super) fn finding(
+        &self,
+        w: &mut Work<'a>,
+        table: &SeriesTable<'a>,
+        machine: &MachineTotals,
+    ) -> Finding {
+        let total = pool_total(machine, w.pool);
+        let normal = self.normal.get(w.tag, w.pool);
+        let owner = match owner_of(&w.cands) {
+            OwnerKind::Unknown if is_described(w) => OwnerKind::KnownOwnerUnclear,
+            owner => owner,
+        };
+        let mut cands = std::mem::take(&mut w.cands);
+        cands.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        let candidates = cands
+            .iter()
+            .take(8)
+            .map(|c| Candidate {
+                component: c
+                    .entry
+                    .and_then(|e| e.owner.component.as_deref())
+                    .map(str::to_owned),
+                vendor: c
+                    .entry
+                    .and_then(|e| e.vendor.as_deref())
+                    .map(|v| self.vendors.canonical_name(v)),
+                source: c.source().to_owned(),
+                driver: self.name(c).to_owned(),
+                evidence: c.kind,
+                confidence: c.entry.map(|e| e.confidence),
+                line: c.entry.and_then(|e| e.line),
+                source_url: c.source_url(),
+                detail: self.detail(c),
+                os_component: c.os,
+                loaded: c.loaded,
+                weight: round(c.weight, 4),
+            })
+            .collect();
+        Finding {
+            tag: w.tag,
+            pool: w.pool,
+            bytes: w.bytes,
+            outstanding: table.last_outstanding(w.series),
+            pool_share: (total > 0).then(|| round(w.bytes as f64 / total as f64, 4)),
+            normal_bytes: normal_bytes(normal),
+            normal_source: if normal.is_some() {
+                NormalSource::Table
+            } else {
+                NormalSource::Default
+            },
+            normal_note: normal.map(|r| r.note.clone()),
+            size_ratio: round(w.size_ratio, 4),
+            growth: w.growth.take().map(|g| *g),
+            score: round(w.score, 4),
+            owner,
+            description: w
+                .described
+                .map(|e| e.description.clone())
+                .or_else(|| self.reversed_hint(w.tag)),
+            candidates,
+            group: w.group,
+            history: if table.n >= 2 {
+                table.bytes(w.series).to_vec()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// Whether the knowledge base describes the tag (a description, whoever owns it).
+fn is_described(w: &Work<'_>) -> bool {
+    w.described
+        .is_some_and(|e| !e.description.trim().is_empty())
+}
+
+/// The version the machine runs: from the driver list, else the knowledge base's only one.
+fn version_seen(
+    loaded: Option<&LoadedDriver>,
+    facts: Option<&DriverFacts>,
+) -> (Option<String>, Option<VersionSource>) {
+    match loaded.and_then(|d| d.version.clone()) {
+        Some(v) => (Some(v), Some(VersionSource::DriverList)),
+        // Without a driver list, a version from the knowledge base only counts as "seen" when
+        // it is the only one known.
+        None => match facts.map(|f| f.versions.as_slice()) {
+            Some([only]) => (Some(only.clone()), Some(VersionSource::KnowledgeBase)),
+            _ => (None, None),
+        },
+    }
+}
+
+/// How two tags were seen to grow together, in words.
+fn lockstep_reason(lockstep: Lockstep) -> String {
+    match lockstep {
+        Lockstep::Correlated { r, intervals } => format!(
+            "per-interval growth of outstanding allocations correlates (r = {r:.2} over {intervals} intervals)"
+        ),
+        Lockstep::SameAmount(a, b) => {
+            format!("outstanding allocations grew by the same amount (+{a} and +{b})")
+        }
+        Lockstep::SameRatio(ratio) => format!(
+            "outstanding allocations grew in the same ratio ({ratio:.2}:1) in every interval"
+        ),
+    }
+}

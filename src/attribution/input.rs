@@ -1,0 +1,127 @@
+//! The input stage: snapshot files and the optional driver list, read and put in time order.
+
+use serde::Serialize;
+
+use crate::excerpt::bound_message;
+use crate::index::IndexError;
+use crate::snapshot::{
+    LoadedDriver, ParseOptions, Snapshot, SnapshotError, SnapshotFormat, parse_driver_list,
+    parse_snapshots,
+};
+
+/// Why an analysis could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AttributionError {
+    #[error(
+        "no snapshot given: send a poolmon screen or log, !poolused or !verifier output, CSV/TSV, a markdown table or JSON"
+    )]
+    NoInput,
+    /// A snapshot file could not be read; `file` names it when there were several.
+    #[error("{}{error}", file.as_deref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    Snapshot {
+        file: Option<String>,
+        error: SnapshotError,
+    },
+    #[error("driver list: {0}")]
+    DriverList(SnapshotError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// One uploaded file.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub name: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// What [`read_inputs`] read, ready for [`analyze`].
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisInput {
+    /// In time order when every snapshot has a time, in file order otherwise.
+    pub snapshots: Vec<Snapshot>,
+    pub drivers: Option<Vec<LoadedDriver>>,
+    pub files: Vec<FileSummary>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FileSummary {
+    pub name: Option<String>,
+    pub format: SnapshotFormat,
+    pub snapshots: usize,
+    pub rows: usize,
+    pub warnings: usize,
+    pub truncated: bool,
+}
+
+/// Parses the snapshot files (a series when there are several) and the optional driver list.
+pub fn read_inputs(
+    files: &[InputFile],
+    drivers: Option<&[u8]>,
+    format: Option<SnapshotFormat>,
+) -> Result<AnalysisInput, AttributionError> {
+    let files: Vec<&InputFile> = files
+        .iter()
+        .filter(|f| f.bytes.iter().any(|b| !b.is_ascii_whitespace()))
+        .collect();
+    if files.is_empty() {
+        return Err(AttributionError::NoInput);
+    }
+    let options = ParseOptions {
+        format,
+        ..ParseOptions::default()
+    };
+    let named = files.len() > 1;
+    let mut input = AnalysisInput::default();
+    for file in &files {
+        let parsed =
+            parse_snapshots(&file.bytes, &options).map_err(|error| AttributionError::Snapshot {
+                file: named.then(|| file.name.clone().unwrap_or_else(|| "a file".into())),
+                error,
+            })?;
+        let prefix = file
+            .name
+            .as_deref()
+            .filter(|_| named)
+            .map(|n| format!("{n}: "))
+            .unwrap_or_default();
+        input.warnings.extend(
+            parsed
+                .warnings
+                .iter()
+                .take(20)
+                .map(|w| format!("{prefix}line {}: {}", w.line, bound_message(&w.message))),
+        );
+        input.files.push(FileSummary {
+            name: file.name.clone(),
+            format: parsed.format,
+            snapshots: parsed.snapshots.len(),
+            rows: parsed.snapshots.iter().map(|s| s.rows.len()).sum(),
+            warnings: parsed.warnings.len(),
+            truncated: parsed.truncated,
+        });
+        input.snapshots.extend(parsed.snapshots);
+    }
+    if input.snapshots.len() > 1 && input.snapshots.iter().all(|s| s.taken_at.is_some()) {
+        input.snapshots.sort_by_key(|s| s.taken_at);
+    }
+    // A last point taken after a fix shows whether the fix helped; the leak's course is the
+    // points before it.
+    if input.snapshots.len() > 2 && input.snapshots.last().is_some_and(|s| s.after_change) {
+        let after = input
+            .snapshots
+            .pop()
+            .and_then(|s| s.label)
+            .unwrap_or_default();
+        input.warnings.push(format!(
+            "the last point ({after:?}) was taken after a change; growth is judged on the {} \
+             points before it",
+            input.snapshots.len()
+        ));
+    }
+    if let Some(bytes) = drivers.filter(|b| b.iter().any(|c| !c.is_ascii_whitespace())) {
+        input.drivers = Some(parse_driver_list(bytes).map_err(AttributionError::DriverList)?);
+    }
+    Ok(input)
+}

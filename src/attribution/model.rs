@@ -1,0 +1,473 @@
+//! The result types of an analysis: what [`analyze`](super::analyze) returns, as JSON, the page,
+//! the text report and the vendor report read it.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::explain::{GuidanceKind, PoolTrace};
+use super::input::FileSummary;
+use crate::knowledge::Confidence;
+use crate::snapshot::PoolKind;
+use crate::tag::PoolTag;
+
+/// Knobs of an analysis.
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    /// Base URL of this server, for the `poolsleuth scan --server` hint.
+    pub server_url: Option<ServerUrl>,
+    /// Per-tag findings returned (all tags count in the ranking).
+    pub max_findings: usize,
+    pub max_suspects: usize,
+    /// Suspects that get a ready-to-send vendor report.
+    pub max_reports: usize,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        Self {
+            server_url: None,
+            max_findings: 50,
+            max_suspects: 20,
+            max_reports: 5,
+        }
+    }
+}
+
+/// The base URL a client reaches this server at (`http://host:port`), built by the HTTP layer
+/// from what it trusts; the analysis only prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl(String);
+
+impl ServerUrl {
+    /// `http://{authority}` when `authority` is a plain host (and port): letters, digits and
+    /// `.-:[]` only, at most 255 bytes.
+    pub fn from_authority(authority: &str) -> Option<Self> {
+        let sane = !authority.is_empty()
+            && authority.len() <= 255
+            && authority
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        sane.then(|| Self(format!("http://{authority}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What the answer is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerKind {
+    /// A third-party driver allocates the top tag.
+    ThirdPartyDriver,
+    /// Windows owns the top tag; a third-party driver holding it is the usual cause.
+    WindowsOwned,
+    /// The knowledge base does not know the top tag.
+    UnknownTag,
+    /// The knowledge base describes the tag but names no driver file.
+    KnownOwnerUnclear,
+    /// No tag is above what is normal for it and nothing grows steadily.
+    NothingAbnormal,
+    /// The input held no pool usage.
+    NoData,
+}
+
+/// The answer first: the tag, the driver and its version, the action, and how sure.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Answer {
+    pub kind: AnswerKind,
+    pub tag: Option<PoolTag>,
+    pub pool: Option<PoolKind>,
+    pub driver: Option<String>,
+    pub vendor: Option<String>,
+    /// The version on the machine (driver list), else the newest the knowledge base knows.
+    pub version: Option<String>,
+    /// Drivers worth checking next (KMDF-shaped names, drivers named by the snapshot, loaded
+    /// filter drivers, owners of tags that move in lockstep).
+    pub candidates: Vec<String>,
+    /// One sentence: what is wrong and who is behind it.
+    pub headline: String,
+    /// What to do now.
+    pub action: String,
+    pub confidence: VerdictStrength,
+    /// The one reason for that confidence.
+    pub confidence_reason: String,
+}
+
+/// How firm the verdict is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictStrength {
+    /// One snapshot: size alone.
+    Weak,
+    /// Two snapshots, or growth that is not steady, or only list evidence for an OS tag.
+    Moderate,
+    /// Three or more snapshots with steady growth, pinned on a third-party driver.
+    Strong,
+}
+
+impl VerdictStrength {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Weak => "weak",
+            Self::Moderate => "moderate",
+            Self::Strong => "strong",
+        }
+    }
+}
+
+/// Where a tag → driver link came from, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceKind {
+    /// `!verifier` listed the allocating caller (`module!function+off`).
+    VerifierCaller,
+    /// The tag constant was found at a pool-API call in the driver's code.
+    CodeSite,
+    /// KMDF's default tag (service name) — from the knowledge base or the driver list.
+    KmdfDefault,
+    /// A tag list (pooltag.txt, our default list, an imported CSV).
+    List,
+    /// The snapshot's own driver column (poolmon `/g`, `!poolused` description).
+    SnapshotMapped,
+    /// A wildcard row of a tag list (`Afd?`).
+    ListPattern,
+    /// A 4-byte string in the binary.
+    StringGuess,
+    /// Grows together with a tag this driver owns.
+    SameGrowthGroup,
+    /// A loaded third-party filter driver that could hold an OS-owned tag.
+    FilterDriver,
+}
+
+impl EvidenceKind {
+    /// The evidence weight of the scoring model.
+    pub fn weight(self) -> f64 {
+        match self {
+            Self::VerifierCaller => 1.0,
+            Self::CodeSite => 0.9,
+            Self::KmdfDefault | Self::List => 0.6,
+            Self::SnapshotMapped => 0.5,
+            Self::ListPattern => 0.4,
+            Self::StringGuess | Self::SameGrowthGroup => 0.3,
+            Self::FilterDriver => 0.1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifierCaller => "verifier-caller",
+            Self::CodeSite => "code-site",
+            Self::KmdfDefault => "kmdf-default",
+            Self::List => "list",
+            Self::SnapshotMapped => "snapshot-mapped",
+            Self::ListPattern => "list-pattern",
+            Self::StringGuess => "string",
+            Self::SameGrowthGroup => "same-growth-group",
+            Self::FilterDriver => "filter-driver",
+        }
+    }
+
+    pub(super) fn from_confidence(c: Confidence) -> Self {
+        match c {
+            Confidence::CodeSite => Self::CodeSite,
+            Confidence::KmdfDefault => Self::KmdfDefault,
+            Confidence::List => Self::List,
+            Confidence::StringGuess => Self::StringGuess,
+        }
+    }
+}
+
+/// Factor for a driver missing from a given driver list.
+pub const NOT_LOADED_FACTOR: f64 = 0.25;
+/// Factor for OS components (the OS itself rarely leaks).
+pub const OS_FACTOR: f64 = 0.3;
+
+/// Who owns a tag, as far as the evidence goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OwnerKind {
+    ThirdParty,
+    Os,
+    /// The knowledge base does not know the tag.
+    Unknown,
+    /// The knowledge base describes the tag but names no driver file.
+    KnownOwnerUnclear,
+}
+
+impl OwnerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ThirdParty => "third-party",
+            Self::Os => "os",
+            Self::Unknown => "unknown",
+            Self::KnownOwnerUnclear => "known-owner-unclear",
+        }
+    }
+}
+
+/// The whole answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Analysis {
+    /// The answer first; everything below is its evidence.
+    pub answer: Answer,
+    pub verdict_strength: VerdictStrength,
+    pub verdict: String,
+    /// Ranked drivers, best first.
+    pub suspects: Vec<Suspect>,
+    /// Per-tag findings, highest score first (at most `max_findings`).
+    pub findings: Vec<Finding>,
+    /// Number of distinct (tag, pool) pairs analysed.
+    pub findings_total: usize,
+    pub groups: Vec<TagGroup>,
+    pub unknown_tags: Vec<UnknownTag>,
+    /// Present when the top tags belong to the OS.
+    pub os_tags: Option<OsTagAdvice>,
+    pub next_steps: Vec<String>,
+    pub input: InputInfo,
+    pub machine: MachineTotals,
+    /// Which knowledge view answered.
+    pub knowledge: KnowledgeUsed,
+}
+
+/// The knowledge view an analysis was answered from.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct KnowledgeUsed {
+    /// Attributions in the view.
+    pub entries: usize,
+    /// False when an import changed the knowledge base after this view was built and its
+    /// rebuild was still under way: the answer is from the knowledge base as it was before.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InputInfo {
+    pub snapshots: usize,
+    pub files: Vec<FileSummary>,
+    pub time_basis: TimeBasis,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_taken_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_taken_at: Option<OffsetDateTime>,
+    pub span_hours: Option<f64>,
+    /// Loaded drivers in the given list.
+    pub driver_list: Option<usize>,
+    pub warnings: Vec<String>,
+    /// Labels of the snapshots in order (time, heading or `#n`), for charts.
+    pub labels: Vec<String>,
+}
+
+/// What a series' growth is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeBasis {
+    /// One snapshot: no growth.
+    Single,
+    /// Every snapshot has a time (or the input's own clock): growth per hour.
+    Hours,
+    /// A series without times: growth per snapshot interval.
+    Samples,
+}
+
+/// Where a tag's normal size came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NormalSource {
+    /// `data/normal_tags.csv`.
+    Table,
+    /// No row for the tag: the default (32 MiB).
+    Default,
+}
+
+/// Where the version a suspect is said to run came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum VersionSource {
+    /// The machine's own driver list: the version it runs.
+    DriverList,
+    /// The only version the knowledge base knows: not necessarily the one it runs.
+    KnowledgeBase,
+}
+
+/// Where a candidate that is not a knowledge-base row came from; its `source` in the JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateOrigin {
+    /// The snapshot itself (a driver column, a `!verifier` caller).
+    Snapshot,
+    /// The loaded-driver list (a KMDF default tag, a filter driver).
+    DriverList,
+    /// A tag growing in step with one a driver owns.
+    Group,
+    /// A wildcard row of a tag list (its source is the row's).
+    ListPattern,
+}
+
+impl CandidateOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Snapshot => "snapshot",
+            Self::DriverList => "driver-list",
+            Self::Group => "group",
+            Self::ListPattern => "",
+        }
+    }
+}
+
+/// System totals from the latest snapshot, where the tool printed them.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct MachineTotals {
+    pub memory_bytes: Option<u64>,
+    pub commit_bytes: Option<u64>,
+    pub commit_limit_bytes: Option<u64>,
+    pub paged_pool_bytes: Option<u64>,
+    pub nonpaged_pool_bytes: Option<u64>,
+    /// Sums over the rows of the latest snapshot.
+    pub rows_paged_bytes: u64,
+    pub rows_nonpaged_bytes: u64,
+    pub rows_other_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Finding {
+    pub tag: PoolTag,
+    pub pool: PoolKind,
+    /// Latest snapshot.
+    pub bytes: u64,
+    pub outstanding: Option<u64>,
+    /// Of the pool's total (printed totals, else the sum of rows in that pool).
+    pub pool_share: Option<f64>,
+    pub normal_bytes: u64,
+    pub normal_source: NormalSource,
+    pub normal_note: Option<String>,
+    /// `bytes / normal_bytes`.
+    pub size_ratio: f64,
+    pub growth: Option<Growth>,
+    pub score: f64,
+    pub owner: OwnerKind,
+    pub description: Option<String>,
+    pub candidates: Vec<Candidate>,
+    /// Index into `groups`.
+    pub group: Option<usize>,
+    /// Bytes per snapshot (series only).
+    pub history: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Growth {
+    pub first_bytes: u64,
+    pub delta_bytes: i64,
+    /// Least-squares slope over all points (only when every snapshot has a time).
+    pub bytes_per_hour: Option<f64>,
+    pub bytes_per_sample: f64,
+    pub allocs_per_hour: Option<f64>,
+    pub allocs_per_sample: Option<f64>,
+    pub delta_outstanding: Option<i64>,
+    pub r_squared: f64,
+    pub rising_intervals: f64,
+    /// `r_squared × rising_intervals`.
+    pub steadiness: f64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Candidate {
+    pub driver: String,
+    pub component: Option<String>,
+    pub vendor: Option<String>,
+    pub evidence: EvidenceKind,
+    pub confidence: Option<Confidence>,
+    /// Knowledge-base source name, `snapshot`, `driver-list` or `group`.
+    pub source: String,
+    pub line: Option<u64>,
+    /// The knowledge-base row's source link (a community list row cites one).
+    pub source_url: Option<String>,
+    pub detail: Option<String>,
+    pub os_component: bool,
+    pub loaded: Option<bool>,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Suspect {
+    pub rank: usize,
+    pub driver: String,
+    pub score: f64,
+    /// Of the sum of all suspects' scores.
+    pub share: f64,
+    pub vendor: Option<String>,
+    pub support_url: Option<String>,
+    pub product: Option<String>,
+    pub os_component: bool,
+    pub loaded: Option<bool>,
+    pub service_name: Option<String>,
+    pub path: Option<String>,
+    pub version_seen: Option<String>,
+    pub version_source: Option<VersionSource>,
+    pub newest_known_version: Option<String>,
+    pub sha256: Option<String>,
+    pub best_evidence: EvidenceKind,
+    pub guidance: Guidance,
+    pub evidence: Vec<Evidence>,
+    pub evidence_total: usize,
+    /// Markdown, ready to send to the vendor.
+    pub vendor_report: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Guidance {
+    pub kind: GuidanceKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Evidence {
+    pub tag: PoolTag,
+    pub pool: PoolKind,
+    pub bytes: u64,
+    pub growth_bytes_per_hour: Option<f64>,
+    pub growth_bytes_per_sample: Option<f64>,
+    pub tag_score: f64,
+    pub evidence: EvidenceKind,
+    pub confidence: Option<Confidence>,
+    pub source: String,
+    pub line: Option<u64>,
+    /// The knowledge-base row's source link (a community list row cites one).
+    pub source_url: Option<String>,
+    pub detail: Option<String>,
+    pub weight: f64,
+    /// Drivers named for this tag (the score is shared among them).
+    pub claimants: usize,
+    /// `tag_score × weight ÷ claimants`.
+    pub contribution: f64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TagGroup {
+    pub id: usize,
+    pub tags: Vec<PoolTag>,
+    pub pools: Vec<PoolKind>,
+    pub reason: String,
+    pub total_bytes: u64,
+    /// Drivers named for any tag of the group.
+    pub drivers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UnknownTag {
+    pub tag: PoolTag,
+    pub pool: PoolKind,
+    pub bytes: u64,
+    pub score: f64,
+    pub growth_bytes_per_hour: Option<f64>,
+    /// Tags differing only in case that the knowledge base knows.
+    pub next_steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OsTagAdvice {
+    pub tags: Vec<PoolTag>,
+    pub message: String,
+    /// Loaded third-party filter drivers named as lower-confidence suspects.
+    pub filter_drivers: Vec<String>,
+    pub traces: Vec<PoolTrace>,
+}
