@@ -84,8 +84,14 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
             .iter()
             .all(|a| a["confidence"] == "code-site" && a["driver"] == "windivert64.sys")
     );
+    // The description is the file's own (its FileDescription); how the tag was found is the
+    // evidence beside it.
     assert!(attributions.iter().all(|a| {
-        a["description"]
+        let description = a["description"].as_str().unwrap();
+        !description.is_empty() && !description.contains("call site")
+    }));
+    assert!(attributions.iter().all(|a| {
+        a["source_note"]
             .as_str()
             .unwrap()
             .contains("ExAllocatePoolWithTag")

@@ -18,6 +18,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::api::query_params;
 use super::body::{BoundedUpload, TextPart};
+use super::charts;
 use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
 use super::views::{TagView, driver_href};
 use super::{
@@ -378,8 +379,8 @@ struct ResultView {
     traces: Vec<TraceView>,
     next_steps: Vec<String>,
     warnings: Vec<String>,
-    bars: BarChart,
-    lines: Option<LineChart>,
+    bars: charts::BarChart,
+    lines: Option<charts::LineChart>,
 }
 
 /// The answer card at the top of the result.
@@ -489,39 +490,6 @@ struct TraceView {
     profile: String,
 }
 
-struct Bar {
-    y: String,
-    text_y: String,
-    width: String,
-    label: String,
-    value: String,
-    value_x: String,
-    class: &'static str,
-}
-
-struct BarChart {
-    height: String,
-    bars: Vec<Bar>,
-}
-
-struct Line {
-    points: String,
-    class: String,
-    label: String,
-    legend_y: String,
-}
-
-struct LineChart {
-    lines: Vec<Line>,
-    max_label: String,
-    first_label: String,
-    last_label: String,
-}
-
-const CHART_WIDTH: f64 = 640.0;
-const LABEL_WIDTH: f64 = 70.0;
-const VALUE_WIDTH: f64 = 90.0;
-
 impl ResultView {
     fn new(a: &Analysis) -> Self {
         let owner_class = |f: &Finding| match f.owner {
@@ -536,72 +504,33 @@ impl ResultView {
                 None => format!("{}/snapshot", signed(g.bytes_per_sample)),
             },
         };
-        let top: Vec<&Finding> = a.findings.iter().take(10).collect();
-        let max_bytes = top.iter().map(|f| f.bytes).max().unwrap_or(1).max(1) as f64;
-        let span = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH;
-        let bars = top
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let width = (f.bytes as f64 / max_bytes * span).max(1.0);
-                let y = 8.0 + i as f64 * 26.0;
-                Bar {
-                    y: format!("{y:.0}"),
-                    text_y: format!("{:.0}", y + 14.0),
-                    width: format!("{width:.1}"),
-                    label: format!("{} {}", TagView::new(f.tag).shown, short_pool(f)),
-                    value: human_bytes(f.bytes),
-                    value_x: format!("{:.1}", LABEL_WIDTH + width + 6.0),
+        let bars = charts::bar_chart(
+            a.findings
+                .iter()
+                .take(10)
+                .map(|f| charts::BarInput {
+                    label: chart_label(f),
+                    bytes: f.bytes,
                     class: owner_class(f),
-                }
-            })
-            .collect::<Vec<_>>();
-        let bar_height = format!("{:.0}", 16.0 + bars.len() as f64 * 26.0);
-
+                })
+                .collect(),
+        );
         let lines = (a.input.snapshots >= 2).then(|| {
-            let series: Vec<&Finding> = a
+            let series = a
                 .findings
                 .iter()
                 .filter(|f| f.history.len() >= 2)
                 .take(5)
-                .collect();
-            let max = series
-                .iter()
-                .flat_map(|f| f.history.iter().copied())
-                .max()
-                .unwrap_or(1)
-                .max(1) as f64;
-            let n = a.input.snapshots.max(2);
-            let (left, right, top_y, bottom) = (50.0, CHART_WIDTH - 110.0, 10.0, 190.0);
-            let lines = series
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    let points = f
-                        .history
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &b)| {
-                            let x = left + (right - left) * j as f64 / (n - 1) as f64;
-                            let y = bottom - (bottom - top_y) * b as f64 / max;
-                            format!("{x:.1},{y:.1}")
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    Line {
-                        points,
-                        class: format!("series-{i}"),
-                        label: format!("{} {}", TagView::new(f.tag).shown, short_pool(f)),
-                        legend_y: format!("{:.0}", 20.0 + i as f64 * 18.0),
-                    }
+                .map(|f| charts::SeriesInput {
+                    label: chart_label(f),
+                    values: f.history.clone(),
                 })
                 .collect();
-            LineChart {
-                lines,
-                max_label: human_bytes(max as u64),
-                first_label: a.input.labels.first().cloned().unwrap_or_default(),
-                last_label: a.input.labels.last().cloned().unwrap_or_default(),
-            }
+            // The snapshots' times when every one has a time; numbers otherwise (never a
+            // heading's text).
+            let times = Some(a.input.labels.clone())
+                .filter(|labels| labels.iter().all(|l| charts::is_snapshot_time(l)));
+            charts::line_chart(series, times)
         });
 
         let suspects = a
@@ -753,13 +682,15 @@ impl ResultView {
                 .collect(),
             next_steps: a.next_steps.clone(),
             warnings: a.input.warnings.iter().take(10).cloned().collect(),
-            bars: BarChart {
-                height: bar_height,
-                bars,
-            },
+            bars,
             lines,
         }
     }
+}
+
+/// `Abcd NP`: the tag and its pool, as the charts name a finding.
+fn chart_label(f: &Finding) -> String {
+    format!("{} {}", TagView::new(f.tag).shown, short_pool(f))
 }
 
 fn short_pool(f: &Finding) -> &'static str {

@@ -5,6 +5,7 @@ mod analyze;
 mod api;
 mod auth;
 mod body;
+mod charts;
 mod connections;
 mod drivers;
 mod error;
@@ -88,6 +89,8 @@ pub struct AppState {
     pub snapshot_memory: Arc<Semaphore>,
     /// The outcome of each followed list's last refresh, for `/sources`.
     pub list_refresh: Arc<RefreshBoard>,
+    /// Keys the upload form's remembered-token cookie (see [`auth::upload_cookie`]).
+    pub cookie_key: Arc<auth::CookieKey>,
 }
 
 /// The snapshot upload budget, in multiples of the largest snapshot: a few big uploads at
@@ -115,6 +118,7 @@ impl AppState {
             knowledge: Arc::new(KnowledgeCache::new()),
             snapshot_memory: Arc::new(Semaphore::new(snapshot_budget)),
             list_refresh: Arc::new(RefreshBoard::default()),
+            cookie_key: Arc::new(auth::CookieKey::random()),
         }
     }
 
