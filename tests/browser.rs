@@ -740,6 +740,19 @@ async fn fits_and_photograph(client: &Client, name: &str, (width, height): (u32,
     let png = client.screenshot().await.unwrap();
     std::fs::write(screenshot_dir().join(format!("{name}-{width}.png")), png).unwrap();
     client.set_window_size(width, height).await.unwrap();
+    // Words for people, not for API clients.
+    let text = script(client, "return document.body.innerText;").await;
+    let text = text.as_str().unwrap();
+    for jargon in [
+        "`",
+        "(s)",
+        "Authorization: Bearer",
+        "multipart part",
+        "raw body",
+        "Analyse",
+    ] {
+        assert!(!text.contains(jargon), "{name} shows {jargon:?}: {text}");
+    }
     if scroll_width > inner_width {
         // Name the elements that stick out, innermost first, to say what to fix.
         let wide = script(

@@ -20,7 +20,7 @@ use super::api::query_params;
 use super::body::{BoundedUpload, TextPart};
 use super::charts;
 use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
-use super::views::{TagView, driver_href};
+use super::views::{TagView, counted, driver_href};
 use super::{
     ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig, MAX_SNAPSHOT_SETTING,
 };
@@ -367,17 +367,17 @@ async fn result_page(
 /// Display-ready values of an analysis; the template escapes every string.
 struct ResultView {
     answer: AnswerView,
-    verdict: String,
+    verdict: Vec<SentencePart>,
     strength: &'static str,
     summary: String,
     suspects: Vec<SuspectView>,
     findings: Vec<FindingView>,
-    groups: Vec<String>,
+    groups: Vec<Vec<SentencePart>>,
     unknown: Vec<(TagView, String, String)>,
-    unknown_steps: Vec<String>,
-    os_message: Option<String>,
+    unknown_steps: Vec<Vec<SentencePart>>,
+    os_message: Option<Vec<SentencePart>>,
     traces: Vec<TraceView>,
-    next_steps: Vec<String>,
+    next_steps: Vec<Vec<SentencePart>>,
     warnings: Vec<String>,
     bars: charts::BarChart,
     lines: Option<charts::LineChart>,
@@ -451,7 +451,7 @@ struct SuspectView {
     version_seen: String,
     newest: String,
     guidance_kind: &'static str,
-    guidance: String,
+    guidance: Vec<SentencePart>,
     evidence: Vec<EvidenceView>,
     report: Option<String>,
 }
@@ -563,7 +563,7 @@ impl ResultView {
                     crate::attribution::GuidanceKind::ContactVendor => "contact-vendor",
                     crate::attribution::GuidanceKind::OsComponent => "os-component",
                 },
-                guidance: s.guidance.text.clone(),
+                guidance: text_parts(&s.guidance.text),
                 evidence: s
                     .evidence
                     .iter()
@@ -624,7 +624,7 @@ impl ResultView {
             .iter()
             .map(|g| {
                 let tags: Vec<String> = g.tags.iter().map(|t| TagView::new(*t).shown).collect();
-                format!("{}: {}", tags.join(" + "), g.reason)
+                text_parts(&format!("{}: {}", tags.join(" + "), g.reason))
             })
             .collect();
         let unknown = a
@@ -642,20 +642,20 @@ impl ResultView {
         let formats: Vec<&str> = a.input.files.iter().map(|f| f.format.name()).collect();
         Self {
             answer: AnswerView::new(&a.answer),
-            verdict: a.verdict.clone(),
+            verdict: text_parts(&a.verdict),
             strength: a.verdict_strength.as_str(),
             summary: format!(
-                "{} snapshot(s) ({}), {} tags{}{}",
-                a.input.snapshots,
+                "{} ({}), {}{}{}",
+                counted(a.input.snapshots as u64, "snapshot", "snapshots"),
                 formats.join(", "),
-                a.findings_total,
+                counted(a.findings_total as u64, "tag", "tags"),
                 a.input
                     .span_hours
                     .map(|h| format!(", {h:.1} hours"))
                     .unwrap_or_default(),
                 a.input
                     .driver_list
-                    .map(|n| format!(", {n} drivers in the list"))
+                    .map(|n| format!(", {} in the list", counted(n as u64, "driver", "drivers")))
                     .unwrap_or_default()
             ),
             suspects,
@@ -665,9 +665,9 @@ impl ResultView {
             unknown_steps: a
                 .unknown_tags
                 .first()
-                .map(|u| u.next_steps.clone())
+                .map(|u| u.next_steps.iter().map(|s| text_parts(s)).collect())
                 .unwrap_or_default(),
-            os_message: a.os_tags.as_ref().map(|o| o.message.clone()),
+            os_message: a.os_tags.as_ref().map(|o| text_parts(&o.message)),
             traces: a
                 .os_tags
                 .iter()
@@ -680,7 +680,7 @@ impl ResultView {
                     profile: t.profile.clone(),
                 })
                 .collect(),
-            next_steps: a.next_steps.clone(),
+            next_steps: a.next_steps.iter().map(|s| text_parts(s)).collect(),
             warnings: a.input.warnings.iter().take(10).cloned().collect(),
             bars,
             lines,

@@ -4,8 +4,9 @@
 
 use crate::attribution::human_bytes;
 
-/// The SVG coordinate width of both charts (they scale to the page width).
-pub const WIDTH: f64 = 640.0;
+/// The SVG coordinate width of both charts. They scale to the page width, and a narrow
+/// coordinate space keeps their 12-unit text legible on a phone (about 9 px at 360 px).
+pub const WIDTH: f64 = 480.0;
 /// Room for a bar's label (`Abcd NP`) left of the bar.
 const BAR_LABEL_WIDTH: f64 = 70.0;
 /// Room for the value right of the longest bar.
@@ -31,6 +32,8 @@ pub struct Bar {
 }
 
 pub struct BarChart {
+    pub width: String,
+    pub label_width: String,
     pub height: String,
     pub bars: Vec<Bar>,
 }
@@ -58,6 +61,8 @@ pub fn bar_chart(mut items: Vec<BarInput>) -> BarChart {
         })
         .collect::<Vec<_>>();
     BarChart {
+        width: format!("{WIDTH:.0}"),
+        label_width: format!("{BAR_LABEL_WIDTH:.0}"),
         height: format!("{:.0}", 16.0 + bars.len() as f64 * BAR_PITCH),
         bars,
     }
@@ -89,6 +94,7 @@ pub struct Tick {
 }
 
 pub struct LineChart {
+    pub width: String,
     pub height: String,
     pub left: String,
     pub right: String,
@@ -102,7 +108,7 @@ pub struct LineChart {
 }
 
 const LINE_LEFT: f64 = 78.0;
-const LINE_RIGHT: f64 = WIDTH - 20.0;
+const LINE_RIGHT: f64 = WIDTH - 16.0;
 const LINE_TOP: f64 = 12.0;
 const LINE_BOTTOM: f64 = 200.0;
 const LINE_HEIGHT: f64 = 226.0;
@@ -188,6 +194,7 @@ pub fn line_chart(series: Vec<SeriesInput>, snapshot_times: Option<Vec<String>>)
         })
         .collect();
     LineChart {
+        width: format!("{WIDTH:.0}"),
         height: format!("{LINE_HEIGHT:.0}"),
         left: format!("{LINE_LEFT:.0}"),
         right: format!("{LINE_RIGHT:.0}"),
@@ -233,34 +240,37 @@ struct YAxis {
     low: f64,
     high: f64,
     step: f64,
+    /// The labels' unit: 1024 to this power.
+    unit_power: i32,
 }
 
 impl YAxis {
-    /// About four steps between the lowest and highest value, starting at a round value at or
-    /// below the lowest (zero only when the values come close to it).
+    /// About four steps between the lowest and highest value, round in the unit the labels
+    /// use, starting at a round value at or below the lowest (zero only when the values come
+    /// close to it).
     fn new(lo: u64, hi: u64) -> Self {
         let (lo, hi) = (lo as f64, hi as f64);
+        let unit_power = (0..=4).rev().find(|&p| hi >= 1024f64.powi(p)).unwrap_or(0);
+        let unit = 1024f64.powi(unit_power);
         let range = if hi > lo { hi - lo } else { hi.max(1.0) };
-        let step = nice_step(range / 4.0);
-        let mut low = (lo / step).floor() * step;
+        let step = nice_step(range / unit / 4.0) * unit;
+        let low = ((lo / step).floor() * step).max(0.0);
         let mut high = (hi / step).ceil() * step;
         if high <= low {
             high = low + step;
         }
-        if low < 0.0 {
-            low = 0.0;
+        Self {
+            low,
+            high,
+            step,
+            unit_power,
         }
-        Self { low, high, step }
     }
 
-    /// The ticks and their labels, in a unit and precision that keep neighbours distinct.
+    /// The ticks and their labels, with the decimals that keep neighbours distinct.
     fn ticks(&self) -> impl Iterator<Item = (f64, String)> + '_ {
-        let unit_power = (0..=4)
-            .rev()
-            .find(|&p| self.high >= 1024f64.powi(p))
-            .unwrap_or(0);
-        let unit = 1024f64.powi(unit_power);
-        let name = ["B", "KiB", "MiB", "GiB", "TiB"][unit_power as usize];
+        let unit = 1024f64.powi(self.unit_power);
+        let name = ["B", "KiB", "MiB", "GiB", "TiB"][self.unit_power as usize];
         let step_in_unit = self.step / unit;
         let decimals = if step_in_unit >= 1.0 {
             0
@@ -276,7 +286,7 @@ impl YAxis {
     }
 }
 
-/// 1, 2 or 5 times a power of ten (or of 1024 times that, for byte units), at least `raw`.
+/// 1, 2 or 5 times a power of ten, at least `raw`.
 fn nice_step(raw: f64) -> f64 {
     if raw <= 0.0 {
         return 1.0;
