@@ -285,7 +285,7 @@ async fn scan_walks_folders_locally_and_uploads_to_a_server() {
     assert!(!tag["attributions"].as_array().unwrap().is_empty());
     let output = tokio::task::block_in_place(|| scan("wrong"));
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("401"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the server refused the token"));
 }
 
 #[test]

@@ -93,9 +93,30 @@ async fn analyze_api(
     params: Result<Query<AnalyzeParams>, QueryRejection>,
     headers: HeaderMap,
     request: Request,
+) -> Response {
+    let params = match query_params(params) {
+        Ok(params) => params,
+        Err(error) => return error.into_response(),
+    };
+    // `output=text` asks for text: an error is answered as text too.
+    let text = match wants_text(params.output.as_deref(), &headers) {
+        Ok(text) => text,
+        Err(error) => return error.into_response(),
+    };
+    match answer(state, params, headers, request, text).await {
+        Ok(response) => response,
+        Err(error) if text => error.into_text_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn answer(
+    state: AppState,
+    params: AnalyzeParams,
+    headers: HeaderMap,
+    request: Request,
+    text: bool,
 ) -> ApiResult<Response> {
-    let params = query_params(params)?;
-    let text = wants_text(params.output.as_deref(), &headers)?;
     let upload = read_upload(&state, request).await?;
     // The answer is rendered where it was computed, while its data is still in that core's
     // cache, and into a buffer sized for a big answer (80 KB for 3,000 tags) up front.
@@ -110,6 +131,7 @@ async fn analyze_api(
         let mut json = Vec::with_capacity(128 * 1024);
         serde_json::to_writer(&mut json, &analysis)
             .map_err(|e| ApiError::Internal(format!("JSON encoding: {e}")))?;
+        json.push(b'\n');
         Ok((
             [(header::CONTENT_TYPE, "application/json")],
             Bytes::from(json),

@@ -34,6 +34,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 pub use connections::ConnectionLimits;
 pub use error::{ApiError, ApiPath, ApiResult, PageError, PageResult};
 pub use openapi::{ApiDoc, document as openapi_document};
+pub use views::{counted, thousands};
 
 use crate::attribution::KnowledgeCache;
 use crate::driver::AnalysisLimits;
@@ -184,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::map_response(json_ends_with_newline))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http()
@@ -235,6 +237,32 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(pages::CONTENT_SECURITY_POLICY),
         ))
+}
+
+/// Every JSON answer ends with a newline, as a text file does, so that the shell prompt after
+/// `curl` starts on a line of its own. Answers already ending with one (the analysis, errors)
+/// and streamed ones pass untouched.
+async fn json_ends_with_newline(response: axum::response::Response) -> axum::response::Response {
+    use axum::body::{Body, HttpBody};
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_json || response.body().size_hint().exact().is_none() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return axum::response::Response::from_parts(parts, Body::empty());
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return axum::response::Response::from_parts(parts, Body::from(bytes));
+    }
+    let mut with_newline = Vec::with_capacity(bytes.len() + 1);
+    with_newline.extend_from_slice(&bytes);
+    with_newline.push(b'\n');
+    parts.headers.remove(header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, Body::from(with_newline))
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests (within the shutdown
