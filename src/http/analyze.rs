@@ -81,11 +81,23 @@ struct Upload {
             (Analysis = "application/json"),
             (String = "text/plain"),
         )),
-        (status = 400, description = "No snapshot in the request, an unknown format or output, an unreadable multipart body", body = ErrorBody),
+        (status = 400, description = "No snapshot in the request, an unknown format or output, an unreadable multipart body (as text when text was asked for)", content(
+            (ErrorBody = "application/json"),
+            (String = "text/plain"),
+        )),
         (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
-        (status = 413, description = "The body is larger than the server's limit", body = ErrorBody),
-        (status = 422, description = "A snapshot or driver list the server cannot read", body = ErrorBody),
-        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server's limit (as text when text was asked for)", content(
+            (ErrorBody = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 422, description = "A snapshot or driver list the server cannot read (as text when text was asked for)", content(
+            (ErrorBody = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 503, description = "The index is locked by another process (as text when text was asked for)", content(
+            (ErrorBody = "application/json"),
+            (String = "text/plain"),
+        )),
     )
 )]
 async fn analyze_api(
