@@ -61,7 +61,7 @@ pub fn import_list(
     validate_source_name(&source.name).map_err(ImportError::BadSourceName)?;
     if source.name == DEFAULT_SOURCE || source.name.starts_with(DRIVER_SOURCE_PREFIX) {
         return Err(ImportError::BadSourceName(format!(
-            "the source name {:?} is reserved (the embedded default and analysed drivers); choose another",
+            "the source name {:?} is reserved (the embedded default and analyzed drivers); choose another",
             source.name
         )));
     }

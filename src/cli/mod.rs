@@ -45,7 +45,7 @@ pub enum Command {
     Export(ExportArgs),
     /// Rank the drivers behind a pool leak from poolmon, !poolused or other snapshots.
     Analyze(AnalyzeArgs),
-    /// Analyse driver files (.sys) for vendor, version, signer and the pool tags they use.
+    /// Analyze driver files (.sys) for vendor, version, signer and the pool tags they use.
     Scan(ScanArgs),
     /// Check that a running server answers (for container health checks).
     Healthcheck(HealthcheckArgs),
