@@ -821,12 +821,17 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
                 for (name, path) in [
                     ("home", "/"),
                     ("tag", "/tags/Cont"),
-                    ("driver", "/drivers/patterns.sys"),
+                    ("driver", "/drivers/patterns_x64_o2.sys"),
                     ("sources", "/sources"),
                     ("search", "/?q=Mm*"),
                 ] {
                     client.goto(&format!("{base}{path}")).await.unwrap();
                     wait_for(&client, "main h1").await;
+                    let title = client.title().await.unwrap();
+                    assert!(!title.starts_with("Not Found"), "{path}: {title}");
+                    // No empty facts (a driver without a copyright has no copyright row).
+                    let empty = "return [...document.querySelectorAll('dd')].filter(d => !d.textContent.trim()).length;";
+                    assert_eq!(script(&client, empty).await, json!(0), "empty rows on {path}");
                     fits_and_photograph(&client, name, size).await;
                 }
                 // No list is imported: the home page says to import the WDK's.

@@ -553,3 +553,41 @@ fn a_driver_batch_is_stored_at_its_commit() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_driver_page_counts_each_tag_once_across_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let fixture = |name: &str| {
+        std::fs::read(format!(
+            "{}/tests/fixtures/drivers/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    // Two builds of one driver: the same tags, two files.
+    let (status, report) = upload(
+        &app,
+        &[
+            ("patterns.sys", fixture("patterns_x64_O2.sys")),
+            ("patterns.sys", fixture("patterns_x64_O0.sys")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["stored"], 2, "{report}");
+    let (_, driver) = app.get_json("/api/v1/drivers/patterns.sys").await;
+    let rows = driver["tags"].as_array().unwrap();
+    let mut distinct: Vec<&str> = rows.iter().map(|t| t["tag"].as_str().unwrap()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(
+        rows.len() > distinct.len(),
+        "both files give rows: {driver}"
+    );
+    let html = app.get("/drivers/patterns.sys").await.text().await.unwrap();
+    assert!(
+        html.contains(&format!("<dt>Tags</dt><dd>{}</dd>", distinct.len())),
+        "{html}"
+    );
+}
