@@ -226,3 +226,92 @@ async fn answers_end_with_a_newline_and_text_errors_are_text() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_upload_form_remembers_the_token_for_the_browser_session() {
+    use reqwest::multipart::{Form, Part};
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let driver = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/drivers/patterns_x64_O2.sys"
+    ))
+    .unwrap();
+    let form = |token: &str| {
+        Form::new().text("token", token.to_owned()).part(
+            "files",
+            Part::bytes(driver.clone()).file_name("patterns.sys"),
+        )
+    };
+    let upload = |token: &str, cookie: Option<&str>, https: bool| {
+        let mut request = app.client.post(app.url("/upload")).multipart(form(token));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        if https {
+            request = request.header("x-forwarded-proto", "https");
+        }
+        request.send()
+    };
+
+    let response = upload(TOKEN, None, false).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let attributes: Vec<&str> = set_cookie.split("; ").collect();
+    assert!(attributes.contains(&"HttpOnly"), "{set_cookie}");
+    assert!(attributes.contains(&"SameSite=Strict"), "{set_cookie}");
+    assert!(!attributes.contains(&"Secure"), "plain http: {set_cookie}");
+    assert!(
+        !attributes
+            .iter()
+            .any(|a| a.starts_with("Max-Age") || a.starts_with("Expires")),
+        "a session cookie: {set_cookie}"
+    );
+    assert!(
+        !set_cookie.contains(TOKEN),
+        "the cookie holds a digest, not the token"
+    );
+    let cookie = attributes[0].to_owned();
+
+    // The form now says so, and an upload with the cookie alone goes through.
+    let page = app
+        .client
+        .get(app.url("/upload"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"token-remembered\""), "{page}");
+    let response = upload("", Some(&cookie), false).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.text().await.unwrap().contains("1 already known"),
+        "the upload was accepted"
+    );
+
+    // A made-up cookie is not the token.
+    let forged = format!("{}={}", cookie.split('=').next().unwrap(), "0".repeat(64));
+    let response = upload("", Some(&forged), false).await.unwrap();
+    assert_eq!(response.status(), 401);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("the server refused the token"), "{page}");
+    assert!(!page.contains("Bearer"), "{page}");
+
+    // Behind an https proxy the cookie never travels over plain http.
+    let response = upload(TOKEN, None, true).await.unwrap();
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.split("; ").any(|a| a == "Secure"),
+        "{set_cookie}"
+    );
+    app.stop().await;
+}
