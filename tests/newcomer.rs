@@ -315,3 +315,29 @@ async fn the_upload_form_remembers_the_token_for_the_browser_session() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_analyze_page_speaks_of_its_form_not_of_request_bodies() {
+    use reqwest::multipart::Form;
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let response = app
+        .client
+        .post(app.url("/analyze"))
+        .multipart(Form::new().text("text", "  \n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.unwrap();
+    let error = page
+        .split("id=\"analyze-error\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .expect("an error on the page");
+    assert!(error.contains("paste a snapshot into the box"), "{error}");
+    for jargon in ["multipart", "part", "body"] {
+        assert!(!error.contains(jargon), "{jargon}: {error}");
+    }
+    app.stop().await;
+}

@@ -20,7 +20,7 @@ use super::api::query_params;
 use super::body::{BoundedUpload, TextPart};
 use super::charts;
 use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
-use super::views::{TagView, counted, driver_href};
+use super::views::{TagView, counted, driver_href, thousands};
 use super::{
     ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig, MAX_SNAPSHOT_SETTING,
 };
@@ -382,6 +382,15 @@ async fn result_page(
         }
     };
     let pasted = upload.pasted.clone();
+    if upload
+        .files
+        .iter()
+        .all(|f| f.bytes.iter().all(u8::is_ascii_whitespace))
+    {
+        // The API's answer speaks of bodies and parts; the page speaks of its own form.
+        let message = "Nothing to analyze yet: paste a snapshot into the box, or choose snapshot files, then press Analyze.";
+        return page(pasted, Some(message.into()), None).respond(StatusCode::BAD_REQUEST);
+    }
     let view = |analysis: Analysis| ResultView::new(&analysis);
     match run(
         &state,
@@ -631,7 +640,7 @@ impl ResultView {
                 tag: TagView::new(f.tag),
                 pool: f.pool.name(),
                 bytes: human_bytes(f.bytes),
-                outstanding: f.outstanding.map_or("—".into(), |o| o.to_string()),
+                outstanding: f.outstanding.map_or("—".into(), thousands),
                 share: f
                     .pool_share
                     .map_or("—".into(), |s| format!("{:.1}%", s * 100.0)),

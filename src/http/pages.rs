@@ -61,8 +61,10 @@ struct SearchPageParams {
 struct SearchHtml {
     query: String,
     total: usize,
-    first: usize,
-    last: usize,
+    /// `total`, `first` and `last` with thousands separators.
+    total_shown: String,
+    first: String,
+    last: String,
     hits: Vec<EntryView>,
     prev_href: Option<String>,
     next_href: Option<String>,
@@ -99,12 +101,13 @@ async fn search_page(
     let results = results.page;
     Ok(SearchHtml {
         total: results.total,
-        first: if results.hits.is_empty() {
+        total_shown: thousands(results.total as u64),
+        first: thousands(if results.hits.is_empty() {
             0
         } else {
-            offset + 1
-        },
-        last: offset + results.hits.len(),
+            offset as u64 + 1
+        }),
+        last: thousands((offset + results.hits.len()) as u64),
         hits: results.hits.iter().map(EntryView::from_hit).collect(),
         prev_href: (page > 1).then(|| link(page - 1)),
         next_href: (offset + results.hits.len() < results.total).then(|| link(page + 1)),
