@@ -816,6 +816,28 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
                 let submit = wait_for(&client, "button#analyze-submit").await;
                 submit.click().await.unwrap();
                 wait_for(&client, "svg#growth-chart").await;
+                // Bars biggest first; each line's colour is its legend key's.
+                let widths = script(
+                    &client,
+                    "return [...document.querySelectorAll('#tag-chart rect')].map(r => r.getBBox().width);",
+                )
+                .await;
+                let widths: Vec<f64> = serde_json::from_value(widths).unwrap();
+                assert!(widths.windows(2).all(|w| w[0] >= w[1]), "bars by size: {widths:?}");
+                let colours = script(
+                    &client,
+                    "return [[...document.querySelectorAll('#growth-chart polyline')].map(l => getComputedStyle(l).stroke),
+                             [...document.querySelectorAll('#growth-chart-legend .key')].map(k => getComputedStyle(k).backgroundColor)];",
+                )
+                .await;
+                assert_eq!(colours[0], colours[1], "line colours and legend keys");
+                assert!(colours[0].as_array().unwrap().len() >= 2, "{colours}");
+                let x_labels = script(
+                    &client,
+                    "return [...document.querySelectorAll('#growth-chart text.x-label')].map(t => t.textContent);",
+                )
+                .await;
+                assert_eq!(x_labels, json!(["2026-11-01 10:00", "11:00", "12:00"]));
                 fits_and_photograph(&client, "analyze", size).await;
 
                 for (name, path) in [
