@@ -168,7 +168,7 @@ fn the_binary_runs_as_the_image_runs_it() {
     env.insert("POOLSLEUTH_BIND".into(), format!("0.0.0.0:{port}"));
     env.insert("POOLSLEUTH_ADMIN_TOKEN".into(), "container-token".into());
     let argv: Vec<String> = image.entrypoint.iter().chain(&image.cmd).cloned().collect();
-    let mut server = container_command(&image, &argv, &env, volume.path())
+    let server = container_command(&image, &argv, &env, volume.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -213,7 +213,13 @@ fn the_binary_runs_as_the_image_runs_it() {
     assert!(volume.path().join("index/meta.json").exists());
 
     // Logs are JSON lines, one per request, and never contain the token.
-    server.kill().unwrap();
+    // `docker stop` sends SIGTERM: the server finishes and writes out its last log lines (a
+    // SIGKILL here raced the log writer thread and sometimes lost the import's line).
+    let stopped = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
     let output = server.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -341,3 +341,64 @@ async fn the_analyze_page_speaks_of_its_form_not_of_request_bodies() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_analyzed_driver_is_named_by_file_not_by_hash() {
+    use reqwest::multipart::{Form, Part};
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let driver = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/drivers/patterns_x64_O2.sys"
+    ))
+    .unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/drivers"))
+        .bearer_auth(TOKEN)
+        .multipart(Form::new().part("files", Part::bytes(driver).file_name("patterns.sys")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let report: serde_json::Value = response.json().await.unwrap();
+    let sha256 = report["files"][0]["analysis"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let short = format!(" · {}…</a>", &sha256[..7]);
+
+    // `Dir1` is allocated at a call site of patterns.sys.
+    let snapshot = " Tag  Type     Allocs      Frees     Diff   Bytes    Per Alloc\n Dir1 Nonp      50000       1000    49000  401408000       8192\n";
+    let page = app
+        .client
+        .post(app.url("/analyze"))
+        .multipart(Form::new().text("text", snapshot))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tag_page = app.get("/tags/Dir1").await.text().await.unwrap();
+    for (name, html) in [("/analyze", &page), ("/tags/Dir1", &tag_page)] {
+        // `patterns.sys · d9c5b60…`, with the version when the row has one.
+        let link = format!("href=\"/drivers/patterns.sys\" title=\"driver:{sha256}\">patterns.sys");
+        let label = html
+            .split(link.as_str())
+            .nth(1)
+            .and_then(|rest| rest.split_once("</a>"))
+            .map(|(label, _)| format!("{label}</a>"));
+        assert!(
+            label
+                .as_deref()
+                .is_some_and(|l| l.ends_with(&short) && l.len() < 60),
+            "{name}: {label:?} in {html}"
+        );
+        assert!(
+            !html.contains(&format!(">driver:{sha256}")),
+            "{name} shows the hash as text"
+        );
+    }
+    app.stop().await;
+}

@@ -20,7 +20,7 @@ use super::api::query_params;
 use super::body::{BoundedUpload, TextPart};
 use super::charts;
 use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
-use super::views::{TagView, counted, driver_href, thousands};
+use super::views::{TagView, counted, driver_href, source_link, thousands};
 use super::{
     ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig, MAX_SNAPSHOT_SETTING,
 };
@@ -505,7 +505,11 @@ struct EvidenceView {
     bytes: String,
     growth: String,
     kind: &'static str,
+    /// The source's full name (a title), its short label (`foo.sys · d684e72…` for an
+    /// analyzed driver) and the driver's page for a driver source.
     source: String,
+    source_label: String,
+    source_href: String,
     /// Where the fact comes from (a repository file and line, a vendor page), for a link.
     source_url: Option<String>,
     contribution: String,
@@ -620,10 +624,12 @@ impl ResultView {
                             _ => "—".into(),
                         },
                         kind: e.evidence.as_str(),
-                        source: match e.line {
+                        source: e.source.clone(),
+                        source_label: match e.line {
                             Some(l) => format!("{}:{l}", e.source),
-                            None => e.source.clone(),
+                            None => source_link(&e.source, &s.driver, "").0,
                         },
+                        source_href: source_link(&e.source, &s.driver, "").1,
                         source_url: e.source_url.clone(),
                         contribution: format!("{:.3}", e.contribution),
                     })
