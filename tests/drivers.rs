@@ -84,8 +84,14 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
             .iter()
             .all(|a| a["confidence"] == "code-site" && a["driver"] == "windivert64.sys")
     );
+    // The description is the file's own (its FileDescription); how the tag was found is the
+    // evidence beside it.
     assert!(attributions.iter().all(|a| {
-        a["description"]
+        let description = a["description"].as_str().unwrap();
+        !description.is_empty() && !description.contains("call site")
+    }));
+    assert!(attributions.iter().all(|a| {
+        a["source_note"]
             .as_str()
             .unwrap()
             .contains("ExAllocatePoolWithTag")
@@ -279,7 +285,7 @@ async fn scan_walks_folders_locally_and_uploads_to_a_server() {
     assert!(!tag["attributions"].as_array().unwrap().is_empty());
     let output = tokio::task::block_in_place(|| scan("wrong"));
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("401"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the server refused the token"));
 }
 
 #[test]
@@ -546,4 +552,42 @@ fn a_driver_batch_is_stored_at_its_commit() {
             analysis.file_name
         );
     }
+}
+
+#[tokio::test]
+async fn the_driver_page_counts_each_tag_once_across_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let fixture = |name: &str| {
+        std::fs::read(format!(
+            "{}/tests/fixtures/drivers/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    // Two builds of one driver: the same tags, two files.
+    let (status, report) = upload(
+        &app,
+        &[
+            ("patterns.sys", fixture("patterns_x64_O2.sys")),
+            ("patterns.sys", fixture("patterns_x64_O0.sys")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["stored"], 2, "{report}");
+    let (_, driver) = app.get_json("/api/v1/drivers/patterns.sys").await;
+    let rows = driver["tags"].as_array().unwrap();
+    let mut distinct: Vec<&str> = rows.iter().map(|t| t["tag"].as_str().unwrap()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(
+        rows.len() > distinct.len(),
+        "both files give rows: {driver}"
+    );
+    let html = app.get("/drivers/patterns.sys").await.text().await.unwrap();
+    assert!(
+        html.contains(&format!("<dt>Tags</dt><dd>{}</dd>", distinct.len())),
+        "{html}"
+    );
 }
