@@ -96,6 +96,22 @@ async fn analyze_asks_the_server_in_poolsleuth_server_and_refuses_a_data_dir_it_
     assert!(stdout.contains("zqx.sys"), "{stdout}");
     assert!(!cwd.path().join("poolsleuth-data").exists());
 
+    // A file the server cannot read is named as a local run names it, text or JSON.
+    std::fs::write(cwd.path().join("bad.txt"), "no numbers here\n").unwrap();
+    for json in [false, true] {
+        let args: &[&str] = if json {
+            &["analyze", "bad.txt", "--json"]
+        } else {
+            &["analyze", "bad.txt"]
+        };
+        let output = tokio::task::block_in_place(|| {
+            poolsleuth(cwd.path(), args, &[("POOLSLEUTH_SERVER", &app.base)])
+        });
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success());
+        assert!(stderr.starts_with("error: bad.txt: line 1: "), "{stderr}");
+    }
+
     // The server's own data dir, read locally while it runs: refused, with the way through it.
     let data_dir = data.path().to_str().unwrap();
     let output = tokio::task::block_in_place(|| {

@@ -182,10 +182,18 @@ async fn server_answer(response: reqwest::Response, what: &str) -> anyhow::Resul
             "the server refused the token: give the admin token the server was started with (--token or POOLSLEUTH_ADMIN_TOKEN)"
         )
     }
+    // A JSON error, or a text one (`error: …`) when text was asked for.
     let message = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or(body);
+        .unwrap_or_else(|| {
+            let text = body.trim_end();
+            text.strip_prefix("error: ").unwrap_or(text).to_owned()
+        });
+    if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
+        // The server read what was sent and says what is wrong with it, as a local run would.
+        anyhow::bail!("{message}")
+    }
     anyhow::bail!("the server refused the {what} (HTTP {status}): {message}")
 }
 
