@@ -41,7 +41,6 @@ pub use stats::{LineFit, linear_fit, pearson};
 use crate::vendor::VendorDirectory;
 use candidates::LoadedDrivers;
 use explain::answer;
-use kb::TagLocation as Location;
 use rank::Work;
 
 /// Ranks tags and drivers. Never fails: whatever the snapshots hold gives an answer.
@@ -57,7 +56,7 @@ pub fn analyze(
     let machine = series::machine_totals(&input.snapshots);
     // 2. Candidates and 3. scores, per tag. Every tag's lookup first, in batches whose cache
     // misses overlap (see `KnowledgeView::locate_all`).
-    let locations: Vec<Location> = kb.locate_all(table.series.iter().map(|s| s.tag));
+    let locations: Vec<TagLocation> = kb.locate_all(table.series.iter().map(|s| s.tag));
     let mut tags: Vec<Work> = (0..table.series.len())
         .map(|i| {
             let (cands, described) = cx.candidates(&table.series[i], locations[i]);
