@@ -4,13 +4,13 @@
 //! optional loaded-driver list; [`analyze`] runs the stages in order against a
 //! [`KnowledgeView`] of the knowledge base:
 //!
-//! 1. [`series`]: every (tag, pool) over the snapshots, with its growth;
-//! 2. [`candidates`]: the drivers that may own each tag, from every source;
-//! 3. [`rank`]: scores and ranking, on numbers only (the scoring model is described there);
-//! 4. [`explain`]: the answer, verdict, suspects' guidance, vendor reports and next steps,
+//! 1. `series`: every (tag, pool) over the snapshots, with its growth;
+//! 2. `candidates`: the drivers that may own each tag, from every source;
+//! 3. `rank`: scores and ranking, on numbers only (the scoring model is described there);
+//! 4. `explain`: the answer, verdict, suspects' guidance, vendor reports and next steps,
 //!    the only stage that writes words.
 //!
-//! The result types are in [`model`].
+//! `input` reads the files first; the result types are in `model`.
 
 mod candidates;
 mod explain;
