@@ -1,25 +1,36 @@
-//! Throughput of the driver analysis over the corpus, against the manual baseline
-//! `strings -a FILE | grep -c ...`, measured in the same run.
+//! `poolsleuth scan` against the manual method, `strings -a FILE | grep`, each timed as a whole
+//! command in the same run, the three commands alternating round by round:
 //!
-//! `cargo bench --bench driver_analysis [-- DIR] [--iters N]` (default DIR: ../shared/corpus/drivers)
+//! * `poolsleuth scan DIR` into a fresh data dir;
+//! * the same scan of a folder holding one small driver (the fixed cost: start, seeding the
+//!   fresh data dir, one commit);
+//! * `sh -c 'for f in DIR/*.sys; do strings -a "$f" | grep -c ""; done'`.
+//!
+//! Over the corpus, then over a large folder built from it: every corpus driver copied
+//! `--copies` times (30 by default, about 450 files and 75 MB), each copy with a few bytes
+//! appended so that no two files share a hash.
+//!
+//! `cargo bench --bench driver_analysis [-- DIR] [--rounds N] [--copies N]`
+//! (default DIR: ../shared/corpus/drivers)
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use poolsleuth::driver::{AnalysisLimits, TagKind, analyze};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let iters: u32 = args
-        .iter()
-        .position(|a| a == "--iters")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let number = |flag: &str, default: usize| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = number("--rounds", 5).max(1);
+    let copies = number("--copies", 30).max(1);
     let dir = args
         .iter()
-        .find(|a| !a.starts_with("--") && a.parse::<u32>().is_err())
+        .find(|a| !a.starts_with("--") && a.parse::<usize>().is_err())
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(concat!(
@@ -27,9 +38,40 @@ fn main() {
                 "/../shared/corpus/drivers"
             ))
         });
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("note: {} is absent; nothing to measure", dir.display());
+    let drivers = sys_files(&dir);
+    if drivers.is_empty() {
+        println!(
+            "note: {} holds no .sys files; nothing to measure",
+            dir.display()
+        );
         return;
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    let smallest = drivers
+        .iter()
+        .min_by_key(|p| std::fs::metadata(p).map_or(u64::MAX, |m| m.len()))
+        .expect("a driver");
+    let one = work.path().join("one");
+    std::fs::create_dir(&one).expect("mkdir");
+    std::fs::copy(smallest, one.join(smallest.file_name().unwrap())).expect("copy");
+    let large = work.path().join("large");
+    build_large_folder(&drivers, &large, copies);
+
+    println!(
+        "poolsleuth scan vs `strings -a | grep -c` loop, whole commands, {rounds} alternating rounds; \
+         fixed cost: scan of {} alone",
+        smallest.file_name().unwrap().to_string_lossy()
+    );
+    println!("load average before: {}", load_average());
+    for (label, folder) in [("corpus", dir.as_path()), ("large folder", large.as_path())] {
+        measure(label, folder, &one, work.path(), rounds);
+    }
+    println!("load average after: {}", load_average());
+}
+
+fn sys_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries
         .flatten()
@@ -37,79 +79,137 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("sys")))
         .collect();
     files.sort();
-    let limits = AnalysisLimits::default();
-    let (mut total_bytes, mut ours_time, mut base_time) = (0u64, Duration::ZERO, Duration::ZERO);
-    let (mut ours_cands, mut base_cands) = (0usize, 0usize);
-    println!(
-        "{:<28} {:>8} {:>10} {:>10} {:>7} {:>7} {:>9}",
-        "file", "KiB", "ours MB/s", "strings", "tags", "guess", "strings#"
-    );
-    for f in &files {
-        let bytes = std::fs::read(f).expect("read");
-        let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        let t = Instant::now();
-        let mut result = None;
-        for _ in 0..iters {
-            result = Some(analyze(&name, &bytes, &limits));
+    files
+}
+
+/// Copies every driver `copies` times, each copy with its number appended (after the end of the
+/// image and of any certificate table, so every copy still reads as the same driver).
+fn build_large_folder(drivers: &[PathBuf], large: &Path, copies: usize) {
+    std::fs::create_dir(large).expect("mkdir");
+    for path in drivers {
+        let bytes = std::fs::read(path).expect("read driver");
+        let stem = path.file_stem().unwrap().to_string_lossy();
+        for k in 0..copies {
+            let mut copy = bytes.clone();
+            copy.extend_from_slice(format!("copy{k:04}").as_bytes());
+            std::fs::write(large.join(format!("{stem}_{k:02}.sys")), copy).expect("write copy");
         }
-        let ours = t.elapsed() / iters;
-        let (tags, guesses) = match result {
-            Some(Ok(a)) => (
-                a.tags
-                    .iter()
-                    .filter(|t| t.kind == TagKind::CodeSite)
-                    .count(),
-                a.tags
-                    .iter()
-                    .filter(|t| t.kind == TagKind::StringGuess)
-                    .count(),
-            ),
-            _ => (0, 0),
-        };
-        // Baseline: every printable run of 4+ characters is a candidate to look a tag up in.
-        let t = Instant::now();
-        let mut count = 0usize;
-        for _ in 0..iters {
-            let out = Command::new("sh")
-                .arg("-c")
-                .arg("strings -a \"$1\" | grep -c ''")
-                .arg("sh")
-                .arg(f)
-                .output()
-                .expect("strings (binutils) is needed for the baseline");
-            count = String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .unwrap_or(0);
-        }
-        let base = t.elapsed() / iters;
-        let mbps = |d: Duration| bytes.len() as f64 / 1e6 / d.as_secs_f64().max(1e-9);
-        println!(
-            "{:<28} {:>8.1} {:>10.1} {:>10.1} {:>7} {:>7} {:>9}",
-            name,
-            bytes.len() as f64 / 1024.0,
-            mbps(ours),
-            mbps(base),
-            tags,
-            guesses,
-            count
-        );
-        total_bytes += bytes.len() as u64;
-        ours_time += ours;
-        base_time += base;
-        ours_cands += tags + guesses;
-        base_cands += count;
     }
-    let mb = total_bytes as f64 / 1e6;
+}
+
+fn folder_size(folder: &Path) -> (usize, u64) {
+    let files = sys_files(folder);
+    let bytes = files
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    (files.len(), bytes)
+}
+
+fn measure(label: &str, folder: &Path, one: &Path, work: &Path, rounds: usize) {
+    let (count, bytes) = folder_size(folder);
+    let mut scan = Vec::new();
+    let mut fixed = Vec::new();
+    let mut strings = Vec::new();
+    let mut summary = String::new();
+    for round in 0..rounds {
+        // Each round starts with a different command, so none always runs on a warm cache.
+        for step in 0..3 {
+            match (round + step) % 3 {
+                0 => {
+                    let (took, out) = run_scan(folder, work);
+                    summary = out;
+                    scan.push(took);
+                }
+                1 => fixed.push(run_scan(one, work).0),
+                _ => strings.push(run_strings_loop(folder)),
+            }
+        }
+    }
+    let (scan_median, fixed_median, strings_median) =
+        (median(&mut scan), median(&mut fixed), median(&mut strings));
     println!(
-        "TOTAL {:.2} MB in {} files: ours {:.1} MB/s ({:.1} ms), strings|grep {:.1} MB/s ({:.1} ms); candidates: ours {} tags, strings {} lines",
-        mb,
-        files.len(),
-        mb / ours_time.as_secs_f64().max(1e-9),
-        ours_time.as_secs_f64() * 1e3,
-        mb / base_time.as_secs_f64().max(1e-9),
-        base_time.as_secs_f64() * 1e3,
-        ours_cands,
-        base_cands
+        "\n{label}: {count} files, {:.1} MB ({})",
+        bytes as f64 / 1e6,
+        folder.display()
     );
+    println!("  scan summary: {}", summary.trim());
+    let row = |what: &str, median: Duration, all: &[Duration]| {
+        println!(
+            "  {what:<34} median {:>8.1} ms   min {:>8.1} ms   max {:>8.1} ms",
+            ms(median),
+            ms(*all.first().unwrap()),
+            ms(*all.last().unwrap())
+        );
+    };
+    row("poolsleuth scan (fresh data dir)", scan_median, &scan);
+    row("poolsleuth scan of one driver", fixed_median, &fixed);
+    row("strings -a | grep -c loop", strings_median, &strings);
+    println!(
+        "  ratio (strings loop / scan, medians): {:.2}; scan {:.1} MB/s, strings loop {:.1} MB/s",
+        strings_median.as_secs_f64() / scan_median.as_secs_f64().max(1e-9),
+        bytes as f64 / 1e6 / scan_median.as_secs_f64().max(1e-9),
+        bytes as f64 / 1e6 / strings_median.as_secs_f64().max(1e-9)
+    );
+}
+
+/// Sorts the samples and returns their median.
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// `poolsleuth scan FOLDER` into a fresh data dir; the time and the summary line.
+fn run_scan(folder: &Path, work: &Path) -> (Duration, String) {
+    let data = tempfile::tempdir_in(work).expect("data dir");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
+        .arg("scan")
+        .arg(folder)
+        .arg("--quiet")
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run poolsleuth scan");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "scan failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    (took, summary)
+}
+
+/// The manual method: every printable run of 4+ characters of every file, counted.
+fn run_strings_loop(folder: &Path) -> Duration {
+    let started = Instant::now();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(r#"for f in "$1"/*.sys; do strings -a "$f" | grep -c ""; done"#)
+        .arg("sh")
+        .arg(folder)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("sh with strings (binutils) and grep");
+    let took = started.elapsed();
+    assert!(status.success(), "the strings loop failed");
+    took
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
 }

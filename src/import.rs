@@ -61,7 +61,7 @@ pub fn import_list(
     validate_source_name(&source.name).map_err(ImportError::BadSourceName)?;
     if source.name == DEFAULT_SOURCE || source.name.starts_with(DRIVER_SOURCE_PREFIX) {
         return Err(ImportError::BadSourceName(format!(
-            "the source name {:?} is reserved (the embedded default and analysed drivers); choose another",
+            "the source name {:?} is reserved (the embedded default and analyzed drivers); choose another",
             source.name
         )));
     }
@@ -141,7 +141,7 @@ pub enum DriverStoreStatus {
 
 /// The source name under which one driver file's attributions are stored.
 /// Analysed drivers are sources named `driver:<sha256>`; lists may not take such names.
-const DRIVER_SOURCE_PREFIX: &str = "driver:";
+pub const DRIVER_SOURCE_PREFIX: &str = "driver:";
 
 pub fn driver_source_name(sha256: &str) -> String {
     format!("{DRIVER_SOURCE_PREFIX}{sha256}")
@@ -279,7 +279,14 @@ fn driver_source(
                 driver: Some(driver.clone()),
                 component: None,
             },
-            description: describe_found_tag(found),
+            // What a person recognises: the file's own description; how the tag was found
+            // goes with the evidence.
+            description: analysis
+                .version
+                .file_description
+                .clone()
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or_else(|| describe_found_tag(found)),
             vendor: vendor.clone(),
             product: analysis.version.product_name.clone(),
             version: version.clone(),
@@ -291,7 +298,10 @@ fn driver_source(
             },
             source: name.clone(),
             line: None,
-            provenance: Provenance::default(),
+            provenance: Provenance {
+                source_url: None,
+                source_note: Some(describe_found_tag(found)),
+            },
         })
         .collect();
     let info = SourceInfo {

@@ -693,3 +693,178 @@ async fn pasting_a_snapshot_shows_ranked_suspects_and_a_chart() {
         })
         .await;
 }
+
+// --- Every page at a phone's and a desktop's width ---------------------------------------
+
+/// Where the screenshots go, for a person to look at after the run.
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const DRIVER_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/drivers/patterns_x64_O2.sys"
+);
+
+const SERIES: &str = include_str!("fixtures/snapshots/poolmon-log-series.txt");
+
+async fn wait_for(client: &Client, css: &str) -> Element {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+}
+
+/// Asserts that the page is no wider than the window, then photographs all of it.
+async fn fits_and_photograph(client: &Client, name: &str, (width, height): (u32, u32)) {
+    let overflow = script(
+        client,
+        "return [document.documentElement.scrollWidth, window.innerWidth, document.documentElement.scrollHeight];",
+    )
+    .await;
+    let scroll_width = overflow[0].as_f64().unwrap();
+    let inner_width = overflow[1].as_f64().unwrap();
+    let scroll_height = overflow[2].as_f64().unwrap();
+    // Photograph first, so a failure leaves the picture of what is wrong.
+    client
+        .set_window_size(width, (scroll_height as u32 + 120).clamp(height, 12_000))
+        .await
+        .unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join(format!("{name}-{width}.png")), png).unwrap();
+    client.set_window_size(width, height).await.unwrap();
+    // Words for people, not for API clients.
+    let text = script(client, "return document.body.innerText;").await;
+    let text = text.as_str().unwrap();
+    for jargon in [
+        "`",
+        "(s)",
+        "Authorization: Bearer",
+        "multipart part",
+        "raw body",
+        "Analyse",
+    ] {
+        assert!(!text.contains(jargon), "{name} shows {jargon:?}: {text}");
+    }
+    if scroll_width > inner_width {
+        // Name the elements that stick out, innermost first, to say what to fix.
+        let wide = script(
+            client,
+            "const w = window.innerWidth; return [...document.querySelectorAll('body *')]
+               .filter(e => e.getBoundingClientRect().right > w + 0.5)
+               .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > w + 0.5))
+               .slice(0, 8)
+               .map(e => e.tagName + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right) + ': ' + (e.textContent || '').slice(0, 40));",
+        )
+        .await;
+        panic!(
+            "{name} scrolls sideways at {width} px: scrollWidth {scroll_width} > innerWidth {inner_width}; too wide: {wide:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
+    if !browser_installed() {
+        return;
+    }
+    let _slot = BROWSER_SLOT.lock().await;
+    // No list imported: the home page shows its hint to import the WDK list.
+    let harness = Harness::start().await;
+    harness
+        .run(|client, base| async move {
+            for size in [(390, 844), (1280, 900)] {
+                client.set_window_size(size.0, size.1).await.unwrap();
+
+                // Upload a driver through the form: the result page, and the driver it adds.
+                client.goto(&format!("{base}/upload")).await.unwrap();
+                // After the first upload this browser session needs no token.
+                let remembered = client.find(Locator::Css("#token-remembered")).await.is_ok();
+                assert_eq!(
+                    remembered,
+                    size.0 != 390,
+                    "the token is remembered after one upload"
+                );
+                if !remembered {
+                    wait_for(&client, "input#token")
+                        .await
+                        .send_keys(TOKEN)
+                        .await
+                        .unwrap();
+                }
+                let files = wait_for(&client, "input#files").await;
+                files.send_keys(DRIVER_FIXTURE).await.unwrap();
+                let form = client.form(Locator::Css("form.upload")).await.unwrap();
+                form.submit().await.unwrap();
+                wait_for(&client, "#upload-result").await;
+                fits_and_photograph(&client, "upload", size).await;
+
+                // An analysis of a series, with both charts.
+                client.goto(&format!("{base}/analyze")).await.unwrap();
+                let textarea = wait_for(&client, "textarea#snapshot-text").await;
+                // Typing a long text is slow; set the value instead.
+                let args = vec![serde_json::to_value(&textarea).unwrap(), json!(SERIES)];
+                let set_value = "arguments[0].value = arguments[1];";
+                client.execute(set_value, args).await.unwrap();
+                let submit = wait_for(&client, "button#analyze-submit").await;
+                submit.click().await.unwrap();
+                wait_for(&client, "svg#growth-chart").await;
+                // Bars biggest first; each line's colour is its legend key's.
+                let widths = script(
+                    &client,
+                    "return [...document.querySelectorAll('#tag-chart rect')].map(r => r.getBBox().width);",
+                )
+                .await;
+                let widths: Vec<f64> = serde_json::from_value(widths).unwrap();
+                assert!(widths.windows(2).all(|w| w[0] >= w[1]), "bars by size: {widths:?}");
+                let colours = script(
+                    &client,
+                    "return [[...document.querySelectorAll('#growth-chart polyline')].map(l => getComputedStyle(l).stroke),
+                             [...document.querySelectorAll('#growth-chart-legend .key')].map(k => getComputedStyle(k).backgroundColor)];",
+                )
+                .await;
+                assert_eq!(colours[0], colours[1], "line colours and legend keys");
+                assert!(colours[0].as_array().unwrap().len() >= 2, "{colours}");
+                let x_labels = script(
+                    &client,
+                    "return [...document.querySelectorAll('#growth-chart text.x-label')].map(t => t.textContent);",
+                )
+                .await;
+                assert_eq!(x_labels, json!(["2026-11-01 10:00", "11:00", "12:00"]));
+                fits_and_photograph(&client, "analyze", size).await;
+
+                for (name, path) in [
+                    ("home", "/"),
+                    ("tag", "/tags/Cont"),
+                    ("driver", "/drivers/patterns_x64_o2.sys"),
+                    ("sources", "/sources"),
+                    ("search", "/?q=Mm*"),
+                ] {
+                    client.goto(&format!("{base}{path}")).await.unwrap();
+                    wait_for(&client, "main h1").await;
+                    let title = client.title().await.unwrap();
+                    assert!(!title.starts_with("Not Found"), "{path}: {title}");
+                    // No empty facts (a driver without a copyright has no copyright row).
+                    let empty = "return [...document.querySelectorAll('dd')].filter(d => !d.textContent.trim()).length;";
+                    assert_eq!(script(&client, empty).await, json!(0), "empty rows on {path}");
+                    fits_and_photograph(&client, name, size).await;
+                }
+                // No list is imported: the home page says to import the WDK's.
+                client.goto(&format!("{base}/")).await.unwrap();
+                let hint = wait_for(&client, "#starter-hint")
+                    .await
+                    .text()
+                    .await
+                    .unwrap();
+                assert!(hint.contains("pooltag.txt"), "{hint}");
+            }
+        })
+        .await;
+}

@@ -168,7 +168,7 @@ fn the_binary_runs_as_the_image_runs_it() {
     env.insert("POOLSLEUTH_BIND".into(), format!("0.0.0.0:{port}"));
     env.insert("POOLSLEUTH_ADMIN_TOKEN".into(), "container-token".into());
     let argv: Vec<String> = image.entrypoint.iter().chain(&image.cmd).cloned().collect();
-    let mut server = container_command(&image, &argv, &env, volume.path())
+    let server = container_command(&image, &argv, &env, volume.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -212,9 +212,18 @@ fn the_binary_runs_as_the_image_runs_it() {
     assert_eq!(response.status(), 200);
     assert!(volume.path().join("index/meta.json").exists());
 
-    // Logs are JSON lines, one per request, and never contain the token.
-    server.kill().unwrap();
+    // Logs are JSON lines, one per request, and never contain the token. The server is stopped
+    // as `docker stop` stops it, with SIGTERM: the log writer runs on its own thread and is
+    // flushed at a clean exit, so a SIGKILL here could lose the last lines under load.
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let output = server.wait_with_output().unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(
         log.lines()

@@ -310,6 +310,8 @@ fn drivers_without_tags_report_none() {
         // WinRing0.sys's 'eckE' in the notes is a byte pattern, not a pool-API argument; the
         // Wine drivers only use untagged ExAllocatePool.
         assert!(a.tags.is_empty(), "{file}: {:?}", a.tags);
+        // None imports a tag-taking API or is a KMDF driver: identity only, no disassembly.
+        assert_eq!(a.instructions_decoded, 0, "{file}");
     }
 }
 

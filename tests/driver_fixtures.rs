@@ -191,3 +191,75 @@ fn string_guesses_only_when_no_code_site_tag() {
     assert_eq!(a.unresolved_sites.len(), 1);
     assert!(a.warnings.iter().any(|w| w.contains("low-confidence")));
 }
+
+/// reader.c (x86 only): tags a reader of the code sees as constants, although following them
+/// takes more than the instruction that passes them (see each function's comment there).
+const READER_FIXTURES: &[&str] = &[
+    "reader_x86_O0.sys",
+    "reader_x86_O2.sys",
+    "reader_x86_O2push.sys",
+];
+
+#[test]
+fn x86_fixtures_resolve_tags_a_reader_sees() {
+    for name in READER_FIXTURES {
+        let a = analyze(name, &read_fixture(name), &AnalysisLimits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(a.machine, Machine::X86, "{name}");
+        // Ret0/RetN: after the driver's own stdcall function (`ret 8`) the caller's frame is
+        // where it was; Join: pushed after paths with different stack depths join; Glb1: a
+        // global no code writes. Not Gwr0: SetTag writes that global; nor Gpt0: SetPointedTag
+        // writes it through a pointer the data holds.
+        assert_eq!(
+            code_tags(&a),
+            set(&["Ret0", "RetN", "Join", "Glb1"]),
+            "{name}: {:?}",
+            a.tags
+        );
+        let site_apis = |tag: &str| -> Vec<String> {
+            let t = a.tags.iter().find(|t| t.tag.to_string() == tag).unwrap();
+            t.sites.iter().map(|s| s.api.clone()).collect()
+        };
+        assert_eq!(site_apis("Glb1"), ["ExAllocatePoolWithTag"], "{name}");
+        assert_eq!(site_apis("Join"), ["ExFreePoolWithTag"], "{name}");
+        let ret_n = a.tags.iter().find(|t| t.tag.to_string() == "RetN").unwrap();
+        assert!(
+            ret_n.sites.iter().all(|s| s.via_wrapper.is_some()),
+            "{name}: RetN goes through StdAlloc"
+        );
+        // The only tags left to run time are the written globals'.
+        assert_eq!(
+            a.unresolved_sites.len(),
+            2,
+            "{name}: {:?}",
+            a.unresolved_sites
+        );
+        assert!(
+            a.unresolved_sites
+                .iter()
+                .all(|s| s.api == "ExAllocatePoolWithTag")
+        );
+    }
+}
+
+#[test]
+fn a_driver_without_pool_imports_gets_its_identity_without_disassembly() {
+    // identity.c imports no pool API (only KeStallExecutionProcessor) and is no KMDF driver.
+    let name = "identity_x86_O2.sys";
+    let a = analyze(name, &read_fixture(name), &AnalysisLimits::default()).unwrap();
+    assert!(a.is_kernel_driver, "{}", a.kernel_evidence);
+    assert_eq!(
+        a.version.company_name.as_deref(),
+        Some("Poolsleuth Test Fixtures")
+    );
+    assert_eq!(a.version.file_version_numeric, Some([3, 1, 4, 15]));
+    assert_eq!(a.signer, None);
+    assert_eq!(a.instructions_decoded, 0, "its code is not disassembled");
+    assert!(a.tags.is_empty(), "{:?}", a.tags);
+    assert!(a.unresolved_sites.is_empty() && a.wrappers.is_empty() && a.kmdf.is_none());
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    // A driver that imports one is disassembled.
+    let name = "patterns_x86_O2.sys";
+    let a = analyze(name, &read_fixture(name), &AnalysisLimits::default()).unwrap();
+    assert!(a.instructions_decoded > 0);
+}

@@ -84,8 +84,14 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
             .iter()
             .all(|a| a["confidence"] == "code-site" && a["driver"] == "windivert64.sys")
     );
+    // The description is the file's own (its FileDescription); how the tag was found is the
+    // evidence beside it.
     assert!(attributions.iter().all(|a| {
-        a["description"]
+        let description = a["description"].as_str().unwrap();
+        !description.is_empty() && !description.contains("call site")
+    }));
+    assert!(attributions.iter().all(|a| {
+        a["source_note"]
             .as_str()
             .unwrap()
             .contains("ExAllocatePoolWithTag")
@@ -247,7 +253,7 @@ async fn scan_walks_folders_locally_and_uploads_to_a_server() {
         .count();
     assert!(
         stdout.starts_with(&format!(
-            "{count} drivers: {count} analysed and stored, 0 already known, 0 errors"
+            "{count} drivers: {count} analyzed and stored, 0 already known, 0 errors"
         )),
         "{stdout}"
     );
@@ -272,14 +278,14 @@ async fn scan_walks_folders_locally_and_uploads_to_a_server() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(
-        stdout.contains(&format!("{count} analysed and stored")),
+        stdout.contains(&format!("{count} analyzed and stored")),
         "{stdout}"
     );
     let (_, tag) = app.get_json("/api/v1/tags/WDiv").await;
     assert!(!tag["attributions"].as_array().unwrap().is_empty());
     let output = tokio::task::block_in_place(|| scan("wrong"));
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("401"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the server refused the token"));
 }
 
 #[test]
@@ -308,12 +314,12 @@ fn scan_exits_with_an_error_when_a_driver_cannot_be_analysed() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stdout}{stderr}");
     assert!(
-        stdout.starts_with("2 drivers: 1 analysed and stored, 0 already known, 1 errors"),
+        stdout.starts_with("2 drivers: 1 analyzed and stored, 0 already known, 1 errors"),
         "{stdout}"
     );
     assert!(stdout.contains("broken.sys"), "{stdout}");
     assert!(
-        stderr.contains("1 of 2 driver files could not be analysed"),
+        stderr.contains("1 of 2 driver files could not be analyzed"),
         "{stderr}"
     );
 }
@@ -469,12 +475,12 @@ fn scan_commits_in_batches_and_a_rerun_skips_known_files() {
     };
     let first = scan();
     assert!(
-        first.starts_with("71 drivers: 70 analysed and stored, 1 already known, 0 errors"),
+        first.starts_with("71 drivers: 70 analyzed and stored, 1 already known, 0 errors"),
         "{first}"
     );
     let again = scan();
     assert!(
-        again.starts_with("71 drivers: 0 analysed and stored, 71 already known, 0 errors"),
+        again.starts_with("71 drivers: 0 analyzed and stored, 71 already known, 0 errors"),
         "{again}"
     );
     // Known files report the tags stored for them.
@@ -546,4 +552,42 @@ fn a_driver_batch_is_stored_at_its_commit() {
             analysis.file_name
         );
     }
+}
+
+#[tokio::test]
+async fn the_driver_page_counts_each_tag_once_across_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let fixture = |name: &str| {
+        std::fs::read(format!(
+            "{}/tests/fixtures/drivers/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    // Two builds of one driver: the same tags, two files.
+    let (status, report) = upload(
+        &app,
+        &[
+            ("patterns.sys", fixture("patterns_x64_O2.sys")),
+            ("patterns.sys", fixture("patterns_x64_O0.sys")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["stored"], 2, "{report}");
+    let (_, driver) = app.get_json("/api/v1/drivers/patterns.sys").await;
+    let rows = driver["tags"].as_array().unwrap();
+    let mut distinct: Vec<&str> = rows.iter().map(|t| t["tag"].as_str().unwrap()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(
+        rows.len() > distinct.len(),
+        "both files give rows: {driver}"
+    );
+    let html = app.get("/drivers/patterns.sys").await.text().await.unwrap();
+    assert!(
+        html.contains(&format!("<dt>Tags</dt><dd>{}</dd>", distinct.len())),
+        "{html}"
+    );
 }

@@ -1,17 +1,20 @@
 //! `poolsleuth analyze`: pool snapshots in, ranked suspect drivers out, as a text table (or
 //! JSON), locally against the data dir or through a running server.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use reqwest::multipart::{Form, Part};
 
-use super::{DataDirArg, LogArgs, init_tracing, open_index};
+use super::{DataDirArg, LogArgs, init_tracing};
 use crate::attribution::{
     AnalyzeOptions, InputFile, KnowledgeView, analyze, read_inputs, render_text,
 };
+use crate::http::thousands;
+use crate::import::seed_embedded_lists;
+use crate::index::{IndexError, SearchIndex};
 use crate::snapshot::SnapshotFormat;
 use crate::vendor::VendorDirectory;
 
@@ -51,6 +54,11 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         let bytes = tokio::fs::read(path)
             .await
             .with_context(|| format!("cannot read {path}"))?;
+        if bytes.starts_with(b"MZ") {
+            anyhow::bail!(
+                "{path}: this is a driver: use poolsleuth scan {path} to find the pool tags it allocates (analyze reads pool snapshots: poolmon, !poolused, …)"
+            );
+        }
         files.push(InputFile {
             name: Some(file_name(path)),
             bytes,
@@ -64,15 +72,20 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    // An error about the one file given names it, as an editor would: `snap.txt: line 1: …`.
+    let single = (args.files.len() == 1).then(|| args.files[0].clone());
     let output = if let Some(server) = &args.server {
-        through_server(server, files, drivers, format, args.json).await?
+        through_server(server, files, drivers, format, args.json)
+            .await
+            .map_err(|e| name_the_file(single.as_deref(), e))?
     } else {
-        let vendors = Arc::new(VendorDirectory::embedded());
-        let index = open_index(&args.data.data_dir, vendors.clone()).await?;
+        let data_dir = args.data.data_dir.clone();
         let json = args.json;
         tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-            let input = read_inputs(&files, drivers.as_deref(), format)?;
-            let view = KnowledgeView::load(&index)?;
+            let input = read_inputs(&files, drivers.as_deref(), format)
+                .map_err(|e| name_the_file(single.as_deref(), e.into()))?;
+            let vendors = VendorDirectory::embedded();
+            let view = local_knowledge(&data_dir, &vendors)?;
             let analysis = analyze(&input, &view, &vendors, &AnalyzeOptions::default());
             Ok(if json {
                 serde_json::to_string_pretty(&analysis)?
@@ -87,6 +100,74 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         println!();
     }
     Ok(())
+}
+
+/// The knowledge base a local analysis answers from, said on stderr. An analysis only reads:
+/// it never makes a data directory. Without one it answers from the lists compiled into the
+/// binary (in a scratch index, removed after); a data directory a running server holds is
+/// refused with the way through that server.
+fn local_knowledge(data_dir: &Path, vendors: &VendorDirectory) -> anyhow::Result<KnowledgeView> {
+    let shown = if data_dir.is_relative() {
+        format!("{} (relative to the working directory)", data_dir.display())
+    } else {
+        data_dir.display().to_string()
+    };
+    if !data_dir.join("index").is_dir() {
+        let scratch = ScratchDir::new()?;
+        let index = SearchIndex::open(&scratch.0)?;
+        seed_embedded_lists(&index, vendors)?;
+        let entries = index.entry_count()?;
+        eprintln!(
+            "poolsleuth: no knowledge base at {shown}: answering from the starter lists built into poolsleuth ({} entries). To answer from a server's knowledge base, add --server URL or set POOLSLEUTH_SERVER.",
+            thousands(entries)
+        );
+        return Ok(KnowledgeView::load(&index)?);
+    }
+    let index = match SearchIndex::open(data_dir) {
+        Err(IndexError::Locked(_)) => anyhow::bail!(
+            "the knowledge base at {shown} is held by a running poolsleuth server: use --server URL (or set POOLSLEUTH_SERVER) to analyze through it; an analysis needs no token"
+        ),
+        opened => opened?,
+    };
+    eprintln!(
+        "poolsleuth: answering from the knowledge base at {shown} ({} entries). To ask a server instead, add --server URL or set POOLSLEUTH_SERVER.",
+        thousands(index.entry_count()?)
+    );
+    Ok(KnowledgeView::load(&index)?)
+}
+
+/// A directory under the system's temporary directory, removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!(
+            "poolsleuth-analyze-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot make a scratch directory {}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Puts the file's path before an error about it, unless the error already names it.
+fn name_the_file(single: Option<&str>, error: anyhow::Error) -> anyhow::Error {
+    match single {
+        Some(path) if !format!("{error:#}").starts_with(&format!("{}:", file_name(path))) => {
+            error.context(path.to_owned())
+        }
+        _ => error,
+    }
 }
 
 fn file_name(path: &str) -> String {

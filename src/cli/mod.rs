@@ -45,7 +45,7 @@ pub enum Command {
     Export(ExportArgs),
     /// Rank the drivers behind a pool leak from poolmon, !poolused or other snapshots.
     Analyze(AnalyzeArgs),
-    /// Analyse driver files (.sys) for vendor, version, signer and the pool tags they use.
+    /// Analyze driver files (.sys) for vendor, version, signer and the pool tags they use.
     Scan(ScanArgs),
     /// Check that a running server answers (for container health checks).
     Healthcheck(HealthcheckArgs),
@@ -74,7 +74,8 @@ pub struct LogArgs {
 
 #[derive(Debug, Args)]
 pub struct DataDirArg {
-    /// Where the knowledge base is kept (created and seeded on first start).
+    /// Where the knowledge base is kept (created and seeded on first start); a relative path,
+    /// such as the default, is relative to the working directory.
     #[arg(long, env = "POOLSLEUTH_DATA_DIR", default_value = "poolsleuth-data")]
     pub data_dir: PathBuf,
 }
@@ -94,6 +95,7 @@ pub fn init_tracing(log: &LogArgs) -> tracing_appender::non_blocking::WorkerGuar
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(use_colour())
         .with_writer(writer);
     let _ = match log.log_format {
         LogFormat::Human => builder.try_init(),
@@ -158,6 +160,15 @@ fn open_retrying_the_lock(data_dir: &Path) -> Result<SearchIndex, IndexError> {
     }
 }
 
+/// Colour only for a person at a terminal: not when the output goes to a file or a pipe, and
+/// not when `NO_COLOR` is set (<https://no-color.org>).
+pub fn use_colour() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal()
+        && std::io::stderr().is_terminal()
+}
+
 /// The body of a server's answer, or an error carrying the server's own message (our API
 /// answers errors as `{"error": {"message": ...}}`).
 async fn server_answer(response: reqwest::Response, what: &str) -> anyhow::Result<String> {
@@ -166,10 +177,23 @@ async fn server_answer(response: reqwest::Response, what: &str) -> anyhow::Resul
     if status.is_success() {
         return Ok(body);
     }
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        anyhow::bail!(
+            "the server refused the token: give the admin token the server was started with (--token or POOLSLEUTH_ADMIN_TOKEN)"
+        )
+    }
+    // A JSON error, or a text one (`error: …`) when text was asked for.
     let message = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or(body);
+        .unwrap_or_else(|| {
+            let text = body.trim_end();
+            text.strip_prefix("error: ").unwrap_or(text).to_owned()
+        });
+    if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
+        // The server read what was sent and says what is wrong with it, as a local run would.
+        anyhow::bail!("{message}")
+    }
     anyhow::bail!("the server refused the {what} (HTTP {status}): {message}")
 }
 

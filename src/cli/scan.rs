@@ -100,10 +100,10 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
     };
     progress.finish_and_clear();
     let failed = print_summary(&files, &outcomes);
-    // A script running a scan must see that something was not analysed.
+    // A script running a scan must see that something was not analyzed.
     if failed > 0 {
         bail!(
-            "{failed} of {} driver files could not be analysed (listed above); the others were stored",
+            "{failed} of {} driver files could not be analyzed (listed above); the others were stored",
             files.len()
         );
     }
@@ -255,7 +255,7 @@ fn analyse_locally(
     });
     outcomes
         .into_iter()
-        .map(|o| o.unwrap_or_else(|| Outcome::Failed("not analysed".into())))
+        .map(|o| o.unwrap_or_else(|| Outcome::Failed("not analyzed".into())))
         .collect()
 }
 
@@ -313,7 +313,35 @@ fn analyse_one(path: &Path, limits: &AnalysisLimits, index: &SearchIndex) -> Ana
     }
 }
 
-/// Uploads each file to the server's `POST /api/v1/drivers`, `jobs` at a time.
+/// Most files one upload request carries: the server commits a request's new drivers together.
+const UPLOAD_FILES: usize = 16;
+/// Most bytes of files one upload request carries (a larger file goes alone).
+const UPLOAD_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Splits the files into upload requests: at most [`UPLOAD_FILES`] files and [`UPLOAD_BYTES`]
+/// each, and no more files per request than it takes to keep `jobs` requests busy. `sizes` are
+/// the file sizes; the result holds index ranges into them, in order.
+fn upload_batches(sizes: &[u64], jobs: usize) -> Vec<std::ops::Range<usize>> {
+    let per_request = sizes.len().div_ceil(jobs.max(1)).clamp(1, UPLOAD_FILES);
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, &size) in sizes.iter().enumerate() {
+        if i > start && (i - start == per_request || bytes + size > UPLOAD_BYTES) {
+            batches.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < sizes.len() {
+        batches.push(start..sizes.len());
+    }
+    batches
+}
+
+/// Uploads the files to the server's `POST /api/v1/drivers`, several per request (see
+/// [`upload_batches`]), `jobs` requests at a time.
 async fn upload_all(
     server: &str,
     token: &str,
@@ -327,27 +355,31 @@ async fn upload_all(
         .build()?;
     let url = format!("{}/api/v1/drivers", server.trim_end_matches('/'));
     check_token(&http, &url, token).await?;
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
-    let mut tasks = Vec::with_capacity(files.len());
-    for path in files {
+    let mut tasks = Vec::new();
+    for batch in upload_batches(&sizes, jobs) {
         let permit = semaphore.clone().acquire_owned().await?;
-        let (http, url, token, path, progress) = (
+        let (http, url, token, paths, progress) = (
             http.clone(),
             url.clone(),
             token.to_owned(),
-            path.clone(),
+            files[batch].to_vec(),
             progress.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let outcome = upload_one(&http, &url, &token, &path).await;
-            progress.inc(1);
+            let outcomes = upload_batch(&http, &url, &token, &paths).await;
+            progress.inc(paths.len() as u64);
             drop(permit);
-            outcome
+            outcomes
         }));
     }
-    let mut outcomes = Vec::with_capacity(tasks.len());
+    let mut outcomes = Vec::with_capacity(files.len());
     for task in tasks {
-        outcomes.push(task.await?);
+        outcomes.extend(task.await?);
     }
     if let Some(Outcome::Failed(message)) = outcomes.first()
         && (message.contains("HTTP 401") || message.contains("HTTP 403"))
@@ -376,29 +408,103 @@ async fn check_token(http: &reqwest::Client, url: &str, token: &str) -> anyhow::
     Ok(())
 }
 
-async fn upload_one(http: &reqwest::Client, url: &str, token: &str, path: &Path) -> Outcome {
-    let bytes = match tokio::fs::read(path).await {
-        Ok(bytes) => bytes,
-        Err(error) => return Outcome::Failed(format!("cannot read: {error}")),
-    };
-    let response = http
-        .post(url)
-        .query(&[("name", file_name(path))])
-        .bearer_auth(token)
-        .body(bytes)
-        .send()
-        .await;
-    let response = match response {
-        Ok(response) => response,
-        Err(error) => return Outcome::Failed(format!("cannot reach the server: {error}")),
-    };
+/// Uploads some files as one multipart request; one outcome per file, in order. A server whose
+/// body limit (413) or request timeout (408) the request exceeds gets the files one by one
+/// instead.
+async fn upload_batch(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    paths: &[PathBuf],
+) -> Vec<Outcome> {
+    let (outcomes, too_much) = upload_files(http, url, token, paths).await;
+    if !too_much || paths.len() == 1 {
+        return outcomes;
+    }
+    let mut alone = Vec::with_capacity(paths.len());
+    for path in paths {
+        let (outcome, _) = upload_files(http, url, token, std::slice::from_ref(path)).await;
+        alone.extend(outcome);
+    }
+    alone
+}
+
+/// One multipart request with the files that can be read; their outcomes in order, and whether
+/// the server found the request too large or too long.
+async fn upload_files(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    paths: &[PathBuf],
+) -> (Vec<Outcome>, bool) {
+    let mut outcomes: Vec<Option<Outcome>> = paths.iter().map(|_| None).collect();
+    let mut form = reqwest::multipart::Form::new();
+    let mut sent = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        match tokio::fs::read(path).await {
+            Ok(bytes) => {
+                let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name(path));
+                form = form.part("files", part);
+                sent.push(i);
+            }
+            Err(error) => outcomes[i] = Some(Outcome::Failed(format!("cannot read: {error}"))),
+        }
+    }
+    let mut too_much = false;
+    if !sent.is_empty() {
+        let answers = match http
+            .post(url)
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+        {
+            Ok(response) => {
+                too_much = matches!(
+                    response.status(),
+                    reqwest::StatusCode::PAYLOAD_TOO_LARGE | reqwest::StatusCode::REQUEST_TIMEOUT
+                );
+                answers_of(response, sent.len()).await
+            }
+            Err(error) => failed_all(sent.len(), format!("cannot reach the server: {error}")),
+        };
+        for (i, outcome) in sent.into_iter().zip(answers) {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    let outcomes = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::Failed("no answer from the server".into())))
+        .collect();
+    (outcomes, too_much)
+}
+
+fn failed_all(count: usize, message: String) -> Vec<Outcome> {
+    (0..count)
+        .map(|_| Outcome::Failed(message.clone()))
+        .collect()
+}
+
+/// The server's outcome for each of the `count` files of an upload, in order, or the request's
+/// failure for all.
+async fn answers_of(response: reqwest::Response, count: usize) -> Vec<Outcome> {
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     if !status.is_success() {
         let message = body["error"]["message"].as_str().unwrap_or("no details");
-        return Outcome::Failed(format!("HTTP {status}: {message}"));
+        return failed_all(count, format!("HTTP {status}: {message}"));
     }
-    let file = &body["files"][0];
+    let files = body["files"].as_array().map_or(&[][..], Vec::as_slice);
+    (0..count)
+        .map(|i| match files.get(i) {
+            Some(file) => file_outcome(file),
+            None => Outcome::Failed("the server's answer lists fewer files than were sent".into()),
+        })
+        .collect()
+}
+
+/// One file's entry of the server's upload report.
+fn file_outcome(file: &serde_json::Value) -> Outcome {
     let tags = file["analysis"]["tags"]
         .as_array()
         .map(|tags| {
@@ -434,7 +540,7 @@ fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
         }
     }
     println!(
-        "{} drivers: {stored} analysed and stored, {duplicates} already known, {} errors; {} distinct tags found",
+        "{} drivers: {stored} analyzed and stored, {duplicates} already known, {} errors; {} distinct tags found",
         files.len(),
         failures.len(),
         tags.len()
@@ -443,4 +549,24 @@ fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
         println!("  error: {}: {message}", path.display());
     }
     failures.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_carry_several_files_per_request() {
+        // 15 small files, two requests at a time: two requests of 8 and 7 files.
+        assert_eq!(upload_batches(&[1_000; 15], 2), vec![0..8, 8..15]);
+        // Never more than UPLOAD_FILES per request.
+        let batches = upload_batches(&[1_000; 450], 2);
+        assert_eq!(batches.len(), 450usize.div_ceil(UPLOAD_FILES));
+        assert!(batches.iter().all(|b| b.len() <= UPLOAD_FILES));
+        // Nor more than UPLOAD_BYTES, except a single larger file, which goes alone.
+        let mib = 1024 * 1024;
+        let sizes = [20 * mib, 20 * mib, 40 * mib, mib];
+        assert_eq!(upload_batches(&sizes, 1), vec![0..1, 1..2, 2..3, 3..4]);
+        assert_eq!(upload_batches(&[], 4), Vec::<std::ops::Range<usize>>::new());
+    }
 }

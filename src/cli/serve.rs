@@ -29,7 +29,7 @@ pub struct ServeArgs {
     /// Largest snapshot upload to the public analysis routes (`/api/v1/analyze`, `/analyze`), in bytes.
     #[arg(long, env = "POOLSLEUTH_MAX_SNAPSHOT_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_snapshot_bytes: usize,
-    /// Largest single driver file analysed, in bytes.
+    /// Largest single driver file analyzed, in bytes.
     #[arg(long, env = "POOLSLEUTH_MAX_DRIVER_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_driver_bytes: u64,
     /// Seconds after which a request is abandoned with 408.

@@ -434,6 +434,30 @@ impl<'a> Image<'a> {
             .is_some_and(|s| !s.writable)
     }
 
+    /// True for addresses in a writable, non-executable section (`.data`, `.bss`).
+    pub fn is_data_va(&self, va: u64) -> bool {
+        self.va_to_rva(va)
+            .and_then(|r| self.section_of_rva(r))
+            .is_some_and(|s| s.writable && !s.exec)
+    }
+
+    /// Whether a 4-byte word of a non-executable section's file bytes points into the `span`
+    /// bytes from `va`: a pointer the code may write there through without naming the address.
+    pub fn data_points_at(&self, va: u64, span: u64) -> bool {
+        self.sections.iter().filter(|s| !s.exec).any(|s| {
+            let start = s.raw_off as usize;
+            let end = start
+                .saturating_add(s.raw_size as usize)
+                .min(self.bytes.len());
+            self.bytes.get(start..end).is_some_and(|b| {
+                b.chunks_exact(4).any(|w| {
+                    let p = u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+                    p >= va && p < va + span
+                })
+            })
+        })
+    }
+
     /// Executable sections with the file bytes that back them (clipped to the raw size).
     pub fn code_sections(&self) -> Vec<(u32, &'a [u8])> {
         self.sections

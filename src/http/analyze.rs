@@ -18,8 +18,9 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::api::query_params;
 use super::body::{BoundedUpload, TextPart};
+use super::charts;
 use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
-use super::views::{TagView, driver_href};
+use super::views::{TagView, counted, driver_href, source_link, thousands};
 use super::{
     ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig, MAX_SNAPSHOT_SETTING,
 };
@@ -81,11 +82,23 @@ struct Upload {
             (Analysis = "application/json"),
             (String = "text/plain"),
         )),
-        (status = 400, description = "No snapshot in the request, an unknown format or output, an unreadable multipart body", body = ErrorBody),
+        (status = 400, description = "No snapshot in the request, an unknown format or output, an unreadable multipart body (as text when text was asked for)", content(
+            (ErrorBody = "application/json"),
+            (String = "text/plain"),
+        )),
         (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
-        (status = 413, description = "The body is larger than the server's limit", body = ErrorBody),
-        (status = 422, description = "A snapshot or driver list the server cannot read", body = ErrorBody),
-        (status = 503, description = "The index is locked by another process", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server's limit (as text when text was asked for)", content(
+            (ErrorBody = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 422, description = "A snapshot or driver list the server cannot read (as text when text was asked for)", content(
+            (ErrorBody = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 503, description = "The index is locked by another process (as text when text was asked for)", content(
+            (ErrorBody = "application/json"),
+            (String = "text/plain"),
+        )),
     )
 )]
 async fn analyze_api(
@@ -93,9 +106,30 @@ async fn analyze_api(
     params: Result<Query<AnalyzeParams>, QueryRejection>,
     headers: HeaderMap,
     request: Request,
+) -> Response {
+    let params = match query_params(params) {
+        Ok(params) => params,
+        Err(error) => return error.into_response(),
+    };
+    // `output=text` asks for text: an error is answered as text too.
+    let text = match wants_text(params.output.as_deref(), &headers) {
+        Ok(text) => text,
+        Err(error) => return error.into_response(),
+    };
+    match answer(state, params, headers, request, text).await {
+        Ok(response) => response,
+        Err(error) if text => error.into_text_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn answer(
+    state: AppState,
+    params: AnalyzeParams,
+    headers: HeaderMap,
+    request: Request,
+    text: bool,
 ) -> ApiResult<Response> {
-    let params = query_params(params)?;
-    let text = wants_text(params.output.as_deref(), &headers)?;
     let upload = read_upload(&state, request).await?;
     // The answer is rendered where it was computed, while its data is still in that core's
     // cache, and into a buffer sized for a big answer (80 KB for 3,000 tags) up front.
@@ -110,6 +144,7 @@ async fn analyze_api(
         let mut json = Vec::with_capacity(128 * 1024);
         serde_json::to_writer(&mut json, &analysis)
             .map_err(|e| ApiError::Internal(format!("JSON encoding: {e}")))?;
+        json.push(b'\n');
         Ok((
             [(header::CONTENT_TYPE, "application/json")],
             Bytes::from(json),
@@ -343,6 +378,15 @@ async fn result_page(
         }
     };
     let pasted = upload.pasted.clone();
+    if upload
+        .files
+        .iter()
+        .all(|f| f.bytes.iter().all(u8::is_ascii_whitespace))
+    {
+        // The API's answer speaks of bodies and parts; the page speaks of its own form.
+        let message = "Nothing to analyze yet: paste a snapshot into the box, or choose snapshot files, then press Analyze.";
+        return page(pasted, Some(message.into()), None).respond(StatusCode::BAD_REQUEST);
+    }
     let view = |analysis: Analysis| ResultView::new(&analysis);
     match run(
         &state,
@@ -362,20 +406,20 @@ async fn result_page(
 /// Display-ready values of an analysis; the template escapes every string.
 struct ResultView {
     answer: AnswerView,
-    verdict: String,
+    verdict: Vec<SentencePart>,
     strength: &'static str,
     summary: String,
     suspects: Vec<SuspectView>,
     findings: Vec<FindingView>,
-    groups: Vec<String>,
+    groups: Vec<Vec<SentencePart>>,
     unknown: Vec<(TagView, String, String)>,
-    unknown_steps: Vec<String>,
-    os_message: Option<String>,
+    unknown_steps: Vec<Vec<SentencePart>>,
+    os_message: Option<Vec<SentencePart>>,
     traces: Vec<TraceView>,
-    next_steps: Vec<String>,
+    next_steps: Vec<Vec<SentencePart>>,
     warnings: Vec<String>,
-    bars: BarChart,
-    lines: Option<LineChart>,
+    bars: charts::BarChart,
+    lines: Option<charts::LineChart>,
 }
 
 /// The answer card at the top of the result.
@@ -446,7 +490,7 @@ struct SuspectView {
     version_seen: String,
     newest: String,
     guidance_kind: &'static str,
-    guidance: String,
+    guidance: Vec<SentencePart>,
     evidence: Vec<EvidenceView>,
     report: Option<String>,
 }
@@ -457,7 +501,11 @@ struct EvidenceView {
     bytes: String,
     growth: String,
     kind: &'static str,
+    /// The source's full name (a title), its short label (`foo.sys · d684e72…` for an
+    /// analyzed driver) and the driver's page for a driver source.
     source: String,
+    source_label: String,
+    source_href: String,
     /// Where the fact comes from (a repository file and line, a vendor page), for a link.
     source_url: Option<String>,
     contribution: String,
@@ -485,39 +533,6 @@ struct TraceView {
     profile: String,
 }
 
-struct Bar {
-    y: String,
-    text_y: String,
-    width: String,
-    label: String,
-    value: String,
-    value_x: String,
-    class: &'static str,
-}
-
-struct BarChart {
-    height: String,
-    bars: Vec<Bar>,
-}
-
-struct Line {
-    points: String,
-    class: String,
-    label: String,
-    legend_y: String,
-}
-
-struct LineChart {
-    lines: Vec<Line>,
-    max_label: String,
-    first_label: String,
-    last_label: String,
-}
-
-const CHART_WIDTH: f64 = 640.0;
-const LABEL_WIDTH: f64 = 70.0;
-const VALUE_WIDTH: f64 = 90.0;
-
 impl ResultView {
     fn new(a: &Analysis) -> Self {
         let owner_class = |f: &Finding| match f.owner {
@@ -532,72 +547,33 @@ impl ResultView {
                 .and_then(|g| GrowthRate::of(g.bytes_per_hour, Some(g.bytes_per_sample)))
                 .map_or_else(|| "—".to_owned(), |rate| rate.short())
         };
-        let top: Vec<&Finding> = a.findings.iter().take(10).collect();
-        let max_bytes = top.iter().map(|f| f.bytes).max().unwrap_or(1).max(1) as f64;
-        let span = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH;
-        let bars = top
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let width = (f.bytes as f64 / max_bytes * span).max(1.0);
-                let y = 8.0 + i as f64 * 26.0;
-                Bar {
-                    y: format!("{y:.0}"),
-                    text_y: format!("{:.0}", y + 14.0),
-                    width: format!("{width:.1}"),
-                    label: format!("{} {}", TagView::new(f.tag).shown, short_pool(f)),
-                    value: human_bytes(f.bytes),
-                    value_x: format!("{:.1}", LABEL_WIDTH + width + 6.0),
+        let bars = charts::bar_chart(
+            a.findings
+                .iter()
+                .take(10)
+                .map(|f| charts::BarInput {
+                    label: chart_label(f),
+                    bytes: f.bytes,
                     class: owner_class(f),
-                }
-            })
-            .collect::<Vec<_>>();
-        let bar_height = format!("{:.0}", 16.0 + bars.len() as f64 * 26.0);
-
+                })
+                .collect(),
+        );
         let lines = (a.input.snapshots >= 2).then(|| {
-            let series: Vec<&Finding> = a
+            let series = a
                 .findings
                 .iter()
                 .filter(|f| f.history.len() >= 2)
                 .take(5)
-                .collect();
-            let max = series
-                .iter()
-                .flat_map(|f| f.history.iter().copied())
-                .max()
-                .unwrap_or(1)
-                .max(1) as f64;
-            let n = a.input.snapshots.max(2);
-            let (left, right, top_y, bottom) = (50.0, CHART_WIDTH - 110.0, 10.0, 190.0);
-            let lines = series
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    let points = f
-                        .history
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &b)| {
-                            let x = left + (right - left) * j as f64 / (n - 1) as f64;
-                            let y = bottom - (bottom - top_y) * b as f64 / max;
-                            format!("{x:.1},{y:.1}")
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    Line {
-                        points,
-                        class: format!("series-{i}"),
-                        label: format!("{} {}", TagView::new(f.tag).shown, short_pool(f)),
-                        legend_y: format!("{:.0}", 20.0 + i as f64 * 18.0),
-                    }
+                .map(|f| charts::SeriesInput {
+                    label: chart_label(f),
+                    values: f.history.clone(),
                 })
                 .collect();
-            LineChart {
-                lines,
-                max_label: human_bytes(max as u64),
-                first_label: a.input.labels.first().cloned().unwrap_or_default(),
-                last_label: a.input.labels.last().cloned().unwrap_or_default(),
-            }
+            // The snapshots' times when every one has a time; numbers otherwise (never a
+            // heading's text).
+            let times = Some(a.input.labels.clone())
+                .filter(|labels| labels.iter().all(|l| charts::is_snapshot_time(l)));
+            charts::line_chart(series, times)
         });
 
         let suspects = a
@@ -630,7 +606,7 @@ impl ResultView {
                     crate::attribution::GuidanceKind::ContactVendor => "contact-vendor",
                     crate::attribution::GuidanceKind::OsComponent => "os-component",
                 },
-                guidance: s.guidance.text.clone(),
+                guidance: text_parts(&s.guidance.text),
                 evidence: s
                     .evidence
                     .iter()
@@ -641,10 +617,12 @@ impl ResultView {
                         growth: GrowthRate::of(e.growth_bytes_per_hour, e.growth_bytes_per_sample)
                             .map_or_else(|| "—".into(), |rate| rate.short()),
                         kind: e.evidence.as_str(),
-                        source: match e.line {
+                        source: e.source.clone(),
+                        source_label: match e.line {
                             Some(l) => format!("{}:{l}", e.source),
-                            None => e.source.clone(),
+                            None => source_link(&e.source, &s.driver, "").0,
                         },
+                        source_href: source_link(&e.source, &s.driver, "").1,
                         source_url: e.source_url.clone(),
                         contribution: format!("{:.3}", e.contribution),
                     })
@@ -661,7 +639,7 @@ impl ResultView {
                 tag: TagView::new(f.tag),
                 pool: f.pool.name(),
                 bytes: human_bytes(f.bytes),
-                outstanding: f.outstanding.map_or("—".into(), |o| o.to_string()),
+                outstanding: f.outstanding.map_or("—".into(), thousands),
                 share: f
                     .pool_share
                     .map_or("—".into(), |s| format!("{:.1}%", s * 100.0)),
@@ -688,7 +666,7 @@ impl ResultView {
             .iter()
             .map(|g| {
                 let tags: Vec<String> = g.tags.iter().map(|t| TagView::new(*t).shown).collect();
-                format!("{}: {}", tags.join(" + "), g.reason)
+                text_parts(&format!("{}: {}", tags.join(" + "), g.reason))
             })
             .collect();
         let unknown = a
@@ -706,20 +684,20 @@ impl ResultView {
         let formats: Vec<&str> = a.input.files.iter().map(|f| f.format.name()).collect();
         Self {
             answer: AnswerView::new(&a.answer),
-            verdict: a.verdict.clone(),
+            verdict: text_parts(&a.verdict),
             strength: a.verdict_strength.as_str(),
             summary: format!(
-                "{} snapshot(s) ({}), {} tags{}{}",
-                a.input.snapshots,
+                "{} ({}), {}{}{}",
+                counted(a.input.snapshots as u64, "snapshot", "snapshots"),
                 formats.join(", "),
-                a.findings_total,
+                counted(a.findings_total as u64, "tag", "tags"),
                 a.input
                     .span_hours
                     .map(|h| format!(", {h:.1} hours"))
                     .unwrap_or_default(),
                 a.input
                     .driver_list
-                    .map(|n| format!(", {n} drivers in the list"))
+                    .map(|n| format!(", {} in the list", counted(n as u64, "driver", "drivers")))
                     .unwrap_or_default()
             ),
             suspects,
@@ -729,9 +707,9 @@ impl ResultView {
             unknown_steps: a
                 .unknown_tags
                 .first()
-                .map(|u| u.next_steps.clone())
+                .map(|u| u.next_steps.iter().map(|s| text_parts(s)).collect())
                 .unwrap_or_default(),
-            os_message: a.os_tags.as_ref().map(|o| o.message.clone()),
+            os_message: a.os_tags.as_ref().map(|o| text_parts(&o.message)),
             traces: a
                 .os_tags
                 .iter()
@@ -744,15 +722,17 @@ impl ResultView {
                     profile: t.profile.clone(),
                 })
                 .collect(),
-            next_steps: a.next_steps.clone(),
+            next_steps: a.next_steps.iter().map(|s| text_parts(s)).collect(),
             warnings: a.input.warnings.iter().take(10).cloned().collect(),
-            bars: BarChart {
-                height: bar_height,
-                bars,
-            },
+            bars,
             lines,
         }
     }
+}
+
+/// `Abcd NP`: the tag and its pool, as the charts name a finding.
+fn chart_label(f: &Finding) -> String {
+    format!("{} {}", TagView::new(f.tag).shown, short_pool(f))
 }
 
 fn short_pool(f: &Finding) -> &'static str {

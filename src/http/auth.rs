@@ -53,9 +53,99 @@ fn token_matches(presented: &str, expected: &str) -> bool {
     !presented.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
 }
 
+/// The cookie that remembers, for one browser session, that this browser gave the admin token
+/// on the upload form.
+pub const UPLOAD_COOKIE: &str = "poolsleuth_upload";
+
+/// The key of the upload cookie's digest, drawn at start: the cookie holds a digest of the
+/// token, never the token, and a restart makes every remembered cookie void.
+pub struct CookieKey([u8; 32]);
+
+impl CookieKey {
+    pub fn random() -> Self {
+        let mut key = [0; 32];
+        // Without an entropy source there is nothing safe to key with; the operating system
+        // always has one where this server runs.
+        getrandom::fill(&mut key).expect("the operating system's random source");
+        Self(key)
+    }
+
+    /// The cookie's value for the admin token: HMAC-SHA256(key, token), in hex.
+    fn value(&self, token: &str) -> String {
+        hmac_sha256(&self.0, token.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for CookieKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CookieKey(..)")
+    }
+}
+
+/// The `Set-Cookie` value after an upload the admin token allowed. `secure`: the browser
+/// reached us over https (through a proxy), so the cookie must never travel over plain http.
+pub fn upload_cookie(state: &AppState, secure: bool) -> Option<String> {
+    let token = state.config.admin_token.as_deref()?;
+    Some(format!(
+        "{UPLOAD_COOKIE}={}; Path=/upload; HttpOnly; SameSite=Strict{}",
+        state.cookie_key.value(token),
+        if secure { "; Secure" } else { "" }
+    ))
+}
+
+/// Whether the request carries the upload cookie of the current admin token.
+pub fn has_upload_cookie(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(token) = state.config.admin_token.as_deref() else {
+        return false;
+    };
+    let expected = state.cookie_key.value(token);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| {
+            name == UPLOAD_COOKIE && bool::from(value.as_bytes().ct_eq(expected.as_bytes()))
+        })
+}
+
+/// HMAC (RFC 2104) over SHA-256.
+fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{bearer_token, token_matches};
+    use super::{bearer_token, hmac_sha256, token_matches};
+
+    #[test]
+    fn the_cookie_digest_is_hmac_sha256() {
+        // RFC 4231 test case 2 ("Jefe"), its key zero-padded to 32 bytes as HMAC pads it.
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(b"Jefe");
+        let mac = hmac_sha256(&key, b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
 
     #[test]
     fn tokens_must_match_exactly() {

@@ -126,7 +126,7 @@ pub async fn analyze_and_store(
             })
             .await?;
         batch = returned;
-        tracing::info!(file = %file_name, status = outcome.status.as_str(), tags = outcome.tags_stored, "driver analysed");
+        tracing::info!(file = %file_name, status = outcome.status.as_str(), tags = outcome.tags_stored, "driver analyzed");
         metrics::counter!("poolsleuth_driver_files_total", "status" => outcome.status.as_str())
             .increment(1);
         outcomes.push(outcome);
@@ -272,13 +272,13 @@ struct UploadParams {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Nothing new was stored (every file was known, or every file of a multipart batch failed)", body = UploadReport),
-        (status = 201, description = "At least one file was analysed and stored", body = UploadReport),
+        (status = 201, description = "At least one file was analyzed and stored", body = UploadReport),
         (status = 400, description = "No files, too many files, an unreadable body or query", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
         (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
         (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 413, description = "The body is larger than the server's limit", body = ErrorBody),
-        (status = 422, description = "A single raw-body upload that is not a kernel driver the server can analyse", body = ErrorBody),
+        (status = 422, description = "A single raw-body upload that is not a kernel driver the server can analyze", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
 )]
@@ -349,14 +349,14 @@ pub struct DeletedDriver {
     delete,
     path = "/api/v1/drivers/sha256/{sha256}",
     tag = "admin",
-    params(("sha256" = String, Path, description = "SHA-256 of the analysed file: 64 hex digits, any case", pattern = "^[0-9a-fA-F]{64}$")),
+    params(("sha256" = String, Path, description = "SHA-256 of the analyzed file: 64 hex digits, any case", pattern = "^[0-9a-fA-F]{64}$")),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The file's analysis and attributions are gone", body = DeletedDriver),
         (status = 400, description = "Not a SHA-256", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
         (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
-        (status = 404, description = "No analysed driver has that SHA-256", body = ErrorBody),
+        (status = 404, description = "No analyzed driver has that SHA-256", body = ErrorBody),
         (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
@@ -376,7 +376,7 @@ async fn delete_driver(
     let removed = state
         .blocking(move |index, _| Ok(index.delete_source(&name)?))
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no analysed driver with SHA-256 {sha256}")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no analyzed driver with SHA-256 {sha256}")))?;
     state.rebuild_view().await?;
     Ok(Json(DeletedDriver { sha256, removed }))
 }

@@ -2,7 +2,6 @@
 //! return [`ApiError`]; HTML routes wrap the same error in [`PageError`] and render it.
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
@@ -123,12 +122,20 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
+impl ApiError {
+    /// The error as one line of text, for a client that asked for text (`?output=text`).
+    pub fn into_text_response(self) -> Response {
+        let response = (
+            self.status(),
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("error: {}\n", self.public_message()),
+        )
+            .into_response();
+        self.with_headers(response)
+    }
+
+    fn with_headers(self, mut response: Response) -> Response {
+        if response.status() == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -139,6 +146,19 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        // One line that ends like every text answer does, so a shell prompt after `curl` starts
+        // on its own line.
+        let mut text = body.to_string();
+        text.push('\n');
+        let response = (status, [(header::CONTENT_TYPE, "application/json")], text).into_response();
+        self.with_headers(response)
     }
 }
 

@@ -5,6 +5,7 @@ mod analyze;
 mod api;
 mod auth;
 mod body;
+mod charts;
 mod connections;
 mod drivers;
 mod error;
@@ -33,6 +34,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 pub use connections::ConnectionLimits;
 pub use error::{ApiError, ApiPath, ApiResult, PageError, PageResult};
 pub use openapi::{ApiDoc, document as openapi_document};
+pub use views::{counted, thousands};
 
 use crate::attribution::KnowledgeCache;
 use crate::driver::AnalysisLimits;
@@ -88,6 +90,8 @@ pub struct AppState {
     pub snapshot_memory: Arc<Semaphore>,
     /// The outcome of each followed list's last refresh, for `/sources`.
     pub list_refresh: Arc<RefreshBoard>,
+    /// Keys the upload form's remembered-token cookie (see [`auth::upload_cookie`]).
+    pub cookie_key: Arc<auth::CookieKey>,
 }
 
 /// The snapshot upload budget, in multiples of the largest snapshot: a few big uploads at
@@ -115,6 +119,7 @@ impl AppState {
             knowledge: Arc::new(KnowledgeCache::new()),
             snapshot_memory: Arc::new(Semaphore::new(snapshot_budget)),
             list_refresh: Arc::new(RefreshBoard::default()),
+            cookie_key: Arc::new(auth::CookieKey::random()),
         }
     }
 
@@ -180,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::map_response(json_ends_with_newline))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http()
@@ -231,6 +237,32 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(pages::CONTENT_SECURITY_POLICY),
         ))
+}
+
+/// Every JSON answer ends with a newline, as a text file does, so that the shell prompt after
+/// `curl` starts on a line of its own. Answers already ending with one (the analysis, errors)
+/// and streamed ones pass untouched.
+async fn json_ends_with_newline(response: axum::response::Response) -> axum::response::Response {
+    use axum::body::{Body, HttpBody};
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_json || response.body().size_hint().exact().is_none() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return axum::response::Response::from_parts(parts, Body::empty());
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return axum::response::Response::from_parts(parts, Body::from(bytes));
+    }
+    let mut with_newline = Vec::with_capacity(bytes.len() + 1);
+    with_newline.extend_from_slice(&bytes);
+    with_newline.push(b'\n');
+    parts.headers.remove(header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, Body::from(with_newline))
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests (within the shutdown

@@ -5,19 +5,18 @@ use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::ApiError;
 use super::api::{SearchParams, driver_report, query_params, run_search, tag_report};
-use super::auth::require_token;
+use super::auth::{has_upload_cookie, require_token, upload_cookie};
 use super::drivers::{UploadReport, analyze_and_store, read_multipart};
-use super::views::{AnalysisView, EntryView, NextStepView, TagView};
+use super::views::{AnalysisView, EntryView, NextStepView, TagView, counted, thousands};
 use super::{ApiPath, AppState, PageResult};
-use crate::index::IndexStats;
-use crate::knowledge::SourceInfo;
+use crate::knowledge::SourceKind;
 
 const PAGE_SIZE: usize = 25;
 const STYLESHEET: &str = include_str!("../../assets/style.css");
@@ -62,12 +61,17 @@ struct SearchPageParams {
 struct SearchHtml {
     query: String,
     total: usize,
-    first: usize,
-    last: usize,
+    /// `total`, `first` and `last` with thousands separators.
+    total_shown: String,
+    first: String,
+    last: String,
     hits: Vec<EntryView>,
     prev_href: Option<String>,
     next_href: Option<String>,
-    stats: Option<IndexStats>,
+    /// The knowledge base's size in words (`12,345 attributions`, `3 sources`).
+    stats: Option<(String, String)>,
+    /// No imported list: only the embedded ones (and maybe scanned drivers).
+    starter_only: bool,
     next_steps: Vec<NextStepView>,
 }
 
@@ -97,17 +101,30 @@ async fn search_page(
     let results = results.page;
     Ok(SearchHtml {
         total: results.total,
-        first: if results.hits.is_empty() {
+        total_shown: thousands(results.total as u64),
+        first: thousands(if results.hits.is_empty() {
             0
         } else {
-            offset + 1
-        },
-        last: offset + results.hits.len(),
+            offset as u64 + 1
+        }),
+        last: thousands((offset + results.hits.len()) as u64),
         hits: results.hits.iter().map(EntryView::from_hit).collect(),
         prev_href: (page > 1).then(|| link(page - 1)),
         next_href: (offset + results.hits.len() < results.total).then(|| link(page + 1)),
         query: params.q,
-        stats,
+        // Scanned drivers do not make up for Microsoft's list: the hint stays until a list is
+        // imported.
+        starter_only: stats.as_ref().is_some_and(|s| {
+            s.entries_by_source_kind
+                .get(SourceKind::List.as_str())
+                .is_none_or(|n| *n == 0)
+        }),
+        stats: stats.map(|s| {
+            (
+                counted(s.entries, "attribution", "attributions"),
+                counted(s.sources, "source", "sources"),
+            )
+        }),
         next_steps,
     })
 }
@@ -152,6 +169,8 @@ struct DriverHtml {
     versions: Vec<String>,
     components: Vec<String>,
     tags: Vec<EntryView>,
+    /// Distinct tags: the same tag from several versions or lists counts once.
+    tag_count: usize,
     analyses: Vec<AnalysisView>,
     /// Per tag, the scanned versions whose code allocates it and those whose code does not
     /// (only when several versions were scanned).
@@ -213,6 +232,12 @@ async fn driver_page(
         .collect();
     Ok(DriverHtml {
         query: report.driver.clone(),
+        tag_count: report
+            .tags
+            .iter()
+            .map(|t| t.tag)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
         tags: report.tags.iter().map(EntryView::new).collect(),
         tag_versions: tag_versions(&oldest_first),
         analyses: oldest_first.into_iter().rev().collect(),
@@ -227,8 +252,36 @@ async fn driver_page(
 #[template(path = "sources.html")]
 struct SourcesHtml {
     query: String,
-    sources: Vec<SourceInfo>,
+    lists: Vec<ListView>,
+    drivers: Vec<DriverGroupView>,
+    /// `3 files`.
+    driver_files: String,
     followed: Vec<FollowedView>,
+}
+
+/// A tag list (embedded or imported), display-ready.
+struct ListView {
+    name: String,
+    kind: &'static str,
+    entries: String,
+    version: String,
+    origin: String,
+    imported: String,
+}
+
+/// The uploaded files of one driver name, newest version last.
+struct DriverGroupView {
+    driver: String,
+    href: String,
+    files: Vec<DriverFileView>,
+}
+
+struct DriverFileView {
+    version: String,
+    sha256: String,
+    short_sha256: String,
+    tags: String,
+    uploaded: String,
 }
 
 /// A followed list's last refresh, display-ready.
@@ -243,16 +296,68 @@ struct FollowedView {
 
 fn when(t: Option<time::OffsetDateTime>) -> String {
     t.and_then(|t| {
-        t.format(time::macros::format_description!(
-            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-        ))
-        .ok()
+        t.to_offset(time::UtcOffset::UTC)
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+            ))
+            .ok()
     })
     .unwrap_or_else(|| "never".into())
 }
 
+/// An RFC 3339 time as `2026-12-03 06:40:12 UTC`; anything else as it is.
+fn when_rfc3339(text: &str) -> String {
+    match time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        Ok(t) => when(Some(t)),
+        Err(_) => text.to_owned(),
+    }
+}
+
 async fn sources_page(State(state): State<AppState>) -> PageResult<SourcesHtml> {
-    let sources = state.blocking(|index, _| Ok(index.sources()?)).await?;
+    let sources = state.blocking(|index, _| Ok(index.all_sources()?)).await?;
+    let mut lists = Vec::new();
+    let mut drivers: Vec<DriverGroupView> = Vec::new();
+    let mut driver_files = 0;
+    for source in sources {
+        if source.kind != SourceKind::Driver {
+            lists.push(ListView {
+                kind: match source.kind {
+                    SourceKind::Default => "built in",
+                    SourceKind::List | SourceKind::Driver => "imported",
+                },
+                entries: thousands(source.entries),
+                version: source.version.unwrap_or_default(),
+                origin: source.origin.unwrap_or_default(),
+                imported: when_rfc3339(&source.imported_at),
+                name: source.name,
+            });
+            continue;
+        }
+        driver_files += 1;
+        let file_name = source.origin.clone().unwrap_or_default();
+        let driver = crate::knowledge::normalize_driver_name(&file_name);
+        let sha256 = source
+            .name
+            .strip_prefix(crate::import::DRIVER_SOURCE_PREFIX)
+            .unwrap_or(&source.name)
+            .to_owned();
+        let file = DriverFileView {
+            version: source.version.unwrap_or_default(),
+            short_sha256: format!("{}…", sha256.chars().take(12).collect::<String>()),
+            sha256,
+            tags: counted(source.entries, "tag", "tags"),
+            uploaded: when_rfc3339(&source.imported_at),
+        };
+        // Sorted by file name, so one driver's files are together but for case.
+        match drivers.iter_mut().find(|group| group.driver == driver) {
+            Some(group) => group.files.push(file),
+            None => drivers.push(DriverGroupView {
+                href: super::views::driver_href(&driver),
+                driver,
+                files: vec![file],
+            }),
+        }
+    }
     let followed = state
         .list_refresh
         .statuses()
@@ -268,7 +373,9 @@ async fn sources_page(State(state): State<AppState>) -> PageResult<SourcesHtml> 
         .collect();
     Ok(SourcesHtml {
         query: String::new(),
-        sources,
+        lists,
+        drivers,
+        driver_files: counted(driver_files, "file", "files"),
         followed,
     })
 }
@@ -279,27 +386,39 @@ struct UploadHtml {
     query: String,
     report: Option<UploadReport>,
     error: Option<String>,
+    /// This browser gave the admin token earlier in its session (the upload cookie).
+    remembered: bool,
 }
 
-async fn upload_form() -> UploadHtml {
+async fn upload_form(State(state): State<AppState>, headers: HeaderMap) -> UploadHtml {
     UploadHtml {
         query: String::new(),
         report: None,
         error: None,
+        remembered: has_upload_cookie(&state, &headers),
     }
 }
 
 /// The browser upload: a multipart form with the admin token as a field (browsers cannot set
-/// an Authorization header without JavaScript). The form sends the token before the files, so
-/// a wrong token is refused before any file is read.
-async fn upload_submit(State(state): State<AppState>, multipart: Multipart) -> Response {
+/// an Authorization header without JavaScript), or the cookie an earlier upload of this
+/// browser session set. The form sends the token before the files, so a wrong token is
+/// refused before any file is read.
+async fn upload_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
     let limit = state.config.max_body_bytes;
+    let remembered = has_upload_cookie(&state, &headers);
     let result = async {
         let authorize = |fields: &[(String, String)]| {
             let token = fields
                 .iter()
                 .find(|(name, _)| name == "token")
                 .map_or("", |(_, value)| value.as_str());
+            if token.trim().is_empty() && remembered {
+                return Ok(());
+            }
             require_token(&state, token).map(drop)
         };
         let (files, _) = read_multipart(multipart, limit, authorize).await?;
@@ -312,20 +431,46 @@ async fn upload_submit(State(state): State<AppState>, multipart: Multipart) -> R
     }
     .await;
     match result {
-        Ok(report) => UploadHtml {
-            query: String::new(),
-            report: Some(report),
-            error: None,
+        Ok(report) => {
+            let page = UploadHtml {
+                query: String::new(),
+                report: Some(report),
+                error: None,
+                remembered: true,
+            };
+            match upload_cookie(&state, behind_https(&headers)) {
+                Some(cookie) => ([(header::SET_COOKIE, cookie)], page).into_response(),
+                None => page.into_response(),
+            }
         }
-        .into_response(),
         Err(error) => {
             let status = error.status();
+            let message = match error {
+                // The page has no header to send: say it in the form's words.
+                ApiError::Unauthorized => {
+                    "the server refused the token: type the admin token the server was started with (POOLSLEUTH_ADMIN_TOKEN)".into()
+                }
+                error => error.public_message(),
+            };
             let page = UploadHtml {
                 query: String::new(),
                 report: None,
-                error: Some(error.public_message()),
+                error: Some(message),
+                remembered: remembered && status != axum::http::StatusCode::UNAUTHORIZED,
             };
             (status, page).into_response()
         }
     }
+}
+
+/// The browser reached the server over https through a proxy that says so.
+fn behind_https(headers: &HeaderMap) -> bool {
+    let says_https = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.to_ascii_lowercase().contains("https"))
+    };
+    says_https("x-forwarded-proto") || says_https("forwarded")
 }

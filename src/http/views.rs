@@ -29,6 +29,42 @@ pub fn driver_href(driver: &str) -> String {
     format!("/drivers/{}", path_segment(driver))
 }
 
+/// A count with thousands separators: `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `1 source`, `2 sources`, `1,204 entries`.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// How a source is shown where space is short: an analysed driver's source
+/// (`driver:<sha256>`) becomes `foo.sys 4.0.1.2 · d684e72…` with a link to the driver's page;
+/// a list keeps its name and has no link.
+pub fn source_link(source: &str, driver: &str, version: &str) -> (String, String) {
+    match source.strip_prefix(crate::import::DRIVER_SOURCE_PREFIX) {
+        Some(sha256) if !driver.is_empty() => {
+            let short: String = sha256.chars().take(7).collect();
+            let label = if version.is_empty() {
+                format!("{driver} · {short}…")
+            } else {
+                format!("{driver} {version} · {short}…")
+            };
+            (label, driver_href(driver))
+        }
+        _ => (source.to_owned(), String::new()),
+    }
+}
+
 /// A tag as shown on a page: exact text with a visible mark for trailing padding.
 #[derive(Debug, Clone)]
 pub struct TagView {
@@ -61,7 +97,10 @@ pub struct EntryView {
     pub version: String,
     pub confidence: &'static str,
     pub confidence_label: &'static str,
+    /// The source's full name (a title), its short label and, for a driver, its page.
     pub source: String,
+    pub source_label: String,
+    pub source_href: String,
     pub line: String,
     /// An http(s) link to what shows the fact (checked on import), or empty.
     pub source_url: String,
@@ -72,6 +111,8 @@ pub struct EntryView {
 impl EntryView {
     pub fn new(entry: &TagEntry) -> Self {
         let driver = entry.owner.driver.clone().unwrap_or_default();
+        let version = entry.version.clone().unwrap_or_default();
+        let (source_label, source_href) = source_link(&entry.source, &driver, &version);
         Self {
             tag: TagView::new(entry.tag),
             is_pattern: entry.is_pattern,
@@ -84,10 +125,12 @@ impl EntryView {
             component: entry.owner.component.clone().unwrap_or_default(),
             description: entry.description.clone(),
             vendor: entry.vendor.clone().unwrap_or_default(),
-            version: entry.version.clone().unwrap_or_default(),
+            version,
             confidence: entry.confidence.as_str(),
             confidence_label: entry.confidence.label(),
             source: entry.source.clone(),
+            source_label,
+            source_href,
             line: entry.line.map(|l| l.to_string()).unwrap_or_default(),
             source_url: entry.provenance.source_url.clone().unwrap_or_default(),
             source_note: entry.provenance.source_note.clone().unwrap_or_default(),
@@ -172,6 +215,32 @@ mod tests {
         );
         assert_eq!(TagView::new(PoolTag::parse("Io").unwrap()).shown, "Io··");
     }
+
+    #[test]
+    fn counts_read_as_words() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(counted(1, "source", "sources"), "1 source");
+        assert_eq!(counted(12_000, "entry", "entries"), "12,000 entries");
+    }
+
+    #[test]
+    fn driver_sources_are_short_links() {
+        let sha = "d684e72a".repeat(8);
+        assert_eq!(
+            source_link(&format!("driver:{sha}"), "foo.sys", "4.0.1.2"),
+            (
+                "foo.sys 4.0.1.2 · d684e72…".to_owned(),
+                "/drivers/foo.sys".to_owned()
+            )
+        );
+        assert_eq!(
+            source_link("wdk-pooltag", "foo.sys", "1"),
+            ("wdk-pooltag".to_owned(), String::new())
+        );
+    }
 }
 
 /// One analysed driver file, ready for the driver page.
@@ -179,7 +248,8 @@ mod tests {
 pub struct AnalysisView {
     pub file_name: String,
     pub sha256: String,
-    pub size: u64,
+    /// `12,345 bytes (12.1 KiB)`.
+    pub size: String,
     pub machine: String,
     pub timestamp: String,
     pub kernel: String,
@@ -213,7 +283,11 @@ impl AnalysisView {
         Self {
             file_name: analysis.file_name.clone(),
             sha256: analysis.sha256.clone(),
-            size: analysis.size,
+            size: format!(
+                "{} bytes ({})",
+                thousands(analysis.size),
+                crate::format::human_bytes(analysis.size)
+            ),
             machine: format!("{:?}", analysis.machine),
             timestamp: analysis
                 .timestamp_iso

@@ -199,9 +199,9 @@ impl Drop for ServerProcess {
 }
 
 /// The binary the process tests run: `POOLSLEUTH_RELEASE_BIN` when set (CI builds the release
-/// binary, whose timing and memory are what users get), else this build's.
+/// binary, whose timing and memory are what users get) and not empty, else this build's.
 pub fn server_binary() -> PathBuf {
-    match std::env::var_os("POOLSLEUTH_RELEASE_BIN") {
+    match std::env::var_os("POOLSLEUTH_RELEASE_BIN").filter(|path| !path.is_empty()) {
         Some(path) => PathBuf::from(path),
         None => {
             eprintln!("note: POOLSLEUTH_RELEASE_BIN is not set; testing the debug build instead");

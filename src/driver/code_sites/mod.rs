@@ -7,10 +7,17 @@
 //! entries), or a stack address. States flow along the fall-through path and along forward
 //! branches (joined at their targets); backward branches are ignored. Calls clobber volatile
 //! registers. Every pass is bounded by a shared instruction budget.
+//!
+//! x86 (32-bit) code passes arguments by pushes, so three things a reader follows are followed
+//! there too: a call to one of the driver's own functions pops what its `ret N` pops; a stack
+//! pointer whose offset from the entry is lost (paths of different depths joined) floats, so
+//! later pushes still read back; and a load from a writable global the code never writes (nor
+//! takes the address of, nor the data holds a pointer to) is its initial value in the image.
 
 pub(crate) mod arm64;
 pub(crate) mod x86;
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::apis::{ApiKind, POOL_APIS, TagArg, WdfApi, find_api};
@@ -83,6 +90,10 @@ pub(crate) enum Val {
     WdfFn(u32),
     /// Points into the current frame at this offset (relative to the stack pointer at entry).
     StackAddr(i64),
+    /// Holds what an x86 driver's writable global at this address held when it was loaded:
+    /// its initial value in the image if no code writes it (see [`ScanOut::written_globals`]),
+    /// which is known only once every chunk is scanned.
+    Global(u64),
 }
 
 impl Val {
@@ -114,6 +125,16 @@ pub(crate) struct State {
 }
 
 const MAX_SLOTS: usize = 96;
+
+/// Bytes from an address the code holds (or indexes from) that are taken to be written through
+/// it: a small structure or array.
+pub(crate) const TAKEN_ADDRESS_SPAN: u64 = 64;
+
+/// Where an x86 frame's stack pointer is put once its offset from the entry is lost (after a
+/// branch join of paths whose pushes differ, say, when one of them called a function that
+/// popped its own arguments): far below any real frame offset, so what is pushed from there
+/// on is read back at the right place while nothing pushed before can be mistaken for it.
+const FLOATING_SP: i64 = -0x1000_0000;
 
 impl State {
     pub fn unknown(nregs: usize) -> Self {
@@ -176,6 +197,13 @@ impl State {
         }
     }
 
+    /// Gives a lost stack pointer a fresh place (see [`FLOATING_SP`]); the slots of any earlier
+    /// floating place are dropped, frame slots (parameters, `ebp`-based locals) stay.
+    pub fn float_sp(&mut self) {
+        self.forget_range(i64::MIN, FLOATING_SP / 2);
+        self.sp = Some(FLOATING_SP);
+    }
+
     pub fn forget_range(&mut self, from: i64, to: i64) {
         let keys: Vec<i64> = self.slots.range(from..to).map(|(k, _)| *k).collect();
         for k in keys {
@@ -227,6 +255,11 @@ pub(crate) struct Ctx<'i, 'a> {
     pub api_of_import: HashMap<usize, usize>,
     pub bind_import: Option<usize>,
     pub budget: u64,
+    /// Stack bytes the driver's own x86 functions pop on return, by start, as far as asked
+    /// (see [`x86::own_pops`]); it depends on the code alone, so it holds across passes.
+    pub x86_pops: RefCell<HashMap<u64, u16>>,
+    /// Instructions those walks may still decode, over all of them.
+    pub x86_pops_budget: Cell<u64>,
 }
 
 /// Outputs of one scanning pass.
@@ -243,6 +276,9 @@ pub(crate) struct ScanOut {
     /// Direct call and jump targets the scan asked [`Ctx::is_wrapper`] about: what the result
     /// depends on in the wrapper table.
     pub wrapper_lookups: Vec<u64>,
+    /// Addresses of writable data the code writes or takes the address of (x86): a
+    /// [`Val::Global`] loaded from one of them is no constant.
+    pub written_globals: HashSet<u64>,
 }
 
 impl ScanOut {
@@ -252,6 +288,8 @@ impl ScanOut {
         self.obs.extend(chunk.obs.iter().cloned());
         self.call_targets.extend(chunk.call_targets.iter().copied());
         self.bind_infos.extend(chunk.bind_infos.iter().copied());
+        self.written_globals
+            .extend(chunk.written_globals.iter().copied());
         for (func, imms) in &chunk.imms {
             self.imms.insert(*func, imms.clone());
         }
@@ -324,7 +362,8 @@ impl Ctx<'_, '_> {
     }
 
     /// Loads from a global address: IAT slots become imports, the KMDF table variable becomes
-    /// the table, read-only data becomes its constant.
+    /// the table, read-only data becomes its constant, and 32-bit writable data a
+    /// [`Val::Global`] (a constant if the code never writes it).
     pub fn load_global(&self, va: u64, size: u32) -> Val {
         if let Some(&i) = self.image.iat.get(&va) {
             return Val::Import(i);
@@ -342,7 +381,35 @@ impl Ctx<'_, '_> {
                 return Val::konst(v);
             }
         }
+        if !self.image.is_64 && size == 4 && self.image.is_data_va(va) {
+            return Val::Global(va);
+        }
         Val::Unknown
+    }
+
+    /// The initial value of a writable global the code never writes or takes the address of
+    /// (`written` comes from every chunk's [`ScanOut::written_globals`]), and to which the
+    /// image's data holds no pointer: zero where the section has no file bytes (`.bss`). A
+    /// pointer the data holds counts only if it points at the global itself (data is full of
+    /// pointers to neighbouring globals; a reader following cross-references sees the same).
+    fn unwritten_global(&self, va: u64, written: &HashSet<u64>) -> Option<u32> {
+        if (va..va + 4).any(|a| written.contains(&a)) || self.image.data_points_at(va, 4) {
+            return None;
+        }
+        match self.image.read_u32_va(va) {
+            Some(v) => Some(v),
+            None => self.image.is_data_va(va).then_some(0),
+        }
+    }
+
+    /// Stack bytes the driver's own x86 function at `start` pops on return.
+    pub fn x86_callee_pops(&self, start: u64) -> u16 {
+        if let Some(&n) = self.x86_pops.borrow().get(&start) {
+            return n;
+        }
+        let n = x86::own_pops(self, start);
+        self.x86_pops.borrow_mut().insert(start, n);
+        n
     }
 
     /// Classifies an import call.
@@ -409,6 +476,8 @@ pub(crate) fn analyze(image: &Image<'_>, limits: &CodeLimits) -> CodeResult {
             bind_import = Some(i);
         }
     }
+    // A file that imports no tag-taking API and is no KMDF driver has no code-site tag to find:
+    // it gets its identity only (version resource, signer), not a disassembly.
     if api_of_import.is_empty() && bind_import.is_none() {
         return result;
     }
@@ -435,6 +504,8 @@ pub(crate) fn analyze(image: &Image<'_>, limits: &CodeLimits) -> CodeResult {
         api_of_import,
         bind_import,
         budget: limits.max_instructions,
+        x86_pops: RefCell::new(HashMap::new()),
+        x86_pops_budget: Cell::new(limits.max_instructions / 8),
     };
     let mut all_targets: HashSet<u64> = HashSet::new();
     let max_passes = limits.max_wrapper_depth + 3;
@@ -549,6 +620,11 @@ pub(crate) fn analyze(image: &Image<'_>, limits: &CodeLimits) -> CodeResult {
                     }
                 }
             }
+            Val::Global(va) => match ctx.unwritten_global(va, &out.written_globals) {
+                Some(v) if v != 0 => result.sites.push(site(v)),
+                Some(_) if kind == ApiKind::Free => {}
+                _ => result.unresolved.push(site(0)),
+            },
             // A parameter inside a wrapper is resolved at the wrapper's call sites.
             Val::Param(_) if ctx.wrappers.contains_key(&o.func_va) => {}
             _ => result.unresolved.push(site(0)),

@@ -8,7 +8,8 @@ use iced_x86::{
 };
 
 use super::{
-    ArgReader, Callee, ChunkScanner, ConstSet, Ctx, ParamLoc, ScanOut, State, Val, x86_pop_bytes,
+    ArgReader, Callee, ChunkScanner, ConstSet, Ctx, ParamLoc, ScanOut, State, TAKEN_ADDRESS_SPAN,
+    Val, x86_pop_bytes,
 };
 use crate::driver::image::{Image, MACHINE_X64};
 
@@ -346,15 +347,83 @@ impl Scanner<'_, '_, '_> {
             for r in [RAX, RCX, RDX] {
                 st.regs[r] = Val::Unknown;
             }
-            let pop = i64::from(x86_pop_bytes(callee));
+            // What the callee may overwrite of the caller's stack: its arguments. Their number
+            // is known for a driver function that pops them (`ret N`); otherwise the next few
+            // slots go.
+            let (pop, clobbered) = match (callee, direct) {
+                (Some(Callee::Api(_)), _) | (_, None) => {
+                    let pop = i64::from(x86_pop_bytes(callee));
+                    (pop, pop.max(0x20))
+                }
+                (_, Some(target)) => match i64::from(self.ctx.x86_callee_pops(target)) {
+                    0 => (0, 0x20),
+                    pop => (pop, pop),
+                },
+            };
             if let Some(sp) = st.sp {
-                st.forget_range(sp, sp + pop.max(0x20));
+                st.forget_range(sp, sp + clobbered);
                 st.sp = Some(sp + pop);
             }
         }
     }
 
+    /// Notes the writable globals (x86) an instruction writes or takes the address of, so that
+    /// a [`Val::Global`] loaded from one is not taken for a constant.
+    fn note_global_writes(&mut self, st: &State, ins: &Instruction, out: &mut ScanOut) {
+        let image = self.ctx.image;
+        for op in 0..ins.op_count() {
+            match ins.op_kind(op) {
+                OpKind::Immediate32 => {
+                    let address = u64::from(ins.immediate32());
+                    if image.is_data_va(address) {
+                        taint(out, address, TAKEN_ADDRESS_SPAN);
+                    }
+                }
+                OpKind::Memory => {
+                    let base = ins.memory_base();
+                    let disp = u64::from(ins.memory_displacement32());
+                    let address = match self.reg(st, base) {
+                        _ if base == Register::None => disp,
+                        Val::Const(c) if ins.memory_index() == Register::None => match c.single() {
+                            Some(b) => b.wrapping_add(disp) & 0xffff_ffff,
+                            None => continue,
+                        },
+                        _ => continue,
+                    };
+                    if !image.is_data_va(address) {
+                        continue;
+                    }
+                    if ins.mnemonic() == Mnemonic::Lea || ins.memory_index() != Register::None {
+                        taint(out, address, TAKEN_ADDRESS_SPAN);
+                        continue;
+                    }
+                    let size = ins.memory_size().size().max(1) as u64;
+                    // The operand's own access (`push [g]` also writes the stack).
+                    let written = self.info.info(ins).used_memory().iter().any(|m| {
+                        m.base() == base
+                            && m.index() == Register::None
+                            && m.displacement() as u32 == ins.memory_displacement32()
+                            && matches!(
+                                m.access(),
+                                OpAccess::Write
+                                    | OpAccess::CondWrite
+                                    | OpAccess::ReadWrite
+                                    | OpAccess::ReadCondWrite
+                            )
+                    });
+                    if written {
+                        taint(out, address, size);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn step_plain(&mut self, st: &mut State, ins: &Instruction, func: u64, out: &mut ScanOut) {
+        if !self.is64 {
+            self.note_global_writes(st, ins, out);
+        }
         let m = ins.mnemonic();
         match m {
             Mnemonic::Mov => {
@@ -711,6 +780,11 @@ impl ChunkScanner for Scanner<'_, '_, '_> {
                 reachable = true;
                 self.fresh = true;
             }
+            // x86 passes arguments by pushes: once the frame offset is lost, pushes are still
+            // read back relative to the stack pointer.
+            if !self.is64 && st.sp.is_none() {
+                st.float_sp();
+            }
             if self.trace {
                 eprintln!(
                     "{ip:#x} {:?} sp={:?} regs={:?} slots={:?}",
@@ -776,6 +850,89 @@ impl ChunkScanner for Scanner<'_, '_, '_> {
             }
         }
     }
+}
+
+/// Marks `len` bytes from `address` as written.
+fn taint(out: &mut ScanOut, address: u64, len: u64) {
+    out.written_globals.extend(address..address + len.min(256));
+}
+
+/// Most instructions [`own_pops`] decodes in one function.
+const MAX_POPS_WALK: u64 = 4096;
+
+/// Stack bytes one of the driver's own x86 functions pops on return (`ret N`, as stdcall
+/// functions do), found by walking its code from `start` along its branches; 0 when it returns
+/// with a plain `ret`, or when no return is found or its returns disagree. Calls are stepped
+/// over, and a jump to another known function start or import thunk (a tail call) is not
+/// followed.
+pub(crate) fn own_pops(ctx: &Ctx<'_, '_>, start: u64) -> u16 {
+    let Some(section) = ctx
+        .image
+        .code_sections()
+        .into_iter()
+        .map(|(rva, bytes)| (ctx.image.image_base + u64::from(rva), bytes))
+        .find(|(va, bytes)| start >= *va && start < va + bytes.len() as u64)
+    else {
+        return 0;
+    };
+    let (va0, bytes) = section;
+    let end = va0 + bytes.len() as u64;
+    let mut todo = vec![start];
+    let mut seen = std::collections::HashSet::new();
+    let mut pops: Option<u16> = None;
+    let mut disagree = false;
+    let mut ins = Instruction::default();
+    let mut decoded = 0;
+    while let Some(at) = todo.pop() {
+        let mut dec = Decoder::with_ip(32, &bytes[(at - va0) as usize..], at, DecoderOptions::NONE);
+        while dec.can_decode() && decoded < MAX_POPS_WALK.min(ctx.x86_pops_budget.get()) {
+            let ip = dec.ip();
+            if !seen.insert(ip) {
+                break;
+            }
+            decoded += 1;
+            dec.decode_out(&mut ins);
+            if ins.is_invalid() || ins.next_ip() > end {
+                break;
+            }
+            let mut follow = |t: u64| {
+                if t >= va0
+                    && t < end
+                    && !ctx.thunks.contains_key(&t)
+                    && (t == start || !ctx.start_set.contains(&t))
+                {
+                    todo.push(t);
+                }
+            };
+            match ins.flow_control() {
+                FlowControl::Return => {
+                    let n = if ins.op_count() == 1 {
+                        ins.immediate16()
+                    } else {
+                        0
+                    };
+                    if pops.is_some_and(|p| p != n) {
+                        disagree = true;
+                        todo.clear();
+                    }
+                    pops = Some(n);
+                    break;
+                }
+                FlowControl::ConditionalBranch => follow(ins.near_branch_target()),
+                FlowControl::UnconditionalBranch => {
+                    follow(ins.near_branch_target());
+                    break;
+                }
+                FlowControl::IndirectBranch | FlowControl::Interrupt | FlowControl::Exception => {
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    ctx.x86_pops_budget
+        .set(ctx.x86_pops_budget.get().saturating_sub(decoded));
+    if disagree { 0 } else { pops.unwrap_or(0) }
 }
 
 impl<'c, 'i, 'a> Scanner<'c, 'i, 'a> {

@@ -1,0 +1,420 @@
+//! The first hour of a new user in a terminal: `poolsleuth analyze` says which knowledge base
+//! it answers from and never makes a data directory, errors name the file and say what to do,
+//! and answers are plain text and newline-terminated for the shell. The real binary and the
+//! real server.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{TOKEN, spawn_app};
+
+const SNAPSHOT: &str = " Tag  Type     Allocs      Frees     Diff   Bytes    Per Alloc\n Zqx1 Nonp      50000       1000    49000  401408000       8192\n File Nonp   25376177   25200767   175410   70145152        399\n";
+const LIST: &str = "tag,driver,description,vendor\nZqx1,zqx.sys,Zqx request buffers,Contoso\n";
+
+/// `poolsleuth ARGS` in `cwd`, with none of the settings a user's shell might carry.
+fn poolsleuth(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("POOLSLEUTH_SERVER")
+        .env_remove("POOLSLEUTH_DATA_DIR")
+        .env_remove("POOLSLEUTH_ADMIN_TOKEN")
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn analyze_without_a_data_dir_says_what_it_answers_from_and_makes_none() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("snap.txt"), SNAPSHOT).unwrap();
+    let output = poolsleuth(cwd.path(), &["analyze", "snap.txt"], &[]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("Zqx1"), "{stdout}");
+    assert!(
+        stderr.contains("poolsleuth-data (relative to the working directory)")
+            && stderr.contains("starter lists")
+            && stderr.contains(" entries")
+            && stderr.contains("POOLSLEUTH_SERVER"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["snap.txt"], "a read-only analysis made a directory");
+    // Output to a pipe carries no terminal colour codes.
+    assert!(
+        !stdout.contains('\x1b') && !stderr.contains('\x1b'),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn logs_to_a_pipe_or_with_no_color_have_no_colour_codes() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("list.csv"), LIST).unwrap();
+    // An import into a new data dir logs the seeding of the starter lists.
+    for env in [&[][..], &[("NO_COLOR", "1")][..]] {
+        let data = cwd.path().join(format!("data-{}", env.len()));
+        let data = data.to_str().unwrap();
+        let output = poolsleuth(cwd.path(), &["import", "list.csv", "--data-dir", data], env);
+        let stderr = text(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("seeded"), "the log is there: {stderr}");
+        assert!(!stderr.contains('\x1b'), "colour codes: {stderr:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyze_asks_the_server_in_poolsleuth_server_and_refuses_a_data_dir_it_holds() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let (status, report) = app.import("contoso", LIST).await;
+    assert_eq!(status, 200, "{report}");
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("snap.txt"), SNAPSHOT).unwrap();
+
+    // Only the server knows zqx.sys: the answer names it.
+    let output = tokio::task::block_in_place(|| {
+        poolsleuth(
+            cwd.path(),
+            &["analyze", "snap.txt"],
+            &[("POOLSLEUTH_SERVER", &app.base)],
+        )
+    });
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(stdout.contains("zqx.sys"), "{stdout}");
+    assert!(!cwd.path().join("poolsleuth-data").exists());
+
+    // A file the server cannot read is named as a local run names it, text or JSON.
+    std::fs::write(cwd.path().join("bad.txt"), "no numbers here\n").unwrap();
+    for json in [false, true] {
+        let args: &[&str] = if json {
+            &["analyze", "bad.txt", "--json"]
+        } else {
+            &["analyze", "bad.txt"]
+        };
+        let output = tokio::task::block_in_place(|| {
+            poolsleuth(cwd.path(), args, &[("POOLSLEUTH_SERVER", &app.base)])
+        });
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success());
+        assert!(stderr.starts_with("error: bad.txt: line 1: "), "{stderr}");
+    }
+
+    // The server's own data dir, read locally while it runs: refused, with the way through it.
+    let data_dir = data.path().to_str().unwrap();
+    let output = tokio::task::block_in_place(|| {
+        poolsleuth(
+            cwd.path(),
+            &["analyze", "snap.txt", "--data-dir", data_dir],
+            &[],
+        )
+    });
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("held by a running poolsleuth server")
+            && stderr.contains("use --server URL")
+            && stderr.contains("no token"),
+        "{stderr}"
+    );
+    app.stop().await;
+
+    // Once the server is gone the same data dir answers, and says so.
+    let output = poolsleuth(
+        cwd.path(),
+        &["analyze", "snap.txt", "--data-dir", data_dir],
+        &[],
+    );
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("zqx.sys"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("knowledge base at {data_dir} (")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn errors_name_the_file_and_say_what_to_run() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("snap.txt"), "hello\nno numbers here\n").unwrap();
+    let output = poolsleuth(cwd.path(), &["analyze", "snap.txt"], &[]);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.starts_with("error: snap.txt: line 1: "), "{stderr}");
+
+    let driver = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/drivers/patterns_x64_O2.sys"
+    );
+    std::fs::copy(driver, cwd.path().join("acme.sys")).unwrap();
+    let output = poolsleuth(cwd.path(), &["analyze", "acme.sys"], &[]);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("acme.sys: this is a driver: use poolsleuth scan acme.sys"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_is_said_in_words() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("list.csv"), LIST).unwrap();
+    let output = tokio::task::block_in_place(|| {
+        poolsleuth(
+            cwd.path(),
+            &[
+                "import", "list.csv", "--server", &app.base, "--token", "wrong",
+            ],
+            &[],
+        )
+    });
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("the server refused the token"), "{stderr}");
+    assert!(!stderr.contains("Bearer"), "{stderr}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn answers_end_with_a_newline_and_text_errors_are_text() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let post = |query: &'static str, body: &'static str| {
+        app.client
+            .post(app.url(&format!("/api/v1/analyze{query}")))
+            .body(body)
+            .send()
+    };
+
+    let response = post("", SNAPSHOT).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().ends_with("}\n"));
+    for path in [
+        "/api/v1/lists",
+        "/api/v1/tags/Cont",
+        "/api/v1/tags/Zz%C3%A9%C3%A9%C3%A9",
+    ] {
+        let body = app.get(path).await.text().await.unwrap();
+        assert!(
+            body.ends_with("}\n") || body.ends_with("]\n"),
+            "{path}: {body}"
+        );
+    }
+
+    // Asked for text, an error is text too.
+    let response = post("?output=text", "no numbers at all\n").await.unwrap();
+    assert_eq!(response.status(), 422);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let body = response.text().await.unwrap();
+    assert!(
+        body.starts_with("error: line 1: ") && body.ends_with('\n'),
+        "{body}"
+    );
+    // Without it, JSON.
+    let response = post("", "no numbers at all\n").await.unwrap();
+    assert_eq!(response.status(), 422);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 1: ")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_upload_form_remembers_the_token_for_the_browser_session() {
+    use reqwest::multipart::{Form, Part};
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let driver = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/drivers/patterns_x64_O2.sys"
+    ))
+    .unwrap();
+    let form = |token: &str| {
+        Form::new().text("token", token.to_owned()).part(
+            "files",
+            Part::bytes(driver.clone()).file_name("patterns.sys"),
+        )
+    };
+    let upload = |token: &str, cookie: Option<&str>, https: bool| {
+        let mut request = app.client.post(app.url("/upload")).multipart(form(token));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        if https {
+            request = request.header("x-forwarded-proto", "https");
+        }
+        request.send()
+    };
+
+    let response = upload(TOKEN, None, false).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let attributes: Vec<&str> = set_cookie.split("; ").collect();
+    assert!(attributes.contains(&"HttpOnly"), "{set_cookie}");
+    assert!(attributes.contains(&"SameSite=Strict"), "{set_cookie}");
+    assert!(!attributes.contains(&"Secure"), "plain http: {set_cookie}");
+    assert!(
+        !attributes
+            .iter()
+            .any(|a| a.starts_with("Max-Age") || a.starts_with("Expires")),
+        "a session cookie: {set_cookie}"
+    );
+    assert!(
+        !set_cookie.contains(TOKEN),
+        "the cookie holds a digest, not the token"
+    );
+    let cookie = attributes[0].to_owned();
+
+    // The form now says so, and an upload with the cookie alone goes through.
+    let page = app
+        .client
+        .get(app.url("/upload"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"token-remembered\""), "{page}");
+    let response = upload("", Some(&cookie), false).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.text().await.unwrap().contains("1 already known"),
+        "the upload was accepted"
+    );
+
+    // A made-up cookie is not the token.
+    let forged = format!("{}={}", cookie.split('=').next().unwrap(), "0".repeat(64));
+    let response = upload("", Some(&forged), false).await.unwrap();
+    assert_eq!(response.status(), 401);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("the server refused the token"), "{page}");
+    assert!(!page.contains("Bearer"), "{page}");
+
+    // Behind an https proxy the cookie never travels over plain http.
+    let response = upload(TOKEN, None, true).await.unwrap();
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.split("; ").any(|a| a == "Secure"),
+        "{set_cookie}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_analyze_page_speaks_of_its_form_not_of_request_bodies() {
+    use reqwest::multipart::Form;
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let response = app
+        .client
+        .post(app.url("/analyze"))
+        .multipart(Form::new().text("text", "  \n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.unwrap();
+    let error = page
+        .split("id=\"analyze-error\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .expect("an error on the page");
+    assert!(error.contains("paste a snapshot into the box"), "{error}");
+    for jargon in ["multipart", "part", "body"] {
+        assert!(!error.contains(jargon), "{jargon}: {error}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_analyzed_driver_is_named_by_file_not_by_hash() {
+    use reqwest::multipart::{Form, Part};
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let driver = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/drivers/patterns_x64_O2.sys"
+    ))
+    .unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/drivers"))
+        .bearer_auth(TOKEN)
+        .multipart(Form::new().part("files", Part::bytes(driver).file_name("patterns.sys")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let report: serde_json::Value = response.json().await.unwrap();
+    let sha256 = report["files"][0]["analysis"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let short = format!(" · {}…</a>", &sha256[..7]);
+
+    // `Dir1` is allocated at a call site of patterns.sys.
+    let snapshot = " Tag  Type     Allocs      Frees     Diff   Bytes    Per Alloc\n Dir1 Nonp      50000       1000    49000  401408000       8192\n";
+    let page = app
+        .client
+        .post(app.url("/analyze"))
+        .multipart(Form::new().text("text", snapshot))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tag_page = app.get("/tags/Dir1").await.text().await.unwrap();
+    for (name, html) in [("/analyze", &page), ("/tags/Dir1", &tag_page)] {
+        // `patterns.sys · d9c5b60…`, with the version when the row has one.
+        let link = format!("href=\"/drivers/patterns.sys\" title=\"driver:{sha256}\">patterns.sys");
+        let label = html
+            .split(link.as_str())
+            .nth(1)
+            .and_then(|rest| rest.split_once("</a>"))
+            .map(|(label, _)| format!("{label}</a>"));
+        assert!(
+            label
+                .as_deref()
+                .is_some_and(|l| l.ends_with(&short) && l.len() < 60),
+            "{name}: {label:?} in {html}"
+        );
+        assert!(
+            !html.contains(&format!(">driver:{sha256}")),
+            "{name} shows the hash as text"
+        );
+    }
+    app.stop().await;
+}
