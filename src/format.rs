@@ -1,6 +1,8 @@
 //! How numbers of an analysis read, once for every surface: the page, the text report and the
 //! vendor report.
 
+use crate::tag::PoolTag;
+
 /// `1536` → `1.5 KiB`; powers of 1024 as Windows tools count.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -27,6 +29,14 @@ pub fn signed_bytes(v: f64) -> String {
     } else {
         format!("+{}", human_bytes(v as u64))
     }
+}
+
+/// A tag as people read it, with its trailing blanks shown as `·` (`Io  ` reads `Io··`): the
+/// blanks are part of the tag.
+pub fn tag_shown(tag: PoolTag) -> String {
+    let exact = tag.to_string();
+    let trimmed = exact.trim_end_matches(' ');
+    format!("{trimmed}{}", "·".repeat(exact.len() - trimmed.len()))
 }
 
 /// What a growth rate is counted over.
@@ -86,6 +96,12 @@ mod tests {
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(33_930_272), "32.4 MiB");
         assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+
+    #[test]
+    fn trailing_blanks_of_a_tag_show() {
+        assert_eq!(tag_shown(PoolTag::parse("Io  ").unwrap()), "Io··");
+        assert_eq!(tag_shown(PoolTag::parse("Leak").unwrap()), "Leak");
     }
 
     #[test]

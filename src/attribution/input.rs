@@ -35,7 +35,7 @@ pub struct InputFile {
     pub bytes: Vec<u8>,
 }
 
-/// What [`read_inputs`] read, ready for [`analyze`].
+/// What [`read_inputs`] read, ready for [`analyze`](super::analyze).
 #[derive(Debug, Clone, Default)]
 pub struct AnalysisInput {
     /// In time order when every snapshot has a time, in file order otherwise.

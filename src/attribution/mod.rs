@@ -4,13 +4,13 @@
 //! optional loaded-driver list; [`analyze`] runs the stages in order against a
 //! [`KnowledgeView`] of the knowledge base:
 //!
-//! 1. [`series`]: every (tag, pool) over the snapshots, with its growth;
-//! 2. [`candidates`]: the drivers that may own each tag, from every source;
-//! 3. [`rank`]: scores and ranking, on numbers only (the scoring model is described there);
-//! 4. [`explain`]: the answer, verdict, suspects' guidance, vendor reports and next steps,
+//! 1. `series`: every (tag, pool) over the snapshots, with its growth;
+//! 2. `candidates`: the drivers that may own each tag, from every source;
+//! 3. `rank`: scores and ranking, on numbers only (the scoring model is described there);
+//! 4. `explain`: the answer, verdict, suspects' guidance, vendor reports and next steps,
 //!    the only stage that writes words.
 //!
-//! The result types are in [`model`].
+//! `input` reads the files first; the result types are in `model`.
 
 mod candidates;
 mod explain;
@@ -41,7 +41,6 @@ pub use stats::{LineFit, linear_fit, pearson};
 use crate::vendor::VendorDirectory;
 use candidates::LoadedDrivers;
 use explain::answer;
-use kb::TagLocation as Location;
 use rank::Work;
 
 /// Ranks tags and drivers. Never fails: whatever the snapshots hold gives an answer.
@@ -57,7 +56,7 @@ pub fn analyze(
     let machine = series::machine_totals(&input.snapshots);
     // 2. Candidates and 3. scores, per tag. Every tag's lookup first, in batches whose cache
     // misses overlap (see `KnowledgeView::locate_all`).
-    let locations: Vec<Location> = kb.locate_all(table.series.iter().map(|s| s.tag));
+    let locations: Vec<TagLocation> = kb.locate_all(table.series.iter().map(|s| s.tag));
     let mut tags: Vec<Work> = (0..table.series.len())
         .map(|i| {
             let (cands, described) = cx.candidates(&table.series[i], locations[i]);

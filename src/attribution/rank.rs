@@ -41,6 +41,14 @@ pub(super) struct Work<'a> {
     pub described: Option<&'a TagEntry>,
 }
 
+impl Work<'_> {
+    /// Whether the knowledge base describes the tag (a description, whoever owns it).
+    pub fn is_described(&self) -> bool {
+        self.described
+            .is_some_and(|e| !e.description.trim().is_empty())
+    }
+}
+
 /// A tag's normal size: its typical maximum, else the default.
 pub(super) fn normal_bytes(normal: Option<&NormalTag>) -> u64 {
     normal.map_or(DEFAULT_NORMAL_MIB * 1024 * 1024, |r| r.typical_max_bytes)
@@ -248,10 +256,10 @@ pub(super) fn diagnose(work: &[&mut Work<'_>]) -> AnswerKind {
     match answer_owner(&top.cands) {
         OwnerKind::ThirdParty => AnswerKind::ThirdPartyDriver,
         OwnerKind::Os => AnswerKind::WindowsOwned,
-        OwnerKind::Unknown | OwnerKind::KnownOwnerUnclear => match top.described {
-            Some(e) if !e.description.trim().is_empty() => AnswerKind::KnownOwnerUnclear,
-            _ => AnswerKind::UnknownTag,
-        },
+        OwnerKind::Unknown | OwnerKind::KnownOwnerUnclear if top.is_described() => {
+            AnswerKind::KnownOwnerUnclear
+        }
+        OwnerKind::Unknown | OwnerKind::KnownOwnerUnclear => AnswerKind::UnknownTag,
     }
 }
 

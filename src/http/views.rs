@@ -77,12 +77,9 @@ pub struct TagView {
 
 impl TagView {
     pub fn new(tag: PoolTag) -> Self {
-        let exact = tag.to_string();
-        let trimmed = exact.trim_end_matches(' ');
-        let pad = exact.len() - trimmed.len();
         Self {
-            shown: format!("{trimmed}{}", "·".repeat(pad)),
-            exact,
+            shown: crate::format::tag_shown(tag),
+            exact: tag.to_string(),
             href: tag_href(tag),
         }
     }

@@ -286,7 +286,7 @@ impl<'a> Analyzer<'a> {
     /// describes is known, even without a driver file.
     pub(super) fn unknown_tags(&self, work: &[&mut Work<'a>]) -> Vec<UnknownTag> {
         work.iter()
-            .filter(|w| w.cands.is_empty() && w.bytes > 0 && !is_described(w))
+            .filter(|w| w.cands.is_empty() && w.bytes > 0 && !w.is_described())
             .take(20)
             .map(|w| {
                 let tag = w.tag.trimmed();
@@ -598,7 +598,7 @@ impl<'a> Analyzer<'a> {
         let total = pool_total(machine, w.pool);
         let normal = self.normal.get(w.tag, w.pool);
         let owner = match owner_of(&w.cands) {
-            OwnerKind::Unknown if is_described(w) => OwnerKind::KnownOwnerUnclear,
+            OwnerKind::Unknown if w.is_described() => OwnerKind::KnownOwnerUnclear,
             owner => owner,
         };
         let mut cands = std::mem::take(&mut w.cands);
@@ -657,12 +657,6 @@ impl<'a> Analyzer<'a> {
             },
         }
     }
-}
-
-/// Whether the knowledge base describes the tag (a description, whoever owns it).
-fn is_described(w: &Work<'_>) -> bool {
-    w.described
-        .is_some_and(|e| !e.description.trim().is_empty())
 }
 
 /// The version the machine runs: from the driver list, else the knowledge base's only one.

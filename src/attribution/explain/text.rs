@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::super::model::{Analysis, Finding, Suspect};
-use crate::format::{GrowthRate, human_bytes};
+use crate::format::{GrowthRate, human_bytes, tag_shown};
 use crate::tag::PoolTag;
 
 /// The widest line the report prints.
@@ -14,9 +14,7 @@ pub const WIDTH: usize = 100;
 
 /// Shows a tag with its padding visible (`Io··`) and nothing that moves the cursor.
 fn tag_cell(tag: &PoolTag) -> String {
-    let exact = clean(&tag.to_string());
-    let trimmed = exact.trim_end_matches(' ');
-    format!("{trimmed}{}", "·".repeat(exact.len() - trimmed.len()))
+    clean(&tag_shown(*tag))
 }
 
 /// Removes control characters so input text cannot drive the terminal.
