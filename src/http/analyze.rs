@@ -409,6 +409,8 @@ struct ResultView {
     verdict: Vec<SentencePart>,
     strength: &'static str,
     summary: String,
+    /// Why the suspects are listed when the answer's tag is not theirs.
+    suspects_note: Option<Vec<SentencePart>>,
     suspects: Vec<SuspectView>,
     findings: Vec<FindingView>,
     groups: Vec<Vec<SentencePart>>,
@@ -686,6 +688,9 @@ impl ResultView {
             answer: AnswerView::new(&a.answer),
             verdict: text_parts(&a.verdict),
             strength: a.verdict_strength.as_str(),
+            suspects_note: crate::attribution::suspects_note(a)
+                .as_deref()
+                .map(text_parts),
             summary: format!(
                 "{} ({}), {}{}{}",
                 counted(a.input.snapshots as u64, "snapshot", "snapshots"),

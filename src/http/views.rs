@@ -29,23 +29,7 @@ pub fn driver_href(driver: &str) -> String {
     format!("/drivers/{}", path_segment(driver))
 }
 
-/// A count with thousands separators: `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-/// `1 source`, `2 sources`, `1,204 entries`.
-pub fn counted(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", thousands(n), if n == 1 { one } else { many })
-}
+pub use crate::format::{counted, thousands};
 
 /// How a source is shown where space is short: an analysed driver's source
 /// (`driver:<sha256>`) becomes `foo.sys 4.0.1.2 · d684e72…` with a link to the driver's page;
@@ -214,16 +198,6 @@ mod tests {
             "/tags/%5Cx01%3C%2Fa"
         );
         assert_eq!(TagView::new(PoolTag::parse("Io").unwrap()).shown, "Io··");
-    }
-
-    #[test]
-    fn counts_read_as_words() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(counted(1, "source", "sources"), "1 source");
-        assert_eq!(counted(12_000, "entry", "entries"), "12,000 entries");
     }
 
     #[test]

@@ -14,8 +14,9 @@ use super::Analyzer;
 use super::candidates::{Cand, Detail, owner_of};
 use super::kb::DriverFacts;
 use super::model::{
-    Answer, AnswerKind, Candidate, Evidence, Finding, InputInfo, MachineTotals, NormalSource,
-    OsTagAdvice, OwnerKind, Suspect, TagGroup, UnknownTag, VerdictStrength, VersionSource,
+    Analysis, Answer, AnswerKind, Candidate, Evidence, Finding, InputInfo, MachineTotals,
+    NormalSource, OsTagAdvice, OwnerKind, Suspect, TagGroup, UnknownTag, VerdictStrength,
+    VersionSource,
 };
 use super::rank::{DriverRanking, Work, normal_bytes};
 use super::series::{GrowingTogether, Lockstep, SeriesTable, pool_total, round};
@@ -687,5 +688,24 @@ fn lockstep_reason(lockstep: Lockstep) -> String {
         Lockstep::SameRatio(ratio) => format!(
             "outstanding allocations grew in the same ratio ({ratio:.2}:1) in every interval"
         ),
+    }
+}
+
+/// Said above the suspects when the answer's tag is not theirs. They own smaller tags, and a
+/// reader who skips the answer would take the first of them (often `ntoskrnl.exe`) for the cause.
+pub fn suspects_note(a: &Analysis) -> Option<String> {
+    if a.suspects.is_empty() {
+        return None;
+    }
+    let tag = a.answer.tag.map(|t| format!("`{}`", t.trimmed()));
+    match (a.answer.kind, tag) {
+        (AnswerKind::UnknownTag | AnswerKind::KnownOwnerUnclear, Some(tag)) => Some(format!(
+            "None of these drivers is known to allocate {tag}, the top tag: they own the smaller \
+             tags below it and are listed for reference."
+        )),
+        (AnswerKind::NothingAbnormal, _) => Some(
+            "Nothing is abnormal: these are the owners of the largest tags, for reference.".into(),
+        ),
+        _ => None,
     }
 }

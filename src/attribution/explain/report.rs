@@ -8,7 +8,7 @@ use super::super::model::{
     EvidenceKind, InputInfo, MachineTotals, Suspect, TagGroup, VersionSource,
 };
 use super::guidance::MAX_TRACE_TAGS;
-use crate::format::{GrowthRate, human_bytes};
+use crate::format::{GrowthRate, counted, human_bytes};
 use crate::snapshot::PoolTotals;
 
 /// Markdown for the vendor: machine totals, the tags' numbers and growth, the driver's identity,
@@ -61,7 +61,7 @@ pub(super) fn vendor_report(
             a.date(),
             b.date()
         ),
-        _ => format!("{} snapshot(s)", info.snapshots),
+        _ => counted(info.snapshots as u64, "snapshot", "snapshots"),
     };
     let _ = writeln!(md, "| Observation | {span} |");
     if let Some(first) = input.snapshots.first().and_then(|s| s.totals.as_ref())

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::super::model::{Analysis, Finding, Suspect};
-use crate::format::{GrowthRate, human_bytes, tag_shown};
+use crate::format::{GrowthRate, counted, human_bytes, tag_shown};
 use crate::tag::PoolTag;
 
 /// The widest line the report prints.
@@ -266,10 +266,10 @@ pub fn render_text(a: &Analysis) -> String {
         .unwrap_or_default();
     out.push_str(&wrap(
         &format!(
-            "poolsleuth analysis: {} snapshot(s){span} ({}), {} tags; verdict {}",
-            a.input.snapshots,
+            "poolsleuth analysis: {}{span} ({}), {}; verdict {}",
+            counted(a.input.snapshots as u64, "snapshot", "snapshots"),
             formats.join(", "),
-            a.findings_total,
+            counted(a.findings_total as u64, "tag", "tags"),
             a.verdict_strength.as_str()
         ),
         "",
@@ -282,6 +282,9 @@ pub fn render_text(a: &Analysis) -> String {
     if a.suspects.is_empty() {
         let _ = writeln!(out, "  (no driver is known for the top tags)");
     } else {
+        if let Some(note) = super::suspects_note(a) {
+            out.push_str(&wrap(&clean(&note), "  ", "  "));
+        }
         out.push_str(&header(&SUSPECT_COLUMNS));
         for s in a.suspects.iter().take(10) {
             render_suspect(&mut out, s);
