@@ -85,6 +85,20 @@ async fn post_parts_with(
     (status, response.text().await.unwrap())
 }
 
+/// POSTs a multipart form to the analysis page, as a browser does: (status, HTML).
+async fn post_page(app: &TestApp, parts: &[(&str, Option<&str>, Vec<u8>)]) -> (u16, String) {
+    let (content_type, body) = multipart(parts);
+    let response = app
+        .client
+        .post(app.url("/analyze"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 async fn analyze_parts(app: &TestApp, parts: &[(&str, Option<&str>, Vec<u8>)]) -> Value {
     let (status, text) = post_parts(app, parts).await;
     assert_eq!(status, 200, "{text}");
@@ -1110,38 +1124,24 @@ async fn the_page_renders_a_result_with_a_chart_and_escapes_markup() {
     let html = form.text().await.unwrap();
     assert!(html.contains("enctype=\"multipart/form-data\""));
     let pasted = "Tag Type Allocs Frees Diff Bytes Per Alloc\nLeak Nonp 5000 0 5000 99000000 19800 <script>x</script>\n";
-    let (content_type, body) = multipart(&[
-        ("text", None, pasted.as_bytes().to_vec()),
-        ("snapshots", Some(""), Vec::new()),
-        ("format", None, Vec::new()),
-    ]);
-    let response = app
-        .client
-        .post(app.url("/analyze"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let html = response.text().await.unwrap();
+    let (status, html) = post_page(
+        &app,
+        &[
+            ("text", None, pasted.as_bytes().to_vec()),
+            ("snapshots", Some(""), Vec::new()),
+            ("format", None, Vec::new()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
     assert!(html.contains("id=\"suspects\""), "{html}");
     assert!(html.contains("leaky.sys"));
     assert!(html.contains("<svg class=\"chart bars\""));
     assert!(!html.contains("<script>x</script>"));
     assert!(!html.contains("style=\""));
     // A bad paste shows the form again with the error and the text.
-    let (content_type, body) = multipart(&[("text", None, b"<b>not a table</b>".to_vec())]);
-    let response = app
-        .client
-        .post(app.url("/analyze"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
-    let html = response.text().await.unwrap();
+    let (status, html) = post_page(&app, &[("text", None, b"<b>not a table</b>".to_vec())]).await;
+    assert_eq!(status, 422, "{html}");
     assert!(html.contains("id=\"analyze-error\""));
     assert!(html.contains("not a table") && !html.contains("<b>not a table"));
     app.stop().await;
@@ -1436,17 +1436,8 @@ async fn suspects_below_an_unknown_top_tag_are_said_not_to_own_it() {
     );
     assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
 
-    let (content_type, body) = multipart(&[("text", None, snapshot)]);
-    let response = app
-        .client
-        .post(app.url("/analyze"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let html = response.text().await.unwrap();
+    let (status, html) = post_page(&app, &[("text", None, snapshot)]).await;
+    assert_eq!(status, 200, "{html}");
     let note_at = html
         .find("id=\"suspects-note\"")
         .unwrap_or_else(|| panic!("no note: {html}"));
