@@ -1443,6 +1443,13 @@ async fn suspects_below_an_unknown_top_tag_are_said_not_to_own_it() {
         .unwrap_or_else(|| panic!("no note: {html}"));
     assert!(note_at < html.find("id=\"suspects\"").unwrap());
     assert!(html[note_at..].contains("<code>twoa</code>, the top tag"));
+    // A suspect whose tags add nothing has no share of the whole to show: alone below a
+    // large unknown tag, it would read "100% of all".
+    let near_zero = b"Tag Type Allocs Frees Diff Bytes Per Alloc\nAbcd Nonp 2900 0 2900 29674700 10232\nFile Nonp 1000 0 1000 400000 400\n";
+    let (status, html) = post_page(&app, &[("text", None, near_zero.to_vec())]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("score 0.000<"), "{html}");
+    assert!(!html.contains("% of all"), "{html}");
 
     // A top tag the knowledge base gives to a third-party driver: the suspects are the answer.
     let third_party =

@@ -484,6 +484,7 @@ struct SuspectView {
     driver: String,
     href: String,
     score: String,
+    /// ` · 42% of all`, or empty when the score shows as 0.000.
     share: String,
     vendor: String,
     support_url: Option<String>,
@@ -587,7 +588,13 @@ impl ResultView {
                 driver: s.driver.clone(),
                 href: driver_href(&s.driver),
                 score: format!("{:.3}", s.score),
-                share: format!("{:.0}%", s.share * 100.0),
+                // A score shown as 0.000 (its tags are not above normal) has no share worth
+                // showing: a lone near-zero suspect would read "100% of all".
+                share: if s.score >= 0.0005 {
+                    format!(" · {:.0}% of all", s.share * 100.0)
+                } else {
+                    String::new()
+                },
                 vendor: s.vendor.clone().unwrap_or_else(|| "unknown vendor".into()),
                 support_url: s
                     .support_url
