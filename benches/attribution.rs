@@ -27,7 +27,10 @@ use support::{Rng, Server};
 mod support;
 
 const MEDIAN_TARGET_MS: f64 = 2.0;
-const RPS_TARGET: f64 = 2_000.0;
+/// HTTP targets (issue 15): 3,000-tag bodies at least this share of the in-process rate on
+/// one thread per CPU measured in the same run; a typical 40-row screen at least this rate.
+const CEILING_SHARE_TARGET: f64 = 0.6;
+const SMALL_RPS_TARGET: f64 = 3_000.0;
 /// Different snapshots analysed in turn.
 const SNAPSHOTS: usize = 8;
 
@@ -319,7 +322,7 @@ fn main() {
             let _ = run_wrk(&server.base, &script, &body_files, 2, 2);
             let result = run_wrk(&server.base, &script, &body_files, connections, duration);
             eprintln!("HTTP {label}: {result:?}");
-            http_rows.push((label, result));
+            http_rows.push((label, bodies.len(), result));
             if bodies.len() > 1 {
                 // One request at a time: the client sees the server-side time plus loopback;
                 // the server's own log (one line per request) gives the server-side time.
@@ -381,16 +384,30 @@ fn main() {
         json_bytes / 1024
     )
     .unwrap();
-    for (label, r) in &http_rows {
+    let two_thread_ceiling = ceiling.last().map_or(0.0, |&(_, rate)| rate);
+    for (label, bodies, r) in &http_rows {
+        // Many 3,000-tag bodies are held to the run's own ceiling; the one small screen to a rate.
+        let (target, target_text) = if *bodies > 1 {
+            let target = two_thread_ceiling * CEILING_SHARE_TARGET;
+            (
+                target,
+                format!(
+                    "≥ {:.0}% of the in-process rate on {nproc} threads ({target:.0}/s)",
+                    CEILING_SHARE_TARGET * 100.0
+                ),
+            )
+        } else {
+            (SMALL_RPS_TARGET, format!("≥ {SMALL_RPS_TARGET:.0}/s"))
+        };
         match r {
             Some(r) => writeln!(
                 out,
-                "| `POST /api/v1/analyze`, {label}, wrk {connections} connections, {duration} s | {:.0} analyses/s, p50 {:.1} ms, p99 {:.1} ms, {} errors | ≥ {RPS_TARGET:.0}/s {} |",
+                "| `POST /api/v1/analyze`, {label}, wrk {connections} connections, {duration} s | {:.0} analyses/s, p50 {:.1} ms, p99 {:.1} ms, {} errors | {target_text} {} |",
                 r.rps,
                 r.p50_ms,
                 r.p99_ms,
                 r.errors,
-                if r.rps >= RPS_TARGET && r.errors == 0 { "✓" } else { "✗" }
+                if r.rps >= target && r.errors == 0 { "✓" } else { "✗" }
             )
             .unwrap(),
             None => writeln!(out, "| {label} | wrk failed | |").unwrap(),
