@@ -129,18 +129,18 @@ fn list_records(
     (info, entries)
 }
 
-/// What storing one analysed driver did.
+/// What storing one analyzed driver did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriverStoreStatus {
     /// New: its attributions are now in the knowledge base.
     Stored,
-    /// A file with the same SHA-256 was analysed before; nothing was stored twice.
+    /// A file with the same SHA-256 was analyzed before; nothing was stored twice.
     Duplicate,
 }
 
 /// The source name under which one driver file's attributions are stored.
-/// Analysed drivers are sources named `driver:<sha256>`; lists may not take such names.
+/// Analyzed drivers are sources named `driver:<sha256>`; lists may not take such names.
 pub const DRIVER_SOURCE_PREFIX: &str = "driver:";
 
 pub fn driver_source_name(sha256: &str) -> String {
@@ -185,7 +185,7 @@ pub fn driver_version(analysis: &DriverAnalysis) -> Option<String> {
         })
 }
 
-/// Stores an analysed driver: one attribution per tag it uses, under a source named after its
+/// Stores an analyzed driver: one attribution per tag it uses, under a source named after its
 /// SHA-256, with the whole analysis kept on the source record. The same file twice is stored
 /// once.
 pub fn store_driver(
@@ -205,7 +205,7 @@ pub fn known_driver(index: &SearchIndex, sha256: &str) -> Result<Option<SourceIn
     Ok(index.source(&driver_source_name(sha256))?)
 }
 
-/// Analysed drivers waiting for one index commit. A scan of hundreds of files commits a batch
+/// Analyzed drivers waiting for one index commit. A scan of hundreds of files commits a batch
 /// at a time instead of once a file (each commit syncs the index files to disk); every driver
 /// is still stored whole or not at all, and a crash loses at most the batch not yet committed.
 #[derive(Default)]
@@ -260,7 +260,7 @@ impl DriverBatch {
     }
 }
 
-/// The source record and attributions of one analysed driver.
+/// The source record and attributions of one analyzed driver.
 fn driver_source(
     name: String,
     analysis: DriverAnalysis,

@@ -208,7 +208,7 @@ pub struct DriverReport {
     pub versions: Vec<String>,
     pub components: Vec<String>,
     pub tags: Vec<TagEntry>,
-    /// Every analysed file of this driver (identity, version, signer, evidence), oldest
+    /// Every analyzed file of this driver (identity, version, signer, evidence), oldest
     /// version first.
     pub analyses: Vec<DriverAnalysis>,
 }
@@ -401,7 +401,7 @@ impl SearchIndex {
         Ok(self.searcher().search(&query, &Count)? as u64)
     }
 
-    /// The tag lists (the default and imported lists); analysed drivers are listed per
+    /// The tag lists (the default and imported lists); analyzed drivers are listed per
     /// driver instead (see [`Self::driver_analyses`]).
     pub fn sources(&self) -> Result<Vec<SourceInfo>, IndexError> {
         let query = BooleanQuery::new(vec![
@@ -416,7 +416,7 @@ impl SearchIndex {
         Ok(sources)
     }
 
-    /// Every source: the tag lists first (by name), then each analysed driver file (by file
+    /// Every source: the tag lists first (by name), then each analyzed driver file (by file
     /// name and version). A listing stays small with hundreds of drivers, so each driver's
     /// whole analysis is left out; [`Self::driver_analyses`] serves it.
     pub fn all_sources(&self) -> Result<Vec<SourceInfo>, IndexError> {
@@ -446,7 +446,7 @@ impl SearchIndex {
         Ok(self.load_sources(&query)?.into_iter().next())
     }
 
-    /// Every analysed file of a driver (by file name), oldest file version first.
+    /// Every analyzed file of a driver (by file name), oldest file version first.
     pub fn driver_analyses(&self, driver: &str) -> Result<Vec<SourceInfo>, IndexError> {
         let driver = normalize_driver_name(driver);
         let query = BooleanQuery::new(vec![

@@ -153,7 +153,7 @@ pub struct TagEntry {
     pub vendor: Option<String>,
     pub product: Option<String>,
     pub version: Option<String>,
-    /// SHA-256 of the analysed binary, for attributions that came from a driver file.
+    /// SHA-256 of the analyzed binary, for attributions that came from a driver file.
     pub sha256: Option<String>,
     pub confidence: Confidence,
     pub source: String,
@@ -187,7 +187,7 @@ pub enum SourceKind {
     Default,
     /// An imported tag list.
     List,
-    /// An analysed driver file.
+    /// An analyzed driver file.
     Driver,
 }
 
@@ -223,7 +223,7 @@ pub struct SourceInfo {
     /// RFC 3339 time of the import.
     pub imported_at: String,
     pub entries: u64,
-    /// For an analysed driver file: the whole analysis (identity, version, signer, evidence).
+    /// For an analyzed driver file: the whole analysis (identity, version, signer, evidence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<Box<DriverAnalysis>>,
 }

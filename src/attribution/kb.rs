@@ -21,7 +21,7 @@ pub struct DriverFacts {
     pub versions: Vec<String>,
     pub vendors: Vec<String>,
     pub products: Vec<String>,
-    /// (version, sha256) of analysed binaries.
+    /// (version, sha256) of analyzed binaries.
     pub hashes: Vec<(Option<String>, String)>,
     /// Part of Windows: an inbox driver, or every source names Microsoft as the vendor.
     pub os: bool,

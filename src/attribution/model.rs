@@ -218,7 +218,7 @@ pub struct Analysis {
     pub suspects: Vec<Suspect>,
     /// Per-tag findings, highest score first (at most `max_findings`).
     pub findings: Vec<Finding>,
-    /// Number of distinct (tag, pool) pairs analysed.
+    /// Number of distinct (tag, pool) pairs analyzed.
     pub findings_total: usize,
     pub groups: Vec<TagGroup>,
     pub unknown_tags: Vec<UnknownTag>,

@@ -29,7 +29,7 @@ pub struct ScanArgs {
     /// Parallel analyses (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Largest driver file analysed, in bytes.
+    /// Largest driver file analyzed, in bytes.
     #[arg(long, env = "POOLSLEUTH_MAX_DRIVER_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_driver_bytes: u64,
     /// Upload to a running server instead of writing the local data dir.
@@ -173,7 +173,7 @@ const BATCH_FILES: usize = 64;
 const BATCH_WAIT: Duration = Duration::from_secs(2);
 
 /// What a worker made of one file: an outcome already, or an analysis for the storer.
-enum Analysed {
+enum Analyzed {
     Done(Outcome),
     New(Box<DriverAnalysis>),
 }
@@ -190,7 +190,7 @@ fn analyse_locally(
 ) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let mut outcomes: Vec<Option<Outcome>> = (0..files.len()).map(|_| None).collect();
-    let (sender, receiver) = mpsc::channel::<(usize, Analysed)>();
+    let (sender, receiver) = mpsc::channel::<(usize, Analyzed)>();
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(files.len()) {
             let sender = sender.clone();
@@ -200,7 +200,7 @@ fn analyse_locally(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
                     progress.set_message(file_name(path));
-                    if sender.send((i, analyse_one(path, limits, index))).is_err() {
+                    if sender.send((i, analyze_one(path, limits, index))).is_err() {
                         break;
                     }
                 }
@@ -218,11 +218,11 @@ fn analyse_locally(
                 receiver.recv_timeout(BATCH_WAIT.saturating_sub(batch_started.elapsed()))
             };
             match received {
-                Ok((i, Analysed::Done(outcome))) => {
+                Ok((i, Analyzed::Done(outcome))) => {
                     outcomes[i] = Some(outcome);
                     progress.inc(1);
                 }
-                Ok((i, Analysed::New(analysis))) => {
+                Ok((i, Analyzed::New(analysis))) => {
                     let tags = tag_names(&analysis);
                     if batch.is_empty() {
                         batch_started = Instant::now();
@@ -282,8 +282,8 @@ fn tag_names(analysis: &DriverAnalysis) -> Vec<String> {
 }
 
 /// Reads and hashes one file; a file the index knows is done without analysis.
-fn analyse_one(path: &Path, limits: &AnalysisLimits, index: &SearchIndex) -> Analysed {
-    let failed = |message: String| Analysed::Done(Outcome::Failed(message));
+fn analyze_one(path: &Path, limits: &AnalysisLimits, index: &SearchIndex) -> Analyzed {
+    let failed = |message: String| Analyzed::Done(Outcome::Failed(message));
     let size = match std::fs::metadata(path) {
         Ok(meta) => meta.len(),
         Err(error) => return failed(format!("cannot read: {error}")),
@@ -302,13 +302,13 @@ fn analyse_one(path: &Path, limits: &AnalysisLimits, index: &SearchIndex) -> Ana
     match known_driver(index, &sha256) {
         Ok(Some(known)) => {
             let tags = known.driver.as_deref().map(tag_names).unwrap_or_default();
-            return Analysed::Done(Outcome::Duplicate { tags });
+            return Analyzed::Done(Outcome::Duplicate { tags });
         }
         Ok(None) => {}
         Err(error) => return failed(format!("cannot look the file up: {error}")),
     }
     match analyze_hashed(&file_name(path), &bytes, sha256, limits) {
-        Ok(analysis) => Analysed::New(Box::new(analysis)),
+        Ok(analysis) => Analyzed::New(Box::new(analysis)),
         Err(error) => failed(error.to_string()),
     }
 }

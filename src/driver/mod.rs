@@ -49,7 +49,7 @@ impl Default for AnalysisLimits {
     }
 }
 
-/// Why a file could not be analysed. Messages are meant for the person who uploaded it.
+/// Why a file could not be analyzed. Messages are meant for the person who uploaded it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DriverError {
     #[error("the file is empty (0 bytes); upload the driver's .sys file")]

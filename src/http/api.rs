@@ -220,7 +220,7 @@ pub async fn driver_report(state: &AppState, name: String) -> ApiResult<DriverRe
         .ok_or_else(|| ApiError::NotFound(format!("driver {name:?} is not in the knowledge base")))
 }
 
-/// A driver's tags, vendors, versions and analysed files.
+/// A driver's tags, vendors, versions and analyzed files.
 #[utoipa::path(
     get,
     path = "/api/v1/drivers/{name}",
@@ -327,7 +327,7 @@ async fn import(
     Ok(Json(report))
 }
 
-/// The sources in the knowledge base: the embedded and imported lists, then each analysed
+/// The sources in the knowledge base: the embedded and imported lists, then each analyzed
 /// driver file (its analysis is served by `GET /api/v1/drivers/{name}`).
 #[utoipa::path(
     get,
@@ -392,7 +392,7 @@ async fn delete_source(
 ///
 /// Every column the knowledge base holds (driver, component, description, vendor, product,
 /// version, sha256, confidence, source_url, source_note), for an imported list, an embedded
-/// one or an analysed driver (`driver:SHA256`). Importing the file on another server gives
+/// one or an analyzed driver (`driver:SHA256`). Importing the file on another server gives
 /// the same attributions there.
 #[utoipa::path(
     get,

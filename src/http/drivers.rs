@@ -61,11 +61,11 @@ pub struct FileOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FileStatus {
-    /// Analysed, and its attributions stored.
+    /// Analyzed, and its attributions stored.
     Stored,
     /// A file with the same SHA-256 is known: answered from its stored analysis.
     Duplicate,
-    /// Not a driver that can be analysed (`error` says why).
+    /// Not a driver that can be analyzed (`error` says why).
     Error,
 }
 
@@ -147,7 +147,7 @@ pub async fn analyze_and_store(
 }
 
 /// One file of an upload: a file known by its SHA-256 is answered from its stored analysis,
-/// a new one is analysed and added to `batch`.
+/// a new one is analyzed and added to `batch`.
 fn analyze_into_batch(
     batch: &mut DriverBatch,
     index: &SearchIndex,
@@ -322,7 +322,7 @@ async fn upload(
     }
     let single = files.len() == 1 && !is_multipart;
     let report = analyze_and_store(&state, files).await?;
-    // A single raw upload that cannot be analysed is the client's error; a batch reports per file.
+    // A single raw upload that cannot be analyzed is the client's error; a batch reports per file.
     if single && report.errors == 1 {
         let message = report.files[0].error.clone().unwrap_or_default();
         return Err(ApiError::Unprocessable(message));
@@ -344,7 +344,7 @@ pub struct DeletedDriver {
     pub removed: u64,
 }
 
-/// `DELETE /api/v1/drivers/sha256/{sha256}` (admin): removes one analysed file.
+/// `DELETE /api/v1/drivers/sha256/{sha256}` (admin): removes one analyzed file.
 #[utoipa::path(
     delete,
     path = "/api/v1/drivers/sha256/{sha256}",

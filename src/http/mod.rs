@@ -298,7 +298,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// Uploads up to this size are analysed in place without a handoff (see
+/// Uploads up to this size are analyzed in place without a handoff (see
 /// [`AppState::in_place`]): about 4,500 poolmon rows, 1-3 ms of parsing and ranking.
 pub const BRIEF_ANALYSIS_BYTES: usize = 256 * 1024;
 

@@ -31,7 +31,7 @@ pub fn driver_href(driver: &str) -> String {
 
 pub use crate::format::{counted, thousands};
 
-/// How a source is shown where space is short: an analysed driver's source
+/// How a source is shown where space is short: an analyzed driver's source
 /// (`driver:<sha256>`) becomes `foo.sys 4.0.1.2 · d684e72…` with a link to the driver's page;
 /// a list keeps its name and has no link.
 pub fn source_link(source: &str, driver: &str, version: &str) -> (String, String) {
@@ -217,7 +217,7 @@ mod tests {
     }
 }
 
-/// One analysed driver file, ready for the driver page.
+/// One analyzed driver file, ready for the driver page.
 #[derive(Debug, Clone)]
 pub struct AnalysisView {
     pub file_name: String,
