@@ -6,7 +6,6 @@ mod common;
 
 use common::{TOKEN, spawn_app};
 use poolsleuth::pooltag_list::LIST_COLUMNS;
-use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
 const COMMUNITY: &str = "poolsleuth-community";
@@ -143,16 +142,8 @@ async fn exported_knowledge_imports_on_another_server_as_the_same_attributions()
         "/tests/fixtures/drivers/kmdf_x64_O2.sys"
     ))
     .unwrap();
-    let response = first
-        .client
-        .post(first.url("/api/v1/drivers"))
-        .bearer_auth(TOKEN)
-        .multipart(Form::new().part("files", Part::bytes(driver).file_name("kmdfdemo.sys")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let upload: Value = response.json().await.unwrap();
+    let (status, upload) = first.upload_drivers(&[("kmdfdemo.sys", driver)]).await;
+    assert_eq!(status, 201, "{upload}");
     let sha256 = upload["files"][0]["analysis"]["sha256"]
         .as_str()
         .unwrap()

@@ -1,30 +1,11 @@
 //! Driver uploads and scans end to end: the real server, real driver files.
 
 mod common;
+mod driver_support;
 
 use common::{TOKEN, corpus_file, spawn_app};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
-
-async fn upload(app: &common::TestApp, files: &[(&str, Vec<u8>)]) -> (u16, Value) {
-    let mut form = Form::new();
-    for (name, bytes) in files {
-        form = form.part(
-            "files",
-            Part::bytes(bytes.clone()).file_name(name.to_string()),
-        );
-    }
-    let response = app
-        .client
-        .post(app.url("/api/v1/drivers"))
-        .bearer_auth(TOKEN)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
 
 fn corpus_driver(name: &str) -> Option<Vec<u8>> {
     corpus_file(&format!("drivers/{name}")).map(|p| std::fs::read(p).unwrap())
@@ -45,17 +26,15 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
     // it, every answer below comes from the uploaded files.
     assert_eq!(app.delete_source("poolsleuth-community").await, 200);
     // Both WinDivert builds under the name they have on a machine: one driver, two versions.
-    let (status, report) = upload(
-        &app,
-        &[
+    let (status, report) = app
+        .upload_drivers(&[
             ("WinDivert64.sys", v2.clone()),
             ("WinDivert64.sys", v1),
             ("winpmem_x64.sys", pmem),
             ("notes.txt", b"not a driver".to_vec()),
             ("empty.sys", Vec::new()),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(status, 201, "{report}");
     assert_eq!(
         (report["stored"].as_u64(), report["errors"].as_u64()),
@@ -144,7 +123,7 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
     assert!(description.contains("WDK library"), "{description}");
 
     // The same file again is recognised, not stored twice.
-    let (status, again) = upload(&app, &[("WinDivert64.sys", v2)]).await;
+    let (status, again) = app.upload_drivers(&[("WinDivert64.sys", v2)]).await;
     assert_eq!(status, 200);
     assert_eq!(again["duplicates"], 1);
     let (_, tag) = app.get_json("/api/v1/tags/WDiv").await;
@@ -196,7 +175,7 @@ async fn every_corpus_driver_is_analysed_through_the_api() {
     let data = tempfile::tempdir().unwrap();
     let app = spawn_app(data.path(), Some(TOKEN)).await;
     let named: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
-    let (status, report) = upload(&app, &named).await;
+    let (status, report) = app.upload_drivers(&named).await;
     assert_eq!(status, 201);
     assert_eq!(report["errors"], 0, "{report}");
     assert_eq!(report["stored"].as_u64().unwrap() as usize, files.len());
@@ -328,11 +307,7 @@ fn scan_exits_with_an_error_when_a_driver_cannot_be_analysed() {
 async fn the_upload_form_takes_the_token_as_a_field() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app(dir.path(), Some(TOKEN)).await;
-    let fixture = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/drivers/patterns_x64_O2.sys"
-    ))
-    .unwrap();
+    let fixture = driver_support::read_fixture("patterns_x64_O2.sys");
     let form = |token: &str| {
         Form::new().text("token", token.to_owned()).part(
             "files",
@@ -389,7 +364,7 @@ async fn the_source_listing_names_uploaded_drivers_after_the_lists() {
     let app = spawn_app(dir.path(), Some(TOKEN)).await;
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/drivers");
     let driver = std::fs::read(format!("{fixture}/patterns_x64_O2.sys")).unwrap();
-    let (status, report) = upload(&app, &[("patterns.sys", driver)]).await;
+    let (status, report) = app.upload_drivers(&[("patterns.sys", driver)]).await;
     assert_eq!(status, 201, "{report}");
     let sha256 = report["files"][0]["analysis"]["sha256"].as_str().unwrap();
 
@@ -444,11 +419,7 @@ fn scan_commits_in_batches_and_a_rerun_skips_known_files() {
     let dir = tempfile::tempdir().unwrap();
     let drivers = dir.path().join("drivers");
     std::fs::create_dir(&drivers).unwrap();
-    let fixture = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/drivers/patterns_x64_O2.sys"
-    ))
-    .unwrap();
+    let fixture = driver_support::read_fixture("patterns_x64_O2.sys");
     for i in 0..70u32 {
         let mut bytes = fixture.clone();
         bytes.extend_from_slice(&i.to_le_bytes());
@@ -566,14 +537,12 @@ async fn the_driver_page_counts_each_tag_once_across_versions() {
         .unwrap()
     };
     // Two builds of one driver: the same tags, two files.
-    let (status, report) = upload(
-        &app,
-        &[
+    let (status, report) = app
+        .upload_drivers(&[
             ("patterns.sys", fixture("patterns_x64_O2.sys")),
             ("patterns.sys", fixture("patterns_x64_O0.sys")),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(status, 201, "{report}");
     assert_eq!(report["stored"], 2, "{report}");
     let (_, driver) = app.get_json("/api/v1/drivers/patterns.sys").await;

@@ -4,6 +4,7 @@
 //! real server.
 
 mod common;
+mod driver_support;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -248,11 +249,7 @@ async fn the_upload_form_remembers_the_token_for_the_browser_session() {
     use reqwest::multipart::{Form, Part};
     let data = tempfile::tempdir().unwrap();
     let app = spawn_app(data.path(), Some(TOKEN)).await;
-    let driver = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/drivers/patterns_x64_O2.sys"
-    ))
-    .unwrap();
+    let driver = driver_support::read_fixture("patterns_x64_O2.sys");
     let form = |token: &str| {
         Form::new().text("token", token.to_owned()).part(
             "files",
@@ -360,24 +357,12 @@ async fn the_analyze_page_speaks_of_its_form_not_of_request_bodies() {
 
 #[tokio::test]
 async fn an_analyzed_driver_is_named_by_file_not_by_hash() {
-    use reqwest::multipart::{Form, Part};
+    use reqwest::multipart::Form;
     let data = tempfile::tempdir().unwrap();
     let app = spawn_app(data.path(), Some(TOKEN)).await;
-    let driver = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/drivers/patterns_x64_O2.sys"
-    ))
-    .unwrap();
-    let response = app
-        .client
-        .post(app.url("/api/v1/drivers"))
-        .bearer_auth(TOKEN)
-        .multipart(Form::new().part("files", Part::bytes(driver).file_name("patterns.sys")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let report: serde_json::Value = response.json().await.unwrap();
+    let driver = driver_support::read_fixture("patterns_x64_O2.sys");
+    let (status, report) = app.upload_drivers(&[("patterns.sys", driver)]).await;
+    assert_eq!(status, 201, "{report}");
     let sha256 = report["files"][0]["analysis"]["sha256"]
         .as_str()
         .unwrap()

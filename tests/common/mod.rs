@@ -114,6 +114,27 @@ impl TestApp {
         (status, response.json().await.unwrap())
     }
 
+    /// Uploads driver files (file name, bytes) as the admin, as `curl -F files=@…` does.
+    pub async fn upload_drivers(&self, files: &[(&str, Vec<u8>)]) -> (u16, serde_json::Value) {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, bytes) in files {
+            form = form.part(
+                "files",
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+            );
+        }
+        let response = self
+            .client
+            .post(self.url("/api/v1/drivers"))
+            .bearer_auth(TOKEN)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
     /// Deletes a source as the admin; returns the status.
     pub async fn delete_source(&self, name: &str) -> u16 {
         self.client
