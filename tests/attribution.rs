@@ -1362,6 +1362,7 @@ fn arb_row() -> impl Strategy<Value = PoolUsage> {
                 mapped_driver: mapped,
                 callers,
                 precision: Default::default(),
+                line: 0,
             },
         )
 }
@@ -1378,6 +1379,7 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
             after_change: false,
             totals: None,
             rows,
+            ..Snapshot::default()
         })
 }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::excerpt::bound_message;
 use crate::index::IndexError;
 use crate::snapshot::{
-    LoadedDriver, ParseOptions, Snapshot, SnapshotError, SnapshotFormat, parse_driver_list,
+    Caveat, LoadedDriver, ParseOptions, Snapshot, SnapshotError, SnapshotFormat, parse_driver_list,
     parse_snapshots,
 };
 
@@ -43,6 +43,8 @@ pub struct AnalysisInput {
     pub drivers: Option<Vec<LoadedDriver>>,
     pub files: Vec<FileSummary>,
     pub warnings: Vec<String>,
+    /// Every file's caveats, each once: what keeps the reading from being the whole truth.
+    pub caveats: Vec<Caveat>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -74,8 +76,8 @@ pub fn read_inputs(
     };
     let named = files.len() > 1;
     let mut input = AnalysisInput::default();
-    for file in &files {
-        let parsed =
+    for (file_index, file) in files.iter().enumerate() {
+        let mut parsed =
             parse_snapshots(&file.bytes, &options).map_err(|error| AttributionError::Snapshot {
                 file: named.then(|| file.name.clone().unwrap_or_else(|| "a file".into())),
                 error,
@@ -101,6 +103,14 @@ pub fn read_inputs(
             warnings: parsed.warnings.len(),
             truncated: parsed.truncated,
         });
+        for caveat in &parsed.caveats {
+            if !input.caveats.contains(caveat) {
+                input.caveats.push(*caveat);
+            }
+        }
+        for snapshot in &mut parsed.snapshots {
+            snapshot.file = file_index;
+        }
         input.snapshots.extend(parsed.snapshots);
     }
     if input.snapshots.len() > 1 && input.snapshots.iter().all(|s| s.taken_at.is_some()) {

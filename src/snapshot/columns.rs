@@ -1073,7 +1073,9 @@ impl Columns {
                 mapped_driver: (!row.notes.is_empty()).then(|| row.notes.join("; ")),
                 callers: row.callers.clone(),
                 precision: row.precision.unwrap_or(precision),
-            };
+                line: 0,
+            }
+            .at_line(row.line);
             let change = change.map(|(m, a)| {
                 // A count change moves `outstanding`; it is carried as bytes 0 otherwise.
                 if matches!(m, Measure::Bytes(_)) {
@@ -1115,17 +1117,21 @@ impl Columns {
                         v[m.slot()] = Some(a.value);
                     }
                 }
-                out[i].rows.push(PoolUsage {
-                    tag,
-                    pool: row.pool.or(self.context.pool).unwrap_or(PoolKind::Unknown),
-                    allocs: v[0],
-                    frees: v[1],
-                    outstanding: v[2],
-                    bytes: amount.value,
-                    mapped_driver: (!row.notes.is_empty()).then(|| row.notes.join("; ")),
-                    callers: row.callers.clone(),
-                    precision: amount.precision,
-                });
+                out[i].rows.push(
+                    PoolUsage {
+                        tag,
+                        pool: row.pool.or(self.context.pool).unwrap_or(PoolKind::Unknown),
+                        allocs: v[0],
+                        frees: v[1],
+                        outstanding: v[2],
+                        bytes: amount.value,
+                        mapped_driver: (!row.notes.is_empty()).then(|| row.notes.join("; ")),
+                        callers: row.callers.clone(),
+                        precision: amount.precision,
+                        line: 0,
+                    }
+                    .at_line(row.line),
+                );
             }
         }
         out
@@ -1157,20 +1163,24 @@ impl Columns {
                 if !ctx.take_row(row.line) {
                     break;
                 }
-                snap.rows.push(PoolUsage {
-                    tag,
-                    pool: row.pool.or(self.context.pool).unwrap_or(PoolKind::Unknown),
-                    allocs: v[0].map(|a| a.value),
-                    frees: v[1].map(|a| a.value),
-                    outstanding: v[2].map(|a| a.value),
-                    bytes: v[3].map_or(0, |a| a.value),
-                    mapped_driver: None,
-                    callers: Vec::new(),
-                    precision: match v[3] {
-                        Some(a) => a.precision,
-                        None => Precision::Unknown,
-                    },
-                });
+                snap.rows.push(
+                    PoolUsage {
+                        tag,
+                        pool: row.pool.or(self.context.pool).unwrap_or(PoolKind::Unknown),
+                        allocs: v[0].map(|a| a.value),
+                        frees: v[1].map(|a| a.value),
+                        outstanding: v[2].map(|a| a.value),
+                        bytes: v[3].map_or(0, |a| a.value),
+                        mapped_driver: None,
+                        callers: Vec::new(),
+                        precision: match v[3] {
+                            Some(a) => a.precision,
+                            None => Precision::Unknown,
+                        },
+                        line: 0,
+                    }
+                    .at_line(row.line),
+                );
             }
             let after = row
                 .other_text

@@ -176,6 +176,51 @@ pub struct ParsedSnapshots {
     pub warnings: Vec<LineWarning>,
     /// True when a cap in [`ParseOptions`] dropped rows or frames.
     pub truncated: bool,
+    /// Why the reading may not be the whole truth, each once, in the order first met. The
+    /// analysis never says "nothing abnormal" over a reading with a caveat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caveats: Vec<Caveat>,
+}
+
+/// Why a reading may not be the whole truth: numbers taken from sentences, rows that could not
+/// be read, a paste that compares states or gives changes instead of levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Caveat {
+    /// Numbers were read from sentences, not from a table or tool output.
+    FromProse,
+    /// Some rows could not be read and were skipped.
+    RowsSkipped,
+    /// A cap dropped rows or frames.
+    Truncated,
+    /// The paste compares states (while leaking, after a reboot, after the fix); the leaking
+    /// state was read and the others kept as context.
+    ComparesStates,
+    /// The numbers are changes over a period (a delta table), not levels.
+    Changes,
+    /// A number column names no unit: its numbers were read as counts, not bytes.
+    UnitNotGiven,
+    /// Machine totals only (paged and nonpaged pool over time), no per-tag numbers.
+    TotalsOnly,
+}
+
+impl Caveat {
+    /// What it means for the answer, in words.
+    pub const fn explain(self) -> &'static str {
+        match self {
+            Self::FromProse => "the numbers were read from sentences, not from a tool's table",
+            Self::RowsSkipped => "some rows could not be read and were left out",
+            Self::Truncated => "the input was cut at a size limit",
+            Self::ComparesStates => {
+                "the paste compares states (such as while leaking and after a reboot)"
+            }
+            Self::Changes => "the numbers are changes over a period, not the sizes now",
+            Self::UnitNotGiven => {
+                "a number column gives no unit, so its numbers were read as counts"
+            }
+            Self::TotalsOnly => "the paste gives pool totals only, no per-tag numbers",
+        }
+    }
 }
 
 /// A row or line that was skipped or read with a caveat.
@@ -189,6 +234,9 @@ pub struct LineWarning {
 /// One frame: the pool usage at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Snapshot {
+    /// Which of the analyzed files it came from (0 for the first), for pointing back at lines.
+    #[serde(skip)]
+    pub file: usize,
     /// When the frame was taken, if the input says (times without a zone are read as UTC).
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub taken_at: Option<OffsetDateTime>,
@@ -280,6 +328,13 @@ pub struct PoolUsage {
     /// without sizes.
     #[serde(default, skip_serializing_if = "Precision::is_exact")]
     pub precision: Precision,
+    /// The 1-based line of the (decoded) input the row was read from; 0 when not known.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub line: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How exact a row's byte count is, from most to least certain (so `max` is the less certain
@@ -318,6 +373,15 @@ impl PoolUsage {
             mapped_driver: None,
             callers: Vec::new(),
             precision: Precision::Exact,
+            line: 0,
+        }
+    }
+
+    /// The row as read from 1-based line `line` of the input.
+    pub fn at_line(self, line: usize) -> Self {
+        Self {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            ..self
         }
     }
 
@@ -375,6 +439,7 @@ pub(crate) struct Ctx {
     pub(crate) warnings: Vec<LineWarning>,
     suppressed: usize,
     pub(crate) truncated: bool,
+    caveats: Vec<Caveat>,
 }
 
 impl Ctx {
@@ -387,15 +452,26 @@ impl Ctx {
             warnings: Vec::new(),
             suppressed: 0,
             truncated: false,
+            caveats: Vec::new(),
+        }
+    }
+
+    /// Records a caveat of the reading (once).
+    pub(crate) fn caveat(&mut self, caveat: Caveat) {
+        if !self.caveats.contains(&caveat) {
+            self.caveats.push(caveat);
         }
     }
 
     pub(crate) fn warn(&mut self, line: usize, message: impl Into<String>) {
+        let message = message.into();
+        // Every reader words a row it could not read as "...; row skipped" (or "allocation
+        // skipped"): such a reading is not the whole table.
+        if message.ends_with("skipped") {
+            self.caveat(Caveat::RowsSkipped);
+        }
         if self.warnings.len() < self.max_warnings {
-            self.warnings.push(LineWarning {
-                line,
-                message: message.into(),
-            });
+            self.warnings.push(LineWarning { line, message });
         } else {
             self.suppressed += 1;
         }
@@ -406,6 +482,7 @@ impl Ctx {
         if self.rows >= self.max_rows {
             if !self.truncated {
                 self.truncated = true;
+                self.caveat(Caveat::Truncated);
                 let max = self.max_rows;
                 self.warn(
                     line,
@@ -430,6 +507,7 @@ impl Ctx {
         if out.len() >= self.max_snapshots {
             if !self.truncated {
                 self.truncated = true;
+                self.caveat(Caveat::Truncated);
                 let max = self.max_snapshots;
                 self.warn(
                     line,
@@ -441,7 +519,7 @@ impl Ctx {
         out.push(snap);
     }
 
-    fn finish(mut self) -> (Vec<LineWarning>, bool) {
+    fn finish(mut self) -> (Vec<LineWarning>, bool, Vec<Caveat>) {
         if self.suppressed > 0 {
             let n = self.suppressed;
             self.warnings.push(LineWarning {
@@ -449,7 +527,7 @@ impl Ctx {
                 message: format!("{n} more warnings left out"),
             });
         }
-        (self.warnings, self.truncated)
+        (self.warnings, self.truncated, self.caveats)
     }
 }
 
@@ -590,12 +668,13 @@ pub fn parse_snapshots(
     }) = best
     {
         order_by_time(&mut snapshots);
-        let (warnings, truncated) = ctx.finish();
+        let (warnings, truncated, caveats) = ctx.finish();
         return Ok(ParsedSnapshots {
             format,
             snapshots,
             warnings,
             truncated,
+            caveats,
         });
     }
     Err(match opts.format {

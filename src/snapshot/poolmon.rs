@@ -69,6 +69,7 @@ impl Row<'_> {
             mapped_driver: self.driver.map(str::to_owned),
             callers: Vec::new(),
             precision: super::Precision::Exact,
+            line: 0,
         }
     }
 
@@ -447,7 +448,7 @@ pub(crate) fn parse(
                 if cur.rows.capacity() == 0 {
                     cur.rows.reserve(expected_rows);
                 }
-                cur.rows.push(row.usage());
+                cur.rows.push(row.usage().at_line(n));
             }
             continue;
         }

@@ -293,7 +293,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
                     if grp.iter().all(|&v| v == 0) {
                         continue;
                     }
-                    let mut u = PoolUsage::new(tag, *pool, grp[h.per_group - 1]);
+                    let mut u = PoolUsage::new(tag, *pool, grp[h.per_group - 1]).at_line(n);
                     if h.per_group == 4 {
                         u.allocs = Some(grp[0]);
                         u.frees = Some(grp[1]);

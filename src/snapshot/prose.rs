@@ -35,7 +35,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Vec<Snapshot> {
     for m in &mentions {
         let usage = |a: &Amount| PoolUsage {
             precision: a.precision,
-            ..PoolUsage::new(m.tag, m.pool, a.value)
+            ..PoolUsage::new(m.tag, m.pool, a.value).at_line(m.line)
         };
         // A later line about the same tag replaces an earlier one.
         latest.rows.retain(|r| r.tag != m.tag || r.pool != m.pool);

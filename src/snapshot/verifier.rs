@@ -39,6 +39,8 @@ struct Agg {
     callers: Vec<String>,
     seen: HashSet<String>,
     pools: (Option<u64>, Option<u64>),
+    /// The first line listing an allocation of it.
+    line: usize,
 }
 
 fn is_long_hex(t: &str) -> bool {
@@ -124,7 +126,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
                 (Some(0), Some(p)) if p > 0 => PoolKind::Paged,
                 _ => PoolKind::Unknown,
             };
-            let mut u = PoolUsage::new(a.tag, pool, a.bytes);
+            let mut u = PoolUsage::new(a.tag, pool, a.bytes).at_line(a.line);
             u.outstanding = Some(a.count);
             u.mapped_driver = a.module;
             u.callers = a.callers;
@@ -212,6 +214,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
                             callers: Vec::new(),
                             seen: HashSet::new(),
                             pools,
+                            line: n,
                         });
                         index.insert(key, aggs.len() - 1);
                         aggs.len() - 1
