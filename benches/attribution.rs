@@ -223,7 +223,7 @@ fn main() {
         .collect();
     let inputs: Vec<_> = files
         .iter()
-        .map(|f| read_inputs(f, None, None).unwrap())
+        .map(|f| read_inputs(f, None, None, &view).unwrap())
         .collect();
     assert!(inputs.iter().all(|i| i.snapshots[0].rows.len() == 3_000));
     let options = AnalyzeOptions::default();
@@ -248,7 +248,8 @@ fn main() {
         analysis_times.push(t.elapsed());
         suspects = a.suspects.len();
         let t = Instant::now();
-        let parsed = read_inputs(&files[(run + SNAPSHOTS / 2) % SNAPSHOTS], None, None).unwrap();
+        let parsed =
+            read_inputs(&files[(run + SNAPSHOTS / 2) % SNAPSHOTS], None, None, &view).unwrap();
         let parsed_at = Instant::now();
         let a = analyze(&parsed, &view, &vendors, &options);
         let analysed_at = Instant::now();
@@ -473,7 +474,7 @@ fn in_process_rate(
                 // Each thread starts at a different body, as concurrent requests would.
                 let mut next = first * 3;
                 while !stop.load(Ordering::Relaxed) {
-                    let input = read_inputs(&files[next % files.len()], None, None).unwrap();
+                    let input = read_inputs(&files[next % files.len()], None, None, view).unwrap();
                     let analysis = analyze(&input, view, vendors, options);
                     std::hint::black_box(serde_json::to_vec(&analysis).unwrap());
                     next += 1;

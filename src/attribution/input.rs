@@ -5,8 +5,8 @@ use serde::Serialize;
 use crate::excerpt::bound_message;
 use crate::index::IndexError;
 use crate::snapshot::{
-    Caveat, LoadedDriver, ParseOptions, Snapshot, SnapshotError, SnapshotFormat, parse_driver_list,
-    parse_snapshots,
+    Caveat, KnownTags, LoadedDriver, ParseOptions, Snapshot, SnapshotError, SnapshotFormat,
+    decoded_text, parse_driver_list, parse_snapshots_with,
 };
 
 /// Why an analysis could not start.
@@ -45,6 +45,11 @@ pub struct AnalysisInput {
     pub warnings: Vec<String>,
     /// Every file's caveats, each once: what keeps the reading from being the whole truth.
     pub caveats: Vec<Caveat>,
+    /// States the input labels as after a change (after the fix, after a reboot, after
+    /// stopping a service): what the change did, kept out of the leak's course.
+    pub context: Vec<Snapshot>,
+    /// Each file's text as read, to point back at the lines the numbers came from.
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -58,10 +63,13 @@ pub struct FileSummary {
 }
 
 /// Parses the snapshot files (a series when there are several) and the optional driver list.
+/// `known` is the knowledge base the answer will come from: a word in a sentence is read as a
+/// tag only when the text marks it as one or the knowledge base knows it.
 pub fn read_inputs(
     files: &[InputFile],
     drivers: Option<&[u8]>,
     format: Option<SnapshotFormat>,
+    known: &dyn KnownTags,
 ) -> Result<AnalysisInput, AttributionError> {
     let files: Vec<&InputFile> = files
         .iter()
@@ -77,11 +85,12 @@ pub fn read_inputs(
     let named = files.len() > 1;
     let mut input = AnalysisInput::default();
     for (file_index, file) in files.iter().enumerate() {
-        let mut parsed =
-            parse_snapshots(&file.bytes, &options).map_err(|error| AttributionError::Snapshot {
+        let mut parsed = parse_snapshots_with(&file.bytes, &options, known).map_err(|error| {
+            AttributionError::Snapshot {
                 file: named.then(|| file.name.clone().unwrap_or_else(|| "a file".into())),
                 error,
-            })?;
+            }
+        })?;
         let prefix = file
             .name
             .as_deref()
@@ -111,24 +120,29 @@ pub fn read_inputs(
         for snapshot in &mut parsed.snapshots {
             snapshot.file = file_index;
         }
+        input.sources.push(decoded_text(&file.bytes).into_owned());
         input.snapshots.extend(parsed.snapshots);
     }
     if input.snapshots.len() > 1 && input.snapshots.iter().all(|s| s.taken_at.is_some()) {
         input.snapshots.sort_by_key(|s| s.taken_at);
     }
-    // A last point taken after a fix shows whether the fix helped; the leak's course is the
-    // points before it.
-    if input.snapshots.len() > 2 && input.snapshots.last().is_some_and(|s| s.after_change) {
-        let after = input
-            .snapshots
-            .pop()
-            .and_then(|s| s.label)
-            .unwrap_or_default();
-        input.warnings.push(format!(
-            "the last point ({after:?}) was taken after a change; growth is judged on the {} \
-             points before it",
-            input.snapshots.len()
-        ));
+    // A point taken after a fix, a reboot or stopping something shows what the change did;
+    // the leak's course is the other points. Kept as context, never as the latest reading.
+    if input.snapshots.iter().any(|s| !s.after_change) {
+        let (after, course): (Vec<Snapshot>, Vec<Snapshot>) = std::mem::take(&mut input.snapshots)
+            .into_iter()
+            .partition(|s| s.after_change);
+        input.snapshots = course;
+        for s in &after {
+            input.warnings.push(format!(
+                "{:?} shows the state after a change; kept as context, and the leak is judged \
+                 on the {} other point{}",
+                s.label.as_deref().unwrap_or("a point"),
+                input.snapshots.len(),
+                if input.snapshots.len() == 1 { "" } else { "s" }
+            ));
+        }
+        input.context = after;
     }
     if let Some(bytes) = drivers.filter(|b| b.iter().any(|c| !c.is_ascii_whitespace())) {
         input.drivers = Some(parse_driver_list(bytes).map_err(AttributionError::DriverList)?);

@@ -87,6 +87,12 @@ pub struct KnowledgeView {
     count: usize,
 }
 
+impl crate::snapshot::KnownTags for KnowledgeView {
+    fn knows(&self, tag: PoolTag) -> bool {
+        self.by_tag.get(tag).is_some()
+    }
+}
+
 impl KnowledgeView {
     pub fn from_entries(generation: u64, entries: Vec<TagEntry>) -> Self {
         let count = entries.len();

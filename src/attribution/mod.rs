@@ -19,6 +19,7 @@ mod kb;
 mod model;
 mod normal;
 mod rank;
+mod read_back;
 mod series;
 mod stats;
 mod tag_table;
@@ -72,7 +73,22 @@ pub fn analyze(
             .map(|w| (w.series, series::groupable(w.growth.as_deref(), w.bytes))),
     );
     let group_drivers = cx.share_group_owners(&mut ranked, &together);
-    let diagnosis = rank::diagnose(&ranked);
+    let diagnosis = match rank::diagnose(&ranked, &input.caveats) {
+        // A Driver Verifier list names the driver that holds each allocation.
+        AnswerKind::NoData if input.snapshots.iter().any(|s| s.totals.is_some()) => {
+            AnswerKind::PoolTotalsOnly
+        }
+        AnswerKind::NoData => AnswerKind::NoData,
+        _ if !input.files.is_empty()
+            && input
+                .files
+                .iter()
+                .all(|f| f.format == crate::snapshot::SnapshotFormat::Verifier) =>
+        {
+            AnswerKind::VerifierAllocations
+        }
+        kind => kind,
+    };
     let os_tags = (diagnosis != AnswerKind::NothingAbnormal)
         .then(|| cx.add_filter_candidates(&mut ranked))
         .flatten();
@@ -80,7 +96,28 @@ pub fn analyze(
     let groups = cx.tag_groups(&ranked, &together, group_drivers);
     let os_tags = cx.os_tag_advice(&ranked, os_tags);
     let info = cx.input_info(&table);
-    let suspects = cx.suspects(&ranked, cx.rank_drivers(&ranked), &machine, &groups, &info);
+    let mut suspects = cx.suspects(&ranked, cx.rank_drivers(&ranked), &machine, &groups, &info);
+    if let (AnswerKind::UnknownTag | AnswerKind::KnownOwnerUnclear, Some(top)) =
+        (diagnosis, ranked.first())
+    {
+        // Scripts read `suspects[0]`: below an unknown top tag only its own candidates are
+        // suspects (a KMDF-shaped name, a third-party owner of a tag in lockstep), never a
+        // Windows component that owns a smaller tag.
+        let lockstep: Vec<_> = groups
+            .iter()
+            .filter(|g| g.tags.contains(&top.tag))
+            .flat_map(|g| g.tags.iter().copied())
+            .collect();
+        suspects.retain(|s| {
+            !s.os_component
+                && s.evidence
+                    .iter()
+                    .any(|e| e.tag == top.tag || lockstep.contains(&e.tag))
+        });
+        for (i, s) in suspects.iter_mut().enumerate() {
+            s.rank = i + 1;
+        }
+    }
     let unknown_tags = cx.unknown_tags(&ranked);
     let strength = rank::strength(table.n, &ranked, &suspects);
     let verdict = cx.verdict(&table, &ranked, &suspects, strength, diagnosis);
@@ -91,7 +128,15 @@ pub fn analyze(
         os: os_tags.as_ref(),
         strength,
         diagnosis,
+        caveats: &input.caveats,
     });
+    // The answers that are not about a tag's owner are their own verdict.
+    let verdict = match answer.kind {
+        AnswerKind::Inconclusive | AnswerKind::VerifierAllocations | AnswerKind::PoolTotalsOnly => {
+            answer.headline.clone()
+        }
+        _ => verdict,
+    };
     let next_steps = cx.next_steps(
         table.n,
         &ranked,
@@ -101,11 +146,23 @@ pub fn analyze(
         &answer,
     );
     let findings_total = ranked.len();
-    let findings = ranked
+    let mut findings: Vec<Finding> = ranked
         .into_iter()
         .take(options.max_findings)
-        .map(|w| cx.finding(w, &table, &machine))
+        .map(|w| {
+            let facts = table.facts(w.series);
+            let mut finding = cx.finding(w, &table, &machine);
+            finding.source = (facts.line > 0).then(|| SourceRef {
+                file: facts.file,
+                file_name: None,
+                line: facts.line,
+                text: String::new(),
+            });
+            finding
+        })
         .collect();
+    read_back::attach_lines(input, findings.iter_mut().filter_map(|f| f.source.as_mut()));
+    let read = read_back::read_back(input);
     Analysis {
         answer,
         verdict_strength: strength,
@@ -123,6 +180,7 @@ pub fn analyze(
             entries: kb.entry_count(),
             current: true,
         },
+        read,
     }
 }
 

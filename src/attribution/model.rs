@@ -69,8 +69,32 @@ pub enum AnswerKind {
     KnownOwnerUnclear,
     /// No tag is above what is normal for it and nothing grows steadily.
     NothingAbnormal,
+    /// Nothing stands out, but the reading cannot rule a leak out (numbers from sentences,
+    /// rows skipped, changes instead of levels, states compared): what to capture instead.
+    Inconclusive,
+    /// A Driver Verifier list: the allocations a driver still holds, by tag and caller.
+    VerifierAllocations,
+    /// Pool totals over time, no per-tag numbers.
+    PoolTotalsOnly,
     /// The input held no pool usage.
     NoData,
+}
+
+impl AnswerKind {
+    /// The serde name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ThirdPartyDriver => "third-party-driver",
+            Self::WindowsOwned => "windows-owned",
+            Self::UnknownTag => "unknown-tag",
+            Self::KnownOwnerUnclear => "known-owner-unclear",
+            Self::NothingAbnormal => "nothing-abnormal",
+            Self::Inconclusive => "inconclusive",
+            Self::VerifierAllocations => "verifier-allocations",
+            Self::PoolTotalsOnly => "pool-totals-only",
+            Self::NoData => "no-data",
+        }
+    }
 }
 
 /// The answer first: the tag, the driver and its version, the action, and how sure.
@@ -229,6 +253,57 @@ pub struct Analysis {
     pub machine: MachineTotals,
     /// Which knowledge view answered.
     pub knowledge: KnowledgeUsed,
+    /// What was read, for a person to check at a glance: the top tags of the latest reading
+    /// (largest first) with the line each came from, the same tags' earlier and after-change
+    /// values, and the machine totals.
+    pub read: Vec<ReadValue>,
+}
+
+/// Which reading a value belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadState {
+    /// The latest reading: what the answer is about.
+    Latest,
+    /// The reading before it.
+    Earlier,
+    /// A state the input labels as after a change (kept as context).
+    AfterChange,
+}
+
+/// One value as read from the input.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReadValue {
+    /// The tag; none for a machine total.
+    pub tag: Option<PoolTag>,
+    /// What a machine total is (`paged pool total`, `memory in use`).
+    pub what: Option<String>,
+    pub pool: PoolKind,
+    pub state: ReadState,
+    /// The reading's label (a time, a heading, `after the driver update`).
+    pub label: Option<String>,
+    /// The value in words, as exact as the input gave it (`about 2.2 GiB`, `39,511 held (no
+    /// size given)`).
+    pub value: String,
+    /// Bytes, when the input gave a size.
+    pub bytes: Option<u64>,
+    pub outstanding: Option<u64>,
+    pub allocs: Option<u64>,
+    pub frees: Option<u64>,
+    pub precision: crate::snapshot::Precision,
+    pub source: Option<SourceRef>,
+}
+
+/// Where in the input a value was read.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SourceRef {
+    /// Which input file (0 for the first).
+    pub file: usize,
+    pub file_name: Option<String>,
+    /// 1-based line of the file as read (after decoding).
+    pub line: u32,
+    /// The line's text (trimmed, at most 160 characters).
+    pub text: String,
 }
 
 /// The knowledge view an analysis was answered from.
@@ -351,6 +426,8 @@ pub struct Finding {
     pub group: Option<usize>,
     /// Bytes per snapshot (series only).
     pub history: Vec<u64>,
+    /// Where the latest value was read.
+    pub source: Option<SourceRef>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -363,6 +440,10 @@ pub struct Growth {
     pub allocs_per_hour: Option<f64>,
     pub allocs_per_sample: Option<f64>,
     pub delta_outstanding: Option<i64>,
+    /// `r_squared × rising_intervals` of the outstanding allocations, when every snapshot
+    /// counts them.
+    pub allocs_steadiness: Option<f64>,
+    /// Of the bytes; of the outstanding allocations when the input gives counts but no sizes.
     pub r_squared: f64,
     pub rising_intervals: f64,
     /// `r_squared × rising_intervals`.

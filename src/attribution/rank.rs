@@ -7,6 +7,9 @@
 //!   steadiness + bytes / normal / 10`, where `growth` is the least-squares slope over all
 //!   points projected over a day (bytes/hour × 24), or over the whole series when the snapshots
 //!   carry no times, counted only when positive; `steadiness = R² × share of rising intervals`.
+//! * **Counts when sizes are missing.** A paste that gives counts but no sizes is scored on
+//!   its outstanding allocations the same way, against [`NORMAL_OUTSTANDING`] instead of a
+//!   size.
 //! * **Candidate weight** = evidence ([`EvidenceKind::weight`]) × 0.25 when a driver list is
 //!   given and the driver is not in it × 0.3 for OS components.
 //! * **Driver score** = Σ over its tags of `tag score × candidate weight ÷ number of drivers
@@ -16,9 +19,9 @@ use super::Analyzer;
 use super::candidates::{Cand, Cands, answer_owner};
 use super::model::{AnswerKind, EvidenceKind, Growth, OwnerKind, Suspect, VerdictStrength};
 use super::normal::{DEFAULT_NORMAL_MIB, NormalTag};
-use super::series::SeriesTable;
+use super::series::{RowFacts, SeriesTable};
 use crate::knowledge::TagEntry;
-use crate::snapshot::PoolKind;
+use crate::snapshot::{Caveat, PoolKind};
 use crate::tag::PoolTag;
 
 /// One (tag, pool) while ranking: what every tag needs. The full
@@ -39,6 +42,10 @@ pub(super) struct Work<'a> {
     pub cands: Cands<'a>,
     /// The first entry with a description.
     pub described: Option<&'a TagEntry>,
+    /// Allocations still held in the latest snapshot.
+    pub outstanding: Option<u64>,
+    /// The latest row's counts since boot, precision and line.
+    pub facts: RowFacts,
 }
 
 impl Work<'_> {
@@ -84,14 +91,36 @@ impl<'a> Analyzer<'a> {
         let normal_bytes = normal_bytes(self.normal.get(s.tag, s.pool));
         let size_ratio = bytes as f64 / normal_bytes as f64;
         let growth = (n >= 2).then(|| Box::new(table.growth(i)));
-        let score = match &growth {
-            None => size_ratio,
-            Some(g) => {
-                let projected = match (g.bytes_per_hour, &table.hours) {
-                    (Some(per_hour), Some(_)) => per_hour * 24.0,
-                    _ => g.bytes_per_sample * (n - 1) as f64,
-                };
-                projected.max(0.0) / normal_bytes as f64 * g.steadiness + size_ratio / 10.0
+        let facts = table.facts(i);
+        let outstanding = table.last_outstanding(i).or_else(|| {
+            facts
+                .allocs
+                .zip(facts.frees)
+                .and_then(|(a, f)| a.checked_sub(f))
+        });
+        let score = if facts.bytes_unknown() {
+            // No sizes: the outstanding allocations and their growth stand for them.
+            let level = outstanding.unwrap_or(0) as f64 / NORMAL_OUTSTANDING;
+            match &growth {
+                None => level,
+                Some(g) => {
+                    let projected = match (g.allocs_per_hour, &table.hours) {
+                        (Some(per_hour), Some(_)) => per_hour * 24.0,
+                        _ => g.allocs_per_sample.unwrap_or(0.0) * (n - 1) as f64,
+                    };
+                    projected.max(0.0) / NORMAL_OUTSTANDING * g.steadiness + level / 10.0
+                }
+            }
+        } else {
+            match &growth {
+                None => size_ratio,
+                Some(g) => {
+                    let projected = match (g.bytes_per_hour, &table.hours) {
+                        (Some(per_hour), Some(_)) => per_hour * 24.0,
+                        _ => g.bytes_per_sample * (n - 1) as f64,
+                    };
+                    projected.max(0.0) / normal_bytes as f64 * g.steadiness + size_ratio / 10.0
+                }
             }
         };
         Work {
@@ -105,6 +134,8 @@ impl<'a> Analyzer<'a> {
             group: None,
             cands,
             described,
+            outstanding,
+            facts,
         }
     }
 
@@ -228,6 +259,49 @@ fn rank_key(w: &Work<'_>) -> [u64; 3] {
     [!total_order, !w.bytes, tag << 8 | w.pool as u64]
 }
 
+/// Outstanding allocations of one tag that count as much as a tag at its normal size, for
+/// pastes that give counts but no sizes.
+pub(super) const NORMAL_OUTSTANDING: f64 = 100_000.0;
+
+/// Outstanding allocations of one tag that are abnormal whatever their size ("Diff over a
+/// million").
+const MANY_OUTSTANDING: u64 = 1_000_000;
+
+/// What a tag's counts say, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CountSignal {
+    /// Outstanding allocations grow steadily (by at least 5% of the count, or 10,000).
+    Growing { from: u64, to: u64 },
+    /// Allocated far more often than freed (frees at most 1% of allocations, at least 1,000
+    /// allocations): a leak's signature. In a table of changes over a period, allocations
+    /// without frees.
+    AllocsFarAboveFrees { allocs: u64, frees: u64 },
+    /// Over a million allocations held.
+    ManyOutstanding(u64),
+}
+
+/// The strongest thing a tag's counts say, if any.
+pub(super) fn count_signal(w: &Work<'_>) -> Option<CountSignal> {
+    if let Some(g) = w.growth.as_deref()
+        && let (Some(delta), Some(to)) = (g.delta_outstanding, w.outstanding)
+        && delta > 0
+        && g.allocs_steadiness.unwrap_or(0.0) >= 0.6
+        && (delta as f64 >= 0.05 * to as f64 || delta >= 10_000)
+    {
+        let from = to.saturating_sub(delta.unsigned_abs());
+        return Some(CountSignal::Growing { from, to });
+    }
+    if let (Some(allocs), Some(frees)) = (w.facts.allocs, w.facts.frees)
+        && allocs >= 1_000
+        && frees.saturating_mul(100) <= allocs
+    {
+        return Some(CountSignal::AllocsFarAboveFrees { allocs, frees });
+    }
+    w.outstanding
+        .filter(|&o| o >= MANY_OUTSTANDING)
+        .map(CountSignal::ManyOutstanding)
+}
+
 /// Growth that counts as a leak: steady, and large against the tag's size.
 fn grows_steadily(w: &Work<'_>) -> bool {
     w.growth.as_ref().is_some_and(|g| {
@@ -237,21 +311,29 @@ fn grows_steadily(w: &Work<'_>) -> bool {
     })
 }
 
-/// Is anything abnormal: a tag above what is normal for it, or a steady grower?
+/// Is anything abnormal: a tag above what is normal for it, a steady grower, or counts that
+/// say so?
 fn abnormal(work: &[&mut Work<'_>]) -> bool {
     work.iter()
         .take(20)
-        .any(|w| w.size_ratio >= 1.0 || grows_steadily(w))
+        .any(|w| w.size_ratio >= 1.0 || grows_steadily(w) || count_signal(w).is_some())
 }
 
-/// What the ranking says, before any words: nothing to rank, nothing abnormal, or the top
-/// tag's owner as far as the evidence goes.
-pub(super) fn diagnose(work: &[&mut Work<'_>]) -> AnswerKind {
+/// What the ranking says, before any words: nothing to rank, nothing abnormal (only over a
+/// reading without caveats), what cannot be told, or the top tag's owner as far as the
+/// evidence goes.
+pub(super) fn diagnose(work: &[&mut Work<'_>], caveats: &[Caveat]) -> AnswerKind {
     let Some(top) = work.first() else {
         return AnswerKind::NoData;
     };
     if !abnormal(work) {
-        return AnswerKind::NothingAbnormal;
+        // "Nothing abnormal" is said only over a complete reading: every row read, from a
+        // tool's table, of levels (not changes), in one state.
+        return if caveats.is_empty() {
+            AnswerKind::NothingAbnormal
+        } else {
+            AnswerKind::Inconclusive
+        };
     }
     match answer_owner(&top.cands) {
         OwnerKind::ThirdParty => AnswerKind::ThirdPartyDriver,
@@ -272,10 +354,11 @@ pub(super) fn strength(n: usize, work: &[&mut Work<'_>], suspects: &[Suspect]) -
     let Some(top) = work.first() else {
         return VerdictStrength::Weak;
     };
-    let growing = top
-        .growth
-        .as_ref()
-        .is_some_and(|g| g.delta_bytes > 0 && g.steadiness > 0.0);
+    // Growth in bytes, or in outstanding allocations where the input gives no sizes.
+    let growing = top.growth.as_ref().is_some_and(|g| {
+        (g.delta_bytes > 0 || top.facts.bytes_unknown() && g.delta_outstanding > Some(0))
+            && g.steadiness > 0.0
+    });
     if !growing {
         return VerdictStrength::Weak;
     }

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::model::{Growth, MachineTotals, TimeBasis};
 use super::stats::{self, linear_fit, pearson};
-use crate::snapshot::{PoolKind, Snapshot};
+use crate::snapshot::{PoolKind, Precision, Snapshot};
 use crate::tag::PoolTag;
 
 /// The least growth over a series for a tag to be grouped with another (64 KiB).
@@ -49,8 +49,30 @@ pub(super) struct SeriesTable<'a> {
     pub series: Vec<Series<'a>>,
     bytes: Vec<u64>,
     outstanding: Vec<Option<u64>>,
+    /// Per series: the row it was last read from.
+    facts: Vec<RowFacts>,
     /// Hours since the first snapshot, when the series has a clock.
     pub hours: Option<Vec<f64>>,
+}
+
+/// What the latest row of a series said besides its numbers per snapshot: its counts since
+/// boot, how exact its bytes are, and where it was read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RowFacts {
+    pub allocs: Option<u64>,
+    pub frees: Option<u64>,
+    pub precision: Precision,
+    /// 1-based line of its file; 0 when not known.
+    pub line: u32,
+    /// Which analyzed file.
+    pub file: usize,
+}
+
+impl RowFacts {
+    /// The paste gave counts but no size.
+    pub fn bytes_unknown(&self) -> bool {
+        self.precision == Precision::Unknown
+    }
 }
 
 impl SeriesTable<'_> {
@@ -60,6 +82,10 @@ impl SeriesTable<'_> {
 
     pub fn outstanding(&self, i: usize) -> &[Option<u64>] {
         &self.outstanding[i * self.n..(i + 1) * self.n]
+    }
+
+    pub fn facts(&self, i: usize) -> RowFacts {
+        self.facts[i]
     }
 
     /// The latest outstanding count of series `i`.
@@ -89,9 +115,26 @@ impl SeriesTable<'_> {
             (Some(a), Some(xs)) => linear_fit(xs, a),
             _ => None,
         };
-        let fit = per_hour.or(per_sample);
+        // A paste that gives counts but no sizes grows in counts: its steadiness is theirs.
+        let counts_only = self.facts[i].bytes_unknown() && allocs.is_some();
+        let fit = if counts_only {
+            allocs_per_hour.or(allocs_per_sample)
+        } else {
+            per_hour.or(per_sample)
+        };
         let r_squared = fit.map_or(0.0, |f| f.r_squared);
-        let rising = stats::rising_fraction(&ys).unwrap_or(0.0);
+        let rising = match (&allocs, counts_only) {
+            (Some(a), true) => stats::rising_fraction(a),
+            _ => stats::rising_fraction(&ys),
+        }
+        .unwrap_or(0.0);
+        let allocs_steadiness = allocs.as_ref().map(|a| {
+            let fit = allocs_per_hour.or(allocs_per_sample);
+            round(
+                fit.map_or(0.0, |f| f.r_squared) * stats::rising_fraction(a).unwrap_or(0.0),
+                4,
+            )
+        });
         let first = bytes.first().copied().unwrap_or(0);
         let last = bytes.last().copied().unwrap_or(0);
         let delta_outstanding = match (outstanding.first(), outstanding.last()) {
@@ -106,6 +149,7 @@ impl SeriesTable<'_> {
             allocs_per_hour: allocs_per_hour.map(|f| round(f.slope, 2)),
             allocs_per_sample: allocs_per_sample.map(|f| round(f.slope, 2)),
             delta_outstanding,
+            allocs_steadiness,
             r_squared: round(r_squared, 4),
             rising_intervals: round(rising, 4),
             steadiness: round(r_squared * rising, 4),
@@ -147,6 +191,7 @@ pub(super) fn collect(snapshots: &[Snapshot]) -> SeriesTable<'_> {
         series: Vec::with_capacity(rows),
         bytes: Vec::with_capacity(rows * n),
         outstanding: Vec::with_capacity(rows * n),
+        facts: Vec::with_capacity(rows),
         hours: series_hours(snapshots),
     };
     for (si, snap) in snapshots.iter().enumerate() {
@@ -159,8 +204,16 @@ pub(super) fn collect(snapshots: &[Snapshot]) -> SeriesTable<'_> {
                 });
                 table.bytes.resize(table.bytes.len() + n, 0);
                 table.outstanding.resize(table.outstanding.len() + n, None);
+                table.facts.push(RowFacts::default());
                 table.series.len() - 1
             });
+            table.facts[i] = RowFacts {
+                allocs: row.allocs,
+                frees: row.frees,
+                precision: row.precision,
+                line: row.line,
+                file: snap.file,
+            };
             let at = i * n + si;
             table.bytes[at] = table.bytes[at].saturating_add(row.bytes);
             if let Some(o) = row.outstanding_or_derived() {

@@ -82,10 +82,10 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         let data_dir = args.data.data_dir.clone();
         let json = args.json;
         tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-            let input = read_inputs(&files, drivers.as_deref(), format)
-                .map_err(|e| name_the_file(single.as_deref(), e.into()))?;
             let vendors = VendorDirectory::embedded();
             let view = local_knowledge(&data_dir, &vendors)?;
+            let input = read_inputs(&files, drivers.as_deref(), format, &view)
+                .map_err(|e| name_the_file(single.as_deref(), e.into()))?;
             let analysis = analyze(&input, &view, &vendors, &AnalyzeOptions::default());
             Ok(if json {
                 serde_json::to_string_pretty(&analysis)?

@@ -25,8 +25,8 @@ use super::{
     ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig, MAX_SNAPSHOT_SETTING,
 };
 use crate::attribution::{
-    Analysis, AnalyzeOptions, Answer, AnswerKind, AttributionError, Finding, InputFile,
-    KnowledgeCache, ServerUrl, analyze, read_inputs, render_text,
+    Analysis, AnalyzeOptions, Answer, AttributionError, Finding, InputFile, KnowledgeCache,
+    ServerUrl, analyze, read_inputs, render_text,
 };
 use crate::format::{GrowthRate, human_bytes};
 use crate::snapshot::{FORMATS_UNDERSTOOD, SnapshotFormat};
@@ -294,10 +294,11 @@ async fn run<T: Send + 'static>(
         .in_place(brief, move |index, vendors| {
             // The upload's bytes count against the budget until the analysis is done.
             let _memory = memory;
-            let input = read_inputs(&files, drivers.as_deref(), format).map_err(api_error)?;
             // The last view built answers, even while an import's rebuild is under way
             // (the background refresher swaps the new one in); the answer says which.
             let (view, current) = cache.latest(index)?;
+            let input = read_inputs(&files, drivers.as_deref(), format, view.as_ref())
+                .map_err(api_error)?;
             let mut analysis = analyze(&input, &view, vendors, &options);
             analysis.knowledge.current = current;
             metrics::counter!("poolsleuth_analyses_total").increment(1);
@@ -457,14 +458,7 @@ fn text_parts(sentence: &str) -> Vec<SentencePart> {
 impl AnswerView {
     fn new(a: &Answer) -> Self {
         Self {
-            kind: match a.kind {
-                AnswerKind::ThirdPartyDriver => "third-party-driver",
-                AnswerKind::WindowsOwned => "windows-owned",
-                AnswerKind::UnknownTag => "unknown-tag",
-                AnswerKind::KnownOwnerUnclear => "known-owner-unclear",
-                AnswerKind::NothingAbnormal => "nothing-abnormal",
-                AnswerKind::NoData => "no-data",
-            },
+            kind: a.kind.as_str(),
             headline: text_parts(&a.headline),
             driver: match (&a.driver, &a.version) {
                 (Some(d), Some(v)) => format!("{d} {v}"),

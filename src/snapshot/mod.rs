@@ -142,6 +142,22 @@ impl FromStr for SnapshotFormat {
     }
 }
 
+/// The tags a knowledge base knows. A word in a sentence is read as a tag only where the text
+/// marks it as one, or where it is a tag the knowledge base knows: this is how the readers ask.
+pub trait KnownTags {
+    /// Whether the knowledge base holds this exact tag (case and trailing blanks count).
+    fn knows(&self, tag: PoolTag) -> bool;
+}
+
+/// No knowledge base: only what the text marks as a tag is one.
+pub struct NoKnownTags;
+
+impl KnownTags for NoKnownTags {
+    fn knows(&self, _: PoolTag) -> bool {
+        false
+    }
+}
+
 /// How to parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseOptions {
@@ -268,6 +284,9 @@ pub struct PoolTotals {
     /// Outstanding allocations (`!poolused` TOTAL line).
     pub paged_allocs: Option<u64>,
     pub nonpaged_allocs: Option<u64>,
+    /// Memory in use as a person states it (`used memory is 1.11 GB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_in_use_kib: Option<u64>,
 }
 
 impl PoolTotals {
@@ -340,7 +359,18 @@ fn is_zero(n: &u32) -> bool {
 /// How exact a row's byte count is, from most to least certain (so `max` is the less certain
 /// of two readings).
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    ToSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Precision {
@@ -536,6 +566,7 @@ fn run_format(
     forced: bool,
     input: &text::Input<'_>,
     ctx: &mut Ctx,
+    known: &dyn KnownTags,
 ) -> Result<(SnapshotFormat, Vec<Snapshot>), SnapshotError> {
     match format {
         SnapshotFormat::PoolmonScreen | SnapshotFormat::PoolmonLog => {
@@ -554,7 +585,7 @@ fn run_format(
         | SnapshotFormat::PowershellTable
         | SnapshotFormat::MarkdownTable
         | SnapshotFormat::Table => table::parse(input, ctx, forced.then_some(format)),
-        SnapshotFormat::Prose => Ok((format, prose::parse(input, ctx))),
+        SnapshotFormat::Prose => Ok((format, prose::parse(input, ctx, known))),
         SnapshotFormat::Json => Ok((format, json::parse(input, ctx)?)),
     }
 }
@@ -585,6 +616,26 @@ impl Reading {
     }
 }
 
+/// A label as a person reads it: markdown emphasis and a bullet removed, at most 100
+/// characters (`**after the driver update**` is `after the driver update`).
+pub fn plain_label(label: &str) -> String {
+    let t = label.trim().trim_start_matches(['-', '*', '•']).trim();
+    let t: String = t.replace("**", "").replace('`', "");
+    let t = t.trim();
+    if t.chars().count() > 100 {
+        let cut: String = t.chars().take(99).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        t.to_owned()
+    }
+}
+
+/// The input's text as every reader reads it (decoded, NULs dropped): line numbers in
+/// [`PoolUsage::line`] count its lines.
+pub fn decoded_text(input: &[u8]) -> std::borrow::Cow<'_, str> {
+    text::Input::decode(input).into_text()
+}
+
 /// Parses pool-usage text in any supported format (see `docs/SNAPSHOT_FORMATS.md`).
 ///
 /// Errors when the input is empty, when no format yields a single row (the error then says
@@ -594,6 +645,15 @@ impl Reading {
 pub fn parse_snapshots(
     input: &[u8],
     opts: &ParseOptions,
+) -> Result<ParsedSnapshots, SnapshotError> {
+    parse_snapshots_with(input, opts, &NoKnownTags)
+}
+
+/// [`parse_snapshots`], where a word in prose may also be a tag because `known` holds it.
+pub fn parse_snapshots_with(
+    input: &[u8],
+    opts: &ParseOptions,
+    known: &dyn KnownTags,
 ) -> Result<ParsedSnapshots, SnapshotError> {
     if let Some(what) = not_a_snapshot::binary(input) {
         return Err(SnapshotError::new(None, what));
@@ -615,7 +675,7 @@ pub fn parse_snapshots(
     let mut best: Option<Reading> = None;
     for format in candidates {
         let mut ctx = Ctx::new(opts);
-        match run_format(format, opts.format.is_some(), &input, &mut ctx) {
+        match run_format(format, opts.format.is_some(), &input, &mut ctx, known) {
             Ok((detected, snapshots)) if !snapshots.is_empty() => {
                 let reading = Reading {
                     format: detected,

@@ -46,6 +46,10 @@ impl<'a> Input<'a> {
         &self.text
     }
 
+    pub(crate) fn into_text(self) -> Cow<'a, str> {
+        self.text
+    }
+
     /// Lines with their 1-based numbers; `\r\n`, `\n` and lone `\r` all end a line.
     pub(crate) fn lines(&self) -> impl Iterator<Item = (usize, &str)> {
         let text: &str = &self.text;

@@ -13,30 +13,85 @@ use super::super::Analyzer;
 use super::super::model::{
     Answer, AnswerKind, EvidenceKind, OsTagAdvice, Suspect, VerdictStrength,
 };
-use super::super::rank::Work;
+use super::super::rank::{CountSignal, Work, count_signal};
 use super::super::series::SeriesTable;
 use super::pool_traces;
-use crate::format::human_bytes;
+use crate::format::{human_bytes, thousands};
+use crate::snapshot::{Caveat, PoolKind, Precision};
+use crate::tag::PoolTag;
 
-fn how(w: &Work<'_>) -> String {
-    match &w.growth {
-        Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
-            Some(h) => format!(
-                "holds {} and grows {}/hour",
+pub(super) fn how(w: &Work<'_>) -> String {
+    let mut text = if w.facts.bytes_unknown() {
+        how_in_counts(w)
+    } else {
+        match &w.growth {
+            Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
+                Some(h) => format!(
+                    "holds {} and grows {}/hour",
+                    human_bytes(w.bytes),
+                    human_bytes(h.max(0.0) as u64)
+                ),
+                None => format!(
+                    "holds {} after growing by {}",
+                    human_bytes(w.bytes),
+                    human_bytes(g.delta_bytes as u64)
+                ),
+            },
+            _ => format!(
+                "holds {} ({:.1}× what is normal for it)",
                 human_bytes(w.bytes),
-                human_bytes(h.max(0.0) as u64)
+                w.size_ratio
             ),
-            None => format!(
-                "holds {} after growing by {}",
-                human_bytes(w.bytes),
-                human_bytes(g.delta_bytes as u64)
-            ),
-        },
-        _ => format!(
-            "holds {} ({:.1}× what is normal for it)",
-            human_bytes(w.bytes),
-            w.size_ratio
+        }
+    };
+    if !w.facts.bytes_unknown()
+        && let Some(signal) = count_signal(w)
+    {
+        text.push_str("; ");
+        text.push_str(&signal_text(signal));
+    }
+    text
+}
+
+/// A tag whose paste gives counts but no sizes, in allocations: never a size it did not give.
+fn how_in_counts(w: &Work<'_>) -> String {
+    let held = w
+        .outstanding
+        .map(|o| format!("{} allocations held", thousands(o)));
+    match count_signal(w) {
+        Some(signal @ CountSignal::Growing { .. }) => {
+            let rate = w
+                .growth
+                .as_deref()
+                .and_then(|g| g.allocs_per_hour)
+                .filter(|r| *r > 0.0)
+                .map(|r| format!(" (+{}/hour)", thousands(r.round() as u64)))
+                .unwrap_or_default();
+            format!("holds {}{rate}; sizes not given", signal_text(signal))
+        }
+        Some(signal) => format!("{}; sizes not given", signal_text(signal)),
+        None => held.map_or_else(
+            || "has counts but no size".into(),
+            |h| format!("has {h}, sizes not given"),
         ),
+    }
+}
+
+/// What a tag's counts say, in words.
+fn signal_text(signal: CountSignal) -> String {
+    match signal {
+        CountSignal::Growing { from, to } => {
+            format!("{} allocations, up from {}", thousands(to), thousands(from))
+        }
+        CountSignal::AllocsFarAboveFrees { allocs, frees } => format!(
+            "allocated {} times and freed {} times: allocations far above frees are a leak's \
+             signature",
+            thousands(allocs),
+            thousands(frees)
+        ),
+        CountSignal::ManyOutstanding(n) => {
+            format!("{} allocations are held (over a million)", thousands(n))
+        }
     }
 }
 
@@ -48,6 +103,8 @@ pub(in crate::attribution) struct Findings<'r, 'a> {
     pub os: Option<&'r OsTagAdvice>,
     pub strength: VerdictStrength,
     pub diagnosis: AnswerKind,
+    /// Why the reading may not be the whole truth.
+    pub caveats: &'r [Caveat],
 }
 
 impl<'a> Analyzer<'a> {
@@ -67,8 +124,33 @@ impl<'a> Analyzer<'a> {
             confidence_reason,
         };
         let Some(top) = f.work.first() else {
+            if f.diagnosis == AnswerKind::PoolTotalsOnly {
+                self.totals_answer(&mut answer);
+            }
             return answer;
         };
+        if f.diagnosis == AnswerKind::Inconclusive {
+            let largest: Vec<String> = f
+                .work
+                .iter()
+                .take(3)
+                .map(|w| format!("`{}` {}", w.tag.trimmed(), amount_read(w)))
+                .collect();
+            let why: Vec<&str> = f.caveats.iter().map(|c| c.explain()).collect();
+            answer.kind = AnswerKind::Inconclusive;
+            answer.headline = format!(
+                "Cannot tell from this paste whether pool memory leaks: {}. Nothing stands out \
+                 in what was read (largest: {}).",
+                why.join("; "),
+                largest.join(", ")
+            );
+            answer.action = capture_instead(f.caveats);
+            return answer;
+        }
+        if f.diagnosis == AnswerKind::VerifierAllocations {
+            self.verifier_answer(&mut answer, top, f);
+            return answer;
+        }
         if f.diagnosis == AnswerKind::NothingAbnormal {
             let largest: Vec<String> = f
                 .work
@@ -93,7 +175,11 @@ impl<'a> Analyzer<'a> {
         answer.pool = Some(top.pool);
         answer.kind = f.diagnosis;
         match f.diagnosis {
-            AnswerKind::NoData | AnswerKind::NothingAbnormal => {}
+            AnswerKind::NoData
+            | AnswerKind::NothingAbnormal
+            | AnswerKind::Inconclusive
+            | AnswerKind::VerifierAllocations
+            | AnswerKind::PoolTotalsOnly => {}
             AnswerKind::ThirdPartyDriver => {
                 let claims = |s: &&Suspect| top.cands.iter().any(|c| self.name(c) == s.driver);
                 let suspect = f
@@ -155,6 +241,9 @@ impl<'a> Analyzer<'a> {
                     top.pool,
                     how(top)
                 );
+                if let Some(spread) = no_single_tag(f.work) {
+                    answer.headline = format!("{spread} {}", answer.headline);
+                }
                 let trace =
                     f.os.and_then(|o| o.traces.first().cloned())
                         .or_else(|| pool_traces(&[top.tag]).into_iter().next());
@@ -202,7 +291,187 @@ impl<'a> Analyzer<'a> {
                 answer.action = self.scan_step();
             }
         }
+        if let Some(change) = self.after_change(top) {
+            answer.headline.push(' ');
+            answer.headline.push_str(&change);
+        }
         answer
+    }
+
+    /// What a state after a change (stopping an app, a driver update, a reboot) shows of the
+    /// top tag: it fell, so the change stopped it and what was changed is the trigger.
+    fn after_change(&self, top: &Work<'_>) -> Option<String> {
+        let (state, row) = self.input.context.iter().find_map(|s| {
+            s.rows
+                .iter()
+                .find(|r| r.tag == top.tag && (r.pool == top.pool || r.pool == PoolKind::Unknown))
+                .map(|r| (s, r))
+        })?;
+        let label =
+            crate::snapshot::plain_label(state.label.as_deref().unwrap_or("after a change"));
+        let tag = top.tag.trimmed();
+        let (before, after) = if top.facts.bytes_unknown() || row.precision == Precision::Unknown {
+            (top.outstanding?, row.outstanding_or_derived()?)
+        } else {
+            (top.bytes, row.bytes)
+        };
+        let unit = |v: u64| {
+            if top.facts.bytes_unknown() {
+                format!("{} allocations", thousands(v))
+            } else {
+                human_bytes(v)
+            }
+        };
+        if after.saturating_mul(2) > before {
+            return Some(format!(
+                "In the state the paste labels \"{label}\", `{tag}` is still at {}: that change \
+                 did not stop it.",
+                unit(after)
+            ));
+        }
+        Some(format!(
+            "In the state the paste labels \"{label}\", `{tag}` fell to {}: the change stopped \
+             it, so what was changed (an application, a service, a driver version) is the \
+             trigger.",
+            unit(after)
+        ))
+    }
+
+    /// A Driver Verifier list names the driver: what it holds, by tag and caller.
+    fn verifier_answer(&self, answer: &mut Answer, top: &Work<'_>, f: &Findings<'_, 'a>) {
+        let suspects = f.suspects;
+        let tag = top.tag.trimmed();
+        answer.kind = AnswerKind::VerifierAllocations;
+        answer.tag = Some(top.tag);
+        answer.pool = Some(top.pool);
+        let holder = suspects
+            .iter()
+            .find(|s| s.best_evidence == EvidenceKind::VerifierCaller);
+        answer.driver = holder.map(|s| s.driver.clone());
+        answer.vendor = holder.and_then(|s| s.vendor.clone());
+        let count = top.outstanding.unwrap_or(0);
+        let callers: Vec<&str> = f.table.series[top.series]
+            .callers()
+            .iter()
+            .take(3)
+            .copied()
+            .collect();
+        let who = answer.driver.as_deref().unwrap_or("The verified driver");
+        let pool = match top.pool {
+            PoolKind::Unknown => String::new(),
+            p => format!(", {p}"),
+        };
+        answer.headline = format!(
+            "{who} holds {} allocation{} of `{tag}` ({}{pool}){}. Driver Verifier lists the \
+             allocations a driver still holds: in a list taken when the driver unloaded (bug \
+             check 0xC4 or 0x62), every entry is a leak.",
+            thousands(count),
+            if count == 1 { "" } else { "s" },
+            human_bytes(top.bytes),
+            if callers.is_empty() {
+                String::new()
+            } else {
+                format!(", allocated from {}", callers.join(", "))
+            }
+        );
+        let reversed: String = tag_bytes_reversed(top.tag);
+        answer.action = format!(
+            "Send this list to {} with the driver's version: the caller names the allocation \
+             that is never freed. In the driver's C source the tag is the constant '{reversed}' \
+             (multi-character constants are stored byte-reversed).",
+            match (&answer.vendor, &answer.driver) {
+                (Some(v), _) => v.clone(),
+                (None, Some(d)) => format!("the maker of {d}"),
+                (None, None) => "the driver's maker".into(),
+            }
+        );
+        answer.confidence = VerdictStrength::Moderate;
+        answer.confidence_reason = "Driver Verifier names the driver and the caller of each \
+                                    allocation; whether an entry is a leak depends on when the \
+                                    list was taken"
+            .into();
+    }
+
+    /// Pool totals over time, no tags: how fast the pool grows, and how to capture per-tag
+    /// numbers.
+    fn totals_answer(&self, answer: &mut Answer) {
+        answer.kind = AnswerKind::PoolTotalsOnly;
+        let points: Vec<(Option<f64>, &crate::snapshot::PoolTotals)> = self
+            .input
+            .snapshots
+            .iter()
+            .filter_map(|s| {
+                let hours = s
+                    .taken_at
+                    .zip(self.input.snapshots.first().and_then(|f| f.taken_at))
+                    .map(|(t, f)| (t - f).as_seconds_f64() / 3600.0)
+                    .or(s.elapsed_hours);
+                s.totals.as_ref().map(|t| (hours, t))
+            })
+            .collect();
+        let mut parts = Vec::new();
+        for (name, get) in [
+            (
+                "nonpaged",
+                (|t: &crate::snapshot::PoolTotals| t.nonpaged_bytes) as fn(_) -> _,
+            ),
+            ("paged", |t: &crate::snapshot::PoolTotals| t.paged_bytes),
+        ] {
+            let values: Vec<(Option<f64>, u64)> = points
+                .iter()
+                .filter_map(|(h, t)| get(t).map(|v| (*h, v)))
+                .collect();
+            let (Some(first), Some(last)) = (values.first(), values.last()) else {
+                continue;
+            };
+            let delta = last.1 as i128 - first.1 as i128;
+            let span = match (first.0, last.0) {
+                (Some(a), Some(b)) if b > a => Some(b - a),
+                _ => None,
+            };
+            let change = if values.len() < 2 {
+                format!("{name} pool {}", human_bytes(last.1))
+            } else if delta > 0 {
+                match span {
+                    Some(h) => format!(
+                        "{name} pool grows {}/hour ({} to {} over {:.1} h)",
+                        human_bytes((delta as f64 / h) as u64),
+                        human_bytes(first.1),
+                        human_bytes(last.1),
+                        h
+                    ),
+                    None => format!(
+                        "{name} pool grew from {} to {} over {} samples",
+                        human_bytes(first.1),
+                        human_bytes(last.1),
+                        values.len()
+                    ),
+                }
+            } else {
+                format!(
+                    "{name} pool does not grow ({} to {})",
+                    human_bytes(first.1),
+                    human_bytes(last.1)
+                )
+            };
+            parts.push(change);
+        }
+        if parts.is_empty() {
+            return;
+        }
+        let mut headline = parts.join("; ");
+        if let Some(first) = headline.get(..1) {
+            headline = format!("{}{}", first.to_uppercase(), &headline[1..]);
+        }
+        answer.headline = format!(
+            "{headline}. The paste gives pool totals only, so the tag and the driver behind it \
+             cannot be named yet."
+        );
+        answer.action = "Capture per-tag numbers while it grows: `poolmon -b -n before.txt`, \
+                         hours later `poolmon -b -n after.txt` (poolmon comes with the WDK), or a \
+                         pool trace without the WDK (`wpr -start Pool -filemode`, later `wpr -stop \
+                         pool.etl`); analyze the two poolmon files together."
+            .into();
     }
 
     fn confidence(&self, f: &Findings<'_, 'a>) -> (VerdictStrength, String) {
@@ -225,6 +494,83 @@ impl<'a> Analyzer<'a> {
         };
         (f.strength, reason)
     }
+}
+
+/// Several Windows-owned tags above normal, none of them half of their sum: said before the
+/// top tag, so nobody reads the first one as the whole story.
+fn no_single_tag(work: &[&mut Work<'_>]) -> Option<String> {
+    let big: Vec<&Work<'_>> = work
+        .iter()
+        .take(10)
+        .filter(|w| {
+            w.size_ratio >= 1.0
+                && super::super::candidates::answer_owner(&w.cands)
+                    == super::super::model::OwnerKind::Os
+        })
+        .map(|w| &**w)
+        .collect();
+    let sum: u64 = big.iter().map(|w| w.bytes).sum();
+    let largest = big.iter().map(|w| w.bytes).max()?;
+    if big.len() < 3 || largest.saturating_mul(2) > sum {
+        return None;
+    }
+    let mut by_size = big.clone();
+    by_size.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    let shown: Vec<String> = by_size
+        .iter()
+        .take(5)
+        .map(|w| format!("`{}` {}", w.tag.trimmed(), human_bytes(w.bytes)))
+        .collect();
+    Some(format!(
+        "No single tag dominates: {} Windows-owned tags are above what is normal for them \
+         ({}), which points at one cause holding them all, such as a filter driver.",
+        big.len(),
+        shown.join(", ")
+    ))
+}
+
+/// A tag's value as read: its size, or its allocations when the paste gives no size.
+fn amount_read(w: &Work<'_>) -> String {
+    if w.facts.bytes_unknown() {
+        match w.outstanding {
+            Some(o) => format!("{} allocations", thousands(o)),
+            None => "no size given".into(),
+        }
+    } else {
+        human_bytes(w.bytes)
+    }
+}
+
+/// What to capture when the paste cannot tell.
+fn capture_instead(caveats: &[Caveat]) -> String {
+    let mut steps = vec![
+        "Capture the tool's own output twice, hours apart, while the pool grows \
+         (`poolmon -b -n before.txt`, later `poolmon -b -n after.txt`) and analyze both files \
+         together"
+            .to_owned(),
+    ];
+    if caveats.contains(&Caveat::RowsSkipped) {
+        steps.push("check the lines the warnings name: rows there could not be read".into());
+    }
+    if caveats.contains(&Caveat::Changes) {
+        steps.push("send the sizes themselves along with the changes".into());
+    }
+    format!("{}.", steps.join("; "))
+}
+
+/// The tag as a C multi-character constant spells it: its four bytes reversed.
+fn tag_bytes_reversed(tag: PoolTag) -> String {
+    tag.bytes()
+        .iter()
+        .rev()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -419,6 +419,8 @@ impl<'a> Analyzer<'a> {
             );
         }
         let how = match &top.growth {
+            // Counts but no sizes: said in allocations, as the answer says it.
+            _ if top.facts.bytes_unknown() => answer::how(top),
             Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
                 Some(h) => format!(
                     "grows {}/hour (steadiness {:.2})",
@@ -453,7 +455,11 @@ impl<'a> Analyzer<'a> {
         };
         let claims_top = |s: &&Suspect| top.cands.iter().any(|c| self.name(c) == s.driver);
         let who = match diagnosis {
-            AnswerKind::NoData | AnswerKind::NothingAbnormal => String::new(),
+            AnswerKind::NoData
+            | AnswerKind::NothingAbnormal
+            | AnswerKind::Inconclusive
+            | AnswerKind::VerifierAllocations
+            | AnswerKind::PoolTotalsOnly => String::new(),
             AnswerKind::ThirdPartyDriver => match suspects
                 .iter()
                 .filter(|s| !s.os_component)
@@ -656,6 +662,7 @@ impl<'a> Analyzer<'a> {
             } else {
                 Vec::new()
             },
+            source: None,
         }
     }
 }
@@ -700,8 +707,8 @@ pub fn suspects_note(a: &Analysis) -> Option<String> {
     let tag = a.answer.tag.map(|t| format!("`{}`", t.trimmed()));
     match (a.answer.kind, tag) {
         (AnswerKind::UnknownTag | AnswerKind::KnownOwnerUnclear, Some(tag)) => Some(format!(
-            "None of these drivers is known to allocate {tag}, the top tag: they own the smaller \
-             tags below it and are listed for reference."
+            "No driver is known to allocate {tag}, the top tag: these are its candidates (a name \
+             that fits a KMDF default tag, or the owner of a tag that moves in lockstep with it)."
         )),
         (AnswerKind::NothingAbnormal, _) => Some(
             "Nothing is abnormal: these are the owners of the largest tags, for reference.".into(),

@@ -1,0 +1,206 @@
+//! What was read, shown back: the top tags of the latest reading with the line each came from,
+//! the states kept as context and the machine totals, so a person checks the reading at a
+//! glance before trusting the answer.
+
+use rustc_hash::FxHashMap as HashMap;
+
+use super::input::AnalysisInput;
+use super::model::{ReadState, ReadValue, SourceRef};
+use crate::format::{human_bytes, thousands};
+use crate::snapshot::{PoolKind, PoolTotals, PoolUsage, Precision, Snapshot};
+
+/// Tags of the latest reading shown back.
+const TOP_TAGS: usize = 8;
+
+/// Characters of a source line shown.
+const LINE_CHARS: usize = 160;
+
+/// The values read, largest of the latest reading first, then the context states and totals.
+pub(super) fn read_back(input: &AnalysisInput) -> Vec<ReadValue> {
+    let Some(latest) = input.snapshots.last() else {
+        return Vec::new();
+    };
+    let mut top: Vec<&PoolUsage> = latest.rows.iter().collect();
+    let key = |r: &PoolUsage| {
+        if r.precision == Precision::Unknown {
+            (0, r.outstanding_or_derived().or(r.allocs).unwrap_or(0))
+        } else {
+            (1, r.bytes)
+        }
+    };
+    // Sizes first (largest first), then counts: the values a person looks for first.
+    if top.len() > TOP_TAGS {
+        top.select_nth_unstable_by(TOP_TAGS - 1, |a, b| key(b).cmp(&key(a)));
+        top.truncate(TOP_TAGS);
+    }
+    top.sort_by(|a, b| key(b).cmp(&key(a)).then(a.tag.cmp(&b.tag)));
+    let mut out: Vec<ReadValue> = Vec::new();
+    for r in &top {
+        out.push(value(r, latest, ReadState::Latest));
+    }
+    let earlier = input
+        .snapshots
+        .len()
+        .checked_sub(2)
+        .map(|i| &input.snapshots[i]);
+    for (snap, state) in earlier
+        .map(|s| (s, ReadState::Earlier))
+        .into_iter()
+        .chain(input.context.iter().map(|s| (s, ReadState::AfterChange)))
+    {
+        for r in snap
+            .rows
+            .iter()
+            .filter(|r| top.iter().any(|t| t.tag == r.tag))
+        {
+            out.push(value(r, snap, state));
+        }
+    }
+    for (snap, state) in std::iter::once((latest, ReadState::Latest))
+        .chain(input.context.iter().map(|s| (s, ReadState::AfterChange)))
+    {
+        if let Some(t) = &snap.totals {
+            out.extend(totals(t, snap, state));
+        }
+    }
+    attach_lines(input, out.iter_mut().filter_map(|v| v.source.as_mut()));
+    out
+}
+
+fn value(r: &PoolUsage, snap: &Snapshot, state: ReadState) -> ReadValue {
+    let counts = || {
+        let mut parts = Vec::new();
+        if let Some(o) = r.outstanding {
+            parts.push(format!("{} held", thousands(o)));
+        }
+        if let Some(a) = r.allocs {
+            parts.push(format!("{} allocated", thousands(a)));
+        }
+        if let Some(f) = r.frees {
+            parts.push(format!("{} freed", thousands(f)));
+        }
+        parts
+    };
+    let shown = match r.precision {
+        Precision::Unknown => {
+            let c = counts();
+            if c.is_empty() {
+                "no size given".to_owned()
+            } else {
+                format!("{} (no size given)", c.join(", "))
+            }
+        }
+        Precision::Exact => human_bytes(r.bytes),
+        Precision::Approximate => format!("about {}", human_bytes(r.bytes)),
+        Precision::LowerBound => format!("at least {}", human_bytes(r.bytes)),
+    };
+    ReadValue {
+        tag: Some(r.tag),
+        what: None,
+        pool: r.pool,
+        state,
+        label: snap.label.clone(),
+        value: shown,
+        bytes: (r.precision != Precision::Unknown).then_some(r.bytes),
+        outstanding: r.outstanding_or_derived(),
+        allocs: r.allocs,
+        frees: r.frees,
+        precision: r.precision,
+        source: (r.line > 0).then(|| SourceRef {
+            file: snap.file,
+            file_name: None,
+            line: r.line,
+            text: String::new(),
+        }),
+    }
+}
+
+fn totals(t: &PoolTotals, snap: &Snapshot, state: ReadState) -> Vec<ReadValue> {
+    let mut out = Vec::new();
+    for (what, pool, bytes) in [
+        ("paged pool total", PoolKind::Paged, t.paged_bytes),
+        ("nonpaged pool total", PoolKind::NonPaged, t.nonpaged_bytes),
+        (
+            "memory in use",
+            PoolKind::Unknown,
+            t.memory_in_use_kib.map(|k| k.saturating_mul(1024)),
+        ),
+    ] {
+        if let Some(b) = bytes {
+            out.push(ReadValue {
+                tag: None,
+                what: Some(what.into()),
+                pool,
+                state,
+                label: snap.label.clone(),
+                value: human_bytes(b),
+                bytes: Some(b),
+                outstanding: None,
+                allocs: None,
+                frees: None,
+                precision: Precision::Exact,
+                source: None,
+            });
+        }
+    }
+    out
+}
+
+/// Fills each reference's file name and line text: one pass over each file, up to the last
+/// line wanted.
+pub(super) fn attach_lines<'s>(
+    input: &AnalysisInput,
+    refs: impl Iterator<Item = &'s mut SourceRef>,
+) {
+    let mut refs: Vec<&mut SourceRef> = refs.collect();
+    if refs.is_empty() {
+        return;
+    }
+    let mut wanted: HashMap<(usize, u32), String> = HashMap::default();
+    for r in &refs {
+        wanted.insert((r.file, r.line), String::new());
+    }
+    for (file, text) in input.sources.iter().enumerate() {
+        let Some(last) = wanted
+            .keys()
+            .filter(|(f, _)| *f == file)
+            .map(|(_, l)| *l)
+            .max()
+        else {
+            continue;
+        };
+        let mut start = 0;
+        let bytes = text.as_bytes();
+        let mut line = 1u32;
+        while line <= last && start <= text.len() {
+            let end =
+                memchr::memchr2(b'\n', b'\r', &bytes[start..]).map_or(text.len(), |i| start + i);
+            if let Some(slot) = wanted.get_mut(&(file, line)) {
+                *slot = excerpt(&text[start..end]);
+            }
+            let crlf = bytes.get(end) == Some(&b'\r') && bytes.get(end + 1) == Some(&b'\n');
+            start = end + if crlf { 2 } else { 1 };
+            line += 1;
+        }
+    }
+    for r in &mut refs {
+        if let Some(text) = wanted.get(&(r.file, r.line)) {
+            r.text.clone_from(text);
+        }
+        r.file_name = input.files.get(r.file).and_then(|f| f.name.clone());
+    }
+}
+
+/// A line as shown: trimmed, at most [`LINE_CHARS`] characters, control characters replaced.
+fn excerpt(line: &str) -> String {
+    let t = line.trim();
+    let mut out: String = t
+        .chars()
+        .take(LINE_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if t.chars().nth(LINE_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
