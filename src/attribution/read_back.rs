@@ -87,7 +87,7 @@ fn value(r: &PoolUsage, snap: &Snapshot, state: ReadState) -> ReadValue {
             if c.is_empty() {
                 "no size given".to_owned()
             } else {
-                format!("{} (no size given)", c.join(", "))
+                format!("{}; no size given", c.join(", "))
             }
         }
         Precision::Exact => human_bytes(r.bytes),

@@ -406,6 +406,8 @@ async fn result_page(
 
 /// Display-ready values of an analysis; the template escapes every string.
 struct ResultView {
+    /// What was read, shown first for a person to check.
+    read: Vec<ReadView>,
     answer: AnswerView,
     verdict: Vec<SentencePart>,
     strength: &'static str,
@@ -423,6 +425,50 @@ struct ResultView {
     warnings: Vec<String>,
     bars: charts::BarChart,
     lines: Option<charts::LineChart>,
+}
+
+/// One value as read from the paste.
+struct ReadView {
+    /// The tag (escaped, trailing blanks shown), or what a machine total is.
+    what: String,
+    is_tag: bool,
+    pool: &'static str,
+    value: String,
+    state: &'static str,
+    line: String,
+    /// The line's text, as a title.
+    text: String,
+}
+
+impl ReadView {
+    fn new(v: &crate::attribution::ReadValue, several_files: bool) -> Self {
+        Self {
+            what: match (&v.tag, &v.what) {
+                (Some(t), _) => TagView::new(*t).shown,
+                (None, Some(w)) => w.clone(),
+                (None, None) => String::new(),
+            },
+            is_tag: v.tag.is_some(),
+            pool: v.pool.name(),
+            value: v.value.clone(),
+            state: match v.state {
+                crate::attribution::ReadState::Latest => "latest",
+                crate::attribution::ReadState::Earlier => "earlier",
+                crate::attribution::ReadState::AfterChange => "after a change",
+            },
+            line: v.source.as_ref().map_or_else(
+                || "—".into(),
+                |s| match (&s.file_name, several_files) {
+                    (Some(name), true) => format!("{name}:{}", s.line),
+                    _ => s.line.to_string(),
+                },
+            ),
+            text: v
+                .source
+                .as_ref()
+                .map_or_else(String::new, |s| s.text.clone()),
+        }
+    }
 }
 
 /// The answer card at the top of the result.
@@ -685,7 +731,14 @@ impl ResultView {
             })
             .collect();
         let formats: Vec<&str> = a.input.files.iter().map(|f| f.format.name()).collect();
+        let several_files = a.input.files.len() > 1;
         Self {
+            read: a
+                .read
+                .iter()
+                .take(10)
+                .map(|v| ReadView::new(v, several_files))
+                .collect(),
             answer: AnswerView::new(&a.answer),
             verdict: text_parts(&a.verdict),
             strength: a.verdict_strength.as_str(),

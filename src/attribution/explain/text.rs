@@ -5,9 +5,63 @@
 
 use std::fmt::Write as _;
 
-use super::super::model::{Analysis, Finding, Suspect};
+use super::super::model::{Analysis, Finding, ReadState, Suspect};
 use crate::format::{GrowthRate, counted, human_bytes, tag_shown};
 use crate::tag::PoolTag;
+
+/// Rows of the "read from your paste" table.
+const READ_ROWS: usize = 10;
+
+/// What was read, first: a person checks the reading at a glance before the answer.
+fn render_read(out: &mut String, a: &Analysis) {
+    if a.read.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "READ FROM YOUR PASTE (check these against what you sent)"
+    );
+    let several = a.input.files.len() > 1;
+    let _ = writeln!(
+        out,
+        "  {:<19} {:<9} {:<46} {:<12} LINE",
+        "TAG", "POOL", "VALUE", "STATE"
+    );
+    for v in a.read.iter().take(READ_ROWS) {
+        let what = match (&v.tag, &v.what) {
+            (Some(t), _) => tag_cell(t),
+            (None, Some(w)) => clean(w),
+            (None, None) => String::new(),
+        };
+        let state = match v.state {
+            ReadState::Latest => "latest",
+            ReadState::Earlier => "earlier",
+            ReadState::AfterChange => "after change",
+        };
+        let line = v
+            .source
+            .as_ref()
+            .map_or(String::from("-"), |s| match (&s.file_name, several) {
+                (Some(name), true) => clean(&format!("{name}:{}", s.line)),
+                _ => s.line.to_string(),
+            });
+        let value: String = clean(&v.value).chars().take(46).collect();
+        let what: String = what.chars().take(19).collect();
+        let _ = writeln!(
+            out,
+            "  {what:<19} {:<9} {value:<46} {state:<12} {line}",
+            v.pool.name()
+        );
+    }
+    if a.read.len() > READ_ROWS {
+        let _ = writeln!(
+            out,
+            "  ({} more in the JSON answer's `read`)",
+            a.read.len() - READ_ROWS
+        );
+    }
+    out.push('\n');
+}
 
 /// The widest line the report prints.
 pub const WIDTH: usize = 100;
@@ -257,6 +311,7 @@ fn render_finding(out: &mut String, f: &Finding) {
 
 pub fn render_text(a: &Analysis) -> String {
     let mut out = String::new();
+    render_read(&mut out, a);
     render_answer(&mut out, a);
     let formats: Vec<&str> = a.input.files.iter().map(|f| f.format.name()).collect();
     let span = a
