@@ -55,6 +55,11 @@ async fn post_raw(app: &TestApp, query: &str, body: Vec<u8>) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
+/// The text report from its answer on (the "read from your paste" table comes first).
+fn answer_part(text: &str) -> &str {
+    text.find("ANSWER  ").map_or(text, |i| &text[i..])
+}
+
 async fn analyze_raw(app: &TestApp, body: Vec<u8>) -> Value {
     let (status, text) = post_raw(app, "", body).await;
     assert_eq!(status, 200, "{text}");
@@ -330,7 +335,8 @@ async fn pasted_tables_and_prose_give_answers_that_say_how_they_were_read() {
     );
 
     // Prose: read, and the verdict says so.
-    let prose = "Over the weekend Leak went from 40 MB to 1.9 GB, nothing else moved.";
+    // The tag is marked: a bare English word (`Leak`) is never read as a tag (issue 24).
+    let prose = "Over the weekend tag `Leak` went from 40 MB to 1.9 GB, nothing else moved.";
     let a = analyze_raw(&app, prose.as_bytes().to_vec()).await;
     assert_eq!(a["input"]["files"][0]["format"], "prose");
     assert!(
@@ -498,8 +504,8 @@ async fn the_answer_names_the_tag_the_driver_and_what_to_do() {
     );
     let (status, text) = post_raw(&app, "?output=text", fixture("series-growth.json")).await;
     assert_eq!(status, 200);
-    assert!(text.starts_with("ANSWER  `Leak`"), "{text}");
-    let answer_block = text.split("\n\n").next().unwrap();
+    assert!(answer_part(&text).starts_with("ANSWER  `Leak`"), "{text}");
+    let answer_block = answer_part(&text).split("\n\n").next().unwrap();
     assert!(
         answer_block.contains("\n  Driver:     leaky.sys 1.10.0\n"),
         "{text}"
@@ -1002,7 +1008,7 @@ async fn text_output_reads_in_a_terminal() {
                 .starts_with("text/plain")
         );
         let text = response.text().await.unwrap();
-        assert!(text.starts_with("ANSWER  `Leak`"), "{text}");
+        assert!(answer_part(&text).starts_with("ANSWER  `Leak`"), "{text}");
         assert!(
             text.contains("\npoolsleuth analysis: 4 snapshots over 18.0 h"),
             "{text}"
@@ -1248,8 +1254,7 @@ fn the_answer_names_the_version_whose_code_no_longer_allocates_the_tag() {
         let input = AnalysisInput {
             snapshots: vec![snapshot.clone()],
             drivers,
-            files: Vec::new(),
-            warnings: Vec::new(),
+            ..AnalysisInput::default()
         };
         analyze(
             &input,
@@ -1401,7 +1406,7 @@ proptest! {
                 })
                 .collect()
         });
-        let input = AnalysisInput { snapshots, drivers, files: Vec::new(), warnings: Vec::new() };
+        let input = AnalysisInput { snapshots, drivers, ..AnalysisInput::default() };
         let analysis = analyze(&input, &kb(), &VendorDirectory::embedded(), &AnalyzeOptions::default());
         let scores: Vec<f64> = analysis.suspects.iter().map(|s| s.score).collect();
         prop_assert!(scores.iter().all(|s| s.is_finite() && *s >= 0.0));
@@ -1432,25 +1437,24 @@ async fn suspects_below_an_unknown_top_tag_are_said_not_to_own_it() {
         .take_while(|l| !l.trim_start().starts_with('#'))
         .collect::<Vec<_>>()
         .join(" ");
+    // Issue 24: below an unknown top tag only its own candidates are suspects, never a Windows
+    // component that owns a smaller tag.
     assert!(
-        note.contains("None of these drivers is known to allocate `twoa`, the top tag"),
+        note.contains("No driver is known to allocate `twoa`, the top tag")
+            || note.contains("(no driver is known for the top tags)"),
         "{text}"
     );
     assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
 
     let (status, html) = post_page(&app, &[("text", None, snapshot)]).await;
     assert_eq!(status, 200, "{html}");
-    let note_at = html
-        .find("id=\"suspects-note\"")
-        .unwrap_or_else(|| panic!("no note: {html}"));
-    assert!(note_at < html.find("id=\"suspects\"").unwrap());
-    assert!(html[note_at..].contains("<code>twoa</code>, the top tag"));
+    // The page lists no Windows component as a suspect of the unknown top tag either.
+    assert!(!html.contains("None of these drivers"), "{html}");
     // A suspect whose tags add nothing has no share of the whole to show: alone below a
     // large unknown tag, it would read "100% of all".
     let near_zero = b"Tag Type Allocs Frees Diff Bytes Per Alloc\nAbcd Nonp 2900 0 2900 29674700 10232\nFile Nonp 1000 0 1000 400000 400\n";
     let (status, html) = post_page(&app, &[("text", None, near_zero.to_vec())]).await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains("score 0.000<"), "{html}");
     assert!(!html.contains("% of all"), "{html}");
 
     // A top tag the knowledge base gives to a third-party driver: the suspects are the answer.

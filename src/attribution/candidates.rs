@@ -458,7 +458,7 @@ impl<'a> Analyzer<'a> {
         for w in work.iter().skip(1).take(200) {
             let other = table.last_outstanding(w.series);
             let same_count = count.zip(other).is_some_and(|(c, o)| {
-                (c >= 50 && o == c) || (c >= 10_000 && c.abs_diff(o) * 1000 <= c)
+                (c >= 50 && o == c) || (c >= 10_000 && c.abs_diff(o).saturating_mul(1000) <= c)
             });
             let other_steps = table.outstanding_steps(w.series);
             let same_steps = steps.as_ref().is_some_and(|steps| {

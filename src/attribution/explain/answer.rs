@@ -509,7 +509,7 @@ fn no_single_tag(work: &[&mut Work<'_>]) -> Option<String> {
         })
         .map(|w| &**w)
         .collect();
-    let sum: u64 = big.iter().map(|w| w.bytes).sum();
+    let sum: u64 = big.iter().fold(0u64, |s, w| s.saturating_add(w.bytes));
     let largest = big.iter().map(|w| w.bytes).max()?;
     if big.len() < 3 || largest.saturating_mul(2) > sum {
         return None;
