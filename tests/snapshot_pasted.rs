@@ -730,4 +730,5 @@ shape_tests! {
     shape_not_a_driver_list => "not-snapshot-driverquery-v-csv",
     shape_not_an_ifr_log => "not-snapshot-kmdf-ifr-wdflogdump",
     shape_not_a_debugger_session => "not-snapshot-windbg-analyze-and-lm",
+    shape_poolmon_free_text_columns => "poolmon-edited-free-text-source-columns",
 }

@@ -87,7 +87,7 @@ impl Role {
         )
     }
 
-    fn is_measure(&self) -> bool {
+    pub(crate) fn is_measure(&self) -> bool {
         matches!(
             self,
             Role::Plain(_)
@@ -855,6 +855,7 @@ impl Columns {
                         Role::Split(kind, _) => Some(*kind),
                         _ => None,
                     };
+                    note_precision(ctx, line, &value, cell);
                     row.values.push((pool, *m, value));
                 }
                 Role::Change { measure, pool, .. } => {
@@ -908,9 +909,6 @@ impl Columns {
                 ctx.warn(line, "row without a tag skipped");
             }
             return;
-        }
-        for (_, _, v) in &row.values {
-            note_precision(ctx, line, v, cells);
         }
         sink.rows.push(row);
     }
@@ -1318,23 +1316,14 @@ fn is_after_change(text: &str) -> bool {
         .any(|w| lower.contains(w))
 }
 
-/// Warnings for numbers read with a qualifier.
-fn note_precision<S: AsRef<str>>(ctx: &mut Ctx, line: usize, amount: &Amount, cells: &[S]) {
+/// A warning for a number read with a qualifier, quoting its cell.
+fn note_precision(ctx: &mut Ctx, line: usize, amount: &Amount, cell: &str) {
     let what = match amount.precision {
         Precision::Approximate => "as approximate",
         Precision::LowerBound => "as a lower bound (a counter may have wrapped)",
         _ => return,
     };
-    let text = cells
-        .iter()
-        .map(AsRef::as_ref)
-        .find(|c| {
-            c.contains(['~', '≈', '>', '≥'])
-                || c.to_ascii_lowercase().contains("approx")
-                || c.to_ascii_lowercase().contains("least")
-        })
-        .unwrap_or("");
-    ctx.warn(line, format!("read {} {what}", quote(text.trim())));
+    ctx.warn(line, format!("read {} {what}", quote(cell.trim())));
 }
 
 /// At most 200 characters of input, quoted, for a warning.

@@ -376,6 +376,7 @@ fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)
     let tagless = header
         .as_ref()
         .is_some_and(aligned::Header::names_tag_columns);
+    let trailing_text = header.as_ref().is_some_and(aligned::Header::ends_with_text);
     let mut j = start + usize::from(header.is_some());
     // poolmon prints a blank line between its header and its rows.
     if header.is_some() && lines.get(j).is_some_and(|(_, l)| l.trim().is_empty()) {
@@ -395,7 +396,7 @@ fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)
         let tokens = if tagless {
             aligned::data_tokens(l)
         } else {
-            aligned::row_tokens(l)
+            aligned::row_tokens(l, trailing_text)
         };
         match tokens {
             Some(tokens) => rows.push((n, tokens)),
