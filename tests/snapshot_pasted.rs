@@ -731,4 +731,6 @@ shape_tests! {
     shape_not_an_ifr_log => "not-snapshot-kmdf-ifr-wdflogdump",
     shape_not_a_debugger_session => "not-snapshot-windbg-analyze-and-lm",
     shape_poolmon_free_text_columns => "poolmon-edited-free-text-source-columns",
+    shape_delta_table_plus_signs => "markdown-delta-table-plus-signs-net-column",
+    shape_change_without_unit => "markdown-delta-without-unit-counts",
 }

@@ -15,7 +15,7 @@ use super::cell::{
     unwrap_emphasis, without_arrow_remark,
 };
 use super::text::{find_timestamp, parse_timestamp};
-use super::{Ctx, PoolKind, PoolUsage, Precision, Snapshot};
+use super::{Caveat, Ctx, PoolKind, PoolUsage, Precision, Snapshot};
 use crate::tag::PoolTag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +68,10 @@ pub(crate) enum Role {
         pool: Option<PoolKind>,
         period_hours: Option<f64>,
         header: String,
+        /// The header names a unit or a measure (`Delta (MB)`, `Δ bytes`, `Net allocs`); a
+        /// bare `delta over 4.91 days` does not, and is read as bytes only where the table
+        /// says so (a bytes column beside it, units in its cells), else as counts.
+        named: bool,
     },
     /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`): a series in one table.
     Series {
@@ -322,16 +326,30 @@ pub(crate) fn role_of(header: &str) -> Role {
     let measure = measure_of_words(&ws);
     let is_change = ws.iter().any(|w| CHANGE_WORDS.contains(&w.as_str()));
     if is_change {
+        let named = unit.is_some() || measure.is_some();
         let measure = match measure {
             Some(Word::Outstanding) | Some(Word::Allocs) if unit.is_none() => Measure::Outstanding,
-            _ => Measure::Bytes(unit.unwrap_or(1)),
+            Some(_) => Measure::Bytes(unit.unwrap_or(1)),
+            None => unit.map_or(Measure::Outstanding, Measure::Bytes),
         };
         return Role::Change {
             measure,
             pool,
             period_hours: read_hours(header),
             header: header.trim().to_owned(),
+            named,
         };
+    }
+    // `Bytes/open`, `bytes per handle`: an average per item, not a measure.
+    if let Some((_, per)) = header.split_once('/')
+        && per.trim().chars().next().is_some_and(char::is_alphabetic)
+        && read_hours(per).is_none()
+        && !matches!(
+            per.trim().to_ascii_lowercase().as_str(),
+            "h" | "hr" | "d" | "s" | "sec" | "min" | "b" | "kb" | "mb" | "gb"
+        )
+    {
+        return Role::Ignore;
     }
     // `Paged` alone is a pool *column* of bytes when it is a number column: `NP (MB)`,
     // `Paged_KB`, `Non Paged`.
@@ -486,6 +504,29 @@ pub(crate) fn pool_of(cell: &str) -> Option<PoolKind> {
     })
 }
 
+/// A cell whose number carries a unit (`1.2 GB`, `512K`).
+fn unit_in_cell(cell: &str) -> bool {
+    cell.trim_end().ends_with(|ch: char| ch.is_alphabetic())
+}
+
+/// Change columns whose header names no unit nor measure: sizes where the table says so (a
+/// bytes column beside them, or `unit_in_cells` for the column), else counts.
+fn name_changes(roles: &mut [Role], unit_in_cells: &dyn Fn(usize) -> bool) {
+    let has_bytes = roles.iter().any(Role::is_bytes);
+    for (i, role) in roles.iter_mut().enumerate() {
+        if let Role::Change {
+            measure,
+            named: named @ false,
+            ..
+        } = role
+            && (has_bytes || unit_in_cells(i))
+        {
+            *measure = Measure::Bytes(1);
+            *named = true;
+        }
+    }
+}
+
 fn empty_cell(cell: &str) -> bool {
     matches!(
         unwrap_emphasis(cell).to_ascii_lowercase().as_str(),
@@ -508,6 +549,8 @@ pub(crate) struct TableContext {
 pub(crate) struct Columns {
     roles: Vec<Role>,
     context: TableContext,
+    /// The numbers carry explicit signs (`+1,999`): the whole table gives changes.
+    signed: bool,
 }
 
 /// Cells of a header or row, as any layout splits them.
@@ -516,8 +559,9 @@ pub(crate) type Cells = Vec<String>;
 impl Columns {
     /// Roles from the header's names only (JSON row keys, tables whose header is certain).
     pub(crate) fn from_headers<S: AsRef<str>>(headers: &[S]) -> Result<Self, String> {
-        let roles: Vec<Role> = headers.iter().map(|h| role_of(h.as_ref())).collect();
-        Self::settle(roles, TableContext::default())
+        let mut roles: Vec<Role> = headers.iter().map(|h| role_of(h.as_ref())).collect();
+        name_changes(&mut roles, &|_| false);
+        Self::settle(roles, TableContext::default(), false)
     }
 
     /// Roles from the header's names where it names them, else from the cells: the column of
@@ -630,11 +674,7 @@ impl Columns {
             let with_units: Vec<usize> = numeric
                 .iter()
                 .copied()
-                .filter(|&i| {
-                    share(i, &|c| {
-                        c.trim_end().ends_with(|ch: char| ch.is_alphabetic())
-                    }) >= 0.5
-                })
+                .filter(|&i| share(i, &unit_in_cell) >= 0.5)
                 .collect();
             let measures: Vec<(usize, Measure)> = if let Some(&i) = with_units.first() {
                 vec![(i, Measure::Bytes(1))]
@@ -670,15 +710,54 @@ impl Columns {
                 roles[i] = Role::Plain(m);
             }
         }
-        Self::settle(roles, context)
+        name_changes(&mut roles, &|i| share(i, &unit_in_cell) >= 0.5);
+        // `+1,999`, `+767,616`: numbers written with explicit signs are changes, and so is
+        // every size in such a table (counts stay on the rows: allocations with no frees).
+        let signed = (0..width).any(|i| {
+            matches!(roles[i], Role::Plain(_) | Role::Split(..))
+                && share(i, &|c| unwrap_emphasis(c).starts_with('+')) >= 0.5
+        });
+        if signed {
+            let has_bytes = roles.iter().any(Role::is_bytes);
+            for (i, role) in roles.iter_mut().enumerate() {
+                let (pool, measure) = match role {
+                    Role::Plain(m) => (None, *m),
+                    Role::Split(p, m) => (Some(*p), *m),
+                    _ => continue,
+                };
+                if matches!(measure, Measure::Bytes(_))
+                    || (!has_bytes && measure == Measure::Outstanding)
+                {
+                    *role = Role::Change {
+                        measure,
+                        pool,
+                        period_hours: None,
+                        header: header
+                            .and_then(|h| h.get(i))
+                            .map_or_else(String::new, |h| h.trim().to_owned()),
+                        named: true,
+                    };
+                }
+            }
+            notes.push(
+                "the numbers carry explicit signs (such as +1,999): the table gives changes, \
+                 not levels"
+                    .into(),
+            );
+        }
+        Self::settle(roles, context, signed)
     }
 
     /// Resolves conflicts between roles, or says why the table is not a pool table.
-    fn settle(mut roles: Vec<Role>, context: TableContext) -> Result<Self, String> {
+    fn settle(mut roles: Vec<Role>, context: TableContext, signed: bool) -> Result<Self, String> {
         let per_tag = roles.iter().any(|r| matches!(r, Role::TagSeries(..)));
         let Some(tag_col) = roles.iter().position(|r| *r == Role::Tag) else {
             if per_tag {
-                return Ok(Self { roles, context });
+                return Ok(Self {
+                    roles,
+                    context,
+                    signed,
+                });
             }
             return Err("no tag column (no column is named Tag, and none holds tags)".into());
         };
@@ -717,7 +796,11 @@ impl Columns {
                     .into(),
             );
         }
-        Ok(Self { roles, context })
+        Ok(Self {
+            roles,
+            context,
+            signed,
+        })
     }
 
     /// Does the table say each row's pool (a pool column, or pools named by the headers)?
@@ -922,10 +1005,7 @@ impl Columns {
         if self.roles.iter().any(|r| matches!(r, Role::Series { .. })) {
             return self.series_per_column(rows, ctx);
         }
-        let has_levels = self
-            .roles
-            .iter()
-            .any(|r| matches!(r, Role::Plain(_) | Role::Split(..)));
+        let has_levels = self.roles.iter().any(Role::is_bytes);
         let change = self.roles.iter().find_map(|r| match r {
             Role::Change {
                 period_hours,
@@ -934,6 +1014,28 @@ impl Columns {
             } => Some((period_hours.or(self.context.period_hours), header.clone())),
             _ => None,
         });
+        let counted = self.roles.iter().find_map(|r| match r {
+            Role::Change {
+                measure: Measure::Outstanding,
+                named: false,
+                header,
+                ..
+            } => Some(header.clone()),
+            _ => None,
+        });
+        if let Some(header) = &counted {
+            ctx.caveat(Caveat::UnitNotGiven);
+            ctx.warn(
+                rows.first().map_or(0, |r| r.line),
+                format!(
+                    "column {header:?} names no unit: its numbers are read as counts \
+                     (outstanding allocations), not bytes"
+                ),
+            );
+        }
+        if self.signed || (change.is_some() && !has_levels) {
+            ctx.caveat(Caveat::Changes);
+        }
         let mut by_time: Vec<(Option<String>, Vec<LevelRow>)> = Vec::new();
         for row in &rows {
             let Some(tag) = row.tag else { continue };
@@ -970,9 +1072,17 @@ impl Columns {
                 Some((period, header)) if rows.iter().any(|(_, _, c)| c.is_some()) => {
                     let (before, after) = before_and_after(&rows, has_levels, *period);
                     let period_text = period.map_or(String::from("an unstated period"), hours_text);
+                    let counts = rows
+                        .iter()
+                        .all(|(_, _, c)| c.is_none_or(|(m, _)| m == Measure::Outstanding));
                     ctx.warn(
                         rows[0].0,
-                        if has_levels {
+                        if counts {
+                            format!(
+                                "column {header:?} read as growth of outstanding allocations \
+                                 over {period_text}; the table gives no sizes"
+                            )
+                        } else if has_levels {
                             format!(
                                 "column {header:?} read as growth over {period_text}; the earlier \
                                  snapshot is the size minus that change"
@@ -1000,7 +1110,7 @@ impl Columns {
         tag: PoolTag,
         row: &RowReading,
         ctx: &mut Ctx,
-    ) -> Vec<(PoolUsage, Option<Amount>)> {
+    ) -> Vec<(PoolUsage, Option<(Measure, Amount)>)> {
         let mut pools: Vec<Option<PoolKind>> = Vec::new();
         for (p, _, _) in &row.values {
             if !pools.contains(p) {
@@ -1038,7 +1148,7 @@ impl Columns {
             }
             let counts_only =
                 v[3].is_none() && change.is_none_or(|(m, _)| !matches!(m, Measure::Bytes(_)));
-            if counts_only && !(v[2].is_some() || v[0].is_some()) {
+            if counts_only && !(v[2].is_some() || v[0].is_some() || change.is_some()) {
                 if split.is_some() {
                     ctx.warn(
                         row.line,
@@ -1074,14 +1184,9 @@ impl Columns {
                 line: 0,
             }
             .at_line(row.line);
-            let change = change.map(|(m, a)| {
-                // A count change moves `outstanding`; it is carried as bytes 0 otherwise.
-                if matches!(m, Measure::Bytes(_)) {
-                    a
-                } else {
-                    Amount { value: 0, ..a }
-                }
-            });
+            // A count change moves `outstanding`; any other count change is not carried.
+            let change =
+                change.filter(|(m, _)| matches!(m, Measure::Bytes(_) | Measure::Outstanding));
             out.push((usage, change));
         }
         out
@@ -1223,7 +1328,7 @@ impl Columns {
 }
 
 /// A row read at one level: its line, its usage and the change the table gives for it.
-type LevelRow = (usize, PoolUsage, Option<Amount>);
+type LevelRow = (usize, PoolUsage, Option<(Measure, Amount)>);
 
 /// The snapshot before the change and the one the table shows.
 fn before_and_after(
@@ -1244,25 +1349,35 @@ fn before_and_after(
         }),
         ..Snapshot::default()
     };
+    let clamp = |v: i128| v.clamp(0, i128::from(u64::MAX)) as u64;
     for (_, usage, change) in rows {
-        let delta = change.map_or(0, |c| c.signed());
         let mut earlier = usage.clone();
         let mut later = usage.clone();
-        if has_levels && usage.precision != Precision::Unknown {
-            earlier.bytes = (i128::from(usage.bytes) - delta).clamp(0, i128::from(u64::MAX)) as u64;
-        } else {
-            // Only the change is known: the smallest sizes that fit it.
-            earlier.bytes = (-delta).clamp(0, i128::from(u64::MAX)) as u64;
-            later.bytes = delta.clamp(0, i128::from(u64::MAX)) as u64;
-            earlier.precision = Precision::LowerBound;
-            later.precision = Precision::LowerBound;
-        }
         earlier.allocs = None;
         earlier.frees = None;
-        if change.is_some_and(|c| c.value == 0) {
-            earlier.outstanding = usage.outstanding;
-        } else {
-            earlier.outstanding = None;
+        match change {
+            // A change of outstanding allocations: the count minus it, or the smallest counts
+            // that fit it; the sizes stay as the table gives them (unknown without a size).
+            Some((Measure::Outstanding, c)) => match usage.outstanding {
+                Some(level) => earlier.outstanding = Some(clamp(i128::from(level) - c.signed())),
+                None => {
+                    earlier.outstanding = Some(clamp(-c.signed()));
+                    later.outstanding = Some(clamp(c.signed()));
+                }
+            },
+            _ => {
+                let delta = change.map_or(0, |(_, c)| c.signed());
+                if has_levels && usage.precision != Precision::Unknown {
+                    earlier.bytes = clamp(i128::from(usage.bytes) - delta);
+                } else {
+                    // Only the change is known: the smallest sizes that fit it.
+                    earlier.bytes = clamp(-delta);
+                    later.bytes = clamp(delta);
+                    earlier.precision = Precision::LowerBound;
+                    later.precision = Precision::LowerBound;
+                }
+                earlier.outstanding = usage.outstanding.filter(|_| delta == 0 && change.is_some());
+            }
         }
         before.rows.push(earlier);
         after.rows.push(later);
@@ -1455,6 +1570,76 @@ mod tests {
             Role::Series { unit: 1, .. }
         ));
         assert_eq!(role_of("Diff"), Role::Plain(Measure::Outstanding));
+    }
+
+    #[test]
+    fn changes_name_their_unit_or_are_counts() {
+        assert!(matches!(
+            role_of("delta over 4.91 days"),
+            Role::Change {
+                measure: Measure::Outstanding,
+                named: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            role_of("Δ bytes"),
+            Role::Change {
+                measure: Measure::Bytes(1),
+                named: true,
+                ..
+            }
+        ));
+        assert!(matches!(role_of("growth/day"), Role::Change { .. }));
+        assert_eq!(role_of("Bytes/open"), Role::Ignore);
+        assert_eq!(role_of("Bytes/alloc"), Role::Ignore);
+        let cells = |r: &[&str]| r.iter().map(|c| (*c).to_owned()).collect::<Cells>();
+        let infer = |h: &[&str], rows: &[&[&str]]| {
+            let rows: Vec<Cells> = rows.iter().map(|r| cells(r)).collect();
+            Columns::infer(
+                Some(&cells(h)),
+                &rows,
+                TableContext::default(),
+                &mut Vec::new(),
+            )
+            .unwrap()
+        };
+        // Beside a bytes column, or with units in its cells, a bare change is of bytes.
+        let c = infer(&["Tag", "Bytes", "change"], &[&["Abcd", "12", "+3"]]);
+        assert!(matches!(
+            c.roles[2],
+            Role::Change {
+                measure: Measure::Bytes(1),
+                ..
+            }
+        ));
+        let c = infer(&["Tag", "change"], &[&["Abcd", "+3 MB"], &["Efgh", "1 GB"]]);
+        assert!(matches!(
+            c.roles[1],
+            Role::Change {
+                measure: Measure::Bytes(1),
+                ..
+            }
+        ));
+        // Explicit signs make a delta table: sizes are changes, counts stay on the rows.
+        let c = infer(
+            &["Tag", "Allocs", "Frees", "Bytes"],
+            &[
+                &["Abcd", "+10", "**0**", "+1,000"],
+                &["Efgh", "+2", "+2", "0"],
+            ],
+        );
+        assert!(c.signed);
+        assert_eq!(c.roles[1], Role::Plain(Measure::Allocs));
+        assert!(matches!(
+            c.roles[3],
+            Role::Change {
+                measure: Measure::Bytes(1),
+                ..
+            }
+        ));
+        let c = infer(&["Tag", "Allocs", "Bytes"], &[&["Abcd", "10", "1,000"]]);
+        assert!(!c.signed);
     }
 
     #[test]
