@@ -733,4 +733,6 @@ shape_tests! {
     shape_poolmon_free_text_columns => "poolmon-edited-free-text-source-columns",
     shape_delta_table_plus_signs => "markdown-delta-table-plus-signs-net-column",
     shape_change_without_unit => "markdown-delta-without-unit-counts",
+    shape_state_columns => "markdown-transposed-while-leaking-after-reboot",
+    shape_state_columns_csv => "csv-states-before-fix-after-uninstall-total-row",
 }

@@ -14,8 +14,9 @@ use super::cell::{
     Amount, looks_like_tag, read_amount, read_count, read_hours, read_tag_cell, read_uptime,
     unwrap_emphasis, without_arrow_remark,
 };
+use super::table::pool_in_text;
 use super::text::{find_timestamp, parse_timestamp};
-use super::{Caveat, Ctx, PoolKind, PoolUsage, Precision, Snapshot};
+use super::{Caveat, Ctx, PoolKind, PoolTotals, PoolUsage, Precision, Snapshot};
 use crate::tag::PoolTag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,10 +74,12 @@ pub(crate) enum Role {
         /// says so (a bytes column beside it, units in its cells), else as counts.
         named: bool,
     },
-    /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`): a series in one table.
+    /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`): a series in one table; or a
+    /// column per state the paste compares (`while leaking`, `after reboot`).
     Series {
         unit: u64,
         header: String,
+        state: Option<State>,
     },
     /// A column per tag (`` `Abcd` outstanding ``, `LkaL (MB)`): each row is a point in time.
     TagSeries(PoolTag, Measure),
@@ -100,6 +103,52 @@ impl Role {
                 | Role::Series { .. }
                 | Role::TagSeries(..)
         )
+    }
+}
+
+/// A state a column or row of a paste stands for, when it compares states instead of times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// `while leaking`, `before the fix`: the reading.
+    Leaking,
+    /// `after reboot`, `after uninstalling X`: context, not the leak's course.
+    AfterChange,
+}
+
+/// Stems of the words naming a change a person made (`reboot`, `uninstalling`, `patched`).
+const EVENT_STEMS: [&str; 13] = [
+    "fix",
+    "reboot",
+    "restart",
+    "updat",
+    "upgrad",
+    "uninstall",
+    "remov",
+    "patch",
+    "disabl",
+    "stop",
+    "kill",
+    "workaround",
+    "hotfix",
+];
+
+/// The state a header or label names: a change word (`after reboot`, `before the fix`,
+/// `post-patch`, `rebooted`) or a leak word (`while leaking`, `during the leak`). Plain
+/// `before`/`after` are times, not states.
+pub(crate) fn state_of(text: &str) -> Option<State> {
+    let ws = words(text);
+    let has = |set: &[&str]| ws.iter().any(|w| set.contains(&w.as_str()));
+    let event = ws
+        .iter()
+        .any(|w| EVENT_STEMS.iter().any(|s| w.starts_with(s)));
+    let after = has(&["after", "post", "since", "once", "with"]);
+    let before = has(&["before", "pre", "while", "during", "without", "until"]);
+    let leak = ws.iter().any(|w| w.starts_with("leak"));
+    match (event, after, before, leak) {
+        (true, true, _, _) => Some(State::AfterChange),
+        (_, _, _, true) | (true, _, true, _) => Some(State::Leaking),
+        (true, ..) => Some(State::AfterChange),
+        _ => None,
     }
 }
 
@@ -324,6 +373,20 @@ pub(crate) fn role_of(header: &str) -> Role {
         }
     }
     let measure = measure_of_words(&ws);
+    // `while leaking`, `after reboot`, `Bytes before the fix`: a column per state.
+    if let Some(state) = state_of(header)
+        && matches!(measure, None | Some(Word::Bytes))
+        && pool.is_none()
+        && !ws
+            .iter()
+            .any(|w| CHANGE_WORDS.contains(&w.as_str()) && !w.starts_with("change"))
+    {
+        return Role::Series {
+            unit: unit.unwrap_or(1),
+            header: header.trim().to_owned(),
+            state: Some(state),
+        };
+    }
     let is_change = ws.iter().any(|w| CHANGE_WORDS.contains(&w.as_str()));
     if is_change {
         let named = unit.is_some() || measure.is_some();
@@ -414,6 +477,7 @@ pub(crate) fn role_of(header: &str) -> Role {
         return Role::Series {
             unit: unit.unwrap_or(1),
             header: header.trim().to_owned(),
+            state: None,
         };
     }
     Role::Ignore
@@ -838,6 +902,11 @@ impl Columns {
                         ctx.warn(line, "row without a tag skipped");
                         return;
                     }
+                    // `NonPaged pool total`, `Total paged pool`: the machine's totals.
+                    if let Some(pool) = pool_total_label(cell) {
+                        row.total = Some(pool);
+                        continue;
+                    }
                     match read_tag_cell(cell) {
                         Some((tag, note)) => {
                             row.tag = Some(tag);
@@ -953,7 +1022,7 @@ impl Columns {
                         ),
                     }
                 }
-                Role::Series { unit, header } => {
+                Role::Series { unit, header, .. } => {
                     if empty_cell(cell) {
                         continue;
                     }
@@ -987,7 +1056,7 @@ impl Columns {
                 }
             }
         }
-        if row.tag.is_none() && row.per_tag.is_empty() {
+        if row.tag.is_none() && row.per_tag.is_empty() && row.total.is_none() {
             if self.roles.contains(&Role::Tag) {
                 ctx.warn(line, "row without a tag skipped");
             }
@@ -1037,7 +1106,16 @@ impl Columns {
             ctx.caveat(Caveat::Changes);
         }
         let mut by_time: Vec<(Option<String>, Vec<LevelRow>)> = Vec::new();
+        let mut totals: Option<PoolTotals> = None;
         for row in &rows {
+            if let Some(pool) = row.total
+                && let Some((_, _, a)) = row
+                    .values
+                    .iter()
+                    .find(|(_, m, _)| matches!(m, Measure::Bytes(_)))
+            {
+                set_total(&mut totals, pool, a.value);
+            }
             let Some(tag) = row.tag else { continue };
             let key = row.time.clone();
             let slot = match by_time.iter().position(|(k, _)| *k == key) {
@@ -1099,6 +1177,11 @@ impl Columns {
                 }
                 _ => out.push(level),
             }
+        }
+        if let Some(last) = out.last_mut()
+            && totals.is_some()
+        {
+            last.totals = totals;
         }
         out
     }
@@ -1192,25 +1275,32 @@ impl Columns {
         out
     }
 
-    /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`).
+    /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`), or per state the paste
+    /// compares (`while leaking`, `after reboot`): the states after a change go last, marked.
     fn series_per_column(&self, rows: Vec<RowReading>, ctx: &mut Ctx) -> Vec<Snapshot> {
         let mut out: Vec<Snapshot> = Vec::new();
         let mut slot_of: HashMap<usize, usize> = HashMap::new();
+        let first_line = rows.first().map_or(0, |r| r.line);
         for row in rows {
-            let Some(tag) = row.tag else { continue };
             for (col, amount) in &row.series {
                 let i = *slot_of.entry(*col).or_insert_with(|| {
-                    let header = match &self.roles[*col] {
-                        Role::Series { header, .. } => header.clone(),
-                        _ => String::new(),
+                    let (header, state) = match &self.roles[*col] {
+                        Role::Series { header, state, .. } => (header.clone(), *state),
+                        _ => (String::new(), None),
                     };
                     out.push(Snapshot {
                         taken_at: find_timestamp(&header),
                         label: Some(header),
+                        after_change: state == Some(State::AfterChange),
                         ..Snapshot::default()
                     });
                     out.len() - 1
                 });
+                if let Some(pool) = row.total {
+                    set_total(&mut out[i].totals, pool, amount.value);
+                    continue;
+                }
+                let Some(tag) = row.tag else { continue };
                 if !ctx.take_row(row.line) {
                     return out;
                 }
@@ -1237,6 +1327,38 @@ impl Columns {
                 );
             }
         }
+        let states: Vec<&String> = self
+            .roles
+            .iter()
+            .filter_map(|r| match r {
+                Role::Series {
+                    header,
+                    state: Some(_),
+                    ..
+                } => Some(header),
+                _ => None,
+            })
+            .collect();
+        if !states.is_empty() {
+            ctx.caveat(Caveat::ComparesStates);
+            let after: Vec<String> = out
+                .iter()
+                .filter(|s| s.after_change)
+                .filter_map(|s| s.label.as_deref().map(quote))
+                .collect();
+            if !after.is_empty() {
+                ctx.warn(
+                    first_line,
+                    format!(
+                        "the table compares states: {} kept as context (after a change), not as \
+                         the leak's course",
+                        after.join(", ")
+                    ),
+                );
+            }
+        }
+        // States after a change go last, in their own order.
+        out.sort_by_key(|s| s.after_change);
         out
     }
 
@@ -1292,6 +1414,7 @@ impl Columns {
                 .find(|t| is_after_change(t))
                 .cloned();
             if let Some(text) = &after {
+                ctx.caveat(Caveat::ComparesStates);
                 ctx.warn(
                     row.line,
                     format!(
@@ -1404,6 +1527,25 @@ fn measure_name(m: Measure) -> &'static str {
     }
 }
 
+/// `NonPaged pool total`, `Total paged pool`: a row label naming a machine total of one pool.
+fn pool_total_label(cell: &str) -> Option<PoolKind> {
+    let lower = unwrap_emphasis(cell).to_ascii_lowercase();
+    if !lower.contains("total") || lower.len() > 40 {
+        return None;
+    }
+    pool_in_text(&lower).filter(|p| matches!(p, PoolKind::Paged | PoolKind::NonPaged))
+}
+
+/// Adds a pool's total to a snapshot's totals.
+fn set_total(totals: &mut Option<PoolTotals>, pool: PoolKind, bytes: u64) {
+    let t = totals.get_or_insert_with(PoolTotals::default);
+    match pool {
+        PoolKind::NonPaged => t.nonpaged_bytes = Some(bytes),
+        PoolKind::Paged => t.paged_bytes = Some(bytes),
+        _ => {}
+    }
+}
+
 fn is_total_word(cell: &str) -> bool {
     let lower = unwrap_emphasis(cell).to_ascii_lowercase();
     lower.starts_with("total")
@@ -1472,6 +1614,8 @@ pub(crate) struct RowReading {
     per_tag: Vec<(PoolTag, Measure, Amount)>,
     /// Text in columns without a role (a row's label such as `after the fix`).
     other_text: Vec<String>,
+    /// The machine total of this pool the row gives instead of a tag (`NonPaged pool total`).
+    total: Option<PoolKind>,
 }
 
 /// The rows of one table while it is read.
@@ -1640,6 +1784,48 @@ mod tests {
         ));
         let c = infer(&["Tag", "Allocs", "Bytes"], &[&["Abcd", "10", "1,000"]]);
         assert!(!c.signed);
+    }
+
+    #[test]
+    fn state_columns_are_not_times() {
+        use State::*;
+        assert_eq!(state_of("while leaking"), Some(Leaking));
+        assert_eq!(state_of("during the leak"), Some(Leaking));
+        assert_eq!(state_of("before the fix"), Some(Leaking));
+        assert_eq!(state_of("after reboot"), Some(AfterChange));
+        assert_eq!(state_of("after uninstalling QxAgent"), Some(AfterChange));
+        assert_eq!(state_of("post-patch"), Some(AfterChange));
+        assert_eq!(state_of("after update"), Some(AfterChange));
+        assert_eq!(state_of("before"), None);
+        assert_eq!(state_of("after (14:00)"), None);
+        assert!(matches!(
+            role_of("after reboot"),
+            Role::Series {
+                state: Some(AfterChange),
+                ..
+            }
+        ));
+        assert!(matches!(
+            role_of("Bytes while leaking (MB)"),
+            Role::Series {
+                unit: 1_048_576,
+                state: Some(Leaking),
+                ..
+            }
+        ));
+        // Two poolmon readings hours apart are still a time series.
+        assert!(matches!(
+            role_of("Before"),
+            Role::Series { state: None, .. }
+        ));
+        assert!(matches!(role_of("After"), Role::Series { state: None, .. }));
+        assert!(matches!(role_of("change over 3 days"), Role::Change { .. }));
+        assert_eq!(
+            pool_total_label("NonPaged pool total"),
+            Some(PoolKind::NonPaged)
+        );
+        assert_eq!(pool_total_label("Total paged pool"), Some(PoolKind::Paged));
+        assert_eq!(pool_total_label("Total"), None);
     }
 
     #[test]
