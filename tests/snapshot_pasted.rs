@@ -735,4 +735,5 @@ shape_tests! {
     shape_change_without_unit => "markdown-delta-without-unit-counts",
     shape_state_columns => "markdown-transposed-while-leaking-after-reboot",
     shape_state_columns_csv => "csv-states-before-fix-after-uninstall-total-row",
+    shape_decimal_commas => "whitespace-decimal-comma-sizes",
 }

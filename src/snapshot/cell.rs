@@ -372,6 +372,21 @@ mod tests {
     }
 
     #[test]
+    fn decimal_commas() {
+        use Precision::*;
+        assert_eq!(amount("922,5 MB", 1), Some((967_311_360, false, Exact)));
+        assert_eq!(amount("922,5", 1 << 20), Some((967_311_360, false, Exact)));
+        assert_eq!(amount("1.234,5 MB", 1), Some((1_294_467_072, false, Exact)));
+        assert_eq!(amount("1 234,5 MB", 1), Some((1_294_467_072, false, Exact)));
+        assert_eq!(amount("12,25 GB", 1), Some((13_153_337_344, false, Exact)));
+        assert_eq!(amount("~0,4 MB", 1), Some((419_430, false, Approximate)));
+        assert_eq!(amount("1,234,5 MB", 1), Some((1_294_467_072, false, Exact)));
+        // Three digits after a comma group thousands.
+        assert_eq!(amount("1,234 MB", 1), Some((1234 << 20, false, Exact)));
+        assert_eq!(amount("1,234,567", 1), Some((1_234_567, false, Exact)));
+    }
+
+    #[test]
     fn counts_and_durations() {
         assert_eq!(read_count("12k").map(|a| a.value), Some(12_000));
         assert_eq!(read_count("1.2M").map(|a| a.value), Some(1_200_000));
