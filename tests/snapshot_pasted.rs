@@ -736,4 +736,5 @@ shape_tests! {
     shape_state_columns => "markdown-transposed-while-leaking-after-reboot",
     shape_state_columns_csv => "csv-states-before-fix-after-uninstall-total-row",
     shape_decimal_commas => "whitespace-decimal-comma-sizes",
+    shape_verifier_bare_hex_lengths => "verifier-bare-hex-lengths-then-du",
 }
