@@ -737,4 +737,6 @@ shape_tests! {
     shape_state_columns_csv => "csv-states-before-fix-after-uninstall-total-row",
     shape_decimal_commas => "whitespace-decimal-comma-sizes",
     shape_verifier_bare_hex_lengths => "verifier-bare-hex-lengths-then-du",
+    shape_key_value_block => "keyvalue-one-tag-remark-in-brackets",
+    shape_key_value_earlier_in_prose => "keyvalue-retyped-poolmon-earlier-in-prose",
 }

@@ -30,7 +30,12 @@ fn exercise(bytes: &[u8]) {
             ..ParseOptions::default()
         };
         if let Ok(p) = parse_snapshots(bytes, &opts) {
-            assert!(p.snapshots.iter().all(|s| !s.rows.is_empty()));
+            // A snapshot holds rows, or machine totals alone (issue 24: totals without tags).
+            assert!(
+                p.snapshots
+                    .iter()
+                    .all(|s| !s.rows.is_empty() || s.totals.is_some())
+            );
         }
     }
     let _ = parse_driver_list(bytes);

@@ -1,5 +1,6 @@
 //! The same rows rendered in every table shape a person pastes (markdown, aligned text, CSV,
-//! TSV, semicolon CSV with decimal commas, PowerShell `Format-Table`), with sizes in bytes or
+//! TSV, semicolon CSV with decimal commas, PowerShell `Format-Table`, `Key: value` blocks), with
+//! sizes in bytes or
 //! with a unit in the header or in each cell, decorated tags and pool spellings, read back to
 //! the same numbers within the rounding of the rendering.
 
@@ -23,6 +24,8 @@ enum Layout {
     Tsv,
     Semicolon,
     PowerShell,
+    /// `Tag: Abcd` / `Type: Paged` / `Bytes: ...` blocks, one per row.
+    KeyValue,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +93,7 @@ fn shape() -> impl Strategy<Value = Shape> {
             Just(Layout::Tsv),
             Just(Layout::Semicolon),
             Just(Layout::PowerShell),
+            Just(Layout::KeyValue),
         ],
         prop_oneof![
             Just(Units::Bytes),
@@ -272,6 +276,14 @@ fn render(rows: &[Row], shape: &Shape) -> String {
             text += &aligned_line(&dashes);
             for row in &cells {
                 text += &aligned_line(row);
+            }
+        }
+        Layout::KeyValue => {
+            for row in &cells {
+                for (h, c) in header.iter().zip(row) {
+                    text += &format!("{h}: {c}\n");
+                }
+                text += "\n";
             }
         }
         Layout::Csv => text += &delimited(",", true),

@@ -92,8 +92,8 @@ pub(crate) fn looks_like_tag(cell: &str) -> bool {
     let separated = [" (", "(", " - ", " – ", " — ", ": ", " = ", "  "]
         .iter()
         .any(|sep| t.contains(sep));
-    // `a long description` is words, not a tag and a note.
-    if !quoted && !separated && t.chars().count() > 4 {
+    // `a long description` is words, not a tag and a note; `OS:` is a label.
+    if !quoted && ((!separated && t.chars().count() > 4) || t.ends_with(':')) {
         return false;
     }
     let Some((tag, _)) = read_tag_cell(cell) else {
@@ -336,6 +336,7 @@ mod tests {
         assert!(!looks_like_tag("12 MB"));
         assert!(!looks_like_tag("MB"));
         assert!(!looks_like_tag("a long description"));
+        assert!(!looks_like_tag("OS:"));
     }
 
     fn amount(cell: &str, unit: u64) -> Option<(u64, bool, Precision)> {

@@ -38,7 +38,7 @@ impl Measure {
         }
     }
 
-    fn read(self, cell: &str) -> Option<Amount> {
+    pub(crate) fn read(self, cell: &str) -> Option<Amount> {
         match self {
             Self::Bytes(unit) => read_amount(cell, unit),
             _ => read_count(cell),

@@ -15,6 +15,7 @@ mod columns;
 mod csv;
 mod drivers;
 mod json;
+mod keyvalue;
 mod markdown;
 mod not_a_snapshot;
 mod poolmon;
@@ -499,9 +500,10 @@ impl Ctx {
         self.truncated
     }
 
-    /// Adds a finished frame (dropping empty ones), honouring the snapshot cap.
+    /// Adds a finished frame (dropping empty ones: no rows and no totals), honouring the
+    /// snapshot cap.
     pub(crate) fn push_snapshot(&mut self, out: &mut Vec<Snapshot>, snap: Snapshot, line: usize) {
-        if snap.rows.is_empty() {
+        if snap.rows.is_empty() && snap.totals.as_ref().is_none_or(PoolTotals::is_empty) {
             return;
         }
         if out.len() >= self.max_snapshots {
@@ -571,6 +573,11 @@ impl Reading {
         self.snapshots.iter().map(|s| s.rows.len()).sum()
     }
 
+    /// Machine totals and no tag: taken only when no other format reads a tag.
+    fn totals_only(&self) -> bool {
+        self.rows() == 0
+    }
+
     /// A tool's fast path that had to skip rows: an edited paste, which the table reader may
     /// read whole.
     fn skipped_rows(&self) -> bool {
@@ -613,6 +620,7 @@ pub fn parse_snapshots(
 
     let mut first_error: Option<SnapshotError> = None;
     let mut best: Option<Reading> = None;
+    let mut totals: Option<Reading> = None;
     for format in candidates {
         let mut ctx = Ctx::new(opts);
         match run_format(format, opts.format.is_some(), &input, &mut ctx) {
@@ -622,6 +630,10 @@ pub fn parse_snapshots(
                     snapshots,
                     ctx,
                 };
+                if reading.totals_only() {
+                    totals.get_or_insert(reading);
+                    continue;
+                }
                 let edited = reading.skipped_rows();
                 if best.as_ref().is_none_or(|b| reading.rows() > b.rows()) {
                     best = Some(reading);
@@ -665,7 +677,7 @@ pub fn parse_snapshots(
         format,
         mut snapshots,
         ctx,
-    }) = best
+    }) = best.or(totals)
     {
         order_by_time(&mut snapshots);
         let (warnings, truncated, caveats) = ctx.finish();

@@ -8,8 +8,8 @@
 use super::cell::{looks_like_tag, read_amount, read_hours};
 use super::columns::{Cells, Columns, Role, TableContext, TableSink, role_of};
 use super::text::{Input, find_timestamp};
+use super::{Caveat, aligned, csv, keyvalue, markdown, powershell};
 use super::{Ctx, PoolKind, PoolTotals, Snapshot, SnapshotError, SnapshotFormat};
-use super::{aligned, csv, markdown, powershell};
 
 /// How a table's lines are split into cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,19 @@ pub(crate) fn parse(
     ctx: &mut Ctx,
     only: Option<SnapshotFormat>,
 ) -> Result<(SnapshotFormat, Vec<Snapshot>), SnapshotError> {
+    // `Tag: Abcd` / `Bytes: ...` blocks: a table of one row, turned on its side.
+    let mut kv_totals = Vec::new();
+    if only.is_none_or(|f| f == SnapshotFormat::Table) && keyvalue::has_blocks(input) {
+        let snaps = keyvalue::parse(input, ctx);
+        if snaps.iter().any(|s| !s.rows.is_empty()) {
+            let mut out = Vec::new();
+            for s in snaps {
+                ctx.push_snapshot(&mut out, s, 0);
+            }
+            return Ok((SnapshotFormat::Table, out));
+        }
+        kv_totals = snaps;
+    }
     let lines: Vec<(usize, &str)> = input.lines().collect();
     let blocks = find_blocks(&lines);
     let mut out = Vec::new();
@@ -120,7 +133,9 @@ pub(crate) fn parse(
             columns.add_row(cells, *n, ctx, &mut sink);
         }
         let snaps = sink.take(&columns, ctx);
-        let read_any = snaps.iter().any(|s| !s.rows.is_empty());
+        let read_any = snaps
+            .iter()
+            .any(|s| !s.rows.is_empty() || s.totals.is_some());
         for mut s in snaps {
             if let Some(above) = &block.above {
                 if s.label.is_none() {
@@ -139,6 +154,21 @@ pub(crate) fn parse(
     if !out.is_empty() && totals != PoolTotals::default() {
         let last = out.len() - 1;
         out[last].totals.get_or_insert(totals);
+    }
+    // Machine totals without tags (`Key: value` totals), when no table reads.
+    if format.is_none() && !kv_totals.is_empty() {
+        for s in kv_totals {
+            ctx.push_snapshot(&mut out, s, 0);
+        }
+        format = Some(SnapshotFormat::Table);
+    }
+    if !out.is_empty() && out.iter().all(|s| s.rows.is_empty()) {
+        ctx.caveat(Caveat::TotalsOnly);
+        ctx.warn(
+            0,
+            "pool totals only, no per-tag numbers: read as the machine's totals (capture per-tag \
+             numbers with poolmon -b or !poolused 4 to find the tag that grows)",
+        );
     }
     match (format, first_error) {
         (Some(f), _) => Ok((f, out)),
