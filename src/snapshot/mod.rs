@@ -457,6 +457,32 @@ impl Ctx {
         }
     }
 
+    /// A fresh context with the same caps, for a reading that may be thrown away.
+    pub(crate) fn scratch(&self) -> Self {
+        Self {
+            rows: self.rows,
+            ..Self::new(&ParseOptions {
+                format: None,
+                max_rows: self.max_rows,
+                max_snapshots: self.max_snapshots,
+                max_warnings: self.max_warnings,
+            })
+        }
+    }
+
+    /// Takes what a scratch context gathered, as if it had been gathered here.
+    pub(crate) fn absorb(&mut self, other: Self) {
+        self.rows = other.rows;
+        self.truncated |= other.truncated;
+        for c in other.caveats {
+            self.caveat(c);
+        }
+        for w in other.warnings {
+            self.warn(w.line, w.message);
+        }
+        self.suppressed += other.suppressed;
+    }
+
     /// Records a caveat of the reading (once).
     pub(crate) fn caveat(&mut self, caveat: Caveat) {
         if !self.caveats.contains(&caveat) {

@@ -74,8 +74,11 @@ pub(crate) fn parse(
     // `Tag: Abcd` / `Bytes: ...` blocks: a table of one row, turned on its side.
     let mut kv_totals = Vec::new();
     if only.is_none_or(|f| f == SnapshotFormat::Table) && keyvalue::has_blocks(input) {
-        let snaps = keyvalue::parse(input, ctx);
+        // Its warnings count only when it is the reading.
+        let mut scratch = ctx.scratch();
+        let snaps = keyvalue::parse(input, &mut scratch);
         if snaps.iter().any(|s| !s.rows.is_empty()) {
+            ctx.absorb(scratch);
             let mut out = Vec::new();
             for s in snaps {
                 ctx.push_snapshot(&mut out, s, 0);
