@@ -739,4 +739,6 @@ shape_tests! {
     shape_verifier_bare_hex_lengths => "verifier-bare-hex-lengths-then-du",
     shape_key_value_block => "keyvalue-one-tag-remark-in-brackets",
     shape_key_value_earlier_in_prose => "keyvalue-retyped-poolmon-earlier-in-prose",
+    shape_html_chat_paste => "html-chat-keyvalue-code-entities",
+    shape_html_table => "html-table-from-web-page",
 }

@@ -1,5 +1,6 @@
 //! The same rows rendered in every table shape a person pastes (markdown, aligned text, CSV,
-//! TSV, semicolon CSV with decimal commas, PowerShell `Format-Table`, `Key: value` blocks), with
+//! TSV, semicolon CSV with decimal commas, PowerShell `Format-Table`, `Key: value` blocks, an
+//! HTML table copied from a web page), with
 //! sizes in bytes or
 //! with a unit in the header or in each cell, decorated tags and pool spellings, read back to
 //! the same numbers within the rounding of the rendering.
@@ -26,6 +27,8 @@ enum Layout {
     PowerShell,
     /// `Tag: Abcd` / `Type: Paged` / `Bytes: ...` blocks, one per row.
     KeyValue,
+    /// `<table><tr><th>Tag</th>...`, cells escaped as a browser copies them.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +97,7 @@ fn shape() -> impl Strategy<Value = Shape> {
             Just(Layout::Semicolon),
             Just(Layout::PowerShell),
             Just(Layout::KeyValue),
+            Just(Layout::Html),
         ],
         prop_oneof![
             Just(Units::Bytes),
@@ -285,6 +289,27 @@ fn render(rows: &[Row], shape: &Shape) -> String {
                 }
                 text += "\n";
             }
+        }
+        Layout::Html => {
+            let escape = |c: &str| {
+                c.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('"', "&quot;")
+                    .replace(' ', "&nbsp;")
+            };
+            let line = |cells: &[String], el: &str| {
+                let tds: String = cells
+                    .iter()
+                    .map(|c| format!("<{el}>{}</{el}>", escape(c)))
+                    .collect();
+                format!("  <tr>{tds}</tr>\n")
+            };
+            text += "<table>\n";
+            text += &line(&header, "th");
+            for row in &cells {
+                text += &line(row, "td");
+            }
+            text += "</table>\n";
         }
         Layout::Csv => text += &delimited(",", true),
         Layout::Tsv => text += &delimited("\t", false),

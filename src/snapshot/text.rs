@@ -34,6 +34,11 @@ impl<'a> Input<'a> {
         } else {
             text
         };
+        // HTML from a chat window or a web page: read as the text it shows.
+        let text = match super::html::strip(&text) {
+            Some(stripped) => Cow::Owned(stripped),
+            None => text,
+        };
         Self { text }
     }
 
