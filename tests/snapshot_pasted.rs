@@ -741,4 +741,7 @@ shape_tests! {
     shape_key_value_earlier_in_prose => "keyvalue-retyped-poolmon-earlier-in-prose",
     shape_html_chat_paste => "html-chat-keyvalue-code-entities",
     shape_html_table => "html-table-from-web-page",
+    shape_totals_over_time => "powershell-pool-totals-over-time-no-tags",
+    shape_totals_get_counter_csv => "csv-get-counter-pool-bytes-no-tags",
+    shape_totals_rammap => "rammap-pool-figures-no-tags",
 }

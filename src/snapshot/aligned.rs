@@ -249,6 +249,13 @@ impl Header {
         last_text.is_some_and(|t| last_measure.is_none_or(|m| t > m))
     }
 
+    /// Does the header name pool totals and no tag (`Time  PagedPoolMB  NonpagedPoolMB`)?
+    /// Its rows hold no tag.
+    pub(crate) fn names_pool_totals(&self) -> bool {
+        let roles: Vec<Role> = self.cells.iter().map(|c| role_of(&c.text)).collect();
+        super::columns::names_pool_totals(&roles)
+    }
+
     /// Does the header name a tag column (a detection signal)?
     pub(crate) fn names_a_tag_column(&self) -> bool {
         self.cells.iter().any(|c| role_of(&c.text) == Role::Tag)

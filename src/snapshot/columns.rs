@@ -568,6 +568,41 @@ pub(crate) fn pool_of(cell: &str) -> Option<PoolKind> {
     })
 }
 
+/// Columns of pool totals and no tag column (`Time  PagedPoolMB  NonpagedPoolMB`,
+/// `PoolPagedBytes`, `\\HOST\memory\pool nonpaged bytes`): the machine's totals over time.
+pub(crate) fn names_pool_totals(roles: &[Role]) -> bool {
+    !roles
+        .iter()
+        .any(|r| matches!(r, Role::Tag | Role::TagSeries(..)))
+        && roles.iter().any(|r| {
+            matches!(
+                r,
+                Role::Split(PoolKind::Paged | PoolKind::NonPaged, Measure::Bytes(_))
+            )
+        })
+}
+
+/// A snapshot of machine totals per row of a totals table, its time or uptime kept.
+fn totals_per_row(rows: &[RowReading]) -> Vec<Snapshot> {
+    rows.iter()
+        .map(|row| {
+            let mut totals = None;
+            for (pool, m, a) in &row.values {
+                if let (Some(p), Measure::Bytes(_)) = (pool, m) {
+                    set_total(&mut totals, *p, a.value);
+                }
+            }
+            Snapshot {
+                taken_at: row.time.as_deref().and_then(parse_timestamp),
+                elapsed_hours: row.uptime,
+                label: row.time.clone(),
+                totals,
+                ..Snapshot::default()
+            }
+        })
+        .collect()
+}
+
 /// A cell whose number carries a unit (`1.2 GB`, `512K`).
 fn unit_in_cell(cell: &str) -> bool {
     cell.trim_end().ends_with(|ch: char| ch.is_alphabetic())
@@ -708,6 +743,18 @@ impl Columns {
                 (None, true) => {}
             }
         }
+        // Machine totals over time (`Time  PagedPoolMB  NonpagedPoolMB`, Get-Counter's CSV):
+        // the column of times may have any name (`(PDH-CSV 4.0) (UTC)(0)`).
+        if names_pool_totals(&roles)
+            && !roles
+                .iter()
+                .any(|r| matches!(r, Role::Time | Role::Uptime(_)))
+            && let Some(i) = (0..width).find(|&i| {
+                roles[i] == Role::Ignore && share(i, &|c| parse_timestamp(c).is_some()) >= 0.8
+            })
+        {
+            roles[i] = Role::Time;
+        }
         // Owner text beside the tag in a column without a name.
         if roles.contains(&Role::Tag) {
             for (i, role) in roles.iter_mut().enumerate() {
@@ -816,7 +863,7 @@ impl Columns {
     fn settle(mut roles: Vec<Role>, context: TableContext, signed: bool) -> Result<Self, String> {
         let per_tag = roles.iter().any(|r| matches!(r, Role::TagSeries(..)));
         let Some(tag_col) = roles.iter().position(|r| *r == Role::Tag) else {
-            if per_tag {
+            if per_tag || names_pool_totals(&roles) {
                 return Ok(Self {
                     roles,
                     context,
@@ -1056,7 +1103,8 @@ impl Columns {
                 }
             }
         }
-        if row.tag.is_none() && row.per_tag.is_empty() && row.total.is_none() {
+        let totals_row = !row.values.is_empty() && names_pool_totals(&self.roles);
+        if row.tag.is_none() && row.per_tag.is_empty() && row.total.is_none() && !totals_row {
             if self.roles.contains(&Role::Tag) {
                 ctx.warn(line, "row without a tag skipped");
             }
@@ -1073,6 +1121,9 @@ impl Columns {
         }
         if self.roles.iter().any(|r| matches!(r, Role::Series { .. })) {
             return self.series_per_column(rows, ctx);
+        }
+        if names_pool_totals(&self.roles) {
+            return totals_per_row(&rows);
         }
         let has_levels = self.roles.iter().any(Role::is_bytes);
         let change = self.roles.iter().find_map(|r| match r {
@@ -1826,6 +1877,26 @@ mod tests {
         );
         assert_eq!(pool_total_label("Total paged pool"), Some(PoolKind::Paged));
         assert_eq!(pool_total_label("Total"), None);
+    }
+
+    #[test]
+    fn pool_totals_without_tags() {
+        let roles = |hs: &[&str]| hs.iter().map(|h| role_of(h)).collect::<Vec<_>>();
+        assert!(names_pool_totals(&roles(&[
+            "Time",
+            "PagedPoolMB",
+            "NonpagedPoolMB"
+        ])));
+        assert!(names_pool_totals(&roles(&[
+            "PoolPagedBytes",
+            "PoolNonpagedBytes"
+        ])));
+        assert!(names_pool_totals(&roles(&[
+            "(PDH-CSV 4.0) (UTC)(0)",
+            "\\\\HOST\\memory\\pool nonpaged bytes"
+        ])));
+        assert!(!names_pool_totals(&roles(&["Tag", "NP (MB)"])));
+        assert!(!names_pool_totals(&roles(&["Time", "Bytes"])));
     }
 
     #[test]
