@@ -265,18 +265,22 @@ fn read_pool_figure(line: &str, totals: &mut PoolTotals) {
     if t.len() > 300 {
         return;
     }
-    let lower = t.to_ascii_lowercase();
+    // No copy of the line: this runs over every line of every table.
+    let label = |p: &str| {
+        t.get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+            .then(|| &t[p.len()..])
+    };
     let (pool, rest) = if let Some(r) = ["nonpaged pool", "non-paged pool", "non paged pool"]
         .iter()
-        .find_map(|p| lower.strip_prefix(p))
+        .find_map(|p| label(p))
     {
         (PoolKind::NonPaged, r)
-    } else if let Some(r) = lower.strip_prefix("paged pool") {
+    } else if let Some(r) = label("paged pool") {
         (PoolKind::Paged, r)
     } else {
         return;
     };
-    let rest = &t[t.len() - rest.len()..];
     let mut words = rest
         .split(|c: char| c.is_whitespace() || c == ':' || c == '|')
         .filter(|w| !w.is_empty());
