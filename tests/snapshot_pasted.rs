@@ -13,6 +13,7 @@
 //!     ]}
 //!   ],
 //!   "warnings": ["approximate"],
+//!   "caveats": ["compares-states"],
 //!   "error": "tag list"
 //! }
 //! ```
@@ -26,7 +27,12 @@
 //!   (a case-insensitive substring) and `precision` (a missing `precision` in the reading means
 //!   `exact`) are checked only when given. `exact_rows` (default true) also requires that the
 //!   snapshot holds no other (tag, pool) row.
+//! * In a snapshot, `after_change` (checked only when given) says whether it is a point taken after
+//!   a change (`after reboot`), and `totals` (`paged_bytes`, `nonpaged_bytes`, each checked only
+//!   when given, within 1) the machine totals; `rows` may be empty when `totals` is given.
 //! * `warnings`: each string occurs (case-insensitively) in some warning message.
+//! * `caveats`: each name (`compares-states`, `changes`, `unit-not-given`, `totals-only`, ...)
+//!   is among the reading's caveats.
 //! * `error`: the text must be refused, and the error's text holds this case-insensitive
 //!   substring (or, for a list, one of them).
 //!
@@ -56,6 +62,7 @@ const FORMATS: &[&str] = &[
 const POOLS: &[&str] = &["paged", "nonpaged", "session", "unknown"];
 const PRECISIONS: &[&str] = &["exact", "approximate", "lower-bound", "unknown"];
 const COUNTS: &[&str] = &["outstanding", "allocs", "frees"];
+const TOTALS: [&str; 2] = ["paged_bytes", "nonpaged_bytes"];
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/snapshots/pasted")
@@ -102,7 +109,14 @@ fn validate_expect(e: &Value) -> Vec<String> {
     };
     bad.extend(check_keys(
         top,
-        &["about", "format", "snapshots", "warnings", "error"],
+        &[
+            "about",
+            "format",
+            "snapshots",
+            "warnings",
+            "caveats",
+            "error",
+        ],
         "top level",
     ));
     if top
@@ -156,7 +170,32 @@ fn validate_snapshot(s: &Value, i: usize) -> Vec<String> {
     let Some(s) = s.as_object() else {
         return vec![format!("{at} is not an object")];
     };
-    let mut bad = check_keys(s, &["label", "elapsed_hours", "rows", "exact_rows"], &at);
+    let mut bad = check_keys(
+        s,
+        &[
+            "label",
+            "elapsed_hours",
+            "rows",
+            "exact_rows",
+            "after_change",
+            "totals",
+        ],
+        &at,
+    );
+    if s.get("after_change").is_some_and(|x| !x.is_boolean()) {
+        bad.push(format!("{at}.after_change must be true or false"));
+    }
+    if let Some(t) = s.get("totals") {
+        match t.as_object() {
+            Some(t) => {
+                bad.extend(check_keys(t, &TOTALS, &format!("{at}.totals")));
+                if t.values().any(|v| !v.is_u64()) {
+                    bad.push(format!("{at}.totals values must be non-negative integers"));
+                }
+            }
+            None => bad.push(format!("{at}.totals must be an object")),
+        }
+    }
     if s.get("label").is_some_and(|l| !l.is_string()) {
         bad.push(format!("{at}.label must be a string"));
     }
@@ -169,9 +208,11 @@ fn validate_snapshot(s: &Value, i: usize) -> Vec<String> {
     let Some(rows) = s
         .get("rows")
         .and_then(Value::as_array)
-        .filter(|r| !r.is_empty())
+        .filter(|r| !r.is_empty() || s.contains_key("totals"))
     else {
-        bad.push(format!("{at}.rows must be a non-empty array"));
+        bad.push(format!(
+            "{at}.rows must be a non-empty array (or empty beside `totals`)"
+        ));
         return bad;
     };
     let mut seen = BTreeSet::new();
@@ -299,6 +340,12 @@ fn summarize(actual: &Value) -> String {
         if let Some(h) = s.get("elapsed_hours").filter(|h| !h.is_null()) {
             out += &format!(" elapsed_hours={h}");
         }
+        if s.get("after_change").and_then(Value::as_bool) == Some(true) {
+            out += " after_change";
+        }
+        if let Some(t) = s.get("totals").filter(|t| !t.is_null()) {
+            out += &format!(" totals={t}");
+        }
         let shown: Vec<String> = rows.iter().take(10).map(row_summary).collect();
         out += &format!(" {} row(s): {}", rows.len(), shown.join("; "));
         if rows.len() > 10 {
@@ -319,6 +366,9 @@ fn summarize(actual: &Value) -> String {
     if warnings.len() > 8 {
         out += &format!("\n    ... {} more warnings", warnings.len() - 8);
     }
+    if let Some(c) = actual.get("caveats").filter(|c| !c.is_null()) {
+        out += &format!("\n    caveats: {c}");
+    }
     out
 }
 
@@ -338,6 +388,28 @@ fn compare_snapshot(i: usize, want: &Value, got: &Value, bad: &mut Vec<String>) 
             other => bad.push(format!(
                 "snapshot {i}: elapsed_hours should be {hours}, got {other:?}"
             )),
+        }
+    }
+    if let Some(after) = want.get("after_change").and_then(Value::as_bool) {
+        let got_after = got
+            .get("after_change")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if got_after != after {
+            bad.push(format!(
+                "snapshot {i}: after_change should be {after}, got {got_after}"
+            ));
+        }
+    }
+    if let Some(totals) = want.get("totals").and_then(Value::as_object) {
+        for (k, v) in totals {
+            let want_n = v.as_u64().unwrap_or_default();
+            match got["totals"].get(k).and_then(Value::as_u64) {
+                Some(n) if n.abs_diff(want_n) <= 1 => {}
+                other => bad.push(format!(
+                    "snapshot {i}: totals.{k} should be {want_n}, got {other:?}"
+                )),
+            }
         }
     }
     let got_rows = got["rows"].as_array().map_or(&[][..], Vec::as_slice);
@@ -474,16 +546,11 @@ fn check(input: &[u8], expect: &Value) -> Result<(), String> {
             got_snaps.len()
         ));
     }
-    let messages: Vec<&str> = actual["warnings"]
-        .as_array()
-        .map_or(&[][..], Vec::as_slice)
+    let messages: Vec<&str> = strings(&actual["warnings"])
         .iter()
         .filter_map(|w| str_field(w, "message"))
         .collect();
-    for w in expect
-        .get("warnings")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice)
+    for w in strings(&expect["warnings"])
         .iter()
         .filter_map(Value::as_str)
     {
@@ -491,11 +558,25 @@ fn check(input: &[u8], expect: &Value) -> Result<(), String> {
             bad.push(format!("no warning mentions {w:?}"));
         }
     }
+    let caveats: Vec<&str> = strings(&actual["caveats"])
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for c in strings(&expect["caveats"]).iter().filter_map(Value::as_str) {
+        if !caveats.contains(&c) {
+            bad.push(format!("caveat {c:?} not recorded (got {caveats:?})"));
+        }
+    }
     if bad.is_empty() {
         Ok(())
     } else {
         Err(format!("{}\n{}", bad.join("\n  "), summarize(&actual)))
     }
+}
+
+/// The items of a JSON array, none when it is missing.
+fn strings(v: &Value) -> &[Value] {
+    v.as_array().map_or(&[][..], Vec::as_slice)
 }
 
 fn check_file(name: &str) -> Result<(), String> {
@@ -649,4 +730,18 @@ shape_tests! {
     shape_not_a_driver_list => "not-snapshot-driverquery-v-csv",
     shape_not_an_ifr_log => "not-snapshot-kmdf-ifr-wdflogdump",
     shape_not_a_debugger_session => "not-snapshot-windbg-analyze-and-lm",
+    shape_poolmon_free_text_columns => "poolmon-edited-free-text-source-columns",
+    shape_delta_table_plus_signs => "markdown-delta-table-plus-signs-net-column",
+    shape_change_without_unit => "markdown-delta-without-unit-counts",
+    shape_state_columns => "markdown-transposed-while-leaking-after-reboot",
+    shape_state_columns_csv => "csv-states-before-fix-after-uninstall-total-row",
+    shape_decimal_commas => "whitespace-decimal-comma-sizes",
+    shape_verifier_bare_hex_lengths => "verifier-bare-hex-lengths-then-du",
+    shape_key_value_block => "keyvalue-one-tag-remark-in-brackets",
+    shape_key_value_earlier_in_prose => "keyvalue-retyped-poolmon-earlier-in-prose",
+    shape_html_chat_paste => "html-chat-keyvalue-code-entities",
+    shape_html_table => "html-table-from-web-page",
+    shape_totals_over_time => "powershell-pool-totals-over-time-no-tags",
+    shape_totals_get_counter_csv => "csv-get-counter-pool-bytes-no-tags",
+    shape_totals_rammap => "rammap-pool-figures-no-tags",
 }

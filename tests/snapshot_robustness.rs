@@ -30,7 +30,12 @@ fn exercise(bytes: &[u8]) {
             ..ParseOptions::default()
         };
         if let Ok(p) = parse_snapshots(bytes, &opts) {
-            assert!(p.snapshots.iter().all(|s| !s.rows.is_empty()));
+            // A snapshot holds rows, or machine totals alone (issue 24: totals without tags).
+            assert!(
+                p.snapshots
+                    .iter()
+                    .all(|s| !s.rows.is_empty() || s.totals.is_some())
+            );
         }
     }
     let _ = parse_driver_list(bytes);
@@ -329,6 +334,10 @@ proptest! {
         "Used", "TOTAL", "UNKNOWN pooltag '", "'", "!poolused", "Sorting by", "!verifier", "MODULE:", "0x1234abcd",
         "fffff9800157efc0", "Address", "Length", "Caller", "Memory:", "Pool N:", "P:", "K", "2026-11-01 10:00", "{", "}",
         "[", "]", "\"rows\":", ",", ";", "MB", "1.5", "é", "\u{a0}", "\r", "  ", "...", "#TYPE",
+        // Key: value blocks, HTML and states (issue 24).
+        "Tag:", "Pool:", "Nonpaged bytes:", "earlier", "two hours earlier", "Uptime:", "<code>", "</code>",
+        "<br>", "<tr>", "</tr>", "<td>", "</td>", "<th class=x>", "&gt;", "&#x41;", "&#99999999;", "&amp",
+        "while leaking", "after reboot", "+1,999", "922,5", "PoolPagedBytes", "Paged Pool", "Time",
     ]), 0..200)) {
         let text = words.join(" ");
         exercise(text.as_bytes());

@@ -1,9 +1,11 @@
 //! The same rows rendered in every table shape a person pastes (markdown, aligned text, CSV,
-//! TSV, semicolon CSV with decimal commas, PowerShell `Format-Table`), with sizes in bytes or
+//! TSV, semicolon CSV with decimal commas, PowerShell `Format-Table`, `Key: value` blocks, an
+//! HTML table copied from a web page), with
+//! sizes in bytes or
 //! with a unit in the header or in each cell, decorated tags and pool spellings, read back to
 //! the same numbers within the rounding of the rendering.
 
-use poolsleuth::snapshot::{ParseOptions, PoolKind, parse_snapshots};
+use poolsleuth::snapshot::{Caveat, ParseOptions, PoolKind, Precision, parse_snapshots};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -23,6 +25,10 @@ enum Layout {
     Tsv,
     Semicolon,
     PowerShell,
+    /// `Tag: Abcd` / `Type: Paged` / `Bytes: ...` blocks, one per row.
+    KeyValue,
+    /// `<table><tr><th>Tag</th>...`, cells escaped as a browser copies them.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +96,8 @@ fn shape() -> impl Strategy<Value = Shape> {
             Just(Layout::Tsv),
             Just(Layout::Semicolon),
             Just(Layout::PowerShell),
+            Just(Layout::KeyValue),
+            Just(Layout::Html),
         ],
         prop_oneof![
             Just(Units::Bytes),
@@ -274,6 +282,35 @@ fn render(rows: &[Row], shape: &Shape) -> String {
                 text += &aligned_line(row);
             }
         }
+        Layout::KeyValue => {
+            for row in &cells {
+                for (h, c) in header.iter().zip(row) {
+                    text += &format!("{h}: {c}\n");
+                }
+                text += "\n";
+            }
+        }
+        Layout::Html => {
+            let escape = |c: &str| {
+                c.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('"', "&quot;")
+                    .replace(' ', "&nbsp;")
+            };
+            let line = |cells: &[String], el: &str| {
+                let tds: String = cells
+                    .iter()
+                    .map(|c| format!("<{el}>{}</{el}>", escape(c)))
+                    .collect();
+                format!("  <tr>{tds}</tr>\n")
+            };
+            text += "<table>\n";
+            text += &line(&header, "th");
+            for row in &cells {
+                text += &line(row, "td");
+            }
+            text += "</table>\n";
+        }
         Layout::Csv => text += &delimited(",", true),
         Layout::Tsv => text += &delimited("\t", false),
         Layout::Semicolon => text += &delimited(";", false),
@@ -310,6 +347,91 @@ proptest! {
             if matches!(shape.decoration, Decoration::Note) {
                 prop_assert_eq!(found.mapped_driver.as_deref(), Some("vendor filter"), "{}", text);
             }
+        }
+    }
+}
+
+/// A transposed table comparing two states (issue 24): the leaking state is the reading, the
+/// state after a change is context, whichever column comes first.
+fn render_states(rows: &[Row], leaking: &str, after: &str, after_first: bool) -> String {
+    let (first, second) = if after_first {
+        (after, leaking)
+    } else {
+        (leaking, after)
+    };
+    let mut text = format!("|  | {first} | {second} |\n|---|---:|---:|\n");
+    for r in rows {
+        let (a, b) = if after_first {
+            (r.outstanding, r.bytes)
+        } else {
+            (r.bytes, r.outstanding)
+        };
+        text += &format!(
+            "| `{}` | {} | {} |\n",
+            r.tag,
+            with_thousands(a),
+            with_thousands(b)
+        );
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn state_columns_read_the_leaking_state(
+        rows in rows(),
+        leaking in prop::sample::select(vec!["while leaking", "before the fix", "during the leak"]),
+        after in prop::sample::select(vec!["after reboot", "after the fix", "after uninstalling QzAgent", "after update"]),
+        after_first in any::<bool>(),
+    ) {
+        // One row per tag: the states are the columns.
+        let mut seen = std::collections::HashSet::new();
+        let rows: Vec<Row> = rows.into_iter().filter(|r| seen.insert(r.tag.clone())).collect();
+        let text = render_states(&rows, leaking, after, after_first);
+        let parsed = parse_snapshots(text.as_bytes(), &ParseOptions::default())
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert!(parsed.caveats.contains(&Caveat::ComparesStates), "{}", text);
+        prop_assert_eq!(parsed.snapshots.len(), 2, "{}", text);
+        let (now, then) = (&parsed.snapshots[0], &parsed.snapshots[1]);
+        prop_assert!(!now.after_change && then.after_change, "{}", text);
+        prop_assert_eq!(now.label.as_deref(), Some(leaking));
+        for r in &rows {
+            let find = |s: &poolsleuth::snapshot::Snapshot| {
+                s.rows.iter().find(|g| g.tag.to_string().trim_end() == r.tag).map(|g| g.bytes)
+            };
+            prop_assert_eq!(find(now), Some(r.bytes), "{}", text);
+            prop_assert_eq!(find(then), Some(r.outstanding), "{}", text);
+        }
+    }
+
+    #[test]
+    fn signed_numbers_read_as_changes(rows in rows()) {
+        let mut seen = std::collections::HashSet::new();
+        let rows: Vec<Row> = rows.into_iter().filter(|r| seen.insert(r.tag.clone())).collect();
+        let mut text = String::from("| Tag | Allocs | Frees | Bytes |\n|---|---:|---:|---:|\n");
+        for r in &rows {
+            text += &format!(
+                "| {} | +{} | **0** | +{} |\n",
+                r.tag,
+                with_thousands(r.outstanding),
+                with_thousands(r.bytes)
+            );
+        }
+        let parsed = parse_snapshots(text.as_bytes(), &ParseOptions::default())
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert!(parsed.caveats.contains(&Caveat::Changes), "{}", text);
+        let last = parsed.snapshots.last().unwrap();
+        for r in &rows {
+            let g = last.rows.iter().find(|g| g.tag.to_string().trim_end() == r.tag);
+            let Some(g) = g else {
+                return Err(TestCaseError::fail(format!("no {} in\n{text}", r.tag)));
+            };
+            prop_assert_eq!(g.bytes, r.bytes, "{}", text);
+            prop_assert_eq!(g.precision, Precision::LowerBound);
+            prop_assert_eq!(g.allocs, Some(r.outstanding));
+            prop_assert_eq!(g.frees, Some(0));
         }
     }
 }

@@ -161,9 +161,11 @@ pub(crate) fn tokens(line: &str) -> Vec<Token> {
 const SENTENCE_STARTS: [&str; 4] = ["tag", "tags", "pooltag", "the"];
 
 /// A data row: a tag (after an optional bullet, or after a rank or numbers of earlier
-/// columns) and at least one number, and no more plain words than a row holds.
-pub(crate) fn row_tokens(line: &str) -> Option<Vec<Token>> {
-    let toks = data_tokens(line)?;
+/// columns) and at least one number, and no more plain words than a row holds. With
+/// `trailing_text` (a header whose last columns are text, `Source Description`), the words after
+/// the last number are that text and are not counted.
+pub(crate) fn row_tokens(line: &str, trailing_text: bool) -> Option<Vec<Token>> {
+    let toks = data_tokens_under(line, trailing_text)?;
     let first = toks.first()?.text.to_ascii_lowercase();
     if SENTENCE_STARTS.contains(&first.as_str()) || toks.iter().any(|t| t.text == "=") {
         return None;
@@ -174,6 +176,10 @@ pub(crate) fn row_tokens(line: &str) -> Option<Vec<Token>> {
 
 /// A line of numbers with at most a few words (a row, with or without a tag).
 pub(crate) fn data_tokens(line: &str) -> Option<Vec<Token>> {
+    data_tokens_under(line, false)
+}
+
+fn data_tokens_under(line: &str, trailing_text: bool) -> Option<Vec<Token>> {
     let mut toks = tokens(line);
     let bullet = |t: &str| {
         matches!(t, "-" | "*" | "•" | "|")
@@ -187,7 +193,12 @@ pub(crate) fn data_tokens(line: &str) -> Option<Vec<Token>> {
     while toks.len() > 2 && bullet(&toks[0].text) {
         toks.remove(0);
     }
-    let words = toks
+    let counted = if trailing_text {
+        toks.iter().rposition(Token::is_number).map_or(0, |i| i + 1)
+    } else {
+        toks.len()
+    };
+    let words = toks[..counted]
         .iter()
         .filter(|t| !t.is_number() && !t.is_note() && pool_of(&t.text).is_none())
         .count();
@@ -227,6 +238,22 @@ impl Header {
             .then_some(())
             .filter(|()| numbers == 0)
             .map(|()| Self { cells, aligned })
+    }
+
+    /// Does the header end in text columns (`Mapped_Driver`, `Source Description`) after its
+    /// last number column? Rows may then carry free text at their end.
+    pub(crate) fn ends_with_text(&self) -> bool {
+        let roles: Vec<Role> = self.cells.iter().map(|c| role_of(&c.text)).collect();
+        let last_text = roles.iter().rposition(|r| *r == Role::Driver);
+        let last_measure = roles.iter().rposition(Role::is_measure);
+        last_text.is_some_and(|t| last_measure.is_none_or(|m| t > m))
+    }
+
+    /// Does the header name pool totals and no tag (`Time  PagedPoolMB  NonpagedPoolMB`)?
+    /// Its rows hold no tag.
+    pub(crate) fn names_pool_totals(&self) -> bool {
+        let roles: Vec<Role> = self.cells.iter().map(|c| role_of(&c.text)).collect();
+        super::columns::names_pool_totals(&roles)
     }
 
     /// Does the header name a tag column (a detection signal)?
@@ -294,13 +321,15 @@ impl Header {
             return cells;
         };
         let pool_col = roles.iter().position(|r| *r == Role::Pool);
-        let text_col = roles.iter().position(|r| *r == Role::Driver);
+        let text_cols: Vec<usize> = (0..n).filter(|&i| roles[i] == Role::Driver).collect();
         let number_cols: Vec<usize> = (0..n)
             .filter(|&i| {
                 i != tag_col
                     && Some(i) != pool_col
-                    && Some(i) != text_col
-                    && !matches!(roles[i], Role::Time | Role::Callers | Role::Uptime(_))
+                    && !matches!(
+                        roles[i],
+                        Role::Time | Role::Callers | Role::Uptime(_) | Role::Driver
+                    )
             })
             .collect();
         let Some(tag_at) = tokens.iter().position(|t| looks_like_tag(&t.text)) else {
@@ -344,10 +373,21 @@ impl Header {
         for (col, t) in free.iter().zip(&numbers) {
             cells[*col].clone_from(&t.text);
         }
-        for t in rest.iter().filter(|t| !t.is_number()) {
+        for (k, t) in rest.iter().enumerate().filter(|(_, t)| !t.is_number()) {
+            // `>4 GB (wrapped)`: a bracketed remark stays with the number before it.
+            if t.text.starts_with('(')
+                && let Some(prev) = k.checked_sub(1).map(|p| &rest[p]).filter(|p| p.is_number())
+                && let Some(cell) = cells.iter_mut().find(|c| **c == prev.text)
+            {
+                cell.push(' ');
+                cell.push_str(&t.text);
+                continue;
+            }
             let col = match pool_col {
                 Some(p) if pool_of(&t.text).is_some() && cells[p].is_empty() => p,
-                _ => text_col.unwrap_or(tag_col),
+                // Under a lined-up header, text goes to the text column it sits under.
+                _ if self.aligned && text_cols.len() > 1 => self.nearest(t, &text_cols),
+                _ => text_cols.first().copied().unwrap_or(tag_col),
             };
             let cell = &mut cells[col];
             if !cell.is_empty() {
@@ -358,28 +398,33 @@ impl Header {
         cells
     }
 
+    /// Of `cols`, the column whose header `t` overlaps most (or the nearest).
+    fn nearest(&self, t: &Token, cols: &[usize]) -> usize {
+        cols.iter()
+            .copied()
+            // The first of equals, as a left-to-right scan finds it.
+            .rev()
+            .max_by_key(|&k| {
+                let h = &self.cells[k];
+                let overlap = t.end.min(h.end).saturating_sub(t.start.max(h.start));
+                let distance = if t.end <= h.start {
+                    h.start - t.end
+                } else {
+                    t.start.saturating_sub(h.end)
+                };
+                (overlap, std::cmp::Reverse(distance))
+            })
+            .unwrap_or(0)
+    }
+
     /// Each token to the column whose header it overlaps most (or the nearest), never to an
     /// earlier column than the token before it.
     fn by_position(&self, tokens: &[Token]) -> Cells {
         let mut cells = vec![String::new(); self.cells.len()];
+        let all: Vec<usize> = (0..self.cells.len()).collect();
         let mut col = 0;
         for t in tokens {
-            let best = self
-                .cells
-                .iter()
-                .enumerate()
-                .map(|(k, h)| {
-                    let overlap = t.end.min(h.end).saturating_sub(t.start.max(h.start));
-                    let distance = if t.end <= h.start {
-                        h.start - t.end
-                    } else {
-                        t.start.saturating_sub(h.end)
-                    };
-                    (k, overlap, distance)
-                })
-                .max_by(|x, y| x.1.cmp(&y.1).then(y.2.cmp(&x.2)))
-                .map_or(0, |(k, _, _)| k);
-            col = best.max(col);
+            col = self.nearest(t, &all).max(col);
             let cell = &mut cells[col];
             if !cell.is_empty() {
                 cell.push(' ');
@@ -499,10 +544,10 @@ mod tests {
 
     #[test]
     fn rows_and_prose() {
-        assert!(row_tokens("LkaL  Nonp  1,234,567").is_some());
-        assert!(row_tokens("1. LkaL 1.2 GB").is_some());
-        assert!(row_tokens("The server has 64 GB of memory").is_none());
-        assert!(row_tokens("Abcd").is_none());
+        assert!(row_tokens("LkaL  Nonp  1,234,567", false).is_some());
+        assert!(row_tokens("1. LkaL 1.2 GB", false).is_some());
+        assert!(row_tokens("The server has 64 GB of memory", false).is_none());
+        assert!(row_tokens("Abcd", false).is_none());
     }
 
     #[test]
@@ -522,18 +567,48 @@ mod tests {
     #[test]
     fn rows_fit_the_header() {
         let h = Header::parse("Tag Type Allocs Frees Diff Bytes").unwrap();
-        let row = row_tokens("Abcd Non Paged 100 50 50 1.5 GB").unwrap();
+        let row = row_tokens("Abcd Non Paged 100 50 50 1.5 GB", false).unwrap();
         assert_eq!(
             h.fit(&row),
             ["Abcd", "Non Paged", "100", "50", "50", "1.5 GB"]
         );
         // A person deleted the Frees and Diff numbers but not their header words.
-        let row = row_tokens("Abcd Nonp 100 1.5 GB").unwrap();
+        let row = row_tokens("Abcd Nonp 100 1.5 GB", false).unwrap();
         assert_eq!(h.fit(&row), ["Abcd", "Nonp", "100", "", "", "1.5 GB"]);
-        let row = row_tokens("Abcd Nonp 40 123456").unwrap();
+        let row = row_tokens("Abcd Nonp 40 123456", false).unwrap();
         assert_eq!(h.fit(&row), ["Abcd", "Nonp", "40", "", "", "123456"]);
+        // Free text after the numbers, under single-spaced text headers or lined-up ones.
+        let h = Header::parse("Tag Type Diff Bytes Source Source Description").unwrap();
+        assert!(h.ends_with_text());
+        assert!(
+            row_tokens(
+                "Abcd Non Paged ~12 ~1.5 GB xyz.sys Request list entry",
+                false
+            )
+            .is_none()
+        );
+        let row = row_tokens(
+            "Abcd Non Paged ~12 >1.5 GB (wrapped) xyz.sys Request list entry",
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            h.fit(&row),
+            [
+                "Abcd",
+                "Non Paged",
+                "~12",
+                ">1.5 GB (wrapped)",
+                "xyz.sys Request list entry",
+                "",
+                ""
+            ]
+        );
+        let h = Header::parse("Tag  Bytes  Source   Source Description").unwrap();
+        let row = row_tokens("Abcd 1 MB    nt!etw   Etw entry", true).unwrap();
+        assert_eq!(h.fit(&row), ["Abcd", "1 MB", "nt!etw", "Etw entry"]);
         let h = Header::parse("Tag       Allocs        Bytes").unwrap();
-        let row = row_tokens("Abcd                 1,234,567").unwrap();
+        let row = row_tokens("Abcd                 1,234,567", false).unwrap();
         assert_eq!(h.fit(&row), ["Abcd", "", "1,234,567"]);
     }
 }

@@ -92,8 +92,8 @@ pub(crate) fn looks_like_tag(cell: &str) -> bool {
     let separated = [" (", "(", " - ", " – ", " — ", ": ", " = ", "  "]
         .iter()
         .any(|sep| t.contains(sep));
-    // `a long description` is words, not a tag and a note.
-    if !quoted && !separated && t.chars().count() > 4 {
+    // `a long description` is words, not a tag and a note; `OS:` is a label.
+    if !quoted && ((!separated && t.chars().count() > 4) || t.ends_with(':')) {
         return false;
     }
     let Some((tag, _)) = read_tag_cell(cell) else {
@@ -336,6 +336,7 @@ mod tests {
         assert!(!looks_like_tag("12 MB"));
         assert!(!looks_like_tag("MB"));
         assert!(!looks_like_tag("a long description"));
+        assert!(!looks_like_tag("OS:"));
     }
 
     fn amount(cell: &str, unit: u64) -> Option<(u64, bool, Precision)> {
@@ -369,6 +370,21 @@ mod tests {
         assert_eq!(amount("45%", 1), None);
         assert_eq!(amount("n/a", 1), None);
         assert_eq!(amount("", 1), None);
+    }
+
+    #[test]
+    fn decimal_commas() {
+        use Precision::*;
+        assert_eq!(amount("922,5 MB", 1), Some((967_311_360, false, Exact)));
+        assert_eq!(amount("922,5", 1 << 20), Some((967_311_360, false, Exact)));
+        assert_eq!(amount("1.234,5 MB", 1), Some((1_294_467_072, false, Exact)));
+        assert_eq!(amount("1 234,5 MB", 1), Some((1_294_467_072, false, Exact)));
+        assert_eq!(amount("12,25 GB", 1), Some((13_153_337_344, false, Exact)));
+        assert_eq!(amount("~0,4 MB", 1), Some((419_430, false, Approximate)));
+        assert_eq!(amount("1,234,5 MB", 1), Some((1_294_467_072, false, Exact)));
+        // Three digits after a comma group thousands.
+        assert_eq!(amount("1,234 MB", 1), Some((1234 << 20, false, Exact)));
+        assert_eq!(amount("1,234,567", 1), Some((1_234_567, false, Exact)));
     }
 
     #[test]

@@ -14,8 +14,9 @@ use super::cell::{
     Amount, looks_like_tag, read_amount, read_count, read_hours, read_tag_cell, read_uptime,
     unwrap_emphasis, without_arrow_remark,
 };
+use super::table::pool_in_text;
 use super::text::{find_timestamp, parse_timestamp};
-use super::{Ctx, PoolKind, PoolUsage, Precision, Snapshot};
+use super::{Caveat, Ctx, PoolKind, PoolTotals, PoolUsage, Precision, Snapshot};
 use crate::tag::PoolTag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ impl Measure {
         }
     }
 
-    fn read(self, cell: &str) -> Option<Amount> {
+    pub(crate) fn read(self, cell: &str) -> Option<Amount> {
         match self {
             Self::Bytes(unit) => read_amount(cell, unit),
             _ => read_count(cell),
@@ -68,11 +69,17 @@ pub(crate) enum Role {
         pool: Option<PoolKind>,
         period_hours: Option<f64>,
         header: String,
+        /// The header names a unit or a measure (`Delta (MB)`, `Δ bytes`, `Net allocs`); a
+        /// bare `delta over 4.91 days` does not, and is read as bytes only where the table
+        /// says so (a bytes column beside it, units in its cells), else as counts.
+        named: bool,
     },
-    /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`): a series in one table.
+    /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`): a series in one table; or a
+    /// column per state the paste compares (`while leaking`, `after reboot`).
     Series {
         unit: u64,
         header: String,
+        state: Option<State>,
     },
     /// A column per tag (`` `Abcd` outstanding ``, `LkaL (MB)`): each row is a point in time.
     TagSeries(PoolTag, Measure),
@@ -87,7 +94,7 @@ impl Role {
         )
     }
 
-    fn is_measure(&self) -> bool {
+    pub(crate) fn is_measure(&self) -> bool {
         matches!(
             self,
             Role::Plain(_)
@@ -96,6 +103,52 @@ impl Role {
                 | Role::Series { .. }
                 | Role::TagSeries(..)
         )
+    }
+}
+
+/// A state a column or row of a paste stands for, when it compares states instead of times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// `while leaking`, `before the fix`: the reading.
+    Leaking,
+    /// `after reboot`, `after uninstalling X`: context, not the leak's course.
+    AfterChange,
+}
+
+/// Stems of the words naming a change a person made (`reboot`, `uninstalling`, `patched`).
+const EVENT_STEMS: [&str; 13] = [
+    "fix",
+    "reboot",
+    "restart",
+    "updat",
+    "upgrad",
+    "uninstall",
+    "remov",
+    "patch",
+    "disabl",
+    "stop",
+    "kill",
+    "workaround",
+    "hotfix",
+];
+
+/// The state a header or label names: a change word (`after reboot`, `before the fix`,
+/// `post-patch`, `rebooted`) or a leak word (`while leaking`, `during the leak`). Plain
+/// `before`/`after` are times, not states.
+pub(crate) fn state_of(text: &str) -> Option<State> {
+    let ws = words(text);
+    let has = |set: &[&str]| ws.iter().any(|w| set.contains(&w.as_str()));
+    let event = ws
+        .iter()
+        .any(|w| EVENT_STEMS.iter().any(|s| w.starts_with(s)));
+    let after = has(&["after", "post", "since", "once", "with"]);
+    let before = has(&["before", "pre", "while", "during", "without", "until"]);
+    let leak = ws.iter().any(|w| w.starts_with("leak"));
+    match (event, after, before, leak) {
+        (true, true, _, _) => Some(State::AfterChange),
+        (_, _, _, true) | (true, _, true, _) => Some(State::Leaking),
+        (true, ..) => Some(State::AfterChange),
+        _ => None,
     }
 }
 
@@ -320,18 +373,46 @@ pub(crate) fn role_of(header: &str) -> Role {
         }
     }
     let measure = measure_of_words(&ws);
+    // `while leaking`, `after reboot`, `Bytes before the fix`: a column per state.
+    if let Some(state) = state_of(header)
+        && matches!(measure, None | Some(Word::Bytes))
+        && pool.is_none()
+        && !ws
+            .iter()
+            .any(|w| CHANGE_WORDS.contains(&w.as_str()) && !w.starts_with("change"))
+    {
+        return Role::Series {
+            unit: unit.unwrap_or(1),
+            header: header.trim().to_owned(),
+            state: Some(state),
+        };
+    }
     let is_change = ws.iter().any(|w| CHANGE_WORDS.contains(&w.as_str()));
     if is_change {
+        let named = unit.is_some() || measure.is_some();
         let measure = match measure {
             Some(Word::Outstanding) | Some(Word::Allocs) if unit.is_none() => Measure::Outstanding,
-            _ => Measure::Bytes(unit.unwrap_or(1)),
+            Some(_) => Measure::Bytes(unit.unwrap_or(1)),
+            None => unit.map_or(Measure::Outstanding, Measure::Bytes),
         };
         return Role::Change {
             measure,
             pool,
             period_hours: read_hours(header),
             header: header.trim().to_owned(),
+            named,
         };
+    }
+    // `Bytes/open`, `bytes per handle`: an average per item, not a measure.
+    if let Some((_, per)) = header.split_once('/')
+        && per.trim().chars().next().is_some_and(char::is_alphabetic)
+        && read_hours(per).is_none()
+        && !matches!(
+            per.trim().to_ascii_lowercase().as_str(),
+            "h" | "hr" | "d" | "s" | "sec" | "min" | "b" | "kb" | "mb" | "gb"
+        )
+    {
+        return Role::Ignore;
     }
     // `Paged` alone is a pool *column* of bytes when it is a number column: `NP (MB)`,
     // `Paged_KB`, `Non Paged`.
@@ -396,6 +477,7 @@ pub(crate) fn role_of(header: &str) -> Role {
         return Role::Series {
             unit: unit.unwrap_or(1),
             header: header.trim().to_owned(),
+            state: None,
         };
     }
     Role::Ignore
@@ -486,6 +568,64 @@ pub(crate) fn pool_of(cell: &str) -> Option<PoolKind> {
     })
 }
 
+/// Columns of pool totals and no tag column (`Time  PagedPoolMB  NonpagedPoolMB`,
+/// `PoolPagedBytes`, `\\HOST\memory\pool nonpaged bytes`): the machine's totals over time.
+pub(crate) fn names_pool_totals(roles: &[Role]) -> bool {
+    !roles
+        .iter()
+        .any(|r| matches!(r, Role::Tag | Role::TagSeries(..)))
+        && roles.iter().any(|r| {
+            matches!(
+                r,
+                Role::Split(PoolKind::Paged | PoolKind::NonPaged, Measure::Bytes(_))
+            )
+        })
+}
+
+/// A snapshot of machine totals per row of a totals table, its time or uptime kept.
+fn totals_per_row(rows: &[RowReading]) -> Vec<Snapshot> {
+    rows.iter()
+        .map(|row| {
+            let mut totals = None;
+            for (pool, m, a) in &row.values {
+                if let (Some(p), Measure::Bytes(_)) = (pool, m) {
+                    set_total(&mut totals, *p, a.value);
+                }
+            }
+            Snapshot {
+                taken_at: row.time.as_deref().and_then(parse_timestamp),
+                elapsed_hours: row.uptime,
+                label: row.time.clone(),
+                totals,
+                ..Snapshot::default()
+            }
+        })
+        .collect()
+}
+
+/// A cell whose number carries a unit (`1.2 GB`, `512K`).
+fn unit_in_cell(cell: &str) -> bool {
+    cell.trim_end().ends_with(|ch: char| ch.is_alphabetic())
+}
+
+/// Change columns whose header names no unit nor measure: sizes where the table says so (a
+/// bytes column beside them, or `unit_in_cells` for the column), else counts.
+fn name_changes(roles: &mut [Role], unit_in_cells: &dyn Fn(usize) -> bool) {
+    let has_bytes = roles.iter().any(Role::is_bytes);
+    for (i, role) in roles.iter_mut().enumerate() {
+        if let Role::Change {
+            measure,
+            named: named @ false,
+            ..
+        } = role
+            && (has_bytes || unit_in_cells(i))
+        {
+            *measure = Measure::Bytes(1);
+            *named = true;
+        }
+    }
+}
+
 fn empty_cell(cell: &str) -> bool {
     matches!(
         unwrap_emphasis(cell).to_ascii_lowercase().as_str(),
@@ -508,6 +648,8 @@ pub(crate) struct TableContext {
 pub(crate) struct Columns {
     roles: Vec<Role>,
     context: TableContext,
+    /// The numbers carry explicit signs (`+1,999`): the whole table gives changes.
+    signed: bool,
 }
 
 /// Cells of a header or row, as any layout splits them.
@@ -516,8 +658,9 @@ pub(crate) type Cells = Vec<String>;
 impl Columns {
     /// Roles from the header's names only (JSON row keys, tables whose header is certain).
     pub(crate) fn from_headers<S: AsRef<str>>(headers: &[S]) -> Result<Self, String> {
-        let roles: Vec<Role> = headers.iter().map(|h| role_of(h.as_ref())).collect();
-        Self::settle(roles, TableContext::default())
+        let mut roles: Vec<Role> = headers.iter().map(|h| role_of(h.as_ref())).collect();
+        name_changes(&mut roles, &|_| false);
+        Self::settle(roles, TableContext::default(), false)
     }
 
     /// Roles from the header's names where it names them, else from the cells: the column of
@@ -600,6 +743,18 @@ impl Columns {
                 (None, true) => {}
             }
         }
+        // Machine totals over time (`Time  PagedPoolMB  NonpagedPoolMB`, Get-Counter's CSV):
+        // the column of times may have any name (`(PDH-CSV 4.0) (UTC)(0)`).
+        if names_pool_totals(&roles)
+            && !roles
+                .iter()
+                .any(|r| matches!(r, Role::Time | Role::Uptime(_)))
+            && let Some(i) = (0..width).find(|&i| {
+                roles[i] == Role::Ignore && share(i, &|c| parse_timestamp(c).is_some()) >= 0.8
+            })
+        {
+            roles[i] = Role::Time;
+        }
         // Owner text beside the tag in a column without a name.
         if roles.contains(&Role::Tag) {
             for (i, role) in roles.iter_mut().enumerate() {
@@ -630,11 +785,7 @@ impl Columns {
             let with_units: Vec<usize> = numeric
                 .iter()
                 .copied()
-                .filter(|&i| {
-                    share(i, &|c| {
-                        c.trim_end().ends_with(|ch: char| ch.is_alphabetic())
-                    }) >= 0.5
-                })
+                .filter(|&i| share(i, &unit_in_cell) >= 0.5)
                 .collect();
             let measures: Vec<(usize, Measure)> = if let Some(&i) = with_units.first() {
                 vec![(i, Measure::Bytes(1))]
@@ -670,15 +821,54 @@ impl Columns {
                 roles[i] = Role::Plain(m);
             }
         }
-        Self::settle(roles, context)
+        name_changes(&mut roles, &|i| share(i, &unit_in_cell) >= 0.5);
+        // `+1,999`, `+767,616`: numbers written with explicit signs are changes, and so is
+        // every size in such a table (counts stay on the rows: allocations with no frees).
+        let signed = (0..width).any(|i| {
+            matches!(roles[i], Role::Plain(_) | Role::Split(..))
+                && share(i, &|c| unwrap_emphasis(c).starts_with('+')) >= 0.5
+        });
+        if signed {
+            let has_bytes = roles.iter().any(Role::is_bytes);
+            for (i, role) in roles.iter_mut().enumerate() {
+                let (pool, measure) = match role {
+                    Role::Plain(m) => (None, *m),
+                    Role::Split(p, m) => (Some(*p), *m),
+                    _ => continue,
+                };
+                if matches!(measure, Measure::Bytes(_))
+                    || (!has_bytes && measure == Measure::Outstanding)
+                {
+                    *role = Role::Change {
+                        measure,
+                        pool,
+                        period_hours: None,
+                        header: header
+                            .and_then(|h| h.get(i))
+                            .map_or_else(String::new, |h| h.trim().to_owned()),
+                        named: true,
+                    };
+                }
+            }
+            notes.push(
+                "the numbers carry explicit signs (such as +1,999): the table gives changes, \
+                 not levels"
+                    .into(),
+            );
+        }
+        Self::settle(roles, context, signed)
     }
 
     /// Resolves conflicts between roles, or says why the table is not a pool table.
-    fn settle(mut roles: Vec<Role>, context: TableContext) -> Result<Self, String> {
+    fn settle(mut roles: Vec<Role>, context: TableContext, signed: bool) -> Result<Self, String> {
         let per_tag = roles.iter().any(|r| matches!(r, Role::TagSeries(..)));
         let Some(tag_col) = roles.iter().position(|r| *r == Role::Tag) else {
-            if per_tag {
-                return Ok(Self { roles, context });
+            if per_tag || names_pool_totals(&roles) {
+                return Ok(Self {
+                    roles,
+                    context,
+                    signed,
+                });
             }
             return Err("no tag column (no column is named Tag, and none holds tags)".into());
         };
@@ -717,7 +907,11 @@ impl Columns {
                     .into(),
             );
         }
-        Ok(Self { roles, context })
+        Ok(Self {
+            roles,
+            context,
+            signed,
+        })
     }
 
     /// Does the table say each row's pool (a pool column, or pools named by the headers)?
@@ -754,6 +948,11 @@ impl Columns {
                     if empty_cell(cell) {
                         ctx.warn(line, "row without a tag skipped");
                         return;
+                    }
+                    // `NonPaged pool total`, `Total paged pool`: the machine's totals.
+                    if let Some(pool) = pool_total_label(cell) {
+                        row.total = Some(pool);
+                        continue;
                     }
                     match read_tag_cell(cell) {
                         Some((tag, note)) => {
@@ -855,6 +1054,7 @@ impl Columns {
                         Role::Split(kind, _) => Some(*kind),
                         _ => None,
                     };
+                    note_precision(ctx, line, &value, cell);
                     row.values.push((pool, *m, value));
                 }
                 Role::Change { measure, pool, .. } => {
@@ -869,7 +1069,7 @@ impl Columns {
                         ),
                     }
                 }
-                Role::Series { unit, header } => {
+                Role::Series { unit, header, .. } => {
                     if empty_cell(cell) {
                         continue;
                     }
@@ -903,14 +1103,12 @@ impl Columns {
                 }
             }
         }
-        if row.tag.is_none() && row.per_tag.is_empty() {
+        let totals_row = !row.values.is_empty() && names_pool_totals(&self.roles);
+        if row.tag.is_none() && row.per_tag.is_empty() && row.total.is_none() && !totals_row {
             if self.roles.contains(&Role::Tag) {
                 ctx.warn(line, "row without a tag skipped");
             }
             return;
-        }
-        for (_, _, v) in &row.values {
-            note_precision(ctx, line, v, cells);
         }
         sink.rows.push(row);
     }
@@ -924,10 +1122,10 @@ impl Columns {
         if self.roles.iter().any(|r| matches!(r, Role::Series { .. })) {
             return self.series_per_column(rows, ctx);
         }
-        let has_levels = self
-            .roles
-            .iter()
-            .any(|r| matches!(r, Role::Plain(_) | Role::Split(..)));
+        if names_pool_totals(&self.roles) {
+            return totals_per_row(&rows);
+        }
+        let has_levels = self.roles.iter().any(Role::is_bytes);
         let change = self.roles.iter().find_map(|r| match r {
             Role::Change {
                 period_hours,
@@ -936,8 +1134,39 @@ impl Columns {
             } => Some((period_hours.or(self.context.period_hours), header.clone())),
             _ => None,
         });
+        let counted = self.roles.iter().find_map(|r| match r {
+            Role::Change {
+                measure: Measure::Outstanding,
+                named: false,
+                header,
+                ..
+            } => Some(header.clone()),
+            _ => None,
+        });
+        if let Some(header) = &counted {
+            ctx.caveat(Caveat::UnitNotGiven);
+            ctx.warn(
+                rows.first().map_or(0, |r| r.line),
+                format!(
+                    "column {header:?} names no unit: its numbers are read as counts \
+                     (outstanding allocations), not bytes"
+                ),
+            );
+        }
+        if self.signed || (change.is_some() && !has_levels) {
+            ctx.caveat(Caveat::Changes);
+        }
         let mut by_time: Vec<(Option<String>, Vec<LevelRow>)> = Vec::new();
+        let mut totals: Option<PoolTotals> = None;
         for row in &rows {
+            if let Some(pool) = row.total
+                && let Some((_, _, a)) = row
+                    .values
+                    .iter()
+                    .find(|(_, m, _)| matches!(m, Measure::Bytes(_)))
+            {
+                set_total(&mut totals, pool, a.value);
+            }
             let Some(tag) = row.tag else { continue };
             let key = row.time.clone();
             let slot = match by_time.iter().position(|(k, _)| *k == key) {
@@ -972,9 +1201,17 @@ impl Columns {
                 Some((period, header)) if rows.iter().any(|(_, _, c)| c.is_some()) => {
                     let (before, after) = before_and_after(&rows, has_levels, *period);
                     let period_text = period.map_or(String::from("an unstated period"), hours_text);
+                    let counts = rows
+                        .iter()
+                        .all(|(_, _, c)| c.is_none_or(|(m, _)| m == Measure::Outstanding));
                     ctx.warn(
                         rows[0].0,
-                        if has_levels {
+                        if counts {
+                            format!(
+                                "column {header:?} read as growth of outstanding allocations \
+                                 over {period_text}; the table gives no sizes"
+                            )
+                        } else if has_levels {
                             format!(
                                 "column {header:?} read as growth over {period_text}; the earlier \
                                  snapshot is the size minus that change"
@@ -992,6 +1229,11 @@ impl Columns {
                 _ => out.push(level),
             }
         }
+        if let Some(last) = out.last_mut()
+            && totals.is_some()
+        {
+            last.totals = totals;
+        }
         out
     }
 
@@ -1002,7 +1244,7 @@ impl Columns {
         tag: PoolTag,
         row: &RowReading,
         ctx: &mut Ctx,
-    ) -> Vec<(PoolUsage, Option<Amount>)> {
+    ) -> Vec<(PoolUsage, Option<(Measure, Amount)>)> {
         let mut pools: Vec<Option<PoolKind>> = Vec::new();
         for (p, _, _) in &row.values {
             if !pools.contains(p) {
@@ -1040,7 +1282,7 @@ impl Columns {
             }
             let counts_only =
                 v[3].is_none() && change.is_none_or(|(m, _)| !matches!(m, Measure::Bytes(_)));
-            if counts_only && !(v[2].is_some() || v[0].is_some()) {
+            if counts_only && !(v[2].is_some() || v[0].is_some() || change.is_some()) {
                 if split.is_some() {
                     ctx.warn(
                         row.line,
@@ -1076,38 +1318,40 @@ impl Columns {
                 line: 0,
             }
             .at_line(row.line);
-            let change = change.map(|(m, a)| {
-                // A count change moves `outstanding`; it is carried as bytes 0 otherwise.
-                if matches!(m, Measure::Bytes(_)) {
-                    a
-                } else {
-                    Amount { value: 0, ..a }
-                }
-            });
+            // A count change moves `outstanding`; any other count change is not carried.
+            let change =
+                change.filter(|(m, _)| matches!(m, Measure::Bytes(_) | Measure::Outstanding));
             out.push((usage, change));
         }
         out
     }
 
-    /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`).
+    /// A byte column per snapshot (`Day 1 (MB)`, `2026-11-01`), or per state the paste
+    /// compares (`while leaking`, `after reboot`): the states after a change go last, marked.
     fn series_per_column(&self, rows: Vec<RowReading>, ctx: &mut Ctx) -> Vec<Snapshot> {
         let mut out: Vec<Snapshot> = Vec::new();
         let mut slot_of: HashMap<usize, usize> = HashMap::new();
+        let first_line = rows.first().map_or(0, |r| r.line);
         for row in rows {
-            let Some(tag) = row.tag else { continue };
             for (col, amount) in &row.series {
                 let i = *slot_of.entry(*col).or_insert_with(|| {
-                    let header = match &self.roles[*col] {
-                        Role::Series { header, .. } => header.clone(),
-                        _ => String::new(),
+                    let (header, state) = match &self.roles[*col] {
+                        Role::Series { header, state, .. } => (header.clone(), *state),
+                        _ => (String::new(), None),
                     };
                     out.push(Snapshot {
                         taken_at: find_timestamp(&header),
                         label: Some(header),
+                        after_change: state == Some(State::AfterChange),
                         ..Snapshot::default()
                     });
                     out.len() - 1
                 });
+                if let Some(pool) = row.total {
+                    set_total(&mut out[i].totals, pool, amount.value);
+                    continue;
+                }
+                let Some(tag) = row.tag else { continue };
                 if !ctx.take_row(row.line) {
                     return out;
                 }
@@ -1134,6 +1378,38 @@ impl Columns {
                 );
             }
         }
+        let states: Vec<&String> = self
+            .roles
+            .iter()
+            .filter_map(|r| match r {
+                Role::Series {
+                    header,
+                    state: Some(_),
+                    ..
+                } => Some(header),
+                _ => None,
+            })
+            .collect();
+        if !states.is_empty() {
+            ctx.caveat(Caveat::ComparesStates);
+            let after: Vec<String> = out
+                .iter()
+                .filter(|s| s.after_change)
+                .filter_map(|s| s.label.as_deref().map(quote))
+                .collect();
+            if !after.is_empty() {
+                ctx.warn(
+                    first_line,
+                    format!(
+                        "the table compares states: {} kept as context (after a change), not as \
+                         the leak's course",
+                        after.join(", ")
+                    ),
+                );
+            }
+        }
+        // States after a change go last, in their own order.
+        out.sort_by_key(|s| s.after_change);
         out
     }
 
@@ -1189,6 +1465,7 @@ impl Columns {
                 .find(|t| is_after_change(t))
                 .cloned();
             if let Some(text) = &after {
+                ctx.caveat(Caveat::ComparesStates);
                 ctx.warn(
                     row.line,
                     format!(
@@ -1225,7 +1502,7 @@ impl Columns {
 }
 
 /// A row read at one level: its line, its usage and the change the table gives for it.
-type LevelRow = (usize, PoolUsage, Option<Amount>);
+type LevelRow = (usize, PoolUsage, Option<(Measure, Amount)>);
 
 /// The snapshot before the change and the one the table shows.
 fn before_and_after(
@@ -1246,25 +1523,35 @@ fn before_and_after(
         }),
         ..Snapshot::default()
     };
+    let clamp = |v: i128| v.clamp(0, i128::from(u64::MAX)) as u64;
     for (_, usage, change) in rows {
-        let delta = change.map_or(0, |c| c.signed());
         let mut earlier = usage.clone();
         let mut later = usage.clone();
-        if has_levels && usage.precision != Precision::Unknown {
-            earlier.bytes = (i128::from(usage.bytes) - delta).clamp(0, i128::from(u64::MAX)) as u64;
-        } else {
-            // Only the change is known: the smallest sizes that fit it.
-            earlier.bytes = (-delta).clamp(0, i128::from(u64::MAX)) as u64;
-            later.bytes = delta.clamp(0, i128::from(u64::MAX)) as u64;
-            earlier.precision = Precision::LowerBound;
-            later.precision = Precision::LowerBound;
-        }
         earlier.allocs = None;
         earlier.frees = None;
-        if change.is_some_and(|c| c.value == 0) {
-            earlier.outstanding = usage.outstanding;
-        } else {
-            earlier.outstanding = None;
+        match change {
+            // A change of outstanding allocations: the count minus it, or the smallest counts
+            // that fit it; the sizes stay as the table gives them (unknown without a size).
+            Some((Measure::Outstanding, c)) => match usage.outstanding {
+                Some(level) => earlier.outstanding = Some(clamp(i128::from(level) - c.signed())),
+                None => {
+                    earlier.outstanding = Some(clamp(-c.signed()));
+                    later.outstanding = Some(clamp(c.signed()));
+                }
+            },
+            _ => {
+                let delta = change.map_or(0, |(_, c)| c.signed());
+                if has_levels && usage.precision != Precision::Unknown {
+                    earlier.bytes = clamp(i128::from(usage.bytes) - delta);
+                } else {
+                    // Only the change is known: the smallest sizes that fit it.
+                    earlier.bytes = clamp(-delta);
+                    later.bytes = clamp(delta);
+                    earlier.precision = Precision::LowerBound;
+                    later.precision = Precision::LowerBound;
+                }
+                earlier.outstanding = usage.outstanding.filter(|_| delta == 0 && change.is_some());
+            }
         }
         before.rows.push(earlier);
         after.rows.push(later);
@@ -1288,6 +1575,25 @@ fn measure_name(m: Measure) -> &'static str {
         Measure::Frees => "frees",
         Measure::Outstanding => "outstanding allocations",
         Measure::Bytes(_) => "bytes",
+    }
+}
+
+/// `NonPaged pool total`, `Total paged pool`: a row label naming a machine total of one pool.
+fn pool_total_label(cell: &str) -> Option<PoolKind> {
+    let lower = unwrap_emphasis(cell).to_ascii_lowercase();
+    if !lower.contains("total") || lower.len() > 40 {
+        return None;
+    }
+    pool_in_text(&lower).filter(|p| matches!(p, PoolKind::Paged | PoolKind::NonPaged))
+}
+
+/// Adds a pool's total to a snapshot's totals.
+fn set_total(totals: &mut Option<PoolTotals>, pool: PoolKind, bytes: u64) {
+    let t = totals.get_or_insert_with(PoolTotals::default);
+    match pool {
+        PoolKind::NonPaged => t.nonpaged_bytes = Some(bytes),
+        PoolKind::Paged => t.paged_bytes = Some(bytes),
+        _ => {}
     }
 }
 
@@ -1318,23 +1624,14 @@ fn is_after_change(text: &str) -> bool {
         .any(|w| lower.contains(w))
 }
 
-/// Warnings for numbers read with a qualifier.
-fn note_precision<S: AsRef<str>>(ctx: &mut Ctx, line: usize, amount: &Amount, cells: &[S]) {
+/// A warning for a number read with a qualifier, quoting its cell.
+fn note_precision(ctx: &mut Ctx, line: usize, amount: &Amount, cell: &str) {
     let what = match amount.precision {
         Precision::Approximate => "as approximate",
         Precision::LowerBound => "as a lower bound (a counter may have wrapped)",
         _ => return,
     };
-    let text = cells
-        .iter()
-        .map(AsRef::as_ref)
-        .find(|c| {
-            c.contains(['~', '≈', '>', '≥'])
-                || c.to_ascii_lowercase().contains("approx")
-                || c.to_ascii_lowercase().contains("least")
-        })
-        .unwrap_or("");
-    ctx.warn(line, format!("read {} {what}", quote(text.trim())));
+    ctx.warn(line, format!("read {} {what}", quote(cell.trim())));
 }
 
 /// At most 200 characters of input, quoted, for a warning.
@@ -1368,6 +1665,8 @@ pub(crate) struct RowReading {
     per_tag: Vec<(PoolTag, Measure, Amount)>,
     /// Text in columns without a role (a row's label such as `after the fix`).
     other_text: Vec<String>,
+    /// The machine total of this pool the row gives instead of a tag (`NonPaged pool total`).
+    total: Option<PoolKind>,
 }
 
 /// The rows of one table while it is read.
@@ -1466,6 +1765,138 @@ mod tests {
             Role::Series { unit: 1, .. }
         ));
         assert_eq!(role_of("Diff"), Role::Plain(Measure::Outstanding));
+    }
+
+    #[test]
+    fn changes_name_their_unit_or_are_counts() {
+        assert!(matches!(
+            role_of("delta over 4.91 days"),
+            Role::Change {
+                measure: Measure::Outstanding,
+                named: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            role_of("Δ bytes"),
+            Role::Change {
+                measure: Measure::Bytes(1),
+                named: true,
+                ..
+            }
+        ));
+        assert!(matches!(role_of("growth/day"), Role::Change { .. }));
+        assert_eq!(role_of("Bytes/open"), Role::Ignore);
+        assert_eq!(role_of("Bytes/alloc"), Role::Ignore);
+        let cells = |r: &[&str]| r.iter().map(|c| (*c).to_owned()).collect::<Cells>();
+        let infer = |h: &[&str], rows: &[&[&str]]| {
+            let rows: Vec<Cells> = rows.iter().map(|r| cells(r)).collect();
+            Columns::infer(
+                Some(&cells(h)),
+                &rows,
+                TableContext::default(),
+                &mut Vec::new(),
+            )
+            .unwrap()
+        };
+        // Beside a bytes column, or with units in its cells, a bare change is of bytes.
+        let c = infer(&["Tag", "Bytes", "change"], &[&["Abcd", "12", "+3"]]);
+        assert!(matches!(
+            c.roles[2],
+            Role::Change {
+                measure: Measure::Bytes(1),
+                ..
+            }
+        ));
+        let c = infer(&["Tag", "change"], &[&["Abcd", "+3 MB"], &["Efgh", "1 GB"]]);
+        assert!(matches!(
+            c.roles[1],
+            Role::Change {
+                measure: Measure::Bytes(1),
+                ..
+            }
+        ));
+        // Explicit signs make a delta table: sizes are changes, counts stay on the rows.
+        let c = infer(
+            &["Tag", "Allocs", "Frees", "Bytes"],
+            &[
+                &["Abcd", "+10", "**0**", "+1,000"],
+                &["Efgh", "+2", "+2", "0"],
+            ],
+        );
+        assert!(c.signed);
+        assert_eq!(c.roles[1], Role::Plain(Measure::Allocs));
+        assert!(matches!(
+            c.roles[3],
+            Role::Change {
+                measure: Measure::Bytes(1),
+                ..
+            }
+        ));
+        let c = infer(&["Tag", "Allocs", "Bytes"], &[&["Abcd", "10", "1,000"]]);
+        assert!(!c.signed);
+    }
+
+    #[test]
+    fn state_columns_are_not_times() {
+        use State::*;
+        assert_eq!(state_of("while leaking"), Some(Leaking));
+        assert_eq!(state_of("during the leak"), Some(Leaking));
+        assert_eq!(state_of("before the fix"), Some(Leaking));
+        assert_eq!(state_of("after reboot"), Some(AfterChange));
+        assert_eq!(state_of("after uninstalling QxAgent"), Some(AfterChange));
+        assert_eq!(state_of("post-patch"), Some(AfterChange));
+        assert_eq!(state_of("after update"), Some(AfterChange));
+        assert_eq!(state_of("before"), None);
+        assert_eq!(state_of("after (14:00)"), None);
+        assert!(matches!(
+            role_of("after reboot"),
+            Role::Series {
+                state: Some(AfterChange),
+                ..
+            }
+        ));
+        assert!(matches!(
+            role_of("Bytes while leaking (MB)"),
+            Role::Series {
+                unit: 1_048_576,
+                state: Some(Leaking),
+                ..
+            }
+        ));
+        // Two poolmon readings hours apart are still a time series.
+        assert!(matches!(
+            role_of("Before"),
+            Role::Series { state: None, .. }
+        ));
+        assert!(matches!(role_of("After"), Role::Series { state: None, .. }));
+        assert!(matches!(role_of("change over 3 days"), Role::Change { .. }));
+        assert_eq!(
+            pool_total_label("NonPaged pool total"),
+            Some(PoolKind::NonPaged)
+        );
+        assert_eq!(pool_total_label("Total paged pool"), Some(PoolKind::Paged));
+        assert_eq!(pool_total_label("Total"), None);
+    }
+
+    #[test]
+    fn pool_totals_without_tags() {
+        let roles = |hs: &[&str]| hs.iter().map(|h| role_of(h)).collect::<Vec<_>>();
+        assert!(names_pool_totals(&roles(&[
+            "Time",
+            "PagedPoolMB",
+            "NonpagedPoolMB"
+        ])));
+        assert!(names_pool_totals(&roles(&[
+            "PoolPagedBytes",
+            "PoolNonpagedBytes"
+        ])));
+        assert!(names_pool_totals(&roles(&[
+            "(PDH-CSV 4.0) (UTC)(0)",
+            "\\\\HOST\\memory\\pool nonpaged bytes"
+        ])));
+        assert!(!names_pool_totals(&roles(&["Tag", "NP (MB)"])));
+        assert!(!names_pool_totals(&roles(&["Time", "Bytes"])));
     }
 
     #[test]

@@ -44,7 +44,15 @@ fn read_rows(rows: &[Value], path: &str, ctx: &mut Ctx) -> Vec<Snapshot> {
             Ok(columns) => {
                 let mut sink = TableSink::default();
                 columns.add_row(&cells, 0, ctx, &mut sink);
-                for snap in sink.take(&columns, ctx) {
+                // A serialized reading names the line each row came from; it is kept.
+                let line = obj
+                    .get("line")
+                    .and_then(Value::as_u64)
+                    .and_then(|l| u32::try_from(l).ok());
+                for mut snap in sink.take(&columns, ctx) {
+                    if let Some(line) = line {
+                        snap.rows.iter_mut().for_each(|r| r.line = line);
+                    }
                     match out
                         .iter_mut()
                         .find(|s| s.label == snap.label && s.taken_at == snap.taken_at)

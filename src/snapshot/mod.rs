@@ -14,7 +14,9 @@ mod cell;
 mod columns;
 mod csv;
 mod drivers;
+mod html;
 mod json;
+mod keyvalue;
 mod markdown;
 mod not_a_snapshot;
 mod poolmon;
@@ -486,6 +488,32 @@ impl Ctx {
         }
     }
 
+    /// A fresh context with the same caps, for a reading that may be thrown away.
+    pub(crate) fn scratch(&self) -> Self {
+        Self {
+            rows: self.rows,
+            ..Self::new(&ParseOptions {
+                format: None,
+                max_rows: self.max_rows,
+                max_snapshots: self.max_snapshots,
+                max_warnings: self.max_warnings,
+            })
+        }
+    }
+
+    /// Takes what a scratch context gathered, as if it had been gathered here.
+    pub(crate) fn absorb(&mut self, other: Self) {
+        self.rows = other.rows;
+        self.truncated |= other.truncated;
+        for c in other.caveats {
+            self.caveat(c);
+        }
+        for w in other.warnings {
+            self.warn(w.line, w.message);
+        }
+        self.suppressed += other.suppressed;
+    }
+
     /// Records a caveat of the reading (once).
     pub(crate) fn caveat(&mut self, caveat: Caveat) {
         if !self.caveats.contains(&caveat) {
@@ -529,9 +557,10 @@ impl Ctx {
         self.truncated
     }
 
-    /// Adds a finished frame (dropping empty ones), honouring the snapshot cap.
+    /// Adds a finished frame (dropping empty ones: no rows and no totals), honouring the
+    /// snapshot cap.
     pub(crate) fn push_snapshot(&mut self, out: &mut Vec<Snapshot>, snap: Snapshot, line: usize) {
-        if snap.rows.is_empty() {
+        if snap.rows.is_empty() && snap.totals.as_ref().is_none_or(PoolTotals::is_empty) {
             return;
         }
         if out.len() >= self.max_snapshots {
@@ -600,6 +629,11 @@ struct Reading {
 impl Reading {
     fn rows(&self) -> usize {
         self.snapshots.iter().map(|s| s.rows.len()).sum()
+    }
+
+    /// Machine totals and no tag: taken only when no other format reads a tag.
+    fn totals_only(&self) -> bool {
+        self.rows() == 0
     }
 
     /// A tool's fast path that had to skip rows: an edited paste, which the table reader may
@@ -673,6 +707,7 @@ pub fn parse_snapshots_with(
 
     let mut first_error: Option<SnapshotError> = None;
     let mut best: Option<Reading> = None;
+    let mut totals: Option<Reading> = None;
     for format in candidates {
         let mut ctx = Ctx::new(opts);
         match run_format(format, opts.format.is_some(), &input, &mut ctx, known) {
@@ -682,6 +717,10 @@ pub fn parse_snapshots_with(
                     snapshots,
                     ctx,
                 };
+                if reading.totals_only() {
+                    totals.get_or_insert(reading);
+                    continue;
+                }
                 let edited = reading.skipped_rows();
                 if best.as_ref().is_none_or(|b| reading.rows() > b.rows()) {
                     best = Some(reading);
@@ -725,7 +764,7 @@ pub fn parse_snapshots_with(
         format,
         mut snapshots,
         ctx,
-    }) = best
+    }) = best.or(totals)
     {
         order_by_time(&mut snapshots);
         let (warnings, truncated, caveats) = ctx.finish();

@@ -2,6 +2,8 @@
 //! spans, then the rows. Only the splitting lives here; the table reader ([`super::table`])
 //! finds the tables and the column model reads them.
 
+use super::cell::read_amount;
+
 /// `---  ----------- ----------`: two or more dash groups.
 pub(crate) fn is_dashes(t: &str) -> bool {
     let t = t.trim();
@@ -54,6 +56,7 @@ fn assign(line: &str, spans: &[(usize, usize)]) -> Vec<String> {
     let mut cells = vec![String::new(); spans.len()];
     let mut col = 0;
     let mut word_start = None;
+    let mut prev_end: Option<usize> = None;
     let chars: Vec<char> = line.chars().collect();
     for i in 0..=chars.len() {
         let blank = chars.get(i).is_none_or(|c| c.is_whitespace());
@@ -62,7 +65,7 @@ fn assign(line: &str, spans: &[(usize, usize)]) -> Vec<String> {
             (true, Some(a)) => {
                 word_start = None;
                 let b = i;
-                let best = spans
+                let (best, overlap) = spans
                     .iter()
                     .enumerate()
                     .map(|(k, &(s, e))| {
@@ -71,10 +74,19 @@ fn assign(line: &str, spans: &[(usize, usize)]) -> Vec<String> {
                         (k, overlap, distance)
                     })
                     .max_by(|x, y| x.1.cmp(&y.1).then(y.2.cmp(&x.2)))
-                    .map_or(0, |(k, _, _)| k);
-                // Words never go back to an earlier column than the previous word's.
-                col = best.max(col);
+                    .map_or((0, 0), |(k, o, _)| (k, o));
                 let word: String = chars[a..b].iter().collect();
+                // Left-aligned text wider than its dashes (`2026-11-02 08:00:00` under
+                // `----`): a word under no dashes, one blank after the word before, goes on
+                // with it unless it is a number.
+                let continues = overlap == 0
+                    && prev_end.is_some_and(|p| p + 1 == a)
+                    && read_amount(&word, 1).is_none();
+                prev_end = Some(b);
+                // Words never go back to an earlier column than the previous word's.
+                if !continues {
+                    col = best.max(col);
+                }
                 let cell = &mut cells[col];
                 if !cell.is_empty() {
                     cell.push(' ');
@@ -116,6 +128,12 @@ mod tests {
         assert_eq!(
             row_cells("Dh 1 Paged                24         0", &sp),
             ["Dh 1", "Paged", "24", "0"]
+        );
+        // Left-aligned text wider than its dashes stays in its column; numbers do not.
+        let sp = spans("----                ----------- --------------");
+        assert_eq!(
+            row_cells("2026-11-02 08:00:00       612.4          288.1", &sp),
+            ["2026-11-02 08:00:00", "612.4", "288.1"]
         );
     }
 }

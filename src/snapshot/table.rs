@@ -8,8 +8,8 @@
 use super::cell::{looks_like_tag, read_amount, read_hours};
 use super::columns::{Cells, Columns, Role, TableContext, TableSink, role_of};
 use super::text::{Input, find_timestamp};
+use super::{Caveat, aligned, csv, keyvalue, markdown, powershell};
 use super::{Ctx, PoolKind, PoolTotals, Snapshot, SnapshotError, SnapshotFormat};
-use super::{aligned, csv, markdown, powershell};
 
 /// How a table's lines are split into cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,14 +71,32 @@ pub(crate) fn parse(
     ctx: &mut Ctx,
     only: Option<SnapshotFormat>,
 ) -> Result<(SnapshotFormat, Vec<Snapshot>), SnapshotError> {
+    // `Tag: Abcd` / `Bytes: ...` blocks: a table of one row, turned on its side.
+    let mut kv_totals = Vec::new();
+    if only.is_none_or(|f| f == SnapshotFormat::Table) && keyvalue::has_blocks(input) {
+        // Its warnings count only when it is the reading.
+        let mut scratch = ctx.scratch();
+        let snaps = keyvalue::parse(input, &mut scratch);
+        if snaps.iter().any(|s| !s.rows.is_empty()) {
+            ctx.absorb(scratch);
+            let mut out = Vec::new();
+            for s in snaps {
+                ctx.push_snapshot(&mut out, s, 0);
+            }
+            return Ok((SnapshotFormat::Table, out));
+        }
+        kv_totals = snaps;
+    }
     let lines: Vec<(usize, &str)> = input.lines().collect();
     let blocks = find_blocks(&lines);
     let mut out = Vec::new();
     let mut format = None;
     let mut first_error: Option<SnapshotError> = None;
     let mut totals = PoolTotals::default();
+    let mut figures = PoolTotals::default();
     for (_, line) in &lines {
         read_total_line(line, &mut totals);
+        read_pool_figure(line, &mut figures);
     }
     for block in blocks {
         if ctx.full() {
@@ -120,7 +138,9 @@ pub(crate) fn parse(
             columns.add_row(cells, *n, ctx, &mut sink);
         }
         let snaps = sink.take(&columns, ctx);
-        let read_any = snaps.iter().any(|s| !s.rows.is_empty());
+        let read_any = snaps
+            .iter()
+            .any(|s| !s.rows.is_empty() || s.totals.is_some());
         for mut s in snaps {
             if let Some(above) = &block.above {
                 if s.label.is_none() {
@@ -139,6 +159,28 @@ pub(crate) fn parse(
     if !out.is_empty() && totals != PoolTotals::default() {
         let last = out.len() - 1;
         out[last].totals.get_or_insert(totals);
+    }
+    // Machine totals without tags (`Key: value` totals, RAMMap's figures), when no table
+    // reads.
+    if format.is_none() && figures != PoolTotals::default() && kv_totals.is_empty() {
+        kv_totals.push(Snapshot {
+            totals: Some(figures),
+            ..Snapshot::default()
+        });
+    }
+    if format.is_none() && !kv_totals.is_empty() {
+        for s in kv_totals {
+            ctx.push_snapshot(&mut out, s, 0);
+        }
+        format = Some(SnapshotFormat::Table);
+    }
+    if !out.is_empty() && out.iter().all(|s| s.rows.is_empty()) {
+        ctx.caveat(Caveat::TotalsOnly);
+        ctx.warn(
+            0,
+            "pool totals only, no per-tag numbers: read as the machine's totals (capture per-tag \
+             numbers with poolmon -b or !poolused 4 to find the tag that grows)",
+        );
     }
     match (format, first_error) {
         (Some(f), _) => Ok((f, out)),
@@ -216,10 +258,57 @@ fn read_total_line(line: &str, totals: &mut PoolTotals) {
     }
 }
 
-/// Is this a totals line (never a table row)?
+/// RAMMap's figures (`Paged Pool    627,412 K`, `Nonpaged Pool  1,802,236 K`): the first size
+/// after the label, which must name its unit.
+fn read_pool_figure(line: &str, totals: &mut PoolTotals) {
+    let t = line.trim();
+    if t.len() > 300 {
+        return;
+    }
+    // No copy of the line: this runs over every line of every table.
+    let label = |p: &str| {
+        t.get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+            .then(|| &t[p.len()..])
+    };
+    let (pool, rest) = if let Some(r) = ["nonpaged pool", "non-paged pool", "non paged pool"]
+        .iter()
+        .find_map(|p| label(p))
+    {
+        (PoolKind::NonPaged, r)
+    } else if let Some(r) = label("paged pool") {
+        (PoolKind::Paged, r)
+    } else {
+        return;
+    };
+    let mut words = rest
+        .split(|c: char| c.is_whitespace() || c == ':' || c == '|')
+        .filter(|w| !w.is_empty());
+    let (Some(number), unit) = (words.next(), words.next()) else {
+        return;
+    };
+    let text = match unit {
+        Some(u) if number.ends_with(|c: char| c.is_ascii_digit()) => format!("{number} {u}"),
+        _ => number.to_owned(),
+    };
+    // A unit is required: a bare number here could be pages or a count.
+    if !text.trim_end().ends_with(|c: char| c.is_ascii_alphabetic()) {
+        return;
+    }
+    let Some(amount) = read_amount(&text, 1) else {
+        return;
+    };
+    match pool {
+        PoolKind::NonPaged => totals.nonpaged_bytes.get_or_insert(amount.value),
+        _ => totals.paged_bytes.get_or_insert(amount.value),
+    };
+}
+
+/// Is this a totals line or a RAMMap figure (never a table row)?
 fn is_total_line(line: &str) -> bool {
     let mut t = PoolTotals::default();
     read_total_line(line, &mut t);
+    read_pool_figure(line, &mut t);
     t != PoolTotals::default()
 }
 
@@ -352,7 +441,7 @@ fn delimited_block(lines: &[(usize, &str)], start: usize, delim: u8) -> Option<(
     let mut all = Vec::new();
     while j < lines.len() {
         let (n, l) = lines[j];
-        if l.trim().is_empty() || !l.as_bytes().contains(&delim) {
+        if l.trim().is_empty() || !l.as_bytes().contains(&delim) || is_total_line(l) {
             break;
         }
         all.push((n, csv::cells(l, delim)));
@@ -373,9 +462,10 @@ fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)
     let mut header = aligned::Header::parse(first);
     // Under a header of per-tag columns (`Thre outstanding`), rows are points in time and
     // hold no tag.
-    let tagless = header
-        .as_ref()
-        .is_some_and(aligned::Header::names_tag_columns);
+    let tagless = header.as_ref().is_some_and(|h| {
+        aligned::Header::names_tag_columns(h) || aligned::Header::names_pool_totals(h)
+    });
+    let trailing_text = header.as_ref().is_some_and(aligned::Header::ends_with_text);
     let mut j = start + usize::from(header.is_some());
     // poolmon prints a blank line between its header and its rows.
     if header.is_some() && lines.get(j).is_some_and(|(_, l)| l.trim().is_empty()) {
@@ -395,7 +485,7 @@ fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)
         let tokens = if tagless {
             aligned::data_tokens(l)
         } else {
-            aligned::row_tokens(l)
+            aligned::row_tokens(l, trailing_text)
         };
         match tokens {
             Some(tokens) => rows.push((n, tokens)),
@@ -421,4 +511,33 @@ fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)
         Block::new(Layout::Aligned, header.map(|h| (hn, h.texts())), rows),
         j,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(line: &str) -> (Option<u64>, Option<u64>) {
+        let mut t = PoolTotals::default();
+        read_pool_figure(line, &mut t);
+        (t.paged_bytes, t.nonpaged_bytes)
+    }
+
+    #[test]
+    fn rammap_figures_need_a_unit() {
+        assert_eq!(
+            figures("Paged Pool        627,412 K"),
+            (Some(642_469_888), None)
+        );
+        assert_eq!(
+            figures("Nonpaged Pool\t1,802,236 K\t1,802,236 K"),
+            (None, Some(1_845_489_664))
+        );
+        assert_eq!(
+            figures("Nonpaged pool: 1.5 GB"),
+            (None, Some(1_610_612_736))
+        );
+        assert_eq!(figures("Paged Pool 627412"), (None, None));
+        assert_eq!(figures("Paged pool grows every day"), (None, None));
+    }
 }

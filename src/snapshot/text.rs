@@ -34,6 +34,11 @@ impl<'a> Input<'a> {
         } else {
             text
         };
+        // HTML from a chat window or a web page: read as the text it shows.
+        let text = match super::html::strip(&text) {
+            Some(stripped) => Cow::Owned(stripped),
+            None => text,
+        };
         Self { text }
     }
 
@@ -260,9 +265,9 @@ pub(crate) fn parse_size(s: &str, default_unit: u64) -> Option<u64> {
     (bytes.is_finite() && (0.0..1.8e19).contains(&bytes)).then_some(bytes as u64)
 }
 
-/// Splits `1,234.5` / `1.234,5` / `1,5` into integer and fraction text. A single separator
-/// followed by exactly three digits is a thousands separator (always for `,`; for `.` only
-/// when the unit is bytes, where a fraction makes no sense).
+/// Splits `1,234.5` / `1.234,5` / `1,5` / `1,234,5` into integer and fraction text. A single
+/// separator followed by exactly three digits is a thousands separator (always for `,`; for
+/// `.` only when the unit is bytes, where a fraction makes no sense).
 fn split_decimal(num: &str, bytes_unit: bool) -> (&str, Option<&str>) {
     let last_dot = num.rfind('.');
     let last_comma = num.rfind(',');
@@ -274,9 +279,11 @@ fn split_decimal(num: &str, bytes_unit: bool) -> (&str, Option<&str>) {
             let after = num.len() - d - 1;
             (dots == 1 && !(bytes_unit && after == 3)).then_some(d)
         }
+        // A comma followed by one or two digits ending the number is a decimal comma
+        // (`922,5`, `1 234,25`), however many commas group the thousands before it.
         (None, Some(c)) => {
             let after = num.len() - c - 1;
-            (commas == 1 && after != 3).then_some(c)
+            ((commas == 1 && after != 3) || (1..=2).contains(&after)).then_some(c)
         }
         (None, None) => None,
     };

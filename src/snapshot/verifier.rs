@@ -48,14 +48,16 @@ fn is_long_hex(t: &str) -> bool {
     h.len() >= 8 && parse_hex(&h).is_some()
 }
 
-/// `(address, length, tag, caller)` from a listing row.
-fn parse_alloc(line: &str) -> Option<Result<(u64, PoolTag, String), String>> {
+/// `(address, length, tag, caller)` from a listing row. Under a listing header the length may
+/// be short hex without `0x` (`b2`, as `!verifier 3` prints it on some builds); elsewhere it
+/// takes three digits at least, so a stray line is not read as an allocation.
+fn parse_alloc(line: &str, under_header: bool) -> Option<Result<(u64, PoolTag, String), String>> {
     let toks: Vec<&str> = tokens(line, 16).into_iter().map(|(_, t)| t).collect();
     if toks.len() < 3 || !is_long_hex(toks[0]) {
         return None;
     }
     let len = parse_hex(toks[1])?;
-    if toks[1].len() < 3 {
+    if toks[1].len() < 3 && !under_header {
         return None;
     }
     // The caller is the first long hex token after the tag (which has at most 4 characters,
@@ -197,7 +199,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
         if !in_listing && !toks.get(1).is_some_and(|t| t.starts_with("0x")) {
             continue;
         }
-        match parse_alloc(line) {
+        match parse_alloc(line, in_listing) {
             Some(Ok((len, tag, caller))) => {
                 let key = (module.clone(), tag);
                 let i = match index.get(&key) {
@@ -248,6 +250,33 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
 mod tests {
     use super::*;
     use crate::snapshot::ParseOptions;
+
+    #[test]
+    fn hex_lengths_without_0x_and_a_label_on_the_header_line() {
+        // The `Pool Allocations:` label pasted onto the header line, lengths as bare hex, and
+        // a debugger command with its output after the listing.
+        let text = "    Pool Allocations:     Address             Length      Tag   Caller Address\n\
+            ------------------  ----------  ----  ------------------\n\
+            0xffffc1017a2b1000  000000c4  Qzt1  0xfffff8054a1b2c3d  QzDrv!QzAlloc+0x2a\n\
+            0xffffc1017a2b3000  c4        Qzt1  0xfffff8054a1b2c3d  QzDrv!QzAlloc+0x2a\n\
+            0xffffc1017a2b5000  30        Qzt2  0xfffff8054a1b2e00  QzDrv!QzOpen+0x10\n\
+            2: kd> du 0xffffc1017a2b1000\n\
+            ffffc101`7a2b1000  \"\\Registry\\Machine\\System\"\n\
+            ffffc101`7a2b1040  \"ControlSet001\"\n";
+        let mut ctx = Ctx::new(&ParseOptions::default());
+        let s = parse(&Input::from_str(text), &mut ctx).unwrap();
+        let rows = &s[0].rows;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0].tag.to_string(), "Qzt1");
+        assert_eq!(rows[0].outstanding, Some(2));
+        assert_eq!(rows[0].bytes, 2 * 0xc4);
+        assert_eq!(rows[0].callers, vec!["QzDrv!QzAlloc+0x2a"]);
+        assert_eq!(rows[1].bytes, 0x30);
+        assert_eq!(rows[1].line, 5);
+        assert!(ctx.warnings.is_empty(), "{:?}", ctx.warnings);
+        // Without a listing header, a short length is no allocation.
+        assert!(parse_alloc("0xffffc1017a2b5000  30  Qzt2  0xfffff8054a1b2e00", false).is_none());
+    }
 
     #[test]
     fn win8_listing_aggregates_per_tag() {
