@@ -156,7 +156,9 @@ fn errors_name_the_file_and_say_what_to_run() {
     assert!(!output.status.success());
     // The note on which knowledge base answers may come first; the error names the file.
     assert!(
-        stderr.lines().any(|l| l.starts_with("error: snap.txt: line 1: ")),
+        stderr
+            .lines()
+            .any(|l| l.starts_with("error: snap.txt: line 1: ")),
         "{stderr}"
     );
 

@@ -12,9 +12,11 @@ struct WindowsTags;
 
 impl KnownTags for WindowsTags {
     fn knows(&self, tag: PoolTag) -> bool {
-        ["File", "Proc", "Mdl ", "Even", "Key ", "Time", "Wait", "Call"]
-            .iter()
-            .any(|t| PoolTag::parse(t).ok() == Some(tag))
+        [
+            "File", "Proc", "Mdl ", "Even", "Key ", "Time", "Wait", "Call",
+        ]
+        .iter()
+        .any(|t| PoolTag::parse(t).ok() == Some(tag))
     }
 }
 
@@ -111,7 +113,10 @@ fn every_listed_word_beside_tag_is_refused() {
 fn marked_and_known_tags_are_still_read() {
     assert_eq!(tags_read("tag `File` = 2 GB", &WindowsTags), ["File"]);
     assert_eq!(
-        tags_read("memory of mdl tag is allocated 2492040 times, freed 176 times", &WindowsTags),
+        tags_read(
+            "memory of mdl tag is allocated 2492040 times, freed 176 times",
+            &WindowsTags
+        ),
         ["Mdl "]
     );
     assert_eq!(tags_read("- Proc: 3 GB", &WindowsTags), ["Proc"]);

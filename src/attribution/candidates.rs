@@ -665,6 +665,22 @@ fn inbox_drivers() -> &'static HashSet<&'static str> {
     })
 }
 
+/// One interval of large growth where one tag's growth is a small whole multiple of the
+/// other's (1×, 2×, 3×, 4×, within 1%): one cause allocating a fixed number of each per
+/// operation (a file open takes one stream context and two extra create parameters).
+fn one_interval_in_step(a: &[i64], b: &[i64]) -> bool {
+    let ([x], [y]) = (a, b) else {
+        return false;
+    };
+    let (x, y) = (*x as f64, *y as f64);
+    if x < 1_000.0 || y < 1_000.0 {
+        return false;
+    }
+    let ratio = x.max(y) / x.min(y);
+    let whole = ratio.round();
+    (1.0..=4.0).contains(&whole) && (ratio - whole).abs() <= 0.01 * whole
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -685,20 +701,4 @@ mod tests {
         assert!(set.contains("ntoskrnl") && set.contains("ntfs") && set.contains("fltmgr"));
         assert!(!set.contains("vmci") && !set.contains("ixgbe"));
     }
-}
-
-/// One interval of large growth where one tag's growth is a small whole multiple of the
-/// other's (1×, 2×, 3×, 4×, within 1%): one cause allocating a fixed number of each per
-/// operation (a file open takes one stream context and two extra create parameters).
-fn one_interval_in_step(a: &[i64], b: &[i64]) -> bool {
-    let ([x], [y]) = (a, b) else {
-        return false;
-    };
-    let (x, y) = (*x as f64, *y as f64);
-    if x < 1_000.0 || y < 1_000.0 {
-        return false;
-    }
-    let ratio = x.max(y) / x.min(y);
-    let whole = ratio.round();
-    (1.0..=4.0).contains(&whole) && (ratio - whole).abs() <= 0.01 * whole
 }

@@ -515,7 +515,7 @@ fn no_single_tag(work: &[&mut Work<'_>]) -> Option<String> {
         return None;
     }
     let mut by_size = big.clone();
-    by_size.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    by_size.sort_by_key(|w| std::cmp::Reverse(w.bytes));
     let shown: Vec<String> = by_size
         .iter()
         .take(5)
