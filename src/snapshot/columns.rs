@@ -720,7 +720,13 @@ impl Columns {
                 .collect();
             let tag_col = (0..width).find(|&i| {
                 matches!(roles[i], Role::Ignore | Role::Series { .. })
-                    && share(i, &|c| looks_like_tag(c)) >= 0.6
+                    // A bare English word is never a tag by its looks (issue 24): the column of
+                    // `p`, `is` or `the` in a sentence is no tag column.
+                    && share(i, &|c| {
+                        looks_like_tag(c)
+                            && (!super::prose::is_english_word(unwrap_emphasis(c))
+                                || c.trim_start().starts_with(['`', '"', '\'']))
+                    }) >= 0.6
             });
             match (tag_col, per_tag.is_empty()) {
                 (Some(i), _) => {
