@@ -3,6 +3,8 @@
 //! best-effort, one tag per line, and only sizes with a unit count: a bare number in a
 //! sentence is as likely a count, a date or a build number.
 
+use std::collections::HashMap;
+
 use super::aligned::tokens;
 use super::cell::{Amount, looks_like_tag, read_amount, read_tag_cell, unwrap_emphasis};
 use super::text::Input;
@@ -32,22 +34,27 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Vec<Snapshot> {
         label: Some("latest (from prose)".into()),
         ..Snapshot::default()
     };
+    // A later line about the same tag replaces an earlier one, and the row moves to the later
+    // line's place: rows are kept in slots, the replaced slot emptied, so a text naming many
+    // tags costs no scan of the rows per line.
+    let (mut latest_rows, mut earlier_rows) = (Rows::default(), Rows::default());
     for m in &mentions {
         let usage = |a: &Amount| PoolUsage {
             precision: a.precision,
             ..PoolUsage::new(m.tag, m.pool, a.value)
         };
-        // A later line about the same tag replaces an earlier one.
-        latest.rows.retain(|r| r.tag != m.tag || r.pool != m.pool);
+        latest_rows.remove(m.tag, m.pool);
         if !ctx.take_row(m.line) {
             break;
         }
-        latest.rows.push(usage(&m.size));
+        latest_rows.push(usage(&m.size));
         if let Some(from) = &m.from {
-            earlier.rows.retain(|r| r.tag != m.tag || r.pool != m.pool);
-            earlier.rows.push(usage(from));
+            earlier_rows.remove(m.tag, m.pool);
+            earlier_rows.push(usage(from));
         }
     }
+    latest.rows = latest_rows.into_rows();
+    earlier.rows = earlier_rows.into_rows();
     ctx.warn(
         mentions[0].line,
         format!(
@@ -61,6 +68,30 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Vec<Snapshot> {
     ctx.push_snapshot(&mut out, earlier, line);
     ctx.push_snapshot(&mut out, latest, line);
     out
+}
+
+/// Rows in the order of their last mention, one per tag and pool.
+#[derive(Default)]
+struct Rows {
+    slots: Vec<Option<PoolUsage>>,
+    at: HashMap<(PoolTag, PoolKind), usize>,
+}
+
+impl Rows {
+    fn remove(&mut self, tag: PoolTag, pool: PoolKind) {
+        if let Some(i) = self.at.remove(&(tag, pool)) {
+            self.slots[i] = None;
+        }
+    }
+
+    fn push(&mut self, row: PoolUsage) {
+        self.at.insert((row.tag, row.pool), self.slots.len());
+        self.slots.push(Some(row));
+    }
+
+    fn into_rows(self) -> Vec<PoolUsage> {
+        self.slots.into_iter().flatten().collect()
+    }
 }
 
 /// Verbs after a tag in a sentence about its size.

@@ -7,7 +7,7 @@
 
 use super::cell::{looks_like_tag, read_amount, read_hours};
 use super::columns::{Cells, Columns, Role, TableContext, TableSink, role_of};
-use super::text::{Input, find_timestamp};
+use super::text::{Input, contains_ci, find_timestamp};
 use super::{Ctx, PoolKind, PoolTotals, Snapshot, SnapshotError, SnapshotFormat};
 use super::{aligned, csv, markdown, powershell};
 
@@ -223,8 +223,29 @@ fn is_total_line(line: &str) -> bool {
     t != PoolTotals::default()
 }
 
+/// For each line, the first line at or after it that is not a separator or a totals line
+/// (which a table's rows pass over), found once for the whole text so that a table tried at
+/// each line of a long run of `-----` or `.....` does not walk the rest of the run again.
+fn after_passed_over(lines: &[(usize, &str)]) -> Vec<usize> {
+    let mut next = vec![lines.len(); lines.len()];
+    for i in (0..lines.len()).rev() {
+        let t = lines[i].1.trim();
+        // Most lines are rows: the cheap tests first.
+        let passed_over = !t.is_empty()
+            && t.len() <= MAX_LINE
+            && (aligned::is_separator(t) || (contains_ci(t, "total") && is_total_line(t)));
+        next[i] = if passed_over {
+            next.get(i + 1).copied().unwrap_or(lines.len())
+        } else {
+            i
+        };
+    }
+    next
+}
+
 /// The tables of the text, in order.
 fn find_blocks(lines: &[(usize, &str)]) -> Vec<Block> {
+    let passed_over = after_passed_over(lines);
     let mut blocks = Vec::new();
     let mut above: Option<String> = None;
     let mut i = 0;
@@ -241,7 +262,7 @@ fn find_blocks(lines: &[(usize, &str)]) -> Vec<Block> {
         } else if let Some(d) = csv::delimiter(lines, i) {
             delimited_block(lines, i, d)
         } else {
-            aligned_block(lines, i)
+            aligned_block(lines, i, &passed_over)
         };
         match found {
             Some((mut block, next)) if holds_data(&block) => {
@@ -368,7 +389,11 @@ fn delimited_block(lines: &[(usize, &str)], start: usize, delim: u8) -> Option<(
     Some((Block::new(Layout::Delimited(delim), header, rows), j))
 }
 
-fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)> {
+fn aligned_block(
+    lines: &[(usize, &str)],
+    start: usize,
+    passed_over: &[usize],
+) -> Option<(Block, usize)> {
     let (hn, first) = lines[start];
     let mut header = aligned::Header::parse(first);
     // Under a header of per-tag columns (`Thre outstanding`), rows are points in time and
@@ -388,8 +413,8 @@ fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)
         if t.is_empty() || t.len() > MAX_LINE {
             break;
         }
-        if is_total_line(t) || aligned::is_separator(t) {
-            j += 1;
+        if passed_over[j] > j {
+            j = passed_over[j];
             continue;
         }
         let tokens = if tagless {
