@@ -66,6 +66,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::WritesDisabled => StatusCode::FORBIDDEN,
             Self::Index(IndexError::Locked(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Index(IndexError::DiskFull { .. }) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Index(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,6 +84,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::WritesDisabled => "writes_disabled",
             Self::Index(IndexError::Locked(_)) => "unavailable",
+            Self::Index(IndexError::DiskFull { .. }) => "disk_full",
             Self::Index(_) | Self::Internal(_) => "internal",
         }
     }
@@ -90,12 +92,20 @@ impl ApiError {
     /// What the client may see: server faults are logged in full and shown generically;
     /// client errors quote at most an excerpt of any input they name.
     pub fn public_message(&self) -> String {
-        if self.status().is_server_error() {
+        if self.status().is_server_error() && !self.is_operating_condition() {
             tracing::error!(error = %self, "request failed");
             "internal error; the server log has the details".into()
         } else {
             bound_message(&self.to_string()).into_owned()
         }
+    }
+}
+
+impl ApiError {
+    /// A server-side condition the client should be told as it is, because it says what to
+    /// do (free space, retry later), not a fault whose details belong in the log.
+    fn is_operating_condition(&self) -> bool {
+        matches!(self, Self::Index(IndexError::DiskFull { .. }))
     }
 }
 
