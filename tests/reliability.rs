@@ -12,6 +12,65 @@ use common::{TOKEN, spawn_app};
 use serde_json::Value;
 
 #[tokio::test]
+async fn dot_names_are_refused_and_control_characters_in_file_names_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    for name in [".", ".."] {
+        let (status, body) = app.import(name, "LkaL - a.sys - b\n").await;
+        assert_eq!(status, 400, "{name}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("reserved"), "{message}");
+    }
+    // Names with dots and more are still fine.
+    assert_eq!(app.import("...x", "LkaL - a.sys - b\n").await.0, 200);
+
+    // Control characters in a file name: those multipart headers can carry (a tab and the
+    // C1 escape introducer CSI), and a NUL and ESC in the raw upload's name.
+    let driver = driver_support::read_fixture("kmdf_x64_O2.sys");
+    let (status, report) = app
+        .upload_drivers(&[("evil\t\u{9b}31m.sys", driver.clone())])
+        .await;
+    assert_eq!(status, 201, "{report}");
+    let stored_name = report["files"][0]["file_name"].as_str().unwrap();
+    assert_eq!(stored_name, "evil\u{fffd}\u{fffd}31m.sys");
+    let mut other = driver;
+    other.extend_from_slice(b"another file");
+    let response = app
+        .client
+        .post(app.url("/api/v1/drivers"))
+        .query(&[("name", "raw\0\u{1b}[31m.sys")])
+        .bearer_auth(TOKEN)
+        .body(other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let (_, lists) = app.get_json("/api/v1/lists").await;
+    let origins: Vec<&str> = lists
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["origin"].as_str())
+        .collect();
+    assert!(
+        origins.contains(&"evil\u{fffd}\u{fffd}31m.sys"),
+        "{origins:?}"
+    );
+    assert!(
+        origins.contains(&"raw\u{fffd}\u{fffd}[31m.sys"),
+        "{origins:?}"
+    );
+    assert!(origins.iter().all(|o| !o.chars().any(char::is_control)));
+    let page = app.get("/sources").await.text().await.unwrap();
+    assert!(
+        !page
+            .chars()
+            .any(|c| matches!(c, '\0' | '\u{1b}' | '\u{7f}' | '\u{9b}'))
+    );
+}
+
+#[tokio::test]
 async fn an_empty_schema_marker_over_an_index_without_a_commit_is_a_new_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     // What a first start on a full disk left behind before markers were written atomically.
