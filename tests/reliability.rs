@@ -7,6 +7,7 @@ mod driver_support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::{TOKEN, spawn_app};
 use serde_json::Value;
@@ -272,4 +273,101 @@ async fn a_first_start_on_a_full_disk_leaves_no_partial_marker() {
     let app = spawn_app(&data_dir, Some(TOKEN)).await;
     assert_eq!(app.get_json("/readyz").await.0, 200);
     app.stop().await;
+}
+
+/// `rows` rows of a whitespace table, read slowly enough with `?format=table` (hundreds of
+/// thousands of rows) that an analysis outlasts a short deadline.
+fn slow_table(rows: usize) -> String {
+    let mut text = String::from("Tag Type Allocs Frees Diff Bytes\n");
+    for i in 0..rows {
+        let tag: String = (0..4)
+            .map(|k| char::from(b'A' + (i / 26usize.pow(k) % 26) as u8))
+            .collect();
+        text.push_str(&format!("{tag} Nonp 10 5 5 {}\n", 64 * (i + 1)));
+    }
+    text
+}
+
+async fn analyze_as_table(app: &common::TestApp, body: String) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url("/api/v1/analyze?format=table"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analysis_stops_at_its_deadline_with_a_503_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = poolsleuth::http::HttpConfig {
+        request_timeout: Duration::from_secs(2),
+        ..poolsleuth::http::HttpConfig::default()
+    };
+    let app = common::spawn_app_with(dir.path(), config).await;
+    let started = Instant::now();
+    let (status, body) = analyze_as_table(&app, slow_table(250_000)).await;
+    let took = started.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "analysis_deadline", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("did not finish within its 2 s deadline"),
+        "{message}"
+    );
+    // The answer comes when the work stopped: the reading itself takes many times longer.
+    assert!(took < Duration::from_secs(8), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_lookups_and_search_answer_while_every_analysis_slot_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = poolsleuth::http::HttpConfig {
+        request_timeout: Duration::from_secs(8),
+        ..poolsleuth::http::HttpConfig::default()
+    };
+    let app = std::sync::Arc::new(common::spawn_app_with(dir.path(), config).await);
+    let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // One more slow analysis than there are slots: every slot is held, and one waits.
+    let body = slow_table(150_000);
+    let analyses: Vec<_> = (0..=slots)
+        .map(|_| {
+            let (app, body) = (app.clone(), body.clone());
+            tokio::spawn(async move { analyze_as_table(&app, body).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let polling = Instant::now();
+    let mut answered = 0;
+    while polling.elapsed() < Duration::from_secs(3) {
+        for path in [
+            "/healthz",
+            "/readyz",
+            "/api/v1/tags/Ntfx",
+            "/api/v1/search?q=ntfs",
+        ] {
+            let asked = Instant::now();
+            let response = tokio::time::timeout(Duration::from_secs(2), app.get(path))
+                .await
+                .unwrap_or_else(|_| panic!("{path} did not answer within 2 s"));
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            assert!(asked.elapsed() < Duration::from_secs(2), "{path}");
+            answered += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered >= 8, "{answered}");
+    for analysis in analyses {
+        let (status, body) = analysis.await.unwrap();
+        assert!(
+            status == 200 || body["error"]["code"] == "analysis_deadline",
+            "{status}: {body}"
+        );
+    }
 }

@@ -72,7 +72,7 @@ pub(crate) fn parse(
     only: Option<SnapshotFormat>,
 ) -> Result<(SnapshotFormat, Vec<Snapshot>), SnapshotError> {
     let lines: Vec<(usize, &str)> = input.lines().collect();
-    let blocks = find_blocks(&lines);
+    let blocks = find_blocks(&lines, input);
     let mut out = Vec::new();
     let mut format = None;
     let mut first_error: Option<SnapshotError> = None;
@@ -116,7 +116,10 @@ pub(crate) fn parse(
             ctx.warn(first_line, n);
         }
         let mut sink = TableSink::default();
-        for (n, cells) in &block.rows {
+        for (k, (n, cells)) in block.rows.iter().enumerate() {
+            if k % 1024 == 1023 && input.deadline_passed() {
+                break;
+            }
             columns.add_row(cells, *n, ctx, &mut sink);
         }
         let snaps = sink.take(&columns, ctx);
@@ -243,13 +246,15 @@ fn after_passed_over(lines: &[(usize, &str)]) -> Vec<usize> {
     next
 }
 
-/// The tables of the text, in order.
-fn find_blocks(lines: &[(usize, &str)]) -> Vec<Block> {
+/// The tables of the text, in order; those found before the input's deadline passed, when it
+/// does.
+fn find_blocks(lines: &[(usize, &str)], input: &Input<'_>) -> Vec<Block> {
     let passed_over = after_passed_over(lines);
     let mut blocks = Vec::new();
     let mut above: Option<String> = None;
     let mut i = 0;
-    while i < lines.len() {
+    // A look at the clock per table or text line: far cheaper than reading the line.
+    while i < lines.len() && !input.deadline_passed() {
         let t = lines[i].1.trim();
         if t.is_empty() || t.len() > MAX_LINE || is_total_line(t) {
             i += 1;
@@ -262,7 +267,7 @@ fn find_blocks(lines: &[(usize, &str)]) -> Vec<Block> {
         } else if let Some(d) = csv::delimiter(lines, i) {
             delimited_block(lines, i, d)
         } else {
-            aligned_block(lines, i, &passed_over)
+            aligned_block(lines, i, &passed_over, input)
         };
         match found {
             Some((mut block, next)) if holds_data(&block) => {
@@ -393,6 +398,7 @@ fn aligned_block(
     lines: &[(usize, &str)],
     start: usize,
     passed_over: &[usize],
+    input: &Input<'_>,
 ) -> Option<(Block, usize)> {
     let (hn, first) = lines[start];
     let mut header = aligned::Header::parse(first);
@@ -410,7 +416,8 @@ fn aligned_block(
     while j < lines.len() {
         let (n, l) = lines[j];
         let t = l.trim();
-        if t.is_empty() || t.len() > MAX_LINE {
+        // Tokenizing is most of a big table's cost: the deadline is looked at as it goes.
+        if t.is_empty() || t.len() > MAX_LINE || (j % 1024 == 1023 && input.deadline_passed()) {
             break;
         }
         if passed_over[j] > j {
