@@ -78,7 +78,7 @@ const SHAPES: &[Shape] = &[
     ("one huge line of -", "", |_| "- - - - ".into()),
 ];
 
-/// A shape's input of `n` units; the wide shapes grow by columns instead of lines.
+/// A shape's input: its first line and `n` units after it.
 fn hostile_input(&(_, first, unit): &Shape, n: usize) -> String {
     let mut text = first.to_owned();
     text.extend((0..n).map(unit));
