@@ -24,10 +24,14 @@ RUN useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin
     && chown poolsleuth:poolsleuth /data
 COPY --from=build /src/target/release/poolsleuth /usr/local/bin/poolsleuth
 # Configuration is by environment only; POOLSLEUTH_ADMIN_TOKEN is passed at `docker run`.
+# MALLOC_ARENA_MAX: glibc keeps a heap arena per thread that has allocated, and each keeps what
+# an import's parsing and indexing freed; two arenas keep resident memory near its working set
+# (README, Operations: memory).
 ENV POOLSLEUTH_BIND=0.0.0.0:8080 \
     POOLSLEUTH_DATA_DIR=/data \
     POOLSLEUTH_LOG_FORMAT=json \
-    POOLSLEUTH_LOG_LEVEL=info
+    POOLSLEUTH_LOG_LEVEL=info \
+    MALLOC_ARENA_MAX=2
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]

@@ -46,7 +46,8 @@ fi
 snapshot=tests/fixtures/snapshots/poolmon-log-series.txt
 
 token=soak-$$
-POOLSLEUTH_DATA_DIR=$work/data POOLSLEUTH_BIND=127.0.0.1:0 POOLSLEUTH_ADMIN_TOKEN=$token \
+# As the Docker image runs it (see README, Operations: memory): two malloc arenas.
+MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} POOLSLEUTH_DATA_DIR=$work/data POOLSLEUTH_BIND=127.0.0.1:0 POOLSLEUTH_ADMIN_TOKEN=$token \
     POOLSLEUTH_LOG_FORMAT=json POOLSLEUTH_LOG_LEVEL=info \
     "$bin" serve 2>"$work/server.log" &
 server_pid=$!
@@ -57,6 +58,9 @@ for _ in $(seq 100); do
 done
 [ -n "$addr" ] || { echo "soak: the server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
 base=http://$addr
+# Idle: started, seeded, its knowledge view built, nothing asked yet.
+sleep 3
+rss_idle=$(awk '/^VmRSS/ {printf "%d MiB", $2 / 1024} /^RssAnon/ {printf " (heap %d)", $2 / 1024}' "/proc/$server_pid/status")
 
 import() {
     curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Authorization: Bearer $token" \
@@ -143,7 +147,7 @@ report=target/soak-report.md
     for load in lookup search analyze; do summary "$work/$load.out"; done
     echo
     echo "Imports of $(basename "$list") meanwhile: $imports ($import_errors failed), median $import_median."
-    echo "Server RSS: ${rss_warm:-?} after the first minute, $rss_end at the end, $rss_max MiB at most."
+    echo "Server RSS (MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}): $rss_idle idle, ${rss_warm:-?} after the first minute, $rss_end after the churn, $rss_max MiB at most."
     echo "RSS each minute (MiB): $rss_minutes."
 } | tee "$report"
 echo "report saved to $report" >&2

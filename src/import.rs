@@ -485,12 +485,7 @@ fn seed_lists(
 /// Marks the data dir as seeded with a list (written after the seed commit, so a crash in
 /// between only means the seed is checked again on the next start).
 fn write_marker(marker: &std::path::Path, version: &str) -> Result<(), ImportError> {
-    std::fs::write(marker, version).map_err(|source| {
-        ImportError::Index(IndexError::DataDir {
-            dir: marker.to_owned(),
-            source,
-        })
-    })
+    crate::index::write_marker(marker, version).map_err(ImportError::Index)
 }
 
 pub fn now_rfc3339() -> String {

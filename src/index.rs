@@ -57,6 +57,13 @@ pub enum IndexError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    /// A write failed for want of space (or quota); nothing of it stays behind, and the same
+    /// write works once space is free.
+    #[error("the data disk is full: {} bytes free; delete a source or free space", free_bytes.map_or_else(|| "no".into(), |b| b.to_string()))]
+    DiskFull {
+        dir: PathBuf,
+        free_bytes: Option<u64>,
+    },
     #[error("index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
     #[error("a stored document is damaged: {0}")]
@@ -233,8 +240,16 @@ impl SearchIndex {
         };
         std::fs::create_dir_all(&dir).map_err(io)?;
         let version_file = dir.join(SCHEMA_VERSION_FILE);
+        let expected = SCHEMA_VERSION.to_string();
+        // No commit yet: nothing was ever stored here, whatever a first start cut short left.
+        let has_commit = dir.join("meta.json").exists();
         match std::fs::read_to_string(&version_file) {
-            Ok(found) if found.trim() == SCHEMA_VERSION.to_string() => {}
+            Ok(found) if found.trim() == expected => {}
+            // An empty or cut-off marker over an index that holds nothing: a first start that
+            // ran out of space (before markers were written atomically). Start anew.
+            Ok(found) if !has_commit && expected.starts_with(found.trim()) => {
+                write_marker(&version_file, &expected)?;
+            }
             Ok(found) => {
                 return Err(IndexError::SchemaMismatch {
                     dir,
@@ -243,7 +258,7 @@ impl SearchIndex {
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::write(&version_file, SCHEMA_VERSION.to_string()).map_err(io)?;
+                write_marker(&version_file, &expected)?;
             }
             Err(e) => return Err(io(e)),
         }
@@ -263,6 +278,9 @@ impl SearchIndex {
                 tantivy::TantivyError::LockFailure(..) => IndexError::Locked(data_dir.to_owned()),
                 other => other.into(),
             })?;
+        // Files no commit references (a write or merge a full disk or a kill cut short) hold
+        // space and can block the next write of the same name: remove them before any write.
+        collect_garbage(&writer);
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -350,8 +368,7 @@ impl SearchIndex {
         })();
         if let Err(error) = result {
             // Drop whatever was staged; the last commit stays the truth.
-            writer.rollback()?;
-            return Err(error);
+            return Err(self.write_failed(&mut writer, error));
         }
         let touched: u64 = stats.iter().map(|s| s.imported + s.replaced).sum();
         if touched as usize >= COMPACT_AFTER_DOCS {
@@ -372,8 +389,7 @@ impl SearchIndex {
         let removed = self.count_source_entries(name)?;
         writer.delete_term(Term::from_field_text(self.fields.source, name));
         if let Err(error) = writer.commit() {
-            writer.rollback()?;
-            return Err(error.into());
+            return Err(self.write_failed(&mut writer, error.into()));
         }
         drop(writer);
         self.refresh()?;
@@ -390,6 +406,46 @@ impl SearchIndex {
         };
         if let Err(error) = writer.merge(&segments).wait() {
             tracing::warn!(%error, "merging index segments failed; the index stays as committed");
+            // The merged segment's files were never committed: give their space back.
+            collect_garbage(writer);
+        }
+    }
+
+    /// After a failed write: the staged changes are dropped, the files the write left behind
+    /// are removed (a part-written segment, an empty `.del` file whose name the next delete
+    /// would need), and a full disk is named as such.
+    fn write_failed(&self, writer: &mut IndexWriter, error: IndexError) -> IndexError {
+        // A worker that died writing a segment only says "killed"; its own error (ENOSPC, as
+        // a rule) comes out when the workers are joined, which preparing a commit does. A
+        // killed writer never gets as far as committing.
+        let error = match error {
+            IndexError::Tantivy(tantivy::TantivyError::ErrorInThread(_)) => {
+                match writer.prepare_commit() {
+                    Err(cause) => IndexError::Tantivy(cause),
+                    Ok(prepared) => {
+                        let _ = prepared.abort();
+                        error
+                    }
+                }
+            }
+            other => other,
+        };
+        if let Err(rollback) = writer.rollback() {
+            tracing::error!(%rollback, "rolling back a failed write failed");
+        }
+        collect_garbage(writer);
+        let full = match &error {
+            IndexError::Tantivy(e) => crate::disk::caused_by_full_disk(e),
+            IndexError::DataDir { source, .. } => crate::disk::is_full(source),
+            _ => false,
+        };
+        if full {
+            IndexError::DiskFull {
+                dir: self.dir.clone(),
+                free_bytes: crate::disk::free_bytes(&self.dir),
+            }
+        } else {
+            error
         }
     }
 
@@ -883,6 +939,33 @@ pub struct IndexStats {
 }
 
 /// Quotes keep blanks: the search text `"Io  "` is the tag `Io  `.
+/// Removes the index files no commit references; a failure only leaves them for the next try.
+fn collect_garbage(writer: &IndexWriter) {
+    match writer.garbage_collect_files().wait() {
+        Ok(result) if !result.deleted_files.is_empty() => {
+            tracing::info!(files = ?result.deleted_files, "removed index files no commit uses");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "removing unused index files failed; retried later"),
+    }
+}
+
+/// Writes a marker file (the schema version, a seeded list's version) whole or not at all; a
+/// full disk is said to be one.
+pub(crate) fn write_marker(path: &Path, version: &str) -> Result<(), IndexError> {
+    crate::disk::write_atomically(path, version.as_bytes()).map_err(|source| {
+        let dir = path.parent().unwrap_or(path).to_owned();
+        if crate::disk::is_full(&source) {
+            IndexError::DiskFull {
+                free_bytes: crate::disk::free_bytes(&dir),
+                dir,
+            }
+        } else {
+            IndexError::DataDir { dir, source }
+        }
+    })
+}
+
 fn unquoted(text: &str) -> &str {
     text.strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))

@@ -230,6 +230,13 @@ pub struct SourceInfo {
 
 /// A source name is a short label users type in URLs and commands.
 pub fn validate_source_name(name: &str) -> Result<(), String> {
+    // URLs and paths read these as "this directory" and "the parent": `/lists/../export` is
+    // normalised away before it reaches the server, so such a source could not be exported.
+    if matches!(name, "." | "..") {
+        return Err(format!(
+            "source name {name:?} is reserved (it means a directory in paths and URLs); choose a name with a letter or digit"
+        ));
+    }
     let ok = !name.is_empty()
         && name.len() <= 100
         && name

@@ -6,6 +6,7 @@
 
 pub mod attribution;
 pub mod cli;
+pub mod disk;
 pub mod driver;
 pub mod excerpt;
 pub mod export;

@@ -220,16 +220,7 @@ async fn scan_walks_folders_locally_and_uploads_to_a_server() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let count = std::fs::read_dir(&corpus)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "sys")
-        })
-        .count();
+    let count = driver_support::count_drivers(&corpus);
     assert!(
         stdout.starts_with(&format!(
             "{count} drivers: {count} analyzed and stored, 0 already known, 0 errors"

@@ -71,6 +71,18 @@ pub fn read_inputs(
     format: Option<SnapshotFormat>,
     known: &dyn KnownTags,
 ) -> Result<AnalysisInput, AttributionError> {
+    read_inputs_until(files, drivers, format, known, None)
+}
+
+/// [`read_inputs`] that stops reading when `deadline` passes (the error's snapshot error then
+/// has the kind [`crate::snapshot::SnapshotErrorKind::DeadlinePassed`]).
+pub fn read_inputs_until(
+    files: &[InputFile],
+    drivers: Option<&[u8]>,
+    format: Option<SnapshotFormat>,
+    known: &dyn KnownTags,
+    deadline: Option<std::time::Instant>,
+) -> Result<AnalysisInput, AttributionError> {
     let files: Vec<&InputFile> = files
         .iter()
         .filter(|f| f.bytes.iter().any(|b| !b.is_ascii_whitespace()))
@@ -80,6 +92,7 @@ pub fn read_inputs(
     }
     let options = ParseOptions {
         format,
+        deadline,
         ..ParseOptions::default()
     };
     let named = files.len() > 1;

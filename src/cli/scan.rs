@@ -14,8 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{DataDirArg, LogArgs, init_tracing, open_index};
 use crate::driver::identity::sha256_hex;
 use crate::driver::{AnalysisLimits, DriverAnalysis, analyze_hashed};
-use crate::import::{DriverBatch, DriverStoreStatus, known_driver};
-use crate::index::SearchIndex;
+use crate::import::{DriverBatch, DriverStoreStatus, ImportError, known_driver};
+use crate::index::{IndexError, SearchIndex};
 use crate::vendor::VendorDirectory;
 
 #[derive(Debug, Args)]
@@ -48,10 +48,28 @@ pub struct ScanArgs {
 }
 
 /// What happened to one file.
+#[derive(Clone)]
 enum Outcome {
-    Stored { tags: Vec<String> },
-    Duplicate { tags: Vec<String> },
+    Stored {
+        tags: Vec<String>,
+    },
+    Duplicate {
+        tags: Vec<String>,
+    },
     Failed(String),
+    /// Analyzed, but the data disk was full (the message says how much is free): nothing is
+    /// wrong with the file, and a scan once space is free stores it.
+    DiskFull(String),
+}
+
+impl Outcome {
+    /// A file whose storing failed: for want of space, or for another reason.
+    fn not_stored(error: &ImportError) -> Self {
+        match error {
+            ImportError::Index(IndexError::DiskFull { .. }) => Self::DiskFull(error.to_string()),
+            _ => Self::Failed(format!("not stored: {error}")),
+        }
+    }
 }
 
 pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
@@ -100,6 +118,19 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
     };
     progress.finish_and_clear();
     let failed = print_summary(&files, &outcomes);
+    if let Some(full) = outcomes.iter().find_map(|o| match o {
+        Outcome::DiskFull(message) => Some(message),
+        _ => None,
+    }) {
+        let stored = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Stored { .. }))
+            .count();
+        bail!(
+            "stored {stored} of {} driver files because {full}; scan again once space is free",
+            files.len()
+        );
+    }
     // A script running a scan must see that something was not analyzed.
     if failed > 0 {
         bail!(
@@ -235,7 +266,7 @@ fn analyse_locally(
                             progress.inc(1);
                         }
                         Err(error) => {
-                            outcomes[i] = Some(Outcome::Failed(format!("not stored: {error}")));
+                            outcomes[i] = Some(Outcome::not_stored(&error));
                             progress.inc(1);
                         }
                     }
@@ -271,7 +302,7 @@ fn commit_batch(
     for (i, tags) in in_batch.drain(..) {
         outcomes[i] = Some(match &committed {
             Ok(()) => Outcome::Stored { tags },
-            Err(error) => Outcome::Failed(format!("not stored: {error}")),
+            Err(error) => Outcome::not_stored(error),
         });
         progress.inc(1);
     }
@@ -492,6 +523,10 @@ async fn answers_of(response: reqwest::Response, count: usize) -> Vec<Outcome> {
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     if !status.is_success() {
         let message = body["error"]["message"].as_str().unwrap_or("no details");
+        if status == reqwest::StatusCode::INSUFFICIENT_STORAGE {
+            let full = Outcome::DiskFull(format!("on the server, {message}"));
+            return (0..count).map(|_| full.clone()).collect();
+        }
         return failed_all(count, format!("HTTP {status}: {message}"));
     }
     let files = body["files"].as_array().map_or(&[][..], Vec::as_slice);
@@ -526,6 +561,7 @@ fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
     let mut duplicates = 0;
     let mut tags = std::collections::BTreeSet::new();
     let mut failures = Vec::new();
+    let mut not_stored = 0;
     for (path, outcome) in files.iter().zip(outcomes) {
         match outcome {
             Outcome::Stored { tags: t } => {
@@ -537,10 +573,17 @@ fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
                 tags.extend(t.iter().cloned());
             }
             Outcome::Failed(message) => failures.push((path, message)),
+            // Said once, after the summary.
+            Outcome::DiskFull(_) => not_stored += 1,
         }
     }
+    let not_stored = if not_stored > 0 {
+        format!(", {not_stored} analyzed but not stored (the data disk is full)")
+    } else {
+        String::new()
+    };
     println!(
-        "{} drivers: {stored} analyzed and stored, {duplicates} already known, {} errors; {} distinct tags found",
+        "{} drivers: {stored} analyzed and stored, {duplicates} already known{not_stored}, {} errors; {} distinct tags found",
         files.len(),
         failures.len(),
         tags.len()

@@ -160,6 +160,7 @@ pub fn analyze_hashed(
     sha256: String,
     limits: &AnalysisLimits,
 ) -> Result<DriverAnalysis, DriverError> {
+    let file_name = &printable_file_name(file_name);
     let size = bytes.len() as u64;
     if size == 0 {
         return Err(DriverError::Empty);
@@ -341,4 +342,19 @@ impl DriverAnalysis {
             .map(|t| t.tag)
             .collect()
     }
+}
+
+/// A file name as stored and shown: control characters (a NUL, an escape sequence, a line
+/// break an upload can carry) become U+FFFD, so a stored name cannot corrupt a page, a log line
+/// or a terminal.
+pub fn printable_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect()
 }

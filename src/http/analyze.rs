@@ -3,6 +3,7 @@
 //! the answer; the knowledge base view is cached per index generation.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Router;
@@ -22,13 +23,15 @@ use super::charts;
 use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
 use super::views::{TagView, counted, driver_href, source_link, thousands};
 use super::{
-    ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig, MAX_SNAPSHOT_SETTING,
+    AnalysisStage, ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig,
+    MAX_SNAPSHOT_SETTING,
 };
 use crate::attribution::{
     Analysis, AnalyzeOptions, Answer, AttributionError, Finding, InputFile, KnowledgeCache,
-    ServerUrl, analyze, read_inputs, render_text,
+    ServerUrl, analyze, read_inputs_until, render_text,
 };
 use crate::format::{GrowthRate, human_bytes};
+use crate::snapshot::SnapshotErrorKind;
 use crate::snapshot::{FORMATS_UNDERSTOOD, SnapshotFormat};
 
 pub fn router(config: &HttpConfig) -> Router<AppState> {
@@ -95,7 +98,7 @@ struct Upload {
             (ErrorBody = "application/json"),
             (String = "text/plain"),
         )),
-        (status = 503, description = "The index is locked by another process (as text when text was asked for)", content(
+        (status = 503, description = "The analysis passed its deadline (the request timeout, at most 60 s) and was stopped, the server's snapshot budget is spent, or the index is locked by another process (as text when text was asked for)", content(
             (ErrorBody = "application/json"),
             (String = "text/plain"),
         )),
@@ -130,6 +133,7 @@ async fn answer(
     request: Request,
     text: bool,
 ) -> ApiResult<Response> {
+    let deadline = Deadline::for_request(&state.config);
     let upload = read_upload(&state, request).await?;
     // The answer is rendered where it was computed, while its data is still in that core's
     // cache, and into a buffer sized for a big answer (80 KB for 3,000 tags) up front.
@@ -157,9 +161,44 @@ async fn answer(
         upload,
         params.format.as_deref(),
         &headers,
+        deadline,
         present,
     )
     .await?
+}
+
+/// The longest an analysis may run, whatever the request timeout: with the readers linear,
+/// the largest snapshot allowed reads in a few seconds.
+const MAX_ANALYSIS_TIME: Duration = Duration::from_secs(60);
+
+/// When an analysis stops: before the request times out (so the client hears why, with a 503,
+/// rather than a bare 408), and within [`MAX_ANALYSIS_TIME`]. The readers and the pipeline
+/// check it as they go, so the work stops too, not only the answer.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    fn for_request(config: &HttpConfig) -> Self {
+        let budget = config.request_timeout.mul_f64(0.9).min(MAX_ANALYSIS_TIME);
+        Self {
+            at: Instant::now() + budget,
+            budget,
+        }
+    }
+
+    fn passed(self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    fn error(self, stage: AnalysisStage) -> ApiError {
+        ApiError::AnalysisDeadline {
+            stage,
+            secs: self.budget.as_secs_f64().ceil() as u64,
+        }
+    }
 }
 
 fn wants_text(output: Option<&str>, headers: &HeaderMap) -> ApiResult<bool> {
@@ -261,6 +300,7 @@ async fn run<T: Send + 'static>(
     upload: Upload,
     format: Option<&str>,
     headers: &HeaderMap,
+    deadline: Deadline,
     present: impl FnOnce(Analysis) -> T + Send + 'static,
 ) -> ApiResult<T> {
     let format = format
@@ -285,10 +325,9 @@ async fn run<T: Send + 'static>(
     let brief = upload_bytes <= BRIEF_ANALYSIS_BYTES && cache.has_view();
     // Parsing and ranking are CPU-bound: at most one analysis per core at a time, shared with
     // driver analysis, so a burst of big snapshots queues instead of starving the server.
-    let _slot = state
-        .analysis_slots
-        .acquire()
+    let _slot = tokio::time::timeout_at(deadline.at.into(), state.analysis_slots.acquire())
         .await
+        .map_err(|_| deadline.error(AnalysisStage::WaitingForSlot))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     state
         .in_place(brief, move |index, vendors| {
@@ -297,8 +336,17 @@ async fn run<T: Send + 'static>(
             // The last view built answers, even while an import's rebuild is under way
             // (the background refresher swaps the new one in); the answer says which.
             let (view, current) = cache.latest(index)?;
-            let input = read_inputs(&files, drivers.as_deref(), format, view.as_ref())
-                .map_err(api_error)?;
+            let input = read_inputs_until(
+                &files,
+                drivers.as_deref(),
+                format,
+                view.as_ref(),
+                Some(deadline.at),
+            )
+            .map_err(|e| api_error(e, deadline))?;
+            if deadline.passed() {
+                return Err(deadline.error(AnalysisStage::Reading));
+            }
             let mut analysis = analyze(&input, &view, vendors, &options);
             analysis.knowledge.current = current;
             metrics::counter!("poolsleuth_analyses_total").increment(1);
@@ -307,8 +355,13 @@ async fn run<T: Send + 'static>(
         .await
 }
 
-fn api_error(error: AttributionError) -> ApiError {
+fn api_error(error: AttributionError, deadline: Deadline) -> ApiError {
     match error {
+        AttributionError::Snapshot { error, .. }
+            if error.kind == SnapshotErrorKind::DeadlinePassed =>
+        {
+            deadline.error(AnalysisStage::Reading)
+        }
         AttributionError::NoInput => ApiError::BadRequest(format!(
             "the request holds no snapshot (empty body): send a pool snapshot as the body, or as multipart parts; formats understood: {}",
             FORMATS_UNDERSTOOD.join(", ")
@@ -372,6 +425,7 @@ async fn result_page(
         error,
         result,
     };
+    let deadline = Deadline::for_request(&state.config);
     let upload = match read_upload(&state, request).await {
         Ok(upload) => upload,
         Err(e) => {
@@ -395,6 +449,7 @@ async fn result_page(
         upload,
         None,
         &headers,
+        deadline,
         view,
     )
     .await

@@ -16,7 +16,7 @@ use super::auth::Admin;
 use super::openapi::{BinaryFile, DriverUploadForm, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
 use crate::driver::identity::sha256_hex;
-use crate::driver::{AnalysisLimits, DriverAnalysis, analyze_hashed};
+use crate::driver::{AnalysisLimits, DriverAnalysis, analyze_hashed, printable_file_name};
 use crate::excerpt::bound_message;
 use crate::import::{
     DriverBatch, DriverStoreStatus, driver_source_name, driver_vendor, known_driver,
@@ -229,7 +229,10 @@ pub async fn read_multipart(
                         "at most {MAX_FILES_PER_UPLOAD} files per upload; send the rest in another request"
                     )));
                 }
-                files.push(UploadedFile { file_name, bytes });
+                files.push(UploadedFile {
+                    file_name: printable_file_name(&file_name),
+                    bytes,
+                });
             }
             None => fields.push((name, String::from_utf8_lossy(&bytes).into_owned())),
         }
@@ -312,7 +315,9 @@ async fn upload(
                 ApiError::BadRequest(rejection.body_text())
             }
         })?;
-        let file_name = params.name.unwrap_or_else(|| "upload.sys".into());
+        let file_name = params
+            .name
+            .map_or_else(|| "upload.sys".into(), |n| printable_file_name(&n));
         vec![UploadedFile { file_name, bytes }]
     };
     if files.is_empty() {

@@ -41,6 +41,9 @@ pub enum ApiError {
         "the server is busy with other large uploads; retry in a few seconds or send less at once"
     )]
     Busy,
+    /// An analysis ran out of time and stopped (its work too, not only the answer).
+    #[error("{}", stage.message(*secs))]
+    AnalysisDeadline { stage: AnalysisStage, secs: u64 },
     #[error("missing or wrong admin token: send 'Authorization: Bearer <token>'")]
     Unauthorized,
     #[error(
@@ -62,10 +65,11 @@ impl ApiError {
             Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy | Self::AnalysisDeadline { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::WritesDisabled => StatusCode::FORBIDDEN,
             Self::Index(IndexError::Locked(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Index(IndexError::DiskFull { .. }) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Index(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,9 +84,11 @@ impl ApiError {
             Self::Unprocessable(_) => "unprocessable",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Busy => "busy",
+            Self::AnalysisDeadline { .. } => "analysis_deadline",
             Self::Unauthorized => "unauthorized",
             Self::WritesDisabled => "writes_disabled",
             Self::Index(IndexError::Locked(_)) => "unavailable",
+            Self::Index(IndexError::DiskFull { .. }) => "disk_full",
             Self::Index(_) | Self::Internal(_) => "internal",
         }
     }
@@ -90,12 +96,44 @@ impl ApiError {
     /// What the client may see: server faults are logged in full and shown generically;
     /// client errors quote at most an excerpt of any input they name.
     pub fn public_message(&self) -> String {
-        if self.status().is_server_error() {
+        if self.status().is_server_error() && !self.is_operating_condition() {
             tracing::error!(error = %self, "request failed");
             "internal error; the server log has the details".into()
         } else {
             bound_message(&self.to_string()).into_owned()
         }
+    }
+}
+
+impl ApiError {
+    /// A server-side condition the client should be told as it is, because it says what to
+    /// do (free space, retry later), not a fault whose details belong in the log.
+    fn is_operating_condition(&self) -> bool {
+        matches!(
+            self,
+            Self::Index(IndexError::DiskFull { .. }) | Self::AnalysisDeadline { .. }
+        )
+    }
+}
+
+/// Where an analysis was when its deadline passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalysisStage {
+    /// Every analysis slot stayed busy.
+    WaitingForSlot,
+    /// Reading the snapshots, or between reading and ranking.
+    Reading,
+}
+
+impl AnalysisStage {
+    fn message(self, secs: u64) -> String {
+        let what = match self {
+            Self::WaitingForSlot => "every analysis slot stayed busy with other analyses",
+            Self::Reading => "reading the snapshots was stopped",
+        };
+        format!(
+            "the analysis did not finish within its {secs} s deadline ({what}); retry later, or send smaller snapshots"
+        )
     }
 }
 
@@ -140,7 +178,7 @@ impl ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if matches!(self, Self::Busy) {
+        if matches!(self, Self::Busy | Self::AnalysisDeadline { .. }) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));

@@ -32,7 +32,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use connections::ConnectionLimits;
-pub use error::{ApiError, ApiPath, ApiResult, PageError, PageResult};
+pub use error::{AnalysisStage, ApiError, ApiPath, ApiResult, PageError, PageResult};
 pub use openapi::{ApiDoc, document as openapi_document};
 pub use views::{counted, thousands};
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::text::{Input, parse_count};
-use super::{LineWarning, SnapshotError};
+use super::{LineWarning, SnapshotError, SnapshotErrorKind};
 
 /// The driver-list forms [`parse_driver_list`] takes, as listed in its errors.
 pub const DRIVER_LIST_FORMATS: &[&str] = &[
@@ -198,6 +198,7 @@ fn err(line: Option<usize>, msg: impl Into<String>) -> SnapshotError {
         line,
         message: msg.into(),
         formats_understood: DRIVER_LIST_FORMATS,
+        kind: SnapshotErrorKind::Unreadable,
     }
 }
 

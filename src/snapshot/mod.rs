@@ -29,6 +29,7 @@ mod verifier;
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -172,6 +173,9 @@ pub struct ParseOptions {
     pub max_snapshots: usize,
     /// At most this many warnings are kept; one more says how many were left out.
     pub max_warnings: usize,
+    /// Reading stops when this passes (the request that asked has given up): the error's
+    /// kind is then [`SnapshotErrorKind::DeadlinePassed`].
+    pub deadline: Option<Instant>,
 }
 
 impl Default for ParseOptions {
@@ -181,6 +185,7 @@ impl Default for ParseOptions {
             max_rows: 500_000,
             max_snapshots: 10_000,
             max_warnings: 200,
+            deadline: None,
         }
     }
 }
@@ -434,6 +439,16 @@ pub struct SnapshotError {
     pub line: Option<usize>,
     pub message: String,
     pub formats_understood: &'static [&'static str],
+    pub kind: SnapshotErrorKind,
+}
+
+/// Why a snapshot was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotErrorKind {
+    /// The text is no snapshot, or not one of the forced format.
+    Unreadable,
+    /// [`ParseOptions::deadline`] passed before reading was done.
+    DeadlinePassed,
 }
 
 impl SnapshotError {
@@ -442,6 +457,14 @@ impl SnapshotError {
             line,
             message: message.into(),
             formats_understood: FORMATS_UNDERSTOOD,
+            kind: SnapshotErrorKind::Unreadable,
+        }
+    }
+
+    fn deadline_passed() -> Self {
+        Self {
+            kind: SnapshotErrorKind::DeadlinePassed,
+            ..Self::new(None, "reading stopped at the analysis deadline")
         }
     }
 }
@@ -497,6 +520,7 @@ impl Ctx {
                 max_rows: self.max_rows,
                 max_snapshots: self.max_snapshots,
                 max_warnings: self.max_warnings,
+                deadline: None,
             })
         }
     }
@@ -692,7 +716,7 @@ pub fn parse_snapshots_with(
     if let Some(what) = not_a_snapshot::binary(input) {
         return Err(SnapshotError::new(None, what));
     }
-    let input = text::Input::decode(input);
+    let input = text::Input::decode(input).until(opts.deadline);
     let Some(first) = input.first_nonblank() else {
         return Err(SnapshotError::new(
             None,
@@ -709,6 +733,9 @@ pub fn parse_snapshots_with(
     let mut best: Option<Reading> = None;
     let mut totals: Option<Reading> = None;
     for format in candidates {
+        if input.deadline_passed() {
+            return Err(SnapshotError::deadline_passed());
+        }
         let mut ctx = Ctx::new(opts);
         match run_format(format, opts.format.is_some(), &input, &mut ctx, known) {
             Ok((detected, snapshots)) if !snapshots.is_empty() => {
@@ -759,6 +786,10 @@ pub fn parse_snapshots_with(
                 first_error.get_or_insert(e);
             }
         }
+    }
+    // Past the deadline, the readers saw only the lines before it: their reading is partial.
+    if input.deadline_passed() {
+        return Err(SnapshotError::deadline_passed());
     }
     if let Some(Reading {
         format,

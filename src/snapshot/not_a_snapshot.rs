@@ -4,7 +4,7 @@
 
 use super::columns::{Role, role_of};
 use super::text::Input;
-use super::{FORMATS_UNDERSTOOD, SnapshotError};
+use super::{FORMATS_UNDERSTOOD, SnapshotError, SnapshotErrorKind};
 
 /// A binary file sent as a snapshot, by its magic bytes.
 pub(crate) fn binary(bytes: &[u8]) -> Option<String> {
@@ -110,6 +110,7 @@ pub(crate) fn describe(
         line: Some(first),
         message,
         formats_understood: FORMATS_UNDERSTOOD,
+        kind: SnapshotErrorKind::Unreadable,
     }
 }
 

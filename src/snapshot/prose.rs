@@ -16,7 +16,7 @@
 
 use std::sync::LazyLock;
 
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::cell::{Amount, read_amount, read_tag_cell};
 use super::text::{Input, parse_count, tag_from_text};
@@ -171,18 +171,22 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx, known: &dyn KnownTags) -> 
 /// One tag per (tag, pool), the later sentence winning; a mention whose clause names no pool
 /// takes the pool an earlier mention of the tag named.
 fn merge(mentions: Vec<Mention>) -> Vec<Mention> {
+    // Indexes by tag, so a text naming many tags costs one lookup per mention, not a scan.
     let mut out: Vec<Mention> = Vec::new();
+    let mut at: HashMap<(PoolTag, PoolKind), usize> = HashMap::default();
+    let mut pool_of: HashMap<PoolTag, PoolKind> = HashMap::default();
     for mut m in mentions {
         if m.pool == PoolKind::Unknown
-            && let Some(p) = out
-                .iter()
-                .find(|o| o.tag == m.tag && o.pool != PoolKind::Unknown)
-                .map(|o| o.pool)
+            && let Some(&p) = pool_of.get(&m.tag)
         {
             m.pool = p;
         }
-        match out.iter_mut().find(|o| o.tag == m.tag && o.pool == m.pool) {
-            Some(o) => {
+        if m.pool != PoolKind::Unknown {
+            pool_of.entry(m.tag).or_insert(m.pool);
+        }
+        match at.get(&(m.tag, m.pool)) {
+            Some(&i) => {
+                let o = &mut out[i];
                 // A sentence about a change repeats the leaking size; the levels stay the
                 // ones read before it.
                 if m.after_change.is_none() || o.size.is_none() {
@@ -194,7 +198,10 @@ fn merge(mentions: Vec<Mention>) -> Vec<Mention> {
                 o.frees = m.frees.or(o.frees);
                 o.outstanding = m.outstanding.or(o.outstanding);
             }
-            None => out.push(m),
+            None => {
+                at.insert((m.tag, m.pool), out.len());
+                out.push(m);
+            }
         }
     }
     out

@@ -7,7 +7,7 @@
 
 use super::cell::{looks_like_tag, read_amount, read_hours};
 use super::columns::{Cells, Columns, Role, TableContext, TableSink, role_of};
-use super::text::{Input, find_timestamp};
+use super::text::{Input, contains_ci, find_timestamp};
 use super::{Caveat, aligned, csv, keyvalue, markdown, powershell};
 use super::{Ctx, PoolKind, PoolTotals, Snapshot, SnapshotError, SnapshotFormat};
 
@@ -88,7 +88,7 @@ pub(crate) fn parse(
         kv_totals = snaps;
     }
     let lines: Vec<(usize, &str)> = input.lines().collect();
-    let blocks = find_blocks(&lines);
+    let blocks = find_blocks(&lines, input);
     let mut out = Vec::new();
     let mut format = None;
     let mut first_error: Option<SnapshotError> = None;
@@ -134,7 +134,10 @@ pub(crate) fn parse(
             ctx.warn(first_line, n);
         }
         let mut sink = TableSink::default();
-        for (n, cells) in &block.rows {
+        for (k, (n, cells)) in block.rows.iter().enumerate() {
+            if k % 1024 == 1023 && input.deadline_passed() {
+                break;
+            }
             columns.add_row(cells, *n, ctx, &mut sink);
         }
         let snaps = sink.take(&columns, ctx);
@@ -312,12 +315,35 @@ fn is_total_line(line: &str) -> bool {
     t != PoolTotals::default()
 }
 
-/// The tables of the text, in order.
-fn find_blocks(lines: &[(usize, &str)]) -> Vec<Block> {
+/// For each line, the first line at or after it that is not a separator or a totals line
+/// (which a table's rows pass over), found once for the whole text so that a table tried at
+/// each line of a long run of `-----` or `.....` does not walk the rest of the run again.
+fn after_passed_over(lines: &[(usize, &str)]) -> Vec<usize> {
+    let mut next = vec![lines.len(); lines.len()];
+    for i in (0..lines.len()).rev() {
+        let t = lines[i].1.trim();
+        // Most lines are rows: the cheap tests first.
+        let passed_over = !t.is_empty()
+            && t.len() <= MAX_LINE
+            && (aligned::is_separator(t) || (contains_ci(t, "total") && is_total_line(t)));
+        next[i] = if passed_over {
+            next.get(i + 1).copied().unwrap_or(lines.len())
+        } else {
+            i
+        };
+    }
+    next
+}
+
+/// The tables of the text, in order; those found before the input's deadline passed, when it
+/// does.
+fn find_blocks(lines: &[(usize, &str)], input: &Input<'_>) -> Vec<Block> {
+    let passed_over = after_passed_over(lines);
     let mut blocks = Vec::new();
     let mut above: Option<String> = None;
     let mut i = 0;
-    while i < lines.len() {
+    // A look at the clock per table or text line: far cheaper than reading the line.
+    while i < lines.len() && !input.deadline_passed() {
         let t = lines[i].1.trim();
         if t.is_empty() || t.len() > MAX_LINE || is_total_line(t) {
             i += 1;
@@ -330,7 +356,7 @@ fn find_blocks(lines: &[(usize, &str)]) -> Vec<Block> {
         } else if let Some(d) = csv::delimiter(lines, i) {
             delimited_block(lines, i, d)
         } else {
-            aligned_block(lines, i)
+            aligned_block(lines, i, &passed_over, input)
         };
         match found {
             Some((mut block, next)) if holds_data(&block) => {
@@ -457,7 +483,12 @@ fn delimited_block(lines: &[(usize, &str)], start: usize, delim: u8) -> Option<(
     Some((Block::new(Layout::Delimited(delim), header, rows), j))
 }
 
-fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)> {
+fn aligned_block(
+    lines: &[(usize, &str)],
+    start: usize,
+    passed_over: &[usize],
+    input: &Input<'_>,
+) -> Option<(Block, usize)> {
     let (hn, first) = lines[start];
     let mut header = aligned::Header::parse(first);
     // Under a header of per-tag columns (`Thre outstanding`), rows are points in time and
@@ -475,11 +506,12 @@ fn aligned_block(lines: &[(usize, &str)], start: usize) -> Option<(Block, usize)
     while j < lines.len() {
         let (n, l) = lines[j];
         let t = l.trim();
-        if t.is_empty() || t.len() > MAX_LINE {
+        // Tokenizing is most of a big table's cost: the deadline is looked at as it goes.
+        if t.is_empty() || t.len() > MAX_LINE || (j % 1024 == 1023 && input.deadline_passed()) {
             break;
         }
-        if is_total_line(t) || aligned::is_separator(t) {
-            j += 1;
+        if passed_over[j] > j {
+            j = passed_over[j];
             continue;
         }
         let tokens = if tagless {

@@ -2,6 +2,7 @@
 //! as tools print them, and timestamps.
 
 use std::borrow::Cow;
+use std::time::Instant;
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
@@ -11,7 +12,12 @@ use crate::tag::PoolTag;
 /// common case, which then costs no copy).
 pub(crate) struct Input<'a> {
     text: Cow<'a, str>,
+    /// When lines stop coming (see [`Input::until`]).
+    deadline: Option<Instant>,
 }
+
+/// Lines read between two looks at the clock.
+const LINES_PER_DEADLINE_CHECK: usize = 1024;
 
 impl<'a> Input<'a> {
     /// UTF-8 (BOM stripped), UTF-16 LE/BE with a BOM, or BOM-less UTF-16 LE as PowerShell 5
@@ -39,7 +45,21 @@ impl<'a> Input<'a> {
             Some(stripped) => Cow::Owned(stripped),
             None => text,
         };
-        Self { text }
+        Self {
+            text,
+            deadline: None,
+        }
+    }
+
+    /// Every reader takes its lines from [`Input::lines`], which ends early once `deadline`
+    /// passes: reading then stops within a thousand lines wherever it is, and the caller,
+    /// seeing [`Input::deadline_passed`], discards what was read.
+    pub(crate) fn until(self, deadline: Option<Instant>) -> Self {
+        Self { deadline, ..self }
+    }
+
+    pub(crate) fn deadline_passed(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     #[cfg(test)]
@@ -77,7 +97,11 @@ impl<'a> Input<'a> {
             }
         })
         .enumerate()
-        .map(|(i, l)| (i + 1, l))
+        .map_while(|(i, l)| {
+            let stop = i % LINES_PER_DEADLINE_CHECK == LINES_PER_DEADLINE_CHECK - 1
+                && self.deadline_passed();
+            (!stop).then_some((i + 1, l))
+        })
     }
 
     pub(crate) fn first_nonblank(&self) -> Option<usize> {
