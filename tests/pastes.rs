@@ -23,15 +23,7 @@ async fn analyze_paste(name: &str, drivers: Option<&str>) -> Option<(u16, Value)
                     "drivers",
                     reqwest::multipart::Part::bytes(list.as_bytes().to_vec()),
                 );
-            let response = app
-                .client
-                .post(app.url("/api/v1/analyze"))
-                .multipart(form)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            (status, response.json().await.unwrap())
+            app.analyze_form(form).await
         }
     };
     app.stop().await;

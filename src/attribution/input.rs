@@ -6,7 +6,7 @@ use crate::excerpt::bound_message;
 use crate::index::IndexError;
 use crate::snapshot::{
     Caveat, KnownTags, LoadedDriver, ParseOptions, Snapshot, SnapshotError, SnapshotFormat,
-    decoded_text, parse_driver_list, parse_snapshots_with,
+    parse_driver_list, parse_snapshots_keeping_text,
 };
 
 /// Why an analysis could not start.
@@ -98,12 +98,11 @@ pub fn read_inputs_until(
     let named = files.len() > 1;
     let mut input = AnalysisInput::default();
     for (file_index, file) in files.iter().enumerate() {
-        let mut parsed = parse_snapshots_with(&file.bytes, &options, known).map_err(|error| {
-            AttributionError::Snapshot {
+        let (mut parsed, text) = parse_snapshots_keeping_text(&file.bytes, &options, known)
+            .map_err(|error| AttributionError::Snapshot {
                 file: named.then(|| file.name.clone().unwrap_or_else(|| "a file".into())),
                 error,
-            }
-        })?;
+            })?;
         let prefix = file
             .name
             .as_deref()
@@ -133,7 +132,7 @@ pub fn read_inputs_until(
         for snapshot in &mut parsed.snapshots {
             snapshot.file = file_index;
         }
-        input.sources.push(decoded_text(&file.bytes).into_owned());
+        input.sources.push(text.into_owned());
         input.snapshots.extend(parsed.snapshots);
     }
     if input.snapshots.len() > 1 && input.snapshots.iter().all(|s| s.taken_at.is_some()) {

@@ -163,8 +163,15 @@ pub fn analyze(
             finding
         })
         .collect();
-    read_back::attach_lines(input, findings.iter_mut().filter_map(|f| f.source.as_mut()));
-    let read = read_back::read_back(input);
+    let mut read = read_back::read_back(input);
+    // One pass over the input for every line shown.
+    read_back::attach_lines(
+        input,
+        findings
+            .iter_mut()
+            .filter_map(|f| f.source.as_mut())
+            .chain(read.iter_mut().filter_map(|v| v.source.as_mut())),
+    );
     Analysis {
         answer,
         verdict_strength: strength,

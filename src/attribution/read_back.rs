@@ -2,12 +2,10 @@
 //! the states kept as context and the machine totals, so a person checks the reading at a
 //! glance before trusting the answer.
 
-use rustc_hash::FxHashMap as HashMap;
-
 use super::input::AnalysisInput;
 use super::model::{ReadState, ReadValue, SourceRef};
 use crate::format::{human_bytes, thousands};
-use crate::snapshot::{PoolKind, PoolTotals, PoolUsage, Precision, Snapshot};
+use crate::snapshot::{Caveat, PoolKind, PoolTotals, PoolUsage, Precision, Snapshot};
 
 /// Tags of the latest reading shown back.
 const TOP_TAGS: usize = 8;
@@ -35,14 +33,24 @@ pub(super) fn read_back(input: &AnalysisInput) -> Vec<ReadValue> {
     }
     top.sort_by(|a, b| key(b).cmp(&key(a)).then(a.tag.cmp(&b.tag)));
     let mut out: Vec<ReadValue> = Vec::new();
-    for r in &top {
-        out.push(value(r, latest, ReadState::Latest));
-    }
     let earlier = input
         .snapshots
         .len()
         .checked_sub(2)
         .map(|i| &input.snapshots[i]);
+    // A table of changes gives the changes only: the earlier level is computed, not read, so
+    // the change is what is shown.
+    let changes = input.caveats.contains(&Caveat::Changes);
+    for r in &top {
+        let mut v = value(r, latest, ReadState::Latest);
+        if changes {
+            let before =
+                earlier.and_then(|e| e.rows.iter().find(|x| x.tag == r.tag && x.pool == r.pool));
+            v.value = change_shown(r, before);
+        }
+        out.push(v);
+    }
+    let earlier = earlier.filter(|_| !changes);
     for (snap, state) in earlier
         .map(|s| (s, ReadState::Earlier))
         .into_iter()
@@ -63,8 +71,32 @@ pub(super) fn read_back(input: &AnalysisInput) -> Vec<ReadValue> {
             out.extend(totals(t, snap, state));
         }
     }
-    attach_lines(input, out.iter_mut().filter_map(|v| v.source.as_mut()));
     out
+}
+
+/// A change as the paste gave it: `+750 KiB; 1,999 allocs, 0 frees`, `+1,006,714 allocations`.
+fn change_shown(now: &PoolUsage, before: Option<&PoolUsage>) -> String {
+    let mut parts = Vec::new();
+    if now.precision != Precision::Unknown {
+        let from = before.map_or(0, |b| b.bytes);
+        parts.push(format!("+{}", human_bytes(now.bytes.saturating_sub(from))));
+    }
+    match (now.allocs, now.frees, now.outstanding_or_derived()) {
+        (Some(a), Some(f), _) => {
+            parts.push(format!("{} allocs, {} frees", thousands(a), thousands(f)));
+        }
+        (_, _, Some(n)) => {
+            let from = before
+                .and_then(PoolUsage::outstanding_or_derived)
+                .unwrap_or(0);
+            parts.push(format!(
+                "+{} allocations",
+                thousands(n.saturating_sub(from))
+            ));
+        }
+        _ => {}
+    }
+    parts.join("; ")
 }
 
 fn value(r: &PoolUsage, snap: &Snapshot, state: ReadState) -> ReadValue {
@@ -146,48 +178,38 @@ fn totals(t: &PoolTotals, snap: &Snapshot, state: ReadState) -> Vec<ReadValue> {
     out
 }
 
-/// Fills each reference's file name and line text: one pass over each file, up to the last
-/// line wanted.
+/// Fills each reference's file name and line text: one pass over each file that stops at the
+/// last line wanted, comparing each line with the next one wanted in order.
 pub(super) fn attach_lines<'s>(
     input: &AnalysisInput,
     refs: impl Iterator<Item = &'s mut SourceRef>,
 ) {
     let mut refs: Vec<&mut SourceRef> = refs.collect();
-    if refs.is_empty() {
-        return;
-    }
-    let mut wanted: HashMap<(usize, u32), String> = HashMap::default();
-    for r in &refs {
-        wanted.insert((r.file, r.line), String::new());
-    }
-    for (file, text) in input.sources.iter().enumerate() {
-        let Some(last) = wanted
-            .keys()
-            .filter(|(f, _)| *f == file)
-            .map(|(_, l)| *l)
-            .max()
-        else {
-            continue;
-        };
-        let mut start = 0;
+    refs.sort_unstable_by_key(|r| (r.file, r.line));
+    let mut next = 0;
+    while next < refs.len() {
+        let file = refs[next].file;
+        let end = next + refs[next..].iter().take_while(|r| r.file == file).count();
+        let name = input.files.get(file).and_then(|f| f.name.clone());
+        let text = input.sources.get(file).map_or("", String::as_str);
         let bytes = text.as_bytes();
-        let mut line = 1u32;
-        while line <= last && start <= text.len() {
-            let end =
+        let (mut start, mut line) = (0, 1u32);
+        let mut at = next;
+        while at < end && start <= text.len() {
+            let stop =
                 memchr::memchr2(b'\n', b'\r', &bytes[start..]).map_or(text.len(), |i| start + i);
-            if let Some(slot) = wanted.get_mut(&(file, line)) {
-                *slot = excerpt(&text[start..end]);
+            while at < end && refs[at].line == line {
+                refs[at].text = excerpt(&text[start..stop]);
+                at += 1;
             }
-            let crlf = bytes.get(end) == Some(&b'\r') && bytes.get(end + 1) == Some(&b'\n');
-            start = end + if crlf { 2 } else { 1 };
+            let crlf = bytes.get(stop) == Some(&b'\r') && bytes.get(stop + 1) == Some(&b'\n');
+            start = stop + if crlf { 2 } else { 1 };
             line += 1;
         }
-    }
-    for r in &mut refs {
-        if let Some(text) = wanted.get(&(r.file, r.line)) {
-            r.text.clone_from(text);
+        for r in &mut refs[next..end] {
+            r.file_name.clone_from(&name);
         }
-        r.file_name = input.files.get(r.file).and_then(|f| f.name.clone());
+        next = end;
     }
 }
 

@@ -1,9 +1,26 @@
 //! What people write in a table cell: tags decorated with markdown and owner notes, and numbers
 //! with units, qualifiers (`~`, `>`), emphasis and trailing remarks.
 
+use std::sync::LazyLock;
+
+use rustc_hash::FxHashSet as HashSet;
+
 use super::Precision;
 use super::text::{parse_size, tag_from_field};
 use crate::tag::PoolTag;
+
+/// Words of one to four letters that a sentence uses as words, never as tags.
+static ENGLISH_WORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../../data/english_words.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+});
+
+/// Is `word` (any case) a common English word?
+pub(crate) fn is_english_word(word: &str) -> bool {
+    word.len() <= 4 && ENGLISH_WORDS.contains(word.to_ascii_lowercase().as_str())
+}
 
 /// Pairs of marks people wrap a whole cell in: markdown emphasis and code.
 const WRAPPERS: [&str; 4] = ["**", "__", "*", "_"];

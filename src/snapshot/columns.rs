@@ -724,7 +724,7 @@ impl Columns {
                     // `p`, `is` or `the` in a sentence is no tag column.
                     && share(i, &|c| {
                         looks_like_tag(c)
-                            && (!super::prose::is_english_word(unwrap_emphasis(c))
+                            && (!super::cell::is_english_word(unwrap_emphasis(c))
                                 || c.trim_start().starts_with(['`', '"', '\'']))
                     }) >= 0.6
             });

@@ -688,12 +688,6 @@ pub fn plain_label(label: &str) -> String {
     }
 }
 
-/// The input's text as every reader reads it (decoded, NULs dropped): line numbers in
-/// [`PoolUsage::line`] count its lines.
-pub fn decoded_text(input: &[u8]) -> std::borrow::Cow<'_, str> {
-    text::Input::decode(input).into_text()
-}
-
 /// Parses pool-usage text in any supported format (see `docs/SNAPSHOT_FORMATS.md`).
 ///
 /// Errors when the input is empty, when no format yields a single row (the error then says
@@ -713,10 +707,31 @@ pub fn parse_snapshots_with(
     opts: &ParseOptions,
     known: &dyn KnownTags,
 ) -> Result<ParsedSnapshots, SnapshotError> {
+    parse_snapshots_keeping_text(input, opts, known).map(|(parsed, _)| parsed)
+}
+
+/// [`parse_snapshots_with`], also returning the text as every reader read it (decoded, HTML
+/// stripped, NULs dropped), whose lines [`PoolUsage::line`] counts: decoded once, for pointing
+/// back at lines.
+pub fn parse_snapshots_keeping_text<'a>(
+    input: &'a [u8],
+    opts: &ParseOptions,
+    known: &dyn KnownTags,
+) -> Result<(ParsedSnapshots, std::borrow::Cow<'a, str>), SnapshotError> {
     if let Some(what) = not_a_snapshot::binary(input) {
         return Err(SnapshotError::new(None, what));
     }
     let input = text::Input::decode(input).until(opts.deadline);
+    let parsed = parse_input(&input, opts, known)?;
+    Ok((parsed, input.into_text()))
+}
+
+/// Reads decoded text in the detected (or forced) format.
+fn parse_input(
+    input: &text::Input<'_>,
+    opts: &ParseOptions,
+    known: &dyn KnownTags,
+) -> Result<ParsedSnapshots, SnapshotError> {
     let Some(first) = input.first_nonblank() else {
         return Err(SnapshotError::new(
             None,
@@ -726,7 +741,7 @@ pub fn parse_snapshots_with(
 
     let candidates: Vec<SnapshotFormat> = match opts.format {
         Some(f) => vec![f],
-        None => detect(&input),
+        None => detect(input),
     };
 
     let mut first_error: Option<SnapshotError> = None;
@@ -737,7 +752,7 @@ pub fn parse_snapshots_with(
             return Err(SnapshotError::deadline_passed());
         }
         let mut ctx = Ctx::new(opts);
-        match run_format(format, opts.format.is_some(), &input, &mut ctx, known) {
+        match run_format(format, opts.format.is_some(), input, &mut ctx, known) {
             Ok((detected, snapshots)) if !snapshots.is_empty() => {
                 let reading = Reading {
                     format: detected,
@@ -758,7 +773,7 @@ pub fn parse_snapshots_with(
                     break;
                 }
                 let mut ctx = Ctx::new(opts);
-                if let Ok((f, snapshots)) = table::parse(&input, &mut ctx, None) {
+                if let Ok((f, snapshots)) = table::parse(input, &mut ctx, None) {
                     let table = Reading {
                         format: f,
                         snapshots,
@@ -820,7 +835,7 @@ pub fn parse_snapshots_with(
         None if input.text().trim_start().starts_with('{') => first_error
             .unwrap_or_else(|| SnapshotError::new(Some(first), "no rows found in the JSON")),
         // Nothing read: say what the text looks like instead of which parser failed last.
-        None => not_a_snapshot::describe(&input, first, first_error),
+        None => not_a_snapshot::describe(input, first, first_error),
     })
 }
 

@@ -14,27 +14,12 @@
 //! `in 90 s` the time between them; in a sentence about stopping or removing something, the
 //! second number is the state after that change.
 
-use std::sync::LazyLock;
+use rustc_hash::FxHashMap as HashMap;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-
-use super::cell::{Amount, read_amount, read_tag_cell};
+use super::cell::{Amount, is_english_word, read_amount, read_tag_cell};
 use super::text::{Input, parse_count, tag_from_text};
 use super::{Caveat, Ctx, KnownTags, PoolKind, PoolTotals, PoolUsage, Precision, Snapshot};
 use crate::tag::PoolTag;
-
-/// Words of one to four letters that a sentence uses as words, never as tags.
-static ENGLISH_WORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../../data/english_words.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .collect()
-});
-
-/// Is `word` (any case) a common English word?
-pub(crate) fn is_english_word(word: &str) -> bool {
-    word.len() <= 4 && ENGLISH_WORDS.contains(word.to_ascii_lowercase().as_str())
-}
 
 /// What a sentence says about one tag.
 struct Mention {

@@ -114,6 +114,19 @@ impl TestApp {
         (status, response.json().await.unwrap())
     }
 
+    /// POSTs a multipart form to the analysis API, as `curl -F snapshot=@… -F drivers=@…` does.
+    pub async fn analyze_form(&self, form: reqwest::multipart::Form) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(self.url("/api/v1/analyze"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
     /// Uploads driver files (file name, bytes) as the admin, as `curl -F files=@…` does.
     pub async fn upload_drivers(&self, files: &[(&str, Vec<u8>)]) -> (u16, serde_json::Value) {
         let mut form = reqwest::multipart::Form::new();

@@ -20,41 +20,50 @@ use crate::format::{human_bytes, thousands};
 use crate::snapshot::{Caveat, PoolKind, Precision};
 use crate::tag::PoolTag;
 
-pub(super) fn how(w: &Work<'_>) -> String {
-    let mut text = if w.facts.bytes_unknown() {
-        how_in_counts(w)
-    } else {
-        match &w.growth {
-            Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
-                Some(h) => format!(
-                    "holds {} and grows {}/hour",
-                    human_bytes(w.bytes),
-                    human_bytes(h.max(0.0) as u64)
-                ),
-                None => format!(
-                    "holds {} after growing by {}",
-                    human_bytes(w.bytes),
+impl Analyzer<'_> {
+    /// What a tag does, in words: its size and growth, or its allocations when the input gives
+    /// no sizes. When the input gives changes only, the growth alone: the level is not known.
+    pub(super) fn how(&self, w: &Work<'_>) -> String {
+        let changes = self.input.caveats.contains(&Caveat::Changes);
+        let mut text = if w.facts.bytes_unknown() {
+            how_in_counts(w, changes)
+        } else {
+            match &w.growth {
+                Some(g) if changes && g.delta_bytes > 0 => format!(
+                    "grew by {} (the paste gives changes, not sizes)",
                     human_bytes(g.delta_bytes as u64)
                 ),
-            },
-            _ => format!(
-                "holds {} ({:.1}× what is normal for it)",
-                human_bytes(w.bytes),
-                w.size_ratio
-            ),
+                Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
+                    Some(h) => format!(
+                        "holds {} and grows {}/hour",
+                        human_bytes(w.bytes),
+                        human_bytes(h.max(0.0) as u64)
+                    ),
+                    None => format!(
+                        "holds {} after growing by {}",
+                        human_bytes(w.bytes),
+                        human_bytes(g.delta_bytes as u64)
+                    ),
+                },
+                _ => format!(
+                    "holds {} ({:.1}× what is normal for it)",
+                    human_bytes(w.bytes),
+                    w.size_ratio
+                ),
+            }
+        };
+        if !w.facts.bytes_unknown()
+            && let Some(signal) = count_signal(w)
+        {
+            text.push_str("; ");
+            text.push_str(&signal_text(signal, changes));
         }
-    };
-    if !w.facts.bytes_unknown()
-        && let Some(signal) = count_signal(w)
-    {
-        text.push_str("; ");
-        text.push_str(&signal_text(signal));
+        text
     }
-    text
 }
 
 /// A tag whose paste gives counts but no sizes, in allocations: never a size it did not give.
-fn how_in_counts(w: &Work<'_>) -> String {
+fn how_in_counts(w: &Work<'_>, changes: bool) -> String {
     let held = w
         .outstanding
         .map(|o| format!("{} allocations held", thousands(o)));
@@ -67,9 +76,16 @@ fn how_in_counts(w: &Work<'_>) -> String {
                 .filter(|r| *r > 0.0)
                 .map(|r| format!(" (+{}/hour)", thousands(r.round() as u64)))
                 .unwrap_or_default();
-            format!("holds {}{rate}; sizes not given", signal_text(signal))
+            if changes {
+                format!("{}{rate}; sizes not given", signal_text(signal, changes))
+            } else {
+                format!(
+                    "holds {}{rate}; sizes not given",
+                    signal_text(signal, changes)
+                )
+            }
         }
-        Some(signal) => format!("{}; sizes not given", signal_text(signal)),
+        Some(signal) => format!("{}; sizes not given", signal_text(signal, changes)),
         None => held.map_or_else(
             || "has counts but no size".into(),
             |h| format!("has {h}, sizes not given"),
@@ -77,9 +93,12 @@ fn how_in_counts(w: &Work<'_>) -> String {
     }
 }
 
-/// What a tag's counts say, in words.
-fn signal_text(signal: CountSignal) -> String {
+/// What a tag's counts say, in words. From a table of changes, only the change is known.
+fn signal_text(signal: CountSignal, changes: bool) -> String {
     match signal {
+        CountSignal::Growing { from, to } if changes => {
+            format!("grew by {} allocations", thousands(to.saturating_sub(from)))
+        }
         CountSignal::Growing { from, to } => {
             format!("{} allocations, up from {}", thousands(to), thousands(from))
         }
@@ -222,11 +241,12 @@ impl<'a> Analyzer<'a> {
                             }
                             _ => format!("it is allocated by {}{version}{vendor}", s.driver),
                         };
-                        answer.headline = format!("`{tag}` ({}) {}: {tie}.", top.pool, how(top));
+                        answer.headline =
+                            format!("`{tag}` ({}) {}: {tie}.", top.pool, self.how(top));
                         answer.action = s.guidance.text.clone();
                     }
                     None => {
-                        answer.headline = format!("`{tag}` ({}) {}.", top.pool, how(top));
+                        answer.headline = format!("`{tag}` ({}) {}.", top.pool, self.how(top));
                         answer.action = "See the suspects below.".into();
                     }
                 }
@@ -239,7 +259,7 @@ impl<'a> Analyzer<'a> {
                     "`{tag}` ({}) {}. Windows owns this tag ({owner}); a third-party driver \
                      holding it is the usual cause.",
                     top.pool,
-                    how(top)
+                    self.how(top)
                 );
                 if let Some(spread) = no_single_tag(f.work) {
                     answer.headline = format!("{spread} {}", answer.headline);
@@ -278,14 +298,14 @@ impl<'a> Analyzer<'a> {
                         "`{tag}` ({}) {}. The knowledge base describes it (\"{description}\") but \
                          names no driver file: the owner is unclear.",
                         top.pool,
-                        how(top)
+                        self.how(top)
                     )
                 } else {
                     format!(
                         "`{tag}` ({}) {}. `{tag}` is not in the knowledge base; the cause is \
                          a driver that has not been scanned.",
                         top.pool,
-                        how(top)
+                        self.how(top)
                     )
                 };
                 answer.action = self.scan_step();
@@ -410,16 +430,17 @@ impl<'a> Analyzer<'a> {
             })
             .collect();
         let mut parts = Vec::new();
-        for (name, get) in [
-            (
-                "nonpaged",
-                (|t: &crate::snapshot::PoolTotals| t.nonpaged_bytes) as fn(_) -> _,
-            ),
-            ("paged", |t: &crate::snapshot::PoolTotals| t.paged_bytes),
-        ] {
+        for pool in [PoolKind::NonPaged, PoolKind::Paged] {
+            let name = pool.name();
             let values: Vec<(Option<f64>, u64)> = points
                 .iter()
-                .filter_map(|(h, t)| get(t).map(|v| (*h, v)))
+                .filter_map(|(h, t)| {
+                    let bytes = match pool {
+                        PoolKind::NonPaged => t.nonpaged_bytes,
+                        _ => t.paged_bytes,
+                    };
+                    bytes.map(|v| (*h, v))
+                })
                 .collect();
             let (Some(first), Some(last)) = (values.first(), values.last()) else {
                 continue;

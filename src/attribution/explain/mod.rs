@@ -420,7 +420,7 @@ impl<'a> Analyzer<'a> {
         }
         let how = match &top.growth {
             // Counts but no sizes: said in allocations, as the answer says it.
-            _ if top.facts.bytes_unknown() => answer::how(top),
+            _ if top.facts.bytes_unknown() => self.how(top),
             Some(g) if g.delta_bytes > 0 => match g.bytes_per_hour {
                 Some(h) => format!(
                     "grows {}/hour (steadiness {:.2})",

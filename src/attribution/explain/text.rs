@@ -42,7 +42,19 @@ fn render_read(out: &mut String, a: &Analysis) {
             .source
             .as_ref()
             .map_or(String::from("-"), |s| match (&s.file_name, several) {
-                (Some(name), true) => clean(&format!("{name}:{}", s.line)),
+                (Some(name), true) => {
+                    // The columns before take 92 of the 100: a long file name keeps its end.
+                    let at = format!(":{}", s.line);
+                    let room = (WIDTH - 92).saturating_sub(at.chars().count()).max(1);
+                    let name = clean(name);
+                    let n = name.chars().count();
+                    if n > room {
+                        let tail: String = name.chars().skip(n - room + 1).collect();
+                        format!("…{tail}{at}")
+                    } else {
+                        format!("{name}{at}")
+                    }
+                }
                 _ => s.line.to_string(),
             });
         let value: String = clean(&v.value).chars().take(46).collect();
