@@ -15,7 +15,7 @@ use crate::snapshot::PoolKind;
 use crate::tag::PoolTag;
 
 /// The top tags whose known causes are checked: the answer is about the first, and the next
-/// ones are often its partners.
+/// ones (when above normal themselves) are often its partners.
 const CHECKED_TAGS: usize = 3;
 
 /// How a known case stands against the input.
@@ -121,7 +121,9 @@ impl<'a> Analyzer<'a> {
         if book.is_empty() {
             return checks;
         }
-        for w in work.iter().take(CHECKED_TAGS) {
+        // The top tag, and the next ones only when they are abnormal themselves.
+        let abnormal = |(i, w): &(usize, &&mut Work<'a>)| *i == 0 || w.score >= 1.0;
+        for (_, w) in work.iter().take(CHECKED_TAGS).enumerate().filter(abnormal) {
             for case in book.for_tag(w.tag) {
                 let seen = checks
                     .iter()

@@ -133,6 +133,9 @@ impl<'a> Analyzer<'a> {
                 ));
             }
         }
+        if !more.is_empty() && !answer.action.trim_end().ends_with('.') {
+            answer.action.push('.');
+        }
         answer.action.push_str(&more);
     }
 
