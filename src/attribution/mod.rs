@@ -16,6 +16,7 @@ mod candidates;
 mod explain;
 mod input;
 mod kb;
+mod known_causes;
 mod model;
 mod normal;
 mod rank;
@@ -37,6 +38,7 @@ pub use input::{
 pub use kb::{
     Attribution, DriverFacts, KnowledgeCache, KnowledgeCacheStatus, KnowledgeView, TagLocation,
 };
+pub use known_causes::{CauseStatus, KnownCauseMatch};
 pub use model::*;
 pub use normal::{DEFAULT_NORMAL_MIB, NormalTable, NormalTag};
 pub use stats::{LineFit, linear_fit, pearson};
@@ -94,6 +96,8 @@ pub fn analyze(
     let os_tags = (diagnosis != AnswerKind::NothingAbnormal)
         .then(|| cx.add_filter_candidates(&mut ranked))
         .flatten();
+    // The known causes of the top tags, checked against the driver list.
+    let cause_checks = cx.check_causes(&ranked);
     // 4. Explanation.
     let groups = cx.tag_groups(&ranked, &together, group_drivers);
     let os_tags = cx.os_tag_advice(&ranked, os_tags);
@@ -120,10 +124,11 @@ pub fn analyze(
             s.rank = i + 1;
         }
     }
+    cx.join_case_fixes(&mut suspects, &cause_checks);
     let unknown_tags = cx.unknown_tags(&ranked);
     let strength = rank::strength(table.n, &ranked, &suspects);
     let verdict = cx.verdict(&table, &ranked, &suspects, strength, diagnosis);
-    let answer = cx.answer(&answer::Findings {
+    let mut answer = cx.answer(&answer::Findings {
         work: &ranked,
         table: &table,
         suspects: &suspects,
@@ -132,6 +137,7 @@ pub fn analyze(
         diagnosis,
         caveats: &input.caveats,
     });
+    cx.apply_known_causes(&mut answer, &cause_checks);
     // The answers that are not about a tag's owner are their own verdict.
     let verdict = match answer.kind {
         AnswerKind::Inconclusive | AnswerKind::VerifierAllocations | AnswerKind::PoolTotalsOnly => {

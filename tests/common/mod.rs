@@ -84,6 +84,20 @@ impl TestApp {
         (status, response.json().await.unwrap())
     }
 
+    /// GETs a CSV download: 200, `text/csv`, the body.
+    pub async fn get_csv(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv"),
+            "{path}"
+        );
+        response.text().await.unwrap()
+    }
+
     /// POSTs a list as the admin.
     pub async fn import(
         &self,

@@ -3,6 +3,7 @@
 //! next steps, the verdict, the answer and the findings shown.
 
 pub(super) mod answer;
+mod causes;
 mod guidance;
 mod report;
 mod text;
