@@ -334,15 +334,12 @@ async fn pages_escape_every_value() {
     // A tag with a trailing blank shows it, and links survive the round trip.
     let html = app.get("/?q=Ab").await.text().await.unwrap();
     assert!(html.contains("href=\"/tags/Ab%20%20\""), "{html}");
+    // An unknown tag's page is a 404 that says what to do, as its search does.
     let response = app.get("/tags/Nope").await;
     assert_eq!(response.status(), 404);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("not in the knowledge base")
-    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Not in the knowledge base"), "{html}");
+    assert!(html.contains("id=\"next-steps\""), "{html}");
 }
 
 #[tokio::test]

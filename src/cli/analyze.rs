@@ -1,20 +1,17 @@
 //! `poolsleuth analyze`: pool snapshots in, ranked suspect drivers out, as a text table (or
 //! JSON), locally against the data dir or through a running server.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use reqwest::multipart::{Form, Part};
 
-use super::{DataDirArg, LogArgs, init_tracing};
+use super::{DEFAULT_DATA_DIR, LogArgs, ReadDataDirArg, ReadOnlyKnowledge, init_tracing};
 use crate::attribution::{
-    AnalyzeOptions, InputFile, KnowledgeView, analyze, read_inputs, render_text,
+    AnalyzeOptions, InputFile, KnowledgeView, ScanTarget, analyze, read_inputs, render_text,
 };
-use crate::http::thousands;
-use crate::import::seed_embedded_lists;
-use crate::index::{IndexError, SearchIndex};
 use crate::snapshot::SnapshotFormat;
 use crate::vendor::VendorDirectory;
 
@@ -24,7 +21,8 @@ pub struct AnalyzeArgs {
     /// are one series, oldest first unless the snapshots carry times.
     #[arg(required = true)]
     pub files: Vec<String>,
-    /// The loaded-driver list (`driverquery /v /fo csv` or JSON).
+    /// The loaded-driver list: the PowerShell list with file versions (`drivers.csv`),
+    /// `driverquery /v /fo csv`, or their JSON form.
     #[arg(long)]
     pub drivers: Option<String>,
     /// Force the snapshot format instead of detecting it.
@@ -37,7 +35,7 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub data: DataDirArg,
+    pub data: ReadDataDirArg,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -86,7 +84,15 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
             let view = local_knowledge(&data_dir, &vendors)?;
             let input = read_inputs(&files, drivers.as_deref(), format, &view)
                 .map_err(|e| name_the_file(single.as_deref(), e.into()))?;
-            let analysis = analyze(&input, &view, &vendors, &AnalyzeOptions::default());
+            // A scan into the data dir this analysis read is what the next one sees.
+            let options = AnalyzeOptions {
+                scan_target: ScanTarget::LocalDataDir(
+                    (data_dir != Path::new(DEFAULT_DATA_DIR))
+                        .then(|| data_dir.display().to_string()),
+                ),
+                ..AnalyzeOptions::default()
+            };
+            let analysis = analyze(&input, &view, &vendors, &options);
             Ok(if json {
                 serde_json::to_string_pretty(&analysis)?
             } else {
@@ -95,69 +101,21 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         })
         .await??
     };
-    print!("{output}");
-    if !output.ends_with('\n') {
-        println!();
-    }
-    Ok(())
-}
-
-/// The knowledge base a local analysis answers from, said on stderr. An analysis only reads:
-/// it never makes a data directory. Without one it answers from the lists compiled into the
-/// binary (in a scratch index, removed after); a data directory a running server holds is
-/// refused with the way through that server.
-fn local_knowledge(data_dir: &Path, vendors: &VendorDirectory) -> anyhow::Result<KnowledgeView> {
-    let shown = if data_dir.is_relative() {
-        format!("{} (relative to the working directory)", data_dir.display())
+    if output.ends_with('\n') {
+        super::write_stdout(&output)
     } else {
-        data_dir.display().to_string()
-    };
-    if !data_dir.join("index").is_dir() {
-        let scratch = ScratchDir::new()?;
-        let index = SearchIndex::open(&scratch.0)?;
-        seed_embedded_lists(&index, vendors)?;
-        let entries = index.entry_count()?;
-        eprintln!(
-            "poolsleuth: no knowledge base at {shown}: answering from the starter lists built into poolsleuth ({} entries). To answer from a server's knowledge base, add --server URL or set POOLSLEUTH_SERVER.",
-            thousands(entries)
-        );
-        return Ok(KnowledgeView::load(&index)?);
-    }
-    let index = match SearchIndex::open(data_dir) {
-        Err(IndexError::Locked(_)) => anyhow::bail!(
-            "the knowledge base at {shown} is held by a running poolsleuth server: use --server URL (or set POOLSLEUTH_SERVER) to analyze through it; an analysis needs no token"
-        ),
-        opened => opened?,
-    };
-    eprintln!(
-        "poolsleuth: answering from the knowledge base at {shown} ({} entries). To ask a server instead, add --server URL or set POOLSLEUTH_SERVER.",
-        thousands(index.entry_count()?)
-    );
-    Ok(KnowledgeView::load(&index)?)
-}
-
-/// A directory under the system's temporary directory, removed on drop.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new() -> anyhow::Result<Self> {
-        let path = std::env::temp_dir().join(format!(
-            "poolsleuth-analyze-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        ));
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("cannot make a scratch directory {}", path.display()))?;
-        Ok(Self(path))
+        super::write_stdout(&format!("{output}\n"))
     }
 }
 
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The knowledge base a local analysis answers from (said on stderr), never made here.
+fn local_knowledge(data_dir: &Path, vendors: &VendorDirectory) -> anyhow::Result<KnowledgeView> {
+    let knowledge = ReadOnlyKnowledge::open(
+        data_dir,
+        vendors,
+        "use --server URL (or set POOLSLEUTH_SERVER) to analyze through it; an analysis needs no token",
+    )?;
+    Ok(KnowledgeView::load(&knowledge.index)?)
 }
 
 /// Puts the file's path before an error about it, unless the error already names it.
@@ -185,7 +143,7 @@ async fn through_server(
         .timeout(Duration::from_secs(120))
         .user_agent(concat!("poolsleuth/", env!("CARGO_PKG_VERSION")))
         .build()?;
-    let url = format!("{}/api/v1/analyze", server.trim_end_matches('/'));
+    let url = super::endpoint(&super::server_url(server)?, &["api", "v1", "analyze"])?;
     let mut query = vec![("output", if json { "json" } else { "text" })];
     if let Some(format) = format {
         query.push(("format", format.name()));
@@ -216,7 +174,7 @@ async fn through_server(
         form = form.part("drivers", Part::bytes(drivers).file_name("drivers.csv"));
     }
     let response = http
-        .post(&url)
+        .post(url.clone())
         .query(&query)
         .multipart(form)
         .send()

@@ -12,6 +12,7 @@ mod error;
 mod health;
 mod metrics;
 mod openapi;
+mod origin;
 mod pages;
 mod views;
 
