@@ -722,6 +722,21 @@ async fn wait_for(client: &Client, css: &str) -> Element {
         .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
 }
 
+/// Puts `text` in the /analyze form's box (typing a long text is slow) and submits it.
+async fn submit_paste(client: &Client, text: &str) {
+    let textarea = wait_for(client, "textarea#snapshot-text").await;
+    let args = vec![serde_json::to_value(&textarea).unwrap(), json!(text)];
+    client
+        .execute("arguments[0].value = arguments[1];", args)
+        .await
+        .unwrap();
+    wait_for(client, "button#analyze-submit")
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Asserts that a colour means one owner kind on the whole page: each growth line has its
 /// tag's bar colour, which is a colour of the bar legend; the legend shows each line's colour
 /// and marker; lines of one colour have markers of their own.
@@ -932,13 +947,7 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
 
                 // An analysis of a series, with both charts.
                 client.goto(&format!("{base}/analyze")).await.unwrap();
-                let textarea = wait_for(&client, "textarea#snapshot-text").await;
-                // Typing a long text is slow; set the value instead.
-                let args = vec![serde_json::to_value(&textarea).unwrap(), json!(SERIES)];
-                let set_value = "arguments[0].value = arguments[1];";
-                client.execute(set_value, args).await.unwrap();
-                let submit = wait_for(&client, "button#analyze-submit").await;
-                submit.click().await.unwrap();
+                submit_paste(&client, SERIES).await;
                 wait_for(&client, "svg#growth-chart").await;
                 // Bars biggest first; each line's colour is its legend key's.
                 let widths = script(
@@ -1021,17 +1030,7 @@ async fn answers_say_things_once_link_the_upload_page_and_long_lists_fold() {
 
                 // A third-party leak: the answer, the suspects as headings, nothing twice.
                 client.goto(&format!("{base}/analyze")).await.unwrap();
-                let textarea = wait_for(&client, "textarea#snapshot-text").await;
-                let args = vec![serde_json::to_value(&textarea).unwrap(), json!(LEAK_SERIES)];
-                client
-                    .execute("arguments[0].value = arguments[1];", args)
-                    .await
-                    .unwrap();
-                wait_for(&client, "button#analyze-submit")
-                    .await
-                    .click()
-                    .await
-                    .unwrap();
+                submit_paste(&client, LEAK_SERIES).await;
                 wait_for(&client, "ol#suspects").await;
                 let headings = script(
                     &client,
@@ -1123,17 +1122,7 @@ async fn an_unknown_top_tag_links_the_upload_page_in_the_answer() {
                 command.starts_with("Get-CimInstance Win32_SystemDriver"),
                 "{command}"
             );
-            let textarea = wait_for(&client, "textarea#snapshot-text").await;
-            let args = vec![serde_json::to_value(&textarea).unwrap(), json!(SERIES)];
-            client
-                .execute("arguments[0].value = arguments[1];", args)
-                .await
-                .unwrap();
-            wait_for(&client, "button#analyze-submit")
-                .await
-                .click()
-                .await
-                .unwrap();
+            submit_paste(&client, SERIES).await;
             let action = wait_for(&client, "#answer dd.answer-action").await;
             let link = action
                 .find(Locator::Css("a.upload-link"))

@@ -490,7 +490,9 @@ impl<'a> Analyzer<'a> {
             VerdictStrength::Weak if n < 2 => {
                 " Verdict weak: one snapshot shows size, not growth; analyze a second snapshot taken a few hours later to firm it up."
             }
-            VerdictStrength::Weak => " Verdict weak: nothing grows across the snapshots.",
+            VerdictStrength::Weak => {
+                " Verdict weak: nothing grows across the snapshots by enough to count as a leak."
+            }
             VerdictStrength::Moderate => {
                 " Verdict moderate: more snapshots over a longer time would firm it up."
             }
