@@ -182,6 +182,19 @@ fn errors_name_the_file_and_say_what_to_run() {
         stderr.contains("acme.sys: this is a driver: use poolsleuth scan acme.sys"),
         "{stderr}"
     );
+    // Analyzing through a server, the scan it says to run goes to that server.
+    let output = poolsleuth(
+        cwd.path(),
+        &["analyze", "acme.sys", "--server", "http://10.0.0.5:8080"],
+        &[],
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "use poolsleuth scan acme.sys --server http://10.0.0.5:8080 --token YOUR-ADMIN-TOKEN to"
+        ),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -465,7 +478,7 @@ fn help_wraps_to_the_terminal_and_says_what_each_command_does() {
     assert!(help.contains("never made by this command"), "{help}");
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    assert!(readme.contains("never makes a data directory"));
+    assert!(readme.contains("never make a data directory"));
 }
 
 #[test]

@@ -53,8 +53,16 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot read {path}"))?;
         if bytes.starts_with(b"MZ") {
+            // The scan goes where this analysis reads: the server asked, or the local data dir.
+            let into = match &args.server {
+                Some(server) => format!(
+                    " --server {server} --token {}",
+                    crate::driver_upload::TOKEN_PLACEHOLDER
+                ),
+                None => String::new(),
+            };
             anyhow::bail!(
-                "{path}: this is a driver: use poolsleuth scan {path} to find the pool tags it allocates (analyze reads pool snapshots: poolmon, !poolused, …)"
+                "{path}: this is a driver: use poolsleuth scan {path}{into} to find the pool tags it allocates (analyze reads pool snapshots: poolmon, !poolused, …)"
             );
         }
         files.push(InputFile {

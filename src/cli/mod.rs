@@ -238,11 +238,20 @@ pub async fn open_index(
             }
         }
         if new {
-            eprintln!(
-                "poolsleuth: made a new knowledge base at {} ({} entries from the starter lists built into poolsleuth); --data-dir or POOLSLEUTH_DATA_DIR chooses another",
-                shown_dir(&data_dir),
-                crate::http::thousands(index.entry_count()?)
-            );
+            let entries = index.entry_count()?;
+            match writer {
+                // The server says it in its log, whose lines a log shipper may read as JSON.
+                Writer::Serve => tracing::info!(
+                    data_dir = %data_dir.display(),
+                    entries,
+                    "made a new knowledge base, seeded with the starter lists"
+                ),
+                Writer::Import | Writer::Scan => eprintln!(
+                    "poolsleuth: made a new knowledge base at {} ({} entries from the starter lists built into poolsleuth); --data-dir or POOLSLEUTH_DATA_DIR chooses another",
+                    shown_dir(&data_dir),
+                    crate::http::thousands(entries)
+                ),
+            }
         }
         Ok(Arc::new(index))
     })
