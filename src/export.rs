@@ -1,6 +1,11 @@
 //! Exporting one source as a CSV list in the import format, so one server's knowledge (an
 //! imported list, the community list, a driver scan) can be imported on another and give the
 //! same attributions there, provenance included.
+//!
+//! The file is plain CSV (RFC 4180): the header on the first line, a row per attribution. What
+//! the source is (name, kind, version, origin, time of import) travels beside it, in the HTTP
+//! answer's headers ([`provenance_headers`]). Exports written before carried it as a `#`
+//! comment line first, which import still skips.
 
 use crate::index::{IndexError, SearchIndex};
 use crate::knowledge::{SourceInfo, TagEntry};
@@ -10,7 +15,7 @@ use crate::pooltag_list::LIST_COLUMNS;
 #[derive(Debug, Clone)]
 pub struct ListExport {
     pub source: SourceInfo,
-    /// CSV with a header of [`LIST_COLUMNS`], after one `#` comment line naming the source.
+    /// CSV with a header of [`LIST_COLUMNS`] on its first line.
     pub csv: String,
 }
 
@@ -20,29 +25,14 @@ pub fn export_source(index: &SearchIndex, name: &str) -> Result<Option<ListExpor
         return Ok(None);
     };
     let entries = index.source_entries(name)?;
-    let csv = write_list(&source, &entries);
+    let csv = write_list(&entries);
     Ok(Some(ListExport { source, csv }))
 }
 
 /// The CSV text of a source's entries. The line a row had in its original list is not a
 /// column: imported again, a row's line is its line in this file.
-pub fn write_list(source: &SourceInfo, entries: &[TagEntry]) -> String {
-    let mut out = format!(
-        "# poolsleuth export of source {} ({}{}{}), {} entries\n",
-        one_line(&source.name),
-        source.kind.as_str(),
-        source
-            .version
-            .as_deref()
-            .map(|v| format!(", version {}", one_line(v)))
-            .unwrap_or_default(),
-        source
-            .origin
-            .as_deref()
-            .map(|o| format!(", from {}", one_line(o)))
-            .unwrap_or_default(),
-        entries.len()
-    );
+pub fn write_list(entries: &[TagEntry]) -> String {
+    let mut out = String::new();
     out.push_str(&LIST_COLUMNS.join(","));
     out.push('\n');
     for entry in entries {
@@ -87,11 +77,43 @@ fn push_field(out: &mut String, field: &str, always_quote: bool) {
     }
 }
 
-/// A value fit for the comment line: no line breaks or other control characters.
-fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+/// The response headers that say what an exported list is.
+pub const HEADER_SOURCE: &str = "poolsleuth-source";
+pub const HEADER_SOURCE_KIND: &str = "poolsleuth-source-kind";
+pub const HEADER_SOURCE_VERSION: &str = "poolsleuth-source-version";
+pub const HEADER_SOURCE_ORIGIN: &str = "poolsleuth-source-origin";
+pub const HEADER_SOURCE_IMPORTED_AT: &str = "poolsleuth-source-imported-at";
+pub const HEADER_SOURCE_ENTRIES: &str = "poolsleuth-source-entries";
+
+/// The source's name, kind, version, origin, time of import and entries, as header names
+/// and values. A value is UTF-8 with every byte outside printable ASCII, and `%`,
+/// percent-encoded, so any version or origin text makes a valid header.
+pub fn provenance_headers(source: &SourceInfo) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        (HEADER_SOURCE, header_text(&source.name)),
+        (HEADER_SOURCE_KIND, source.kind.as_str().to_owned()),
+    ];
+    if let Some(version) = &source.version {
+        headers.push((HEADER_SOURCE_VERSION, header_text(version)));
+    }
+    if let Some(origin) = &source.origin {
+        headers.push((HEADER_SOURCE_ORIGIN, header_text(origin)));
+    }
+    headers.push((HEADER_SOURCE_IMPORTED_AT, header_text(&source.imported_at)));
+    headers.push((HEADER_SOURCE_ENTRIES, source.entries.to_string()));
+    headers
+}
+
+fn header_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if (0x20..0x7f).contains(&byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -136,17 +158,9 @@ mod tests {
             .iter()
             .map(|&tag| entry(tag, "nt!io", "I/O, \"general\""))
             .collect();
-        let source = SourceInfo {
-            name: "s".into(),
-            kind: SourceKind::List,
-            version: Some("v1\nforged".into()),
-            origin: None,
-            imported_at: String::new(),
-            entries: entries.len() as u64,
-            driver: None,
-        };
-        let csv = write_list(&source, &entries);
-        assert_eq!(csv.lines().filter(|l| l.starts_with('#')).count(), 1);
+        let csv = write_list(&entries);
+        // Plain CSV: the header first.
+        assert!(csv.starts_with("tag,driver,"), "{csv}");
         let parsed = parse_list(csv.as_bytes(), None).unwrap();
         assert_eq!(parsed.format, ListFormat::Csv);
         assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
@@ -162,5 +176,31 @@ mod tests {
             assert_eq!(read.confidence, Some(written.confidence));
             assert_eq!(read.provenance, written.provenance);
         }
+    }
+
+    #[test]
+    fn any_source_text_makes_valid_headers() {
+        let source = SourceInfo {
+            name: "wdk".into(),
+            kind: SourceKind::List,
+            version: Some("v1\r\nforged: yes 100% é".into()),
+            origin: None,
+            imported_at: "2026-12-01T10:00:00Z".into(),
+            entries: 3,
+            driver: None,
+        };
+        let headers = provenance_headers(&source);
+        for (name, value) in &headers {
+            // What a header value may hold (RFC 9110 field-vchar and spaces).
+            assert!(
+                value.bytes().all(|b| (0x20..0x7f).contains(&b)),
+                "{name}: {value:?}"
+            );
+        }
+        assert!(headers.contains(&(
+            HEADER_SOURCE_VERSION,
+            "v1%0D%0Aforged: yes 100%25 %C3%A9".to_owned()
+        )));
+        assert!(headers.contains(&(HEADER_SOURCE_ENTRIES, "3".to_owned())));
     }
 }

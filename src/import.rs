@@ -103,11 +103,14 @@ fn list_records(
     let entries: Vec<TagEntry> = parsed_entries
         .into_iter()
         .map(|e| TagEntry {
+            vendor: match &e.vendor {
+                Some(v) => Some(vendors.canonical_name(v)),
+                None => windows_component_vendor(&e.owner),
+            },
             tag: e.tag,
             is_pattern: e.is_pattern,
             owner: e.owner,
             description: e.description,
-            vendor: e.vendor.map(|v| vendors.canonical_name(&v)),
             product: e.product,
             version: e.version,
             sha256: e.sha256,
@@ -129,6 +132,16 @@ fn list_records(
         driver: None,
     };
     (info, entries)
+}
+
+/// A row that names no vendor but an owner that ships with Windows (`nt!mm`, `ntfs.sys`,
+/// `tcpip.sys`) is Microsoft's: the file names it, as the WDK's list names its owners.
+fn windows_component_vendor(owner: &crate::knowledge::DriverOwner) -> Option<String> {
+    owner
+        .driver
+        .as_deref()
+        .filter(|d| crate::attribution::is_inbox(d))
+        .map(|_| "Microsoft".to_owned())
 }
 
 /// What storing one analyzed driver did.

@@ -2,8 +2,8 @@
 //! them, one document per source, so that a source and its entries change in one commit.
 //!
 //! Tantivy allows one writer per directory. Whoever opens a [`SearchIndex`] holds that writer
-//! (the server, or a local `import`); a second process gets [`IndexError::Locked`] with a hint to
-//! import through the running server instead.
+//! (the server, or a local `import`); a second process gets [`IndexError::Locked`], and the
+//! command line says what to do instead for the command that met it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,13 +18,15 @@ use tantivy::query::{
 use tantivy::schema::{
     Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, TantivyDocument, Value,
 };
+use tantivy::tokenizer::TokenStream;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
 
 use crate::driver::DriverAnalysis;
 use crate::knowledge::{
     Confidence, DriverOwner, Provenance, SourceInfo, SourceKind, TagEntry, driver_stem,
-    normalize_driver_name,
+    kernel_component_name, normalize_driver_name,
 };
+use crate::leading_phrase::LeadingPhraseQuery;
 use crate::tag::{PoolTag, TagPattern};
 use crate::vendor::vendor_key;
 
@@ -40,9 +42,7 @@ const COMPACT_AFTER_DOCS: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error(
-        "the data directory {0} is in use by another poolsleuth process (a running server?); import through it with --server URL --token TOKEN, or stop it first"
-    )]
+    #[error("the data directory {0} is in use by another poolsleuth process (a running server?)")]
     Locked(PathBuf),
     #[error(
         "the index in {dir} was written with schema version {found}, this poolsleuth uses {expected}; move the directory aside and re-import your lists"
@@ -158,6 +158,8 @@ const SCORE_TAG: f32 = 1.0e7;
 const SCORE_TAG_ANY_CASE: f32 = 1.0e6;
 const SCORE_DRIVER: f32 = 1.0e5;
 const SCORE_VENDOR: f32 = 1.0e4;
+/// Within the words tier: the description, component or owner starts with the words.
+const SCORE_TEXT_LEADING: f32 = 1.0e3;
 
 impl MatchKind {
     fn from_score(score: f32) -> Self {
@@ -727,6 +729,13 @@ impl SearchIndex {
         let words = text.replace(['*', '?'], " ");
         let (text_query, _errors) = self.text_parser.parse_query_lenient(&words);
         tiers.push((Occur::Should, text_query));
+        // Text that starts with the words says what the row is; BM25 alone ranks a mention in
+        // passing ("Video memory manager …") as high.
+        for field in [f.description, f.component, f.driver_text] {
+            if let Some(q) = self.leading_words(field, &words) {
+                tiers.push(tier(Box::new(q), SCORE_TEXT_LEADING));
+            }
+        }
         self.entry_query(Box::new(BooleanQuery::new(tiers)))
     }
 
@@ -753,6 +762,17 @@ impl SearchIndex {
             .collect();
         *self.patterns.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(patterns);
         Ok(())
+    }
+
+    /// Rows whose `field` starts with the words of `text`, as that field's tokenizer reads them.
+    fn leading_words(&self, field: Field, text: &str) -> Option<LeadingPhraseQuery> {
+        let mut analyzer = self.index.tokenizer_for_field(field).ok()?;
+        let mut stream = analyzer.token_stream(text);
+        let mut terms = Vec::new();
+        while stream.advance() {
+            terms.push(Term::from_field_text(field, &stream.token().text));
+        }
+        LeadingPhraseQuery::new(terms)
     }
 
     fn term_query(&self, field: Field, text: &str) -> Box<dyn Query> {
@@ -783,6 +803,16 @@ impl SearchIndex {
         doc.add_text(f.tag, entry.tag.to_string());
         doc.add_text(f.tag_folded, entry.tag.folded().to_string());
         doc.add_u64(f.is_pattern, u64::from(entry.is_pattern));
+        // The owner's names for words: the kernel component's name first (`nt!mm` is the
+        // Memory Manager), so text that starts with it leads a search for it.
+        if let Some(name) = entry
+            .owner
+            .component
+            .as_deref()
+            .and_then(kernel_component_name)
+        {
+            doc.add_text(f.driver_text, name);
+        }
         if let Some(driver) = &entry.owner.driver {
             doc.add_text(f.driver, driver);
             doc.add_text(f.driver_stem, driver_stem(driver));

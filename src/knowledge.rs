@@ -118,6 +118,36 @@ impl DriverOwner {
     }
 }
 
+/// The name of a Windows kernel component as lists write it (`nt!mm` → Memory Manager), for
+/// the components whose names Microsoft's documentation uses; `None` for others.
+pub fn kernel_component_name(component: &str) -> Option<&'static str> {
+    let (module, part) = component.split_once('!')?;
+    if module_file_name(module) != "ntoskrnl.exe" {
+        return None;
+    }
+    Some(match part.trim().to_ascii_lowercase().as_str() {
+        "mm" => "Memory Manager",
+        "io" => "I/O Manager",
+        "ob" => "Object Manager",
+        "ps" => "Process Manager",
+        "se" => "Security Reference Monitor",
+        "cc" => "Cache Manager",
+        "cm" => "Configuration Manager (registry)",
+        "pnp" => "Plug and Play Manager",
+        "po" => "Power Manager",
+        "ex" => "Executive",
+        "ke" => "Kernel",
+        "tm" => "Kernel Transaction Manager",
+        "etw" => "Event Tracing for Windows",
+        "alpc" => "Advanced Local Procedure Call",
+        "fsrtl" => "File System Runtime Library",
+        "vf" => "Driver Verifier",
+        "pf" => "Prefetcher",
+        "wnf" => "Windows Notification Facility",
+        _ => return None,
+    })
+}
+
 /// The file that a debugger module name (`nt`, `win32kbase`, `tcpip`) stands for.
 pub fn module_file_name(module: &str) -> String {
     let module = module.trim().to_ascii_lowercase();

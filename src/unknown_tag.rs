@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::attribution::{PoolTrace, pool_traces};
+use crate::driver_upload::{DriverUpload, ScanTarget, TOKEN_PLACEHOLDER, WINDOWS_DRIVERS};
 use crate::index::{IndexError, SearchIndex};
 use crate::tag::PoolTag;
 
@@ -15,8 +16,15 @@ const MAX_REVERSED_DRIVERS: usize = 5;
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum NextStep {
     /// The driver that allocates with the tag passes it to a pool API in its code, where a
-    /// scan of the machine's driver files finds it.
-    ScanDrivers { text: String, command: String },
+    /// scan of the machine's driver files finds it. Three ways to send them to this server:
+    /// `page` in a browser, `powershell` on the Windows machine, `command` on the poolsleuth
+    /// host with a copy of the drivers folder.
+    ScanDrivers {
+        text: String,
+        command: String,
+        powershell: Option<String>,
+        page: Option<String>,
+    },
     /// A pool trace narrowed to the tag records the allocating stacks while the leak grows.
     /// `trace` is absent for a tag that cannot be written on a command line.
     PoolTrace {
@@ -32,15 +40,23 @@ pub enum NextStep {
     },
 }
 
-/// The steps for a tag the knowledge base does not know, in the order to try them.
-pub fn next_steps(index: &SearchIndex, tag: PoolTag) -> Result<Vec<NextStep>, IndexError> {
+/// The steps for a tag the knowledge base does not know, in the order to try them; the scan
+/// sends the drivers to `target`, the server that was asked.
+pub fn next_steps(
+    index: &SearchIndex,
+    tag: PoolTag,
+    target: &ScanTarget,
+) -> Result<Vec<NextStep>, IndexError> {
     let shown = tag.trimmed();
+    let upload = DriverUpload::new(target);
     let mut steps = vec![
         NextStep::ScanDrivers {
             text: format!(
-                "Scan the machine's drivers (a copy of C:\\Windows\\System32\\drivers, or upload them): the driver that allocates with {shown} passes it to a pool API in its code, and the scan finds it there."
+                "Upload the machine's drivers ({WINDOWS_DRIVERS}\\*.sys) for scanning: the driver that allocates with {shown} passes it to a pool API in its code, and the scan finds it there. Use the Upload drivers page, or send them from the Windows machine with the PowerShell command, or copy the folder to the poolsleuth host as drivers and run poolsleuth scan (put the server's admin token in place of {TOKEN_PLACEHOLDER})."
             ),
-            command: "poolsleuth scan /mnt/win/Windows/System32/drivers".into(),
+            command: upload.poolsleuth,
+            powershell: upload.powershell,
+            page: upload.page,
         },
         NextStep::PoolTrace {
             text: format!(
@@ -103,7 +119,12 @@ mod tests {
             b"wzyX - xyz.sys - d\n",
         )
         .unwrap();
-        let steps = next_steps(&index, PoolTag::parse("Xyzw").unwrap()).unwrap();
+        let steps = next_steps(
+            &index,
+            PoolTag::parse("Xyzw").unwrap(),
+            &ScanTarget::UnknownServer,
+        )
+        .unwrap();
         assert!(matches!(steps[0], NextStep::ScanDrivers { .. }));
         let NextStep::PoolTrace {
             trace: Some(trace), ..
@@ -118,9 +139,13 @@ mod tests {
         assert_eq!(tag.to_string(), "wzyX");
         assert_eq!(drivers, &["xyz.sys"]);
         assert_eq!(
-            next_steps(&index, PoolTag::parse("Abcd").unwrap())
-                .unwrap()
-                .len(),
+            next_steps(
+                &index,
+                PoolTag::parse("Abcd").unwrap(),
+                &ScanTarget::UnknownServer
+            )
+            .unwrap()
+            .len(),
             2
         );
     }

@@ -334,15 +334,12 @@ async fn pages_escape_every_value() {
     // A tag with a trailing blank shows it, and links survive the round trip.
     let html = app.get("/?q=Ab").await.text().await.unwrap();
     assert!(html.contains("href=\"/tags/Ab%20%20\""), "{html}");
+    // An unknown tag's page is a 404 that says what to do, as its search does.
     let response = app.get("/tags/Nope").await;
     assert_eq!(response.status(), 404);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("not in the knowledge base")
-    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Not in the knowledge base"), "{html}");
+    assert!(html.contains("id=\"next-steps\""), "{html}");
 }
 
 #[tokio::test]
@@ -559,4 +556,140 @@ async fn the_cli_imports_locally_and_through_a_server() {
     let output = tokio::task::block_in_place(|| server_import("wrong"));
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("the server refused the token"));
+}
+
+// --- Issue 26, item 7: search as README shows it ----------------------------------------------
+
+/// The `you type` column of README's search table.
+fn readme_search_examples() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split("| you type | it finds |")
+        .nth(1)
+        .expect("README's search table")
+        .split("\n\n")
+        .next()
+        .unwrap();
+    table
+        .lines()
+        .skip(2)
+        .filter_map(|row| row.split('|').nth(1))
+        .flat_map(|cell| {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(|example| example.trim_matches('"').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_search_example_in_readme_finds_something_on_a_fresh_install() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), None).await;
+    let examples = readme_search_examples();
+    assert!(examples.len() >= 8, "{examples:?}");
+    for example in examples {
+        let query = if example.ends_with(' ') {
+            // A quoted tag keeps its blanks.
+            format!("\"{example}\"")
+        } else {
+            example.clone()
+        };
+        let (status, page) = app
+            .get_json(&format!(
+                "/api/v1/search?q={}",
+                query.replace(' ', "%20").replace('"', "%22")
+            ))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page["total"].as_u64().unwrap() > 0,
+            "README's example {example:?} finds nothing on a fresh install"
+        );
+    }
+    app.stop().await;
+}
+
+/// A list in the WDK's format: the memory manager's tags, and many rows that mention a memory
+/// manager in passing.
+fn memory_manager_list() -> String {
+    let mut list = String::from(
+        "Mm   - nt!mm        - general Mm Allocations\nMmSt - nt!mm        - Mm section object prototype ptes\nMmCa - nt!mm        - Mm control areas for mapped files\n",
+    );
+    for i in 0..45 {
+        list.push_str(&format!(
+            "V{i:03} - dxgmms2.sys  - Video memory manager structure {i}\n"
+        ));
+    }
+    list.push_str("Zzz1 - <unknown>    - (Contoso) Frees what the memory manager returns\n");
+    list
+}
+
+#[tokio::test]
+async fn words_rank_rows_that_start_with_them_above_mentions_in_passing() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let (status, report) = app.import("wdk", memory_manager_list()).await;
+    assert_eq!(status, 200, "{report}");
+    let (status, page) = app
+        .get_json("/api/v1/search?q=memory%20manager&limit=200")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let hits = page["hits"].as_array().unwrap();
+    let position = |tag: &str| {
+        hits.iter()
+            .position(|h| h["tag"] == tag)
+            .unwrap_or_else(|| panic!("{tag:?} is not found: {page:#}"))
+    };
+    let first_video = hits
+        .iter()
+        .position(|h| h["driver"] == "dxgmms2.sys")
+        .unwrap();
+    // The memory manager's own tags (nt!mm, and Memory Manager rows of the starter list)
+    // before every row that mentions a video memory manager or a memory manager in passing.
+    for tag in ["Mm  ", "MmSt", "MmCa", "Cont", "Sect"] {
+        assert!(
+            position(tag) < first_video,
+            "{tag:?} at {} after the first video memory manager row at {first_video}",
+            position(tag)
+        );
+    }
+    assert!(position("Zzz1") > position("MmCa"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn wdk_rows_whose_owner_ships_with_windows_are_microsofts() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let microsoft = || async {
+        let (_, page) = app.get_json("/api/v1/search?q=Microsoft&limit=1").await;
+        page["total"].as_u64().unwrap()
+    };
+    let before = microsoft().await;
+    let list = "NtfF - ntfs.sys     - FCB_INDEX\nMmSt - nt!mm        - Mm section object prototype ptes\nZq01 - zqx.sys      - Contoso's own\nZq02 - <unknown>    - Nobody knows\n";
+    let (status, report) = app.import("wdk", list).await;
+    assert_eq!(status, 200, "{report}");
+    for (tag, vendor) in [
+        ("NtfF", Some("Microsoft")),
+        ("MmSt", Some("Microsoft")),
+        ("Zq01", None),
+        ("Zq02", None),
+    ] {
+        let (status, body) = app.get_json(&format!("/api/v1/tags/{tag}")).await;
+        assert_eq!(status, 200, "{body}");
+        let row = body["attributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["source"] == "wdk")
+            .unwrap_or_else(|| panic!("{body:#}"));
+        assert_eq!(row["vendor"].as_str(), vendor, "{tag}: {row}");
+    }
+    // And a search for the vendor finds them.
+    assert_eq!(microsoft().await, before + 2);
+    app.stop().await;
 }

@@ -722,6 +722,72 @@ async fn wait_for(client: &Client, css: &str) -> Element {
         .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
 }
 
+/// Puts `text` in the /analyze form's box (typing a long text is slow) and submits it.
+async fn submit_paste(client: &Client, text: &str) {
+    let textarea = wait_for(client, "textarea#snapshot-text").await;
+    let args = vec![serde_json::to_value(&textarea).unwrap(), json!(text)];
+    client
+        .execute("arguments[0].value = arguments[1];", args)
+        .await
+        .unwrap();
+    wait_for(client, "button#analyze-submit")
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Asserts that a colour means one owner kind on the whole page: each growth line has its
+/// tag's bar colour, which is a colour of the bar legend; the legend shows each line's colour
+/// and marker; lines of one colour have markers of their own.
+async fn chart_colours_mean_one_thing(client: &Client) {
+    let charts = script(
+        client,
+        "const colour = e => getComputedStyle(e).fill;
+         const bars = {};
+         document.querySelectorAll('#tag-chart rect').forEach((r, i) => {
+             bars[document.querySelectorAll('#tag-chart text.chart-label')[i].textContent] = colour(r);
+         });
+         const keys = [...document.querySelectorAll('#tag-chart-legend .key')].map(k => getComputedStyle(k).backgroundColor);
+         const lines = [...document.querySelectorAll('#growth-chart polyline')].map((l, i) => {
+             const marker = document.querySelectorAll('#growth-chart path.marker')[i];
+             const legend = document.querySelectorAll('#growth-chart-legend li')[i];
+             return { stroke: getComputedStyle(l).stroke, marker: colour(marker), shape: marker.dataset.shape,
+                      label: legend.textContent.trim(), legend_marker: colour(legend.querySelector('path')),
+                      legend_shape: legend.querySelector('path').dataset.shape };
+         });
+         return { bars, keys, lines };",
+    )
+    .await;
+    let lines = charts["lines"].as_array().unwrap();
+    assert!(lines.len() >= 2, "{charts:#}");
+    let keys = charts["keys"].as_array().unwrap();
+    let mut shapes = Vec::new();
+    for line in lines {
+        assert!(
+            keys.contains(&line["stroke"]),
+            "a line colour the bars' legend does not name: {charts:#}"
+        );
+        assert_eq!(line["stroke"], line["marker"], "{charts:#}");
+        assert_eq!(line["stroke"], line["legend_marker"], "{charts:#}");
+        assert_eq!(line["shape"], line["legend_shape"], "{charts:#}");
+        if let Some(bar) = charts["bars"].get(line["label"].as_str().unwrap()) {
+            assert_eq!(
+                &line["stroke"], bar,
+                "a tag's line and bar differ: {charts:#}"
+            );
+        }
+        shapes.push(line["shape"].as_str().unwrap().to_owned());
+    }
+    shapes.sort();
+    shapes.dedup();
+    assert_eq!(
+        shapes.len(),
+        lines.len(),
+        "lines share a marker: {charts:#}"
+    );
+}
+
 /// Asserts that the page is no wider than the window, then photographs all of it.
 async fn fits_and_photograph(client: &Client, name: &str, (width, height): (u32, u32)) {
     let overflow = script(
@@ -746,13 +812,20 @@ async fn fits_and_photograph(client: &Client, name: &str, (width, height): (u32,
     for jargon in [
         "`",
         "(s)",
-        "Authorization: Bearer",
         "multipart part",
         "raw body",
         "Analyse",
+        // A page says what to do itself, not where else to read it.
+        "README",
+        "filter driver above",
     ] {
         assert!(!text.contains(jargon), "{name} shows {jargon:?}: {text}");
     }
+    // Commands carry the token's placeholder, never a real header of the reader's making.
+    for line in text.lines().filter(|l| l.contains("Authorization: Bearer")) {
+        assert!(line.contains("YOUR-ADMIN-TOKEN"), "{name}: {line}");
+    }
+    nothing_clipped(client, name, width).await;
     if scroll_width > inner_width {
         // Name the elements that stick out, innermost first, to say what to fix.
         let wide = script(
@@ -768,6 +841,72 @@ async fn fits_and_photograph(client: &Client, name: &str, (width, height): (u32,
             "{name} scrolls sideways at {width} px: scrollWidth {scroll_width} > innerWidth {inner_width}; too wide: {wide:#}"
         );
     }
+}
+
+/// Asserts that nothing on the page is cut off: a table wider than its box scrolls there and,
+/// on a phone, says so above it (at a desktop's width no table needs to); no block of commands
+/// is wider than its box; no table row is a tall blank; the page is not endless.
+async fn nothing_clipped(client: &Client, name: &str, width: u32) {
+    let report = script(
+        client,
+        "const wraps = [...document.querySelectorAll('.table-wrap')].map(w => {
+            const hint = w.previousElementSibling;
+            const hinted = !!hint && hint.classList.contains('scroll-hint') && hint.offsetParent !== null;
+            const head = [...w.querySelectorAll('th')].map(t => t.textContent).join('|');
+            return { overflows: w.scrollWidth > w.clientWidth + 1, hinted, head };
+        });
+        const pres = [...document.querySelectorAll('pre')].filter(p => p.offsetParent !== null)
+            .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.slice(0, 60));
+        // A row is a tall blank when every cell is far taller than what it holds, or when a
+        // cell squeezed to a sliver stacks its text a few letters a line.
+        const content = c => { const r = document.createRange(); r.selectNodeContents(c); return r.getBoundingClientRect(); };
+        const rows = [...document.querySelectorAll('tbody tr')].filter(r => r.offsetParent !== null)
+            .filter(r => {
+                // What shows of the row: the cells inside the box a wide table scrolls in.
+                const wrap = r.closest('.table-wrap');
+                const right = wrap ? wrap.getBoundingClientRect().right : window.innerWidth;
+                const cells = [...r.children].filter(c => c.offsetParent !== null && c.textContent.trim()
+                    && c.getBoundingClientRect().left < right - 8);
+                const tallest = Math.max(0, ...cells.map(c => content(c).height));
+                const blank = cells.length > 0 && r.getBoundingClientRect().height - tallest > 48
+                    && getComputedStyle(r).display === 'table-row';
+                const squeezed = cells.some(c => { const b = content(c); return b.height > 90 && b.width < 70; });
+                return blank || squeezed;
+            })
+            .map(r => r.innerText.replace(/\\s+/g, ' ').trim().slice(0, 80));
+        return { wraps, pres, rows, height: document.documentElement.scrollHeight };",
+    )
+    .await;
+    for wrap in report["wraps"].as_array().unwrap() {
+        if wrap["overflows"] == json!(true) {
+            assert!(
+                width < 1000,
+                "{name} at {width} px: a table is wider than its box ({})",
+                wrap["head"]
+            );
+            assert_eq!(
+                wrap["hinted"],
+                json!(true),
+                "{name} at {width} px: a table scrolls sideways without saying so ({})",
+                wrap["head"]
+            );
+        }
+    }
+    assert_eq!(
+        report["pres"],
+        json!([]),
+        "{name} at {width} px: commands cut off"
+    );
+    assert_eq!(
+        report["rows"],
+        json!([]),
+        "{name} at {width} px: table rows far taller than their text"
+    );
+    let height = report["height"].as_f64().unwrap();
+    assert!(
+        height < 10_000.0,
+        "{name} at {width} px is {height} px tall"
+    );
 }
 
 #[tokio::test]
@@ -808,13 +947,7 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
 
                 // An analysis of a series, with both charts.
                 client.goto(&format!("{base}/analyze")).await.unwrap();
-                let textarea = wait_for(&client, "textarea#snapshot-text").await;
-                // Typing a long text is slow; set the value instead.
-                let args = vec![serde_json::to_value(&textarea).unwrap(), json!(SERIES)];
-                let set_value = "arguments[0].value = arguments[1];";
-                client.execute(set_value, args).await.unwrap();
-                let submit = wait_for(&client, "button#analyze-submit").await;
-                submit.click().await.unwrap();
+                submit_paste(&client, SERIES).await;
                 wait_for(&client, "svg#growth-chart").await;
                 // Bars biggest first; each line's colour is its legend key's.
                 let widths = script(
@@ -824,14 +957,7 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
                 .await;
                 let widths: Vec<f64> = serde_json::from_value(widths).unwrap();
                 assert!(widths.windows(2).all(|w| w[0] >= w[1]), "bars by size: {widths:?}");
-                let colours = script(
-                    &client,
-                    "return [[...document.querySelectorAll('#growth-chart polyline')].map(l => getComputedStyle(l).stroke),
-                             [...document.querySelectorAll('#growth-chart-legend .key')].map(k => getComputedStyle(k).backgroundColor)];",
-                )
-                .await;
-                assert_eq!(colours[0], colours[1], "line colours and legend keys");
-                assert!(colours[0].as_array().unwrap().len() >= 2, "{colours}");
+                chart_colours_mean_one_thing(&client).await;
                 let x_labels = script(
                     &client,
                     "return [...document.querySelectorAll('#growth-chart text.x-label')].map(t => t.textContent);",
@@ -865,6 +991,156 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
                     .unwrap();
                 assert!(hint.contains("pooltag.txt"), "{hint}");
             }
+        })
+        .await;
+}
+
+// --- What an answer says, once, and the lists that fold ---------------------------------------
+
+/// Two poolmon screens an hour apart: `Leak` (a listed third-party driver's) grows, `File`
+/// (Windows') does not, `Zq9x` (nobody's) is small.
+const LEAK_SERIES: &str = "Sun 11/01/2026 10:00:00.00\n\n Tag  Type     Allocs         Frees    Diff   Bytes    Per Alloc\n\n Leak Nonp      50000      1000    49000  401408000       8192\n File Nonp   25376177  25200767  175410  70145152        399\n Zq9x Nonp        100        10       90     92160       1024\n\nSun 11/01/2026 11:00:00.00\n\n Tag  Type     Allocs         Frees    Diff   Bytes    Per Alloc\n\n Leak Nonp      60000      1000    59000  483328000       8192\n File Nonp   25476177  25300767  175410  70145152        399\n Zq9x Nonp        100        10       90     92160       1024\n";
+
+/// A list naming 300 tags for one driver, as the WDK's list does for ntfs.sys and others.
+fn big_driver_list() -> String {
+    let mut list = String::from("tag,driver,description,vendor\n");
+    for i in 0..300 {
+        list.push_str(&format!(
+            "B{i:03},bigdrv.sys,Big driver structure number {i},Contoso\n"
+        ));
+    }
+    list
+}
+
+#[tokio::test]
+async fn answers_say_things_once_link_the_upload_page_and_long_lists_fold() {
+    if !browser_installed() {
+        return;
+    }
+    let _slot = BROWSER_SLOT.lock().await;
+    let harness = Harness::start().await;
+    for (name, list) in [("contoso", KB.to_owned()), ("big", big_driver_list())] {
+        let (status, report) = harness.app.import(name, list).await;
+        assert_eq!(status, 200, "{report}");
+    }
+    harness
+        .run(|client, base| async move {
+            for size in [(390, 844), (1280, 900)] {
+                client.set_window_size(size.0, size.1).await.unwrap();
+
+                // A third-party leak: the answer, the suspects as headings, nothing twice.
+                client.goto(&format!("{base}/analyze")).await.unwrap();
+                submit_paste(&client, LEAK_SERIES).await;
+                wait_for(&client, "ol#suspects").await;
+                let headings = script(
+                    &client,
+                    "return [...document.querySelectorAll('#suspects li.suspect')].map(li => { const h = li.querySelector('h3'); return h ? h.textContent : null; });",
+                )
+                .await;
+                let headings = headings.as_array().unwrap();
+                assert!(!headings.is_empty());
+                assert!(
+                    headings.iter().all(|h| h.is_string()),
+                    "every suspect's name is a heading: {headings:?}"
+                );
+                assert!(headings[0].as_str().unwrap().contains("leaky.sys"), "{headings:?}");
+                // The answer's sentence is said once on the page.
+                let said = script(
+                    &client,
+                    "const headline = document.querySelector('#answer .answer-headline').textContent.trim();
+                     return [headline, document.body.innerText.split(headline).length - 1];",
+                )
+                .await;
+                assert_eq!(said[1], json!(1), "the answer is repeated: {}", said[0]);
+                chart_colours_mean_one_thing(&client).await;
+                fits_and_photograph(&client, "analyze-suspects", size).await;
+
+                // A driver with 300 tags: folded, with the count, so the page stays short.
+                client.goto(&format!("{base}/drivers/bigdrv.sys")).await.unwrap();
+                let summary = wait_for(&client, "details#driver-tags summary")
+                    .await
+                    .text()
+                    .await
+                    .unwrap();
+                assert!(summary.contains("300"), "{summary}");
+                let height = script(&client, "return document.documentElement.scrollHeight;").await;
+                assert!(
+                    height.as_f64().unwrap() < 3_000.0,
+                    "the driver page is {height} px tall at {} px",
+                    size.0
+                );
+                fits_and_photograph(&client, "driver-300-tags", size).await;
+
+                // A tag nobody knows: its search and its page give the same steps, with the
+                // Upload drivers page linked and commands that carry the server and a token.
+                let mut steps = Vec::new();
+                for (name, path) in [("search-unknown", "/?q=Zq9x"), ("tag-unknown", "/tags/Zq9x")] {
+                    client.goto(&format!("{base}{path}")).await.unwrap();
+                    let list = wait_for(&client, "ol#next-steps").await;
+                    let title = client.title().await.unwrap();
+                    assert!(!title.starts_with("Not Found"), "{path}: {title}");
+                    let link = list
+                        .find(Locator::Css("a.upload-link"))
+                        .await
+                        .unwrap()
+                        .attr("href")
+                        .await
+                        .unwrap();
+                    assert_eq!(link.as_deref(), Some("/upload"), "{path}");
+                    let text = list.text().await.unwrap();
+                    assert!(
+                        text.contains(&format!("poolsleuth scan ./drivers --server {base} --token YOUR-ADMIN-TOKEN")),
+                        "{path}: {text}"
+                    );
+                    assert!(text.contains(&format!("{base}/api/v1/drivers")), "{path}: {text}");
+                    steps.push(text);
+                    fits_and_photograph(&client, name, size).await;
+                }
+                assert_eq!(steps[0], steps[1], "the tag's page and its search differ");
+            }
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn an_unknown_top_tag_links_the_upload_page_in_the_answer() {
+    if !browser_installed() {
+        return;
+    }
+    let _slot = BROWSER_SLOT.lock().await;
+    let harness = Harness::start().await;
+    harness
+        .run(|client, base| async move {
+            client.goto(&format!("{base}/analyze")).await.unwrap();
+            // Before any answer, the form shows the driver-list command itself.
+            let command = wait_for(&client, "pre#driver-list-command")
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                command.starts_with("Get-CimInstance Win32_SystemDriver"),
+                "{command}"
+            );
+            submit_paste(&client, SERIES).await;
+            let action = wait_for(&client, "#answer dd.answer-action").await;
+            let link = action
+                .find(Locator::Css("a.upload-link"))
+                .await
+                .unwrap()
+                .attr("href")
+                .await
+                .unwrap();
+            assert_eq!(link.as_deref(), Some("/upload"));
+            let text = action.text().await.unwrap();
+            assert!(
+                text.contains(&format!(
+                    "poolsleuth scan ./drivers --server {base} --token YOUR-ADMIN-TOKEN"
+                )),
+                "{text}"
+            );
+            // The ways are shown once.
+            assert_eq!(count(&client, "a.upload-link").await, 1);
         })
         .await;
 }

@@ -64,7 +64,7 @@ async fn a_fresh_install_knows_third_party_tags_with_their_source_links() {
     let csv = export(&app, COMMUNITY).await;
     let mut tags: Vec<String> = csv
         .lines()
-        .skip(2)
+        .skip(1)
         .map(|line| line[1..].split_once('"').unwrap().0.to_owned())
         .collect();
     tags.sort();
@@ -206,7 +206,13 @@ fn the_export_command_writes_a_source_from_a_data_dir() {
         String::from_utf8_lossy(&output.stderr)
     );
     let csv = std::fs::read_to_string(&out).unwrap();
-    assert!(csv.starts_with("# poolsleuth export of source poolsleuth-community"));
+    assert!(csv.starts_with("tag,driver,"), "{}", &csv[..100]);
+    // What the source is goes to the terminal, not into the file.
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("source \"poolsleuth-community\" (default") && said.contains("rows"),
+        "{said}"
+    );
     assert!(csv.contains("\"Bltm\",balloon.sys,"), "{}", &csv[..500]);
     let missing = std::process::Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
         .args(["export", "nothing-here", "--data-dir"])
@@ -332,5 +338,82 @@ async fn the_analysis_evidence_carries_the_source_link() {
         html.contains(&linked),
         "no source link {linked} in the page"
     );
+    app.stop().await;
+}
+
+/// What spreadsheet tools and pandas read: the header on the first line, one record per row,
+/// every record as wide as the header (RFC 4180). What the source is comes in the headers.
+#[tokio::test]
+async fn an_export_is_plain_csv_and_its_headers_say_what_the_source_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let list = "tag,driver,description\n\"Io  \",io.sys,\"one, with a comma\"\n\"Ab\"\"c\",a.sys,\"two \"\"quoted\"\" words\"\n";
+    let response = app
+        .client
+        .post(app.url("/api/v1/lists?name=mine&version=v1%20%C3%A9t%C3%A9"))
+        .bearer_auth(TOKEN)
+        .body(list)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let report = response.text().await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    let response = app.get("/api/v1/lists/mine/export").await;
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(header("poolsleuth-source"), "mine");
+    assert_eq!(header("poolsleuth-source-kind"), "list");
+    assert_eq!(header("poolsleuth-source-version"), "v1 %C3%A9t%C3%A9");
+    assert_eq!(header("poolsleuth-source-entries"), "2");
+    assert!(
+        header("poolsleuth-source-imported-at").starts_with("20"),
+        "{}",
+        header("poolsleuth-source-imported-at")
+    );
+    assert!(header("content-type").starts_with("text/csv"));
+    let csv = response.text().await.unwrap();
+    assert!(csv.starts_with("tag,driver,"), "{csv}");
+    let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let columns: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(columns, LIST_COLUMNS);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(&records[0][0], "Io  ");
+    assert_eq!(&records[0][3], "one, with a comma");
+    assert_eq!(&records[1][0], "Ab\"c");
+    assert_eq!(&records[1][3], "two \"quoted\" words");
+    app.stop().await;
+}
+
+/// Exports written before this version start with a `# poolsleuth export …` line; they still
+/// import as the same rows.
+#[tokio::test]
+async fn an_older_export_with_its_comment_line_still_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let older = format!(
+        "# poolsleuth export of source mine (list, version v1), 2 entries\n{}\n\"Io  \",io.sys,,\"one, with a comma\",,,,,list,,\n\"#abc\",a.sys,,two,,,,,code-site,,\n",
+        LIST_COLUMNS.join(",")
+    );
+    let (status, report) = app.import("mine", older).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["imported"], 2, "{report}");
+    assert_eq!(report["skipped"], 0, "{report}");
+    let (_, tag) = app.get_json("/api/v1/tags/%23abc").await;
+    assert_eq!(tag["attributions"][0]["confidence"], "code-site", "{tag}");
     app.stop().await;
 }

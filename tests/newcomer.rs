@@ -32,6 +32,19 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A server (on its own data dir) whose list knows `Zqx1`, and a working directory holding a
+/// snapshot where `Zqx1` leaks.
+async fn server_knowing_zqx_and_a_snapshot()
+-> (tempfile::TempDir, common::TestApp, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let (status, report) = app.import("contoso", LIST).await;
+    assert_eq!(status, 200, "{report}");
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("snap.txt"), SNAPSHOT).unwrap();
+    (data, app, cwd)
+}
+
 #[test]
 fn analyze_without_a_data_dir_says_what_it_answers_from_and_makes_none() {
     let cwd = tempfile::tempdir().unwrap();
@@ -77,12 +90,7 @@ fn logs_to_a_pipe_or_with_no_color_have_no_colour_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analyze_asks_the_server_in_poolsleuth_server_and_refuses_a_data_dir_it_holds() {
-    let data = tempfile::tempdir().unwrap();
-    let app = spawn_app(data.path(), Some(TOKEN)).await;
-    let (status, report) = app.import("contoso", LIST).await;
-    assert_eq!(status, 200, "{report}");
-    let cwd = tempfile::tempdir().unwrap();
-    std::fs::write(cwd.path().join("snap.txt"), SNAPSHOT).unwrap();
+    let (data, app, cwd) = server_knowing_zqx_and_a_snapshot().await;
 
     // Only the server knows zqx.sys: the answer names it.
     let output = tokio::task::block_in_place(|| {
@@ -172,6 +180,19 @@ fn errors_name_the_file_and_say_what_to_run() {
     assert!(!output.status.success());
     assert!(
         stderr.contains("acme.sys: this is a driver: use poolsleuth scan acme.sys"),
+        "{stderr}"
+    );
+    // Analyzing through a server, the scan it says to run goes to that server.
+    let output = poolsleuth(
+        cwd.path(),
+        &["analyze", "acme.sys", "--server", "http://10.0.0.5:8080"],
+        &[],
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "use poolsleuth scan acme.sys --server http://10.0.0.5:8080 --token YOUR-ADMIN-TOKEN to"
+        ),
         "{stderr}"
     );
 }
@@ -408,4 +429,224 @@ async fn an_analyzed_driver_is_named_by_file_not_by_hash() {
         );
     }
     app.stop().await;
+}
+
+// --- Issue 26, item 8: the command line as a newcomer meets it ---------------------------------
+
+#[test]
+fn help_wraps_to_the_terminal_and_says_what_each_command_does() {
+    let cwd = tempfile::tempdir().unwrap();
+    for args in [
+        &["--help"][..],
+        &["analyze", "--help"],
+        &["serve", "--help"],
+        &["import", "--help"],
+        &["export", "--help"],
+        &["scan", "--help"],
+    ] {
+        let output = poolsleuth(cwd.path(), args, &[("COLUMNS", "80")]);
+        let stdout = text(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        for line in stdout.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{args:?} at 80 columns: {} columns: {line:?}",
+                line.chars().count()
+            );
+        }
+    }
+    let help = text(&poolsleuth(cwd.path(), &["--help"], &[("COLUMNS", "100")]).stdout);
+    assert!(
+        help.contains("Which driver is leaking kernel pool memory"),
+        "{help}"
+    );
+    for what in [
+        "web service",
+        "tag list",
+        "Name the driver behind a kernel pool leak",
+        "pool tags driver files",
+    ] {
+        assert!(help.contains(what), "--help does not say {what:?}: {help}");
+    }
+    // analyze never makes a data dir, and its help says so (README says the same).
+    let help = text(&poolsleuth(cwd.path(), &["analyze", "--help"], &[("COLUMNS", "100")]).stdout);
+    assert!(!help.contains("created and seeded"), "{help}");
+    assert!(help.contains("never made by this command"), "{help}");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("never make a data directory"));
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let cwd = tempfile::tempdir().unwrap();
+    // `poolsleuth export poolsleuth-community | head -2`: the list is far larger than a pipe
+    // holds, so the export is still writing when the reader goes away.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' export poolsleuth-community | head -2",
+            env!("CARGO_BIN_EXE_poolsleuth")
+        ))
+        .current_dir(cwd.path())
+        .env_remove("POOLSLEUTH_SERVER")
+        .env_remove("POOLSLEUTH_DATA_DIR")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(stdout.starts_with("tag,driver,"), "{stdout}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    // The exporting process itself, with its standard output closed early.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
+        .args(["export", "poolsleuth-community"])
+        .current_dir(cwd.path())
+        .env_remove("POOLSLEUTH_SERVER")
+        .env_remove("POOLSLEUTH_DATA_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Read;
+        let mut first = [0u8; 64];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The reader goes away here.
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn no_command_makes_a_data_dir_without_saying_so() {
+    let cwd = tempfile::tempdir().unwrap();
+    // export only reads: without a data dir the starter lists answer, and none is made.
+    let output = poolsleuth(cwd.path(), &["export", "poolsleuth-default"], &[]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.starts_with("tag,driver,"), "{stdout}");
+    assert!(stderr.contains("starter lists"), "{stderr}");
+    assert!(
+        !cwd.path().join("poolsleuth-data").exists(),
+        "export made a data directory"
+    );
+    let output = poolsleuth(cwd.path(), &["export", "wdk"], &[]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("no source named \"wdk\" in the starter lists"),
+        "{}",
+        text(&output.stderr)
+    );
+    // import writes: it makes one, and says where.
+    std::fs::write(cwd.path().join("list.csv"), LIST).unwrap();
+    let output = poolsleuth(cwd.path(), &["import", "list.csv"], &[]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "made a new knowledge base at poolsleuth-data (relative to the working directory)"
+        ),
+        "{stderr}"
+    );
+    // The second time there is nothing to say.
+    let output = poolsleuth(cwd.path(), &["import", "list.csv"], &[]);
+    assert!(!text(&output.stderr).contains("made a new knowledge base"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_a_scheme_is_http_and_a_held_data_dir_says_what_to_do() {
+    let (data, app, cwd) = server_knowing_zqx_and_a_snapshot().await;
+    std::fs::write(cwd.path().join("list.csv"), LIST).unwrap();
+    let address = app.addr().to_owned();
+
+    // `--server 127.0.0.1:PORT`: http:// is meant.
+    for (args, said) in [
+        (
+            &["analyze", "snap.txt", "--server", &address][..],
+            "zqx.sys",
+        ),
+        (
+            &["export", "contoso", "--server", &address],
+            "\"Zqx1\",zqx.sys",
+        ),
+        (
+            &["import", "list.csv", "--server", &address, "--token", TOKEN],
+            "1 imported",
+        ),
+    ] {
+        let output = tokio::task::block_in_place(|| poolsleuth(cwd.path(), args, &[]));
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains("relative URL"), "{stderr}");
+        assert!(stdout.contains(said), "{args:?}: {stdout}");
+    }
+
+    // Each command that meets the server's data dir says what to do instead, for itself.
+    let data_dir = data.path().to_str().unwrap();
+    let driver = cwd.path().join("acme.sys");
+    std::fs::write(&driver, driver_support::read_fixture("patterns_x64_O2.sys")).unwrap();
+    let driver = driver.to_str().unwrap();
+    for (args, advice) in [
+        (
+            &["import", "list.csv", "--data-dir", data_dir][..],
+            "poolsleuth import FILE --server URL --token TOKEN",
+        ),
+        (
+            &["scan", driver, "--quiet", "--data-dir", data_dir],
+            "poolsleuth scan PATH --server URL --token TOKEN",
+        ),
+        (
+            &["export", "contoso", "--data-dir", data_dir],
+            "export from it with --server URL (no token needed)",
+        ),
+    ] {
+        let output = tokio::task::block_in_place(|| poolsleuth(cwd.path(), args, &[]));
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr.contains(advice), "{args:?}: {stderr}");
+    }
+    app.stop().await;
+}
+
+#[test]
+fn a_tag_of_22_kib_that_barely_grows_is_weak_evidence() {
+    let cwd = tempfile::tempdir().unwrap();
+    let frame = |bytes: u64, allocs: u64| {
+        format!(
+            " Tag  Type     Allocs      Frees     Diff   Bytes    Per Alloc\n Zqx9 Nonp   {allocs:>8}       1000  {:>7}  {bytes:>9}     1024\n",
+            allocs - 1000
+        )
+    };
+    std::fs::write(cwd.path().join("before.txt"), frame(20_480, 1_020)).unwrap();
+    std::fs::write(cwd.path().join("after.txt"), frame(22_426, 1_021 + 1)).unwrap();
+    let output = poolsleuth(
+        cwd.path(),
+        &["analyze", "before.txt", "after.txt", "--json"],
+        &[],
+    );
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let analysis: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(analysis["findings"][0]["tag"], "Zqx9", "{analysis:#}");
+    assert!(analysis["findings"][0]["score"].as_f64().unwrap() < 0.001);
+    assert_eq!(
+        analysis["answer"]["confidence"], "weak",
+        "{:#}",
+        analysis["answer"]
+    );
+    assert_eq!(analysis["verdict_strength"], "weak");
+    assert!(
+        analysis["answer"]["confidence_reason"]
+            .as_str()
+            .unwrap()
+            .contains("too little"),
+        "{:#}",
+        analysis["answer"]
+    );
 }

@@ -280,3 +280,38 @@ async fn timeouts_use_the_error_shape() {
     drop(stream);
     app.stop().await;
 }
+
+/// The document says what the answers carry since issue 26: the export's headers, the ways
+/// to upload drivers in an analysis and in a search's next steps.
+#[tokio::test]
+async fn the_document_describes_export_headers_and_the_upload_ways() {
+    let document = fetch_document().await;
+    let headers =
+        &document["paths"]["/api/v1/lists/{name}/export"]["get"]["responses"]["200"]["headers"];
+    for name in [
+        "poolsleuth-source",
+        "poolsleuth-source-kind",
+        "poolsleuth-source-version",
+        "poolsleuth-source-imported-at",
+        "poolsleuth-source-entries",
+    ] {
+        assert!(headers.get(name).is_some(), "{name}: {headers:#}");
+    }
+    let schemas = &document["components"]["schemas"];
+    for field in ["page", "powershell", "poolsleuth"] {
+        assert!(
+            schemas["DriverUpload"]["properties"].get(field).is_some(),
+            "{:#}",
+            schemas["DriverUpload"]
+        );
+    }
+    assert!(
+        schemas["Analysis"]["properties"]
+            .get("driver_upload")
+            .is_some(),
+        "{:#}",
+        schemas["Analysis"]
+    );
+    let next_step = serde_json::to_string(&schemas["NextStep"]).unwrap();
+    assert!(next_step.contains("powershell"), "{next_step}");
+}

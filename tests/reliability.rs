@@ -89,7 +89,7 @@ async fn an_empty_schema_marker_over_an_index_without_a_commit_is_a_new_data_dir
     // A marker that says another version over an index that holds data is still refused.
     std::fs::write(dir.path().join("index/SCHEMA_VERSION"), "").unwrap();
     let vendors = std::sync::Arc::new(poolsleuth::vendor::VendorDirectory::embedded());
-    let error = poolsleuth::cli::open_index(dir.path(), vendors)
+    let error = poolsleuth::cli::open_index(dir.path(), vendors, poolsleuth::cli::Writer::Serve)
         .await
         .err()
         .expect("an index with commits and an empty marker is refused");
@@ -385,10 +385,11 @@ async fn a_first_start_on_a_full_disk_leaves_no_partial_marker() {
     std::fs::create_dir_all(data_dir.join("index")).unwrap();
     disk.fill();
     let vendors = std::sync::Arc::new(poolsleuth::vendor::VendorDirectory::embedded());
-    let error = poolsleuth::cli::open_index(&data_dir, vendors.clone())
-        .await
-        .err()
-        .expect("no start on a full disk");
+    let error =
+        poolsleuth::cli::open_index(&data_dir, vendors.clone(), poolsleuth::cli::Writer::Serve)
+            .await
+            .err()
+            .expect("no start on a full disk");
     assert!(error.to_string().contains("disk is full"), "{error:#}");
     let marker = data_dir.join("index/SCHEMA_VERSION");
     assert!(

@@ -153,6 +153,12 @@ pub fn analyze(
         os_tags.as_ref(),
         &answer,
     );
+    let driver_upload = (!unknown_tags.is_empty()
+        || matches!(
+            answer.kind,
+            AnswerKind::UnknownTag | AnswerKind::KnownOwnerUnclear
+        ))
+    .then(|| cx.driver_upload());
     let findings_total = ranked.len();
     let mut findings: Vec<Finding> = ranked
         .into_iter()
@@ -189,6 +195,7 @@ pub fn analyze(
         unknown_tags,
         os_tags,
         next_steps,
+        driver_upload,
         input: info,
         machine,
         knowledge: KnowledgeUsed {

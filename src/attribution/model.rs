@@ -13,8 +13,8 @@ use crate::tag::PoolTag;
 /// Knobs of an analysis.
 #[derive(Debug, Clone)]
 pub struct AnalyzeOptions {
-    /// Base URL of this server, for the `poolsleuth scan --server` hint.
-    pub server_url: Option<ServerUrl>,
+    /// Where the machine's drivers go to be scanned, for the steps that ask for them.
+    pub scan_target: ScanTarget,
     /// Per-tag findings returned (all tags count in the ranking).
     pub max_findings: usize,
     pub max_suspects: usize,
@@ -27,7 +27,7 @@ pub struct AnalyzeOptions {
 impl Default for AnalyzeOptions {
     fn default() -> Self {
         Self {
-            server_url: None,
+            scan_target: ScanTarget::UnknownServer,
             max_findings: 50,
             max_suspects: 20,
             max_reports: 5,
@@ -36,27 +36,7 @@ impl Default for AnalyzeOptions {
     }
 }
 
-/// The base URL a client reaches this server at (`http://host:port`), built by the HTTP layer
-/// from what it trusts; the analysis only prints it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerUrl(String);
-
-impl ServerUrl {
-    /// `http://{authority}` when `authority` is a plain host (and port): letters, digits and
-    /// `.-:[]` only, at most 255 bytes.
-    pub fn from_authority(authority: &str) -> Option<Self> {
-        let sane = !authority.is_empty()
-            && authority.len() <= 255
-            && authority
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-        sane.then(|| Self(format!("http://{authority}")))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use crate::driver_upload::{DriverUpload, ScanTarget, ServerUrl};
 
 /// What the answer is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -255,6 +235,9 @@ pub struct Analysis {
     /// Present when the top tags belong to the OS.
     pub os_tags: Option<OsTagAdvice>,
     pub next_steps: Vec<String>,
+    /// The ways to send the machine's drivers for scanning, when a step asks for it (an
+    /// unknown tag, an owner the knowledge base does not name).
+    pub driver_upload: Option<DriverUpload>,
     pub input: InputInfo,
     pub machine: MachineTotals,
     /// Which knowledge view answered.

@@ -345,8 +345,24 @@ pub(super) fn diagnose(work: &[&mut Work<'_>], caveats: &[Caveat]) -> AnswerKind
     }
 }
 
-/// How firm the verdict is: weak for one snapshot or no growth at the top, strong for steady
-/// growth over three or more snapshots pinned on a third-party driver by firm evidence.
+/// A top tag scoring below this is no evidence of a leak, however steadily it grows: its growth
+/// over a day (or over the series, without times) is under 1% of what is normal for it, and
+/// its size is far below normal (a 22 KiB tag growing by 2 KiB scores 0.000).
+pub(super) const LEAK_EVIDENCE_SCORE: f64 = 0.01;
+
+/// Whether the top tag grows by enough to be evidence: in bytes, or in outstanding allocations
+/// where the input gives no sizes, and with a score that counts.
+pub(super) fn top_grows(top: &Work<'_>) -> bool {
+    top.score >= LEAK_EVIDENCE_SCORE
+        && top.growth.as_ref().is_some_and(|g| {
+            (g.delta_bytes > 0 || top.facts.bytes_unknown() && g.delta_outstanding > Some(0))
+                && g.steadiness > 0.0
+        })
+}
+
+/// How firm the verdict is: weak for one snapshot or no growth at the top that counts as
+/// evidence, strong for steady growth over three or more snapshots pinned on a third-party
+/// driver by firm evidence.
 pub(super) fn strength(n: usize, work: &[&mut Work<'_>], suspects: &[Suspect]) -> VerdictStrength {
     if n < 2 {
         return VerdictStrength::Weak;
@@ -354,12 +370,7 @@ pub(super) fn strength(n: usize, work: &[&mut Work<'_>], suspects: &[Suspect]) -
     let Some(top) = work.first() else {
         return VerdictStrength::Weak;
     };
-    // Growth in bytes, or in outstanding allocations where the input gives no sizes.
-    let growing = top.growth.as_ref().is_some_and(|g| {
-        (g.delta_bytes > 0 || top.facts.bytes_unknown() && g.delta_outstanding > Some(0))
-            && g.steadiness > 0.0
-    });
-    if !growing {
+    if !top_grows(top) {
         return VerdictStrength::Weak;
     }
     let steady = top.growth.as_ref().is_some_and(|g| g.steadiness >= 0.8);

@@ -1,7 +1,7 @@
 //! `poolsleuth analyze`: pool snapshots in, ranked suspect drivers out, as a text table (or
 //! JSON), locally against the data dir or through a running server.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,14 +9,11 @@ use anyhow::Context;
 use clap::Args;
 use reqwest::multipart::{Form, Part};
 
-use super::{DataDirArg, LogArgs, init_tracing};
+use super::{DEFAULT_DATA_DIR, LogArgs, ReadDataDirArg, ReadOnlyKnowledge, init_tracing};
 use crate::attribution::{
-    AnalyzeOptions, InputFile, KnowledgeView, analyze, read_inputs, render_text,
+    AnalyzeOptions, InputFile, KnowledgeView, ScanTarget, analyze, read_inputs, render_text,
 };
 use crate::causes::CauseBook;
-use crate::http::thousands;
-use crate::import::seed_embedded_lists;
-use crate::index::{IndexError, SearchIndex};
 use crate::snapshot::SnapshotFormat;
 use crate::vendor::VendorDirectory;
 
@@ -26,7 +23,8 @@ pub struct AnalyzeArgs {
     /// are one series, oldest first unless the snapshots carry times.
     #[arg(required = true)]
     pub files: Vec<String>,
-    /// The loaded-driver list (`driverquery /v /fo csv` or JSON).
+    /// The loaded-driver list: the PowerShell list with file versions (`drivers.csv`),
+    /// `driverquery /v /fo csv`, or their JSON form.
     #[arg(long)]
     pub drivers: Option<String>,
     /// Force the snapshot format instead of detecting it.
@@ -39,7 +37,7 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub data: DataDirArg,
+    pub data: ReadDataDirArg,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -57,8 +55,16 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot read {path}"))?;
         if bytes.starts_with(b"MZ") {
+            // The scan goes where this analysis reads: the server asked, or the local data dir.
+            let into = match &args.server {
+                Some(server) => format!(
+                    " --server {server} --token {}",
+                    crate::driver_upload::TOKEN_PLACEHOLDER
+                ),
+                None => String::new(),
+            };
             anyhow::bail!(
-                "{path}: this is a driver: use poolsleuth scan {path} to find the pool tags it allocates (analyze reads pool snapshots: poolmon, !poolused, …)"
+                "{path}: this is a driver: use poolsleuth scan {path}{into} to find the pool tags it allocates (analyze reads pool snapshots: poolmon, !poolused, …)"
             );
         }
         files.push(InputFile {
@@ -88,8 +94,13 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
             let (view, causes) = local_knowledge(&data_dir, &vendors)?;
             let input = read_inputs(&files, drivers.as_deref(), format, &view)
                 .map_err(|e| name_the_file(single.as_deref(), e.into()))?;
+            // A scan into the data dir this analysis read is what the next one sees.
             let options = AnalyzeOptions {
                 causes,
+                scan_target: ScanTarget::LocalDataDir(
+                    (data_dir != Path::new(DEFAULT_DATA_DIR))
+                        .then(|| data_dir.display().to_string()),
+                ),
                 ..AnalyzeOptions::default()
             };
             let analysis = analyze(&input, &view, &vendors, &options);
@@ -101,72 +112,27 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         })
         .await??
     };
-    print!("{output}");
-    if !output.ends_with('\n') {
-        println!();
+    if output.ends_with('\n') {
+        super::write_stdout(&output)
+    } else {
+        super::write_stdout(&format!("{output}\n"))
     }
-    Ok(())
 }
 
-/// The knowledge base a local analysis answers from, said on stderr. An analysis only reads:
-/// it never makes a data directory. Without one it answers from the lists compiled into the
-/// binary (in a scratch index, removed after); a data directory a running server holds is
-/// refused with the way through that server.
+/// The knowledge base a local analysis answers from (said on stderr), never made here.
 fn local_knowledge(
     data_dir: &Path,
     vendors: &VendorDirectory,
 ) -> anyhow::Result<(KnowledgeView, Arc<CauseBook>)> {
-    let shown = if data_dir.is_relative() {
-        format!("{} (relative to the working directory)", data_dir.display())
-    } else {
-        data_dir.display().to_string()
-    };
-    if !data_dir.join("index").is_dir() {
-        let scratch = ScratchDir::new()?;
-        let index = SearchIndex::open(&scratch.0)?;
-        seed_embedded_lists(&index, vendors)?;
-        let entries = index.entry_count()?;
-        eprintln!(
-            "poolsleuth: no knowledge base at {shown}: answering from the starter lists built into poolsleuth ({} entries). To answer from a server's knowledge base, add --server URL or set POOLSLEUTH_SERVER.",
-            thousands(entries)
-        );
-        return Ok((KnowledgeView::load(&index)?, index.causes().book()));
-    }
-    let index = match SearchIndex::open(data_dir) {
-        Err(IndexError::Locked(_)) => anyhow::bail!(
-            "the knowledge base at {shown} is held by a running poolsleuth server: use --server URL (or set POOLSLEUTH_SERVER) to analyze through it; an analysis needs no token"
-        ),
-        opened => opened?,
-    };
-    eprintln!(
-        "poolsleuth: answering from the knowledge base at {shown} ({} entries). To ask a server instead, add --server URL or set POOLSLEUTH_SERVER.",
-        thousands(index.entry_count()?)
-    );
-    Ok((KnowledgeView::load(&index)?, index.causes().book()))
-}
-
-/// A directory under the system's temporary directory, removed on drop.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new() -> anyhow::Result<Self> {
-        let path = std::env::temp_dir().join(format!(
-            "poolsleuth-analyze-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        ));
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("cannot make a scratch directory {}", path.display()))?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    let knowledge = ReadOnlyKnowledge::open(
+        data_dir,
+        vendors,
+        "use --server URL (or set POOLSLEUTH_SERVER) to analyze through it; an analysis needs no token",
+    )?;
+    Ok((
+        KnowledgeView::load(&knowledge.index)?,
+        knowledge.index.causes().book(),
+    ))
 }
 
 /// Puts the file's path before an error about it, unless the error already names it.
@@ -194,7 +160,7 @@ async fn through_server(
         .timeout(Duration::from_secs(120))
         .user_agent(concat!("poolsleuth/", env!("CARGO_PKG_VERSION")))
         .build()?;
-    let url = format!("{}/api/v1/analyze", server.trim_end_matches('/'));
+    let url = super::endpoint(&super::server_url(server)?, &["api", "v1", "analyze"])?;
     let mut query = vec![("output", if json { "json" } else { "text" })];
     if let Some(format) = format {
         query.push(("format", format.name()));
@@ -225,7 +191,7 @@ async fn through_server(
         form = form.part("drivers", Part::bytes(drivers).file_name("drivers.csv"));
     }
     let response = http
-        .post(&url)
+        .post(url.clone())
         .query(&query)
         .multipart(form)
         .send()

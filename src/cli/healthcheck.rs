@@ -34,6 +34,5 @@ pub async fn run(args: HealthcheckArgs) -> anyhow::Result<()> {
     if !response.status().is_success() {
         bail!("{url} answered HTTP {}", response.status());
     }
-    println!("healthy");
-    Ok(())
+    super::write_stdout("healthy\n")
 }

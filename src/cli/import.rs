@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::{DataDirArg, LogArgs, init_tracing, open_index};
+use super::{DataDirArg, LogArgs, Writer, init_tracing, open_index};
 use crate::import::{ImportReport, ListSource, import_list};
 use crate::pooltag_list::ListFormat;
 use crate::vendor::VendorDirectory;
@@ -25,7 +25,8 @@ pub struct ImportArgs {
     /// Force the list format instead of detecting it.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["pooltag", "csv", "tsv"]))]
     pub format: Option<String>,
-    /// Send the list to a running server instead of writing the local data dir.
+    /// Send the list to a running server (`http://HOST:PORT`) instead of writing the local
+    /// data dir.
     #[arg(long, env = "POOLSLEUTH_SERVER")]
     pub server: Option<String>,
     /// Admin token of that server.
@@ -60,7 +61,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         send_to_server(&http, server, token, &name, &args, format, bytes).await?
     } else {
         let vendors = Arc::new(VendorDirectory::embedded());
-        let index = open_index(&args.data.data_dir, vendors.clone()).await?;
+        let index = open_index(&args.data.data_dir, vendors.clone(), Writer::Import).await?;
         let source = ListSource {
             name,
             version: args.list_version.clone(),
@@ -70,8 +71,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || import_list(&index, &vendors, &source, &bytes))
             .await??
     };
-    print_report(&report);
-    Ok(())
+    print_report(&report)
 }
 
 /// `pooltag.txt` → `pooltag`; URLs use their last path segment.
@@ -127,7 +127,7 @@ async fn send_to_server(
     format: Option<ListFormat>,
     bytes: Vec<u8>,
 ) -> anyhow::Result<ImportReport> {
-    let url = format!("{}/api/v1/lists", server.trim_end_matches('/'));
+    let url = super::endpoint(&super::server_url(server)?, &["api", "v1", "lists"])?;
     let mut query = vec![("name", name.to_owned()), ("origin", args.list.clone())];
     if let Some(version) = &args.list_version {
         query.push(("version", version.clone()));
@@ -136,7 +136,7 @@ async fn send_to_server(
         query.push(("format", format.to_string()));
     }
     let response = http
-        .post(&url)
+        .post(url.clone())
         .query(&query)
         .bearer_auth(token)
         .body(bytes)
@@ -147,21 +147,24 @@ async fn send_to_server(
     serde_json::from_str(&body).context("the server's answer is not an import report")
 }
 
-fn print_report(report: &ImportReport) {
-    println!(
-        "source {:?} ({} format): {} imported, {} replaced, {} lines skipped",
+fn print_report(report: &ImportReport) -> anyhow::Result<()> {
+    use std::fmt::Write;
+    let mut out = format!(
+        "source {:?} ({} format): {} imported, {} replaced, {} lines skipped\n",
         report.source, report.format, report.imported, report.replaced, report.skipped
     );
     const SHOWN: usize = 20;
     for skipped in report.skipped_lines.iter().take(SHOWN) {
-        println!(
+        let _ = writeln!(
+            out,
             "  line {}: {} | {}",
             skipped.line, skipped.reason, skipped.text
         );
     }
     if report.skipped as usize > SHOWN {
-        println!("  … and {} more", report.skipped as usize - SHOWN);
+        let _ = writeln!(out, "  … and {} more", report.skipped as usize - SHOWN);
     }
+    super::write_stdout(&out)
 }
 
 #[cfg(test)]

@@ -28,7 +28,8 @@ use crate::vendor::VendorDirectory;
 #[command(
     name = "poolsleuth",
     version,
-    about = "Which driver is leaking kernel pool memory, who makes it, and what to do about it."
+    about = "Which driver is leaking kernel pool memory, who makes it, and what to do about it.",
+    long_about = "Which driver is leaking kernel pool memory, who makes it, and what to do about it.\n\npoolsleuth keeps a knowledge base of Windows pool tags (Microsoft's pooltag.txt, its starter lists, lists you import and the drivers you scan) and reads pool snapshots (poolmon, !poolused) to rank the drivers behind what grows. Start the web service with `poolsleuth serve`, or use the commands below from a terminal."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,15 +38,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the web service (browser pages and JSON API).
+    /// Run the web service: the search, analysis and upload pages and the JSON API, on the
+    /// knowledge base in the data directory.
     Serve(ServeArgs),
-    /// Import a pooltag.txt-style or CSV/TSV tag list from a file or URL.
+    /// Import a tag list (the WDK's pooltag.txt, or CSV/TSV) from a file or URL into the
+    /// knowledge base, so its tags are known.
     Import(ImportArgs),
-    /// Write one source as a CSV list in the import format (to import on another server).
+    /// Write one source of the knowledge base as a CSV list in the import format, to import
+    /// on another server.
     Export(ExportArgs),
-    /// Rank the drivers behind a pool leak from poolmon, !poolused or other snapshots.
+    /// Name the driver behind a kernel pool leak: reads poolmon, !poolused or other pool
+    /// snapshots (several hours apart for growth) and ranks the drivers, with what to do.
     Analyze(AnalyzeArgs),
-    /// Analyze driver files (.sys) for vendor, version, signer and the pool tags they use.
+    /// Find the pool tags driver files (.sys) allocate, with vendor, version and signer, and
+    /// add them to the knowledge base, for tags no list knows.
     Scan(ScanArgs),
     /// Check that a running server answers (for container health checks).
     Healthcheck(HealthcheckArgs),
@@ -74,10 +80,95 @@ pub struct LogArgs {
 
 #[derive(Debug, Args)]
 pub struct DataDirArg {
-    /// Where the knowledge base is kept (created and seeded on first start); a relative path,
-    /// such as the default, is relative to the working directory.
-    #[arg(long, env = "POOLSLEUTH_DATA_DIR", default_value = "poolsleuth-data")]
+    /// Where the knowledge base is kept; made and seeded with the starter lists when missing
+    /// (the command says so). A relative path, such as the default, is relative to the
+    /// working directory.
+    #[arg(long, env = "POOLSLEUTH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+}
+
+/// The data directory of a command that only reads.
+#[derive(Debug, Args)]
+pub struct ReadDataDirArg {
+    /// The knowledge base to read; never made by this command: without one, the starter lists
+    /// built into poolsleuth answer. A relative path, such as the default, is relative to the
+    /// working directory.
+    #[arg(long, env = "POOLSLEUTH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+pub const DEFAULT_DATA_DIR: &str = "poolsleuth-data";
+
+/// A data directory as a person reads it: a relative path says what it is relative to.
+pub fn shown_dir(data_dir: &Path) -> String {
+    if data_dir.is_relative() {
+        format!("{} (relative to the working directory)", data_dir.display())
+    } else {
+        data_dir.display().to_string()
+    }
+}
+
+/// The server a command talks to, from `--server`: `host:port` without a scheme means
+/// `http://host:port`.
+pub fn server_url(server: &str) -> anyhow::Result<reqwest::Url> {
+    let server = server.trim().trim_end_matches('/');
+    let with_scheme = if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("http://{server}")
+    };
+    let url = reqwest::Url::parse(&with_scheme).map_err(|e| {
+        anyhow::anyhow!("--server {server:?} is not a server address ({e}): give http://HOST:PORT")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        anyhow::bail!("--server {server:?} is not a server address: give http://HOST:PORT");
+    }
+    Ok(url)
+}
+
+/// `url` with `segments` added to its path (each one percent-encoded as needed).
+pub fn endpoint(server: &reqwest::Url, segments: &[&str]) -> anyhow::Result<reqwest::Url> {
+    let mut url = server.clone();
+    url.path_segments_mut()
+        .map_err(|()| anyhow::anyhow!("{server} is not a server URL"))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+/// Writes to standard output. A reader that went away (`poolsleuth export … | head -2`) wants
+/// no more of it: that ends the command quietly, with success, instead of a panic.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => Ok(other?),
+    }
+}
+
+/// What a command writing a data directory says when another process holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum Writer {
+    Serve,
+    Import,
+    Scan,
+}
+
+impl Writer {
+    fn when_locked(self) -> &'static str {
+        match self {
+            Self::Serve => {
+                "stop the other process first, or start this server on another --data-dir"
+            }
+            Self::Import => {
+                "import through the running server instead: poolsleuth import FILE --server URL --token TOKEN (or stop it first)"
+            }
+            Self::Scan => {
+                "scan into the running server instead: poolsleuth scan PATH --server URL --token TOKEN (or stop it first)"
+            }
+        }
+    }
 }
 
 /// Installs the log subscriber. Lines are written by a background thread (a request never
@@ -115,14 +206,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Opens the index of a data dir and seeds it on first use.
+/// Opens the index of a data dir and seeds it on first use, saying on stderr when it makes
+/// one; `writer` says what to do when another process holds it.
 pub async fn open_index(
     data_dir: &Path,
     vendors: Arc<VendorDirectory>,
+    writer: Writer,
 ) -> anyhow::Result<Arc<SearchIndex>> {
     let data_dir = data_dir.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Arc<SearchIndex>> {
-        let index = open_retrying_the_lock(&data_dir)?;
+        let new = !data_dir.join("index").is_dir();
+        let index = match open_retrying_the_lock(&data_dir) {
+            Err(e @ IndexError::Locked(_)) => {
+                anyhow::bail!("{e}: {}", writer.when_locked())
+            }
+            opened => opened?,
+        };
         for (source, outcome) in seed_embedded_lists(&index, &vendors)? {
             match outcome {
                 SeedOutcome::Seeded(n) => {
@@ -138,9 +237,96 @@ pub async fn open_index(
                 SeedOutcome::Unchanged => {}
             }
         }
+        if new {
+            let entries = index.entry_count()?;
+            match writer {
+                // The server says it in its log, whose lines a log shipper may read as JSON.
+                Writer::Serve => tracing::info!(
+                    data_dir = %data_dir.display(),
+                    entries,
+                    "made a new knowledge base, seeded with the starter lists"
+                ),
+                Writer::Import | Writer::Scan => eprintln!(
+                    "poolsleuth: made a new knowledge base at {} ({} entries from the starter lists built into poolsleuth); --data-dir or POOLSLEUTH_DATA_DIR chooses another",
+                    shown_dir(&data_dir),
+                    crate::http::thousands(entries)
+                ),
+            }
+        }
         Ok(Arc::new(index))
     })
     .await?
+}
+
+/// A knowledge base for a command that only reads (`analyze`, `export`): the data directory
+/// when there is one, else the starter lists built into the binary in a scratch index
+/// removed on drop. Never makes a data directory; says on stderr which one answers.
+pub struct ReadOnlyKnowledge {
+    pub index: SearchIndex,
+    /// Whether the starter lists answer, for lack of a data directory.
+    pub starter_only: bool,
+    _scratch: Option<ScratchDir>,
+}
+
+impl ReadOnlyKnowledge {
+    /// `locked`: what to do when a running server holds the data directory.
+    pub fn open(data_dir: &Path, vendors: &VendorDirectory, locked: &str) -> anyhow::Result<Self> {
+        let shown = shown_dir(data_dir);
+        if !data_dir.join("index").is_dir() {
+            let scratch = ScratchDir::new()?;
+            let index = SearchIndex::open(&scratch.0)?;
+            seed_embedded_lists(&index, vendors)?;
+            eprintln!(
+                "poolsleuth: no knowledge base at {shown}: answering from the starter lists built into poolsleuth ({} entries). To answer from a server's knowledge base, add --server URL or set POOLSLEUTH_SERVER.",
+                crate::http::thousands(index.entry_count()?)
+            );
+            return Ok(Self {
+                index,
+                starter_only: true,
+                _scratch: Some(scratch),
+            });
+        }
+        let index = match SearchIndex::open(data_dir) {
+            Err(IndexError::Locked(_)) => anyhow::bail!(
+                "the knowledge base at {shown} is held by a running poolsleuth server: {locked}"
+            ),
+            opened => opened?,
+        };
+        eprintln!(
+            "poolsleuth: answering from the knowledge base at {shown} ({} entries). To ask a server instead, add --server URL or set POOLSLEUTH_SERVER.",
+            crate::http::thousands(index.entry_count()?)
+        );
+        Ok(Self {
+            index,
+            starter_only: false,
+            _scratch: None,
+        })
+    }
+}
+
+/// A directory under the system's temporary directory, removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!(
+            "poolsleuth-scratch-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&path).map_err(|e| {
+            anyhow::anyhow!("cannot make a scratch directory {}: {e}", path.display())
+        })?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// How long opening the data directory retries its lock. A process just killed with

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{DataDirArg, LogArgs, init_tracing, open_index};
+use super::{DataDirArg, LogArgs, Writer, init_tracing, open_index};
 use crate::driver::identity::sha256_hex;
 use crate::driver::{AnalysisLimits, DriverAnalysis, analyze_hashed};
 use crate::import::{DriverBatch, DriverStoreStatus, ImportError, known_driver};
@@ -32,7 +32,7 @@ pub struct ScanArgs {
     /// Largest driver file analyzed, in bytes.
     #[arg(long, env = "POOLSLEUTH_MAX_DRIVER_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_driver_bytes: u64,
-    /// Upload to a running server instead of writing the local data dir.
+    /// Upload to a running server (`http://HOST:PORT`) instead of writing the local data dir.
     #[arg(long, env = "POOLSLEUTH_SERVER")]
     pub server: Option<String>,
     /// Admin token of that server.
@@ -103,7 +103,7 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
         }
         None => {
             let vendors = Arc::new(VendorDirectory::embedded());
-            let index = open_index(&args.data.data_dir, vendors.clone()).await?;
+            let index = open_index(&args.data.data_dir, vendors.clone(), Writer::Scan).await?;
             let limits = AnalysisLimits {
                 max_file_bytes: args.max_driver_bytes,
                 ..AnalysisLimits::default()
@@ -384,7 +384,7 @@ async fn upload_all(
         .timeout(Duration::from_secs(300))
         .user_agent(concat!("poolsleuth/", env!("CARGO_PKG_VERSION")))
         .build()?;
-    let url = format!("{}/api/v1/drivers", server.trim_end_matches('/'));
+    let url = super::endpoint(&super::server_url(server)?, &["api", "v1", "drivers"])?.to_string();
     check_token(&http, &url, token).await?;
     let sizes: Vec<u64> = files
         .iter()
@@ -582,15 +582,17 @@ fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
     } else {
         String::new()
     };
-    println!(
-        "{} drivers: {stored} analyzed and stored, {duplicates} already known{not_stored}, {} errors; {} distinct tags found",
+    let mut out = format!(
+        "{} drivers: {stored} analyzed and stored, {duplicates} already known{not_stored}, {} errors; {} distinct tags found\n",
         files.len(),
         failures.len(),
         tags.len()
     );
     for (path, message) in &failures {
-        println!("  error: {}: {message}", path.display());
+        out.push_str(&format!("  error: {}: {message}\n", path.display()));
     }
+    // A reader that went away (`| head`) ends the command quietly.
+    let _ = super::write_stdout(&out);
     failures.len()
 }
 

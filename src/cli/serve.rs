@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::{DataDirArg, LogArgs, init_tracing, open_index, shutdown_signal};
+use super::{DataDirArg, LogArgs, Writer, init_tracing, open_index, shutdown_signal};
 use crate::driver::AnalysisLimits;
 use crate::http::{AppState, ConnectionLimits, HttpConfig};
 use crate::list_refresh::FollowedList;
@@ -65,7 +65,7 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _log_writer = init_tracing(&args.log);
     let vendors = Arc::new(VendorDirectory::embedded());
-    let index = open_index(&args.data.data_dir, vendors.clone()).await?;
+    let index = open_index(&args.data.data_dir, vendors.clone(), Writer::Serve).await?;
     let stats = index.stats()?;
     if args
         .admin_token

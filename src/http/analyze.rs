@@ -28,11 +28,11 @@ use super::{
 };
 use crate::attribution::{
     Analysis, AnalyzeOptions, Answer, AttributionError, Finding, InputFile, KnowledgeCache,
-    ServerUrl, analyze, read_inputs_until, render_text,
+    analyze, read_inputs_until, render_text,
 };
 use crate::format::{GrowthRate, human_bytes};
 use crate::snapshot::SnapshotErrorKind;
-use crate::snapshot::{FORMATS_UNDERSTOOD, SnapshotFormat};
+use crate::snapshot::{FORMATS_UNDERSTOOD, POWERSHELL_DRIVER_LIST, SnapshotFormat};
 
 pub fn router(config: &HttpConfig) -> Router<AppState> {
     let limit = DefaultBodyLimit::max(config.max_snapshot_bytes);
@@ -309,7 +309,7 @@ async fn run<T: Send + 'static>(
         .transpose()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let options = AnalyzeOptions {
-        server_url: server_url(headers),
+        scan_target: super::origin::scan_target(headers),
         ..AnalyzeOptions::default()
     };
     let Upload {
@@ -377,12 +377,6 @@ fn api_error(error: AttributionError, deadline: Deadline) -> ApiError {
     }
 }
 
-/// This server's base URL as the client reached it (the Host header, when it is a plain host),
-/// for the `scan --server` hint.
-fn server_url(headers: &HeaderMap) -> Option<ServerUrl> {
-    ServerUrl::from_authority(headers.get(header::HOST)?.to_str().ok()?)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The browser page.
 // ---------------------------------------------------------------------------------------------
@@ -393,6 +387,8 @@ struct AnalyzeHtml {
     query: String,
     pasted: String,
     formats: &'static [&'static str],
+    /// The PowerShell command that writes the loaded-driver list with file versions.
+    driver_list_command: &'static str,
     error: Option<String>,
     result: Option<ResultView>,
 }
@@ -411,6 +407,7 @@ async fn form_page() -> Response {
         query: String::new(),
         pasted: String::new(),
         formats: FORMATS_UNDERSTOOD,
+        driver_list_command: POWERSHELL_DRIVER_LIST,
         error: None,
         result: None,
     }
@@ -426,6 +423,7 @@ async fn result_page(
         query: String::new(),
         pasted,
         formats: FORMATS_UNDERSTOOD,
+        driver_list_command: POWERSHELL_DRIVER_LIST,
         error,
         result,
     };
@@ -468,9 +466,10 @@ struct ResultView {
     /// What was read, shown first for a person to check.
     read: Vec<ReadView>,
     answer: AnswerView,
-    verdict: Vec<SentencePart>,
-    strength: &'static str,
     summary: String,
+    /// The ways to send the machine's drivers, shown once: in the answer when that is what
+    /// to do now, else with the unknown tags.
+    upload: Option<UploadView>,
     /// Why the suspects are listed when the answer's tag is not theirs.
     suspects_note: Option<Vec<SentencePart>>,
     suspects: Vec<SuspectView>,
@@ -530,12 +529,20 @@ impl ReadView {
     }
 }
 
+/// The ways to send the machine's drivers for scanning.
+struct UploadView {
+    powershell: Option<String>,
+    poolsleuth: String,
+}
+
 /// The answer card at the top of the result.
 struct AnswerView {
     kind: &'static str,
     headline: Vec<SentencePart>,
     driver: String,
     action: Vec<SentencePart>,
+    /// What to do now is to send the drivers: the card shows the upload's ways.
+    action_is_upload: bool,
     candidates: String,
     confidence: &'static str,
     confidence_reason: String,
@@ -561,8 +568,9 @@ fn text_parts(sentence: &str) -> Vec<SentencePart> {
 }
 
 impl AnswerView {
-    fn new(a: &Answer) -> Self {
+    fn new(a: &Answer, upload_sentence: Option<&str>) -> Self {
         Self {
+            action_is_upload: upload_sentence == Some(a.action.as_str()),
             kind: a.kind.as_str(),
             headline: text_parts(&a.headline),
             driver: match (&a.driver, &a.version) {
@@ -637,11 +645,17 @@ struct TraceView {
 
 impl ResultView {
     fn new(a: &Analysis) -> Self {
-        let owner_class = |f: &Finding| match f.owner {
-            crate::attribution::OwnerKind::ThirdParty => "bar-third-party",
-            crate::attribution::OwnerKind::Os => "bar-os",
+        // One colour per owner kind, in both charts and their legends.
+        let owner = |f: &Finding| match f.owner {
+            crate::attribution::OwnerKind::ThirdParty => "third-party",
+            crate::attribution::OwnerKind::Os => "os",
             crate::attribution::OwnerKind::Unknown
-            | crate::attribution::OwnerKind::KnownOwnerUnclear => "bar-unknown",
+            | crate::attribution::OwnerKind::KnownOwnerUnclear => "unknown",
+        };
+        let owner_class = |f: &Finding| match owner(f) {
+            "third-party" => "bar-third-party",
+            "os" => "bar-os",
+            _ => "bar-unknown",
         };
         let growth_text = |f: &Finding| {
             f.growth
@@ -669,6 +683,7 @@ impl ResultView {
                 .map(|f| charts::SeriesInput {
                     label: chart_label(f),
                     values: f.history.clone(),
+                    owner: owner(f),
                 })
                 .collect();
             // The snapshots' times when every one has a time; numbers otherwise (never a
@@ -791,6 +806,7 @@ impl ResultView {
             .collect();
         let formats: Vec<&str> = a.input.files.iter().map(|f| f.format.name()).collect();
         let several_files = a.input.files.len() > 1;
+        let upload_sentence = a.driver_upload.as_ref().map(|u| u.sentence());
         Self {
             read: a
                 .read
@@ -798,9 +814,11 @@ impl ResultView {
                 .take(10)
                 .map(|v| ReadView::new(v, several_files))
                 .collect(),
-            answer: AnswerView::new(&a.answer),
-            verdict: text_parts(&a.verdict),
-            strength: a.verdict_strength.as_str(),
+            answer: AnswerView::new(&a.answer, upload_sentence.as_deref()),
+            upload: a.driver_upload.as_ref().map(|u| UploadView {
+                powershell: u.powershell.clone(),
+                poolsleuth: u.poolsleuth.clone(),
+            }),
             suspects_note: crate::attribution::suspects_note(a)
                 .as_deref()
                 .map(text_parts),
@@ -822,10 +840,18 @@ impl ResultView {
             findings,
             groups,
             unknown,
+            // The upload's ways are shown once, as commands; sentences that name them say
+            // where.
             unknown_steps: a
                 .unknown_tags
                 .first()
-                .map(|u| u.next_steps.iter().map(|s| text_parts(s)).collect())
+                .map(|u| {
+                    u.next_steps
+                        .iter()
+                        .filter(|s| Some(s.as_str()) != upload_sentence.as_deref())
+                        .map(|s| text_parts(s))
+                        .collect()
+                })
                 .unwrap_or_default(),
             os_message: a.os_tags.as_ref().map(|o| text_parts(&o.message)),
             traces: a
@@ -840,7 +866,17 @@ impl ResultView {
                     profile: t.profile.clone(),
                 })
                 .collect(),
-            next_steps: a.next_steps.iter().map(|s| text_parts(s)).collect(),
+            next_steps: a
+                .next_steps
+                .iter()
+                .map(|s| match upload_sentence.as_deref() {
+                    Some(upload) if s.contains(upload) => text_parts(&s.replace(
+                        upload,
+                        "upload the machine's drivers for scanning (the ways are above)",
+                    )),
+                    _ => text_parts(s),
+                })
+                .collect(),
             warnings: a.input.warnings.iter().take(10).cloned().collect(),
             bars,
             lines,

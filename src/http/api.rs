@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -15,7 +15,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Admin;
 use super::openapi::{BinaryFile, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
-use crate::export::export_source;
+use crate::driver_upload::ScanTarget;
+use crate::export::{export_source, provenance_headers};
 use crate::import::{ImportReport, ListSource, import_list};
 use crate::index::{DriverReport, SearchPage, TagReport, exact_tag_query};
 use crate::knowledge::SourceInfo;
@@ -192,13 +193,17 @@ pub struct SearchAnswer {
 
 /// Runs a search within its caps and its time budget. A search over budget is abandoned:
 /// its answer is dropped when it comes (the caps keep that rare and brief).
-pub async fn run_search(state: &AppState, params: SearchParams) -> ApiResult<SearchAnswer> {
+pub async fn run_search(
+    state: &AppState,
+    params: SearchParams,
+    target: ScanTarget,
+) -> ApiResult<SearchAnswer> {
     params.check_query()?;
     let (limit, offset) = params.window()?;
     let search = state.blocking(move |index, _| {
         let page = index.search(&params.q, limit, offset)?;
         let next_steps = match exact_tag_query(&params.q) {
-            Some(tag) if page.total == 0 => next_steps(index, tag)?,
+            Some(tag) if page.total == 0 => next_steps(index, tag, &target)?,
             _ => Vec::new(),
         };
         Ok(SearchAnswer { page, next_steps })
@@ -229,9 +234,13 @@ pub async fn run_search(state: &AppState, params: SearchParams) -> ApiResult<Sea
 )]
 async fn search(
     State(state): State<AppState>,
+    headers: HeaderMap,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<SearchAnswer>> {
-    Ok(Json(run_search(&state, query_params(params)?).await?))
+    let target = super::origin::scan_target(&headers);
+    Ok(Json(
+        run_search(&state, query_params(params)?, target).await?,
+    ))
 }
 
 pub async fn driver_report(state: &AppState, name: String) -> ApiResult<DriverReport> {
@@ -410,7 +419,15 @@ async fn delete_source(
     tag = "knowledge base",
     params(("name" = String, Path, description = "The source's name", pattern = r"^[A-Za-z0-9._+@:-]{1,100}$", example = "poolsleuth-community")),
     responses(
-        (status = 200, description = "The source's entries as CSV, after one `#` comment line naming the source", body = String, content_type = "text/csv"),
+        (status = 200, description = "The source's entries as plain CSV (RFC 4180), the header on the first line; the headers say what the source is", body = String, content_type = "text/csv",
+            headers(
+                ("poolsleuth-source" = String, description = "The source's name"),
+                ("poolsleuth-source-kind" = String, description = "`default`, `list` or `driver`"),
+                ("poolsleuth-source-version" = String, description = "The list's version, when it has one (percent-encoded UTF-8)"),
+                ("poolsleuth-source-origin" = String, description = "Where the list came from, when known (percent-encoded UTF-8)"),
+                ("poolsleuth-source-imported-at" = String, description = "When the source was imported or seeded (RFC 3339)"),
+                ("poolsleuth-source-entries" = String, description = "The number of rows"),
+            )),
         (status = 400, description = "A malformed path", body = ErrorBody),
         (status = 404, description = "No source has that name", body = ErrorBody),
         (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
@@ -431,14 +448,17 @@ async fn export(
     let file_name = format!("{}.csv", exported.source.name.replace(':', "-"));
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        exported.csv,
-    ))
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
+    );
+    headers.insert(header::CONTENT_DISPOSITION, disposition);
+    for (name, value) in provenance_headers(&exported.source) {
+        headers.insert(
+            name,
+            HeaderValue::from_str(&value).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+    }
+    Ok((headers, exported.csv))
 }

@@ -73,13 +73,73 @@ pub struct SeriesInput {
     pub label: String,
     /// Bytes per snapshot, in snapshot order.
     pub values: Vec<u64>,
+    /// The owner kind it stands for (`third-party`, `os`, `unknown`): the same colour as the
+    /// tag's bar, so a colour means one thing on the page.
+    pub owner: &'static str,
 }
 
 pub struct Line {
     pub points: String,
-    /// `series-N`: the stylesheet colours the line and its legend key alike.
+    /// `line-{owner}`: the stylesheet colours the line, its markers and its legend key.
     pub class: String,
     pub label: String,
+    /// What tells lines of one colour apart: a marker shape at every point (an SVG path,
+    /// one subpath per point) and the same shape in the legend, around (0, 0).
+    pub shape: &'static str,
+    pub markers: String,
+    pub legend_marker: String,
+}
+
+/// Marker shapes, one per line in turn.
+const SHAPES: [&str; 5] = ["circle", "square", "triangle", "diamond", "cross"];
+/// A marker's half-size in chart units.
+const MARKER: f64 = 4.5;
+
+/// The SVG path of one marker centred on (x, y).
+fn marker_path(shape: &str, x: f64, y: f64) -> String {
+    let r = MARKER;
+    match shape {
+        "circle" => format!(
+            "M{:.1},{y:.1}a{r},{r} 0 1,0 {:.1},0a{r},{r} 0 1,0 {:.1},0Z",
+            x - r,
+            2.0 * r,
+            -2.0 * r
+        ),
+        "square" => format!(
+            "M{:.1},{:.1}h{:.1}v{:.1}h{:.1}Z",
+            x - r * 0.85,
+            y - r * 0.85,
+            r * 1.7,
+            r * 1.7,
+            -r * 1.7
+        ),
+        "triangle" => format!(
+            "M{x:.1},{:.1}L{:.1},{:.1}L{:.1},{:.1}Z",
+            y - r,
+            x + r,
+            y + r * 0.8,
+            x - r,
+            y + r * 0.8
+        ),
+        "diamond" => format!(
+            "M{x:.1},{:.1}L{:.1},{y:.1}L{x:.1},{:.1}L{:.1},{y:.1}Z",
+            y - r,
+            x + r,
+            y + r,
+            x - r
+        ),
+        _ => format!(
+            "M{:.1},{:.1}L{:.1},{:.1}M{:.1},{:.1}L{:.1},{:.1}",
+            x - r,
+            y - r,
+            x + r,
+            y + r,
+            x - r,
+            y + r,
+            x + r,
+            y - r
+        ),
+    }
 }
 
 /// A labelled mark on an axis.
@@ -145,16 +205,26 @@ pub fn line_chart(series: Vec<SeriesInput>, snapshot_times: Option<Vec<String>>)
     let lines = series
         .into_iter()
         .enumerate()
-        .map(|(i, s)| Line {
-            points: s
+        .map(|(i, s)| {
+            let shape = SHAPES[i % SHAPES.len()];
+            let at: Vec<(f64, f64)> = s
                 .values
                 .iter()
                 .enumerate()
-                .map(|(j, &v)| format!("{:.1},{:.1}", x_at(j), y_at(v)))
-                .collect::<Vec<_>>()
-                .join(" "),
-            class: format!("series-{i}"),
-            label: s.label,
+                .map(|(j, &v)| (x_at(j), y_at(v)))
+                .collect();
+            Line {
+                points: at
+                    .iter()
+                    .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                class: format!("line-{}", s.owner),
+                label: s.label,
+                shape,
+                markers: at.iter().map(|&(x, y)| marker_path(shape, x, y)).collect(),
+                legend_marker: marker_path(shape, 0.0, 0.0),
+            }
         })
         .collect();
     let y_ticks = axis
@@ -329,6 +399,7 @@ mod tests {
             vec![SeriesInput {
                 label: "Leak".into(),
                 values: vec![100 * mib, 105 * mib, 110 * mib],
+                owner: "third-party",
             }],
             None,
         );
@@ -359,12 +430,32 @@ mod tests {
     }
 
     #[test]
+    fn lines_take_their_owners_colour_and_a_shape_of_their_own() {
+        let series = |owner| SeriesInput {
+            label: "Tag".into(),
+            values: vec![1, 2, 3],
+            owner,
+        };
+        let chart = line_chart(
+            vec![series("os"), series("os"), series("third-party")],
+            None,
+        );
+        let classes: Vec<&str> = chart.lines.iter().map(|l| l.class.as_str()).collect();
+        assert_eq!(classes, ["line-os", "line-os", "line-third-party"]);
+        let shapes: Vec<&str> = chart.lines.iter().map(|l| l.shape).collect();
+        assert_eq!(shapes, ["circle", "square", "triangle"]);
+        // One marker per point.
+        assert_eq!(chart.lines[1].markers.matches('M').count(), 3);
+    }
+
+    #[test]
     fn time_labels_name_the_day_once_and_do_not_overlap() {
         let times: Vec<String> = (0..24).map(|h| format!("2026-11-01 {h:02}:00")).collect();
         let chart = line_chart(
             vec![SeriesInput {
                 label: "Leak".into(),
                 values: (0..24).map(|h| 1000 + h * 10).collect(),
+                owner: "third-party",
             }],
             Some(times),
         );

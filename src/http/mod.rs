@@ -13,6 +13,7 @@ mod error;
 mod health;
 mod metrics;
 mod openapi;
+mod origin;
 mod pages;
 mod views;
 

@@ -11,13 +11,16 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::ApiError;
-use super::api::{SearchParams, driver_report, query_params, run_search, tag_report};
+use super::api::{SearchParams, driver_report, query_params, run_search};
 use super::auth::{has_upload_cookie, require_token, upload_cookie};
 use super::drivers::{UploadReport, analyze_and_store, read_multipart};
 use super::views::{AnalysisView, EntryView, NextStepView, TagView, counted, thousands};
-use super::{ApiPath, AppState, PageResult};
+use super::{ApiPath, AppState, PageError, PageResult};
+use crate::driver_upload::TOKEN_PLACEHOLDER;
 use crate::knowledge::SourceKind;
 use crate::tag::PoolTag;
+use crate::unknown_tag::next_steps;
+use axum::http::StatusCode;
 
 const PAGE_SIZE: usize = 25;
 const STYLESHEET: &str = include_str!("../../assets/style.css");
@@ -73,11 +76,14 @@ struct SearchHtml {
     stats: Option<(String, String)>,
     /// No imported list: only the embedded ones (and maybe scanned drivers).
     starter_only: bool,
+    /// The import of the WDK list into this server, ready to run on its host.
+    import_command: String,
     next_steps: Vec<NextStepView>,
 }
 
 async fn search_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     params: Result<Query<SearchPageParams>, QueryRejection>,
 ) -> PageResult<SearchHtml> {
     let params = query_params(params)?;
@@ -88,6 +94,11 @@ async fn search_page(
     } else {
         None
     };
+    let target = super::origin::scan_target(&headers);
+    let import_command = format!(
+        "poolsleuth import pooltag.txt --name wdk --server {} --token {TOKEN_PLACEHOLDER}",
+        target.server().unwrap_or_default()
+    );
     let results = run_search(
         &state,
         SearchParams {
@@ -95,6 +106,7 @@ async fn search_page(
             limit: Some(PAGE_SIZE),
             offset: Some(offset),
         },
+        target,
     )
     .await?;
     let link = |page: usize| format!("/?q={}&page={page}", super::views::path_segment(&params.q));
@@ -126,6 +138,7 @@ async fn search_page(
                 counted(s.sources, "source", "sources"),
             )
         }),
+        import_command,
         next_steps,
     })
 }
@@ -139,6 +152,8 @@ struct TagHtml {
     pattern_matches: Vec<EntryView>,
     case_variants: Vec<TagView>,
     causes: Vec<CauseView>,
+    /// For a tag no source knows: the same steps as its search gives.
+    next_steps: Vec<NextStepView>,
 }
 
 /// A known cause on a tag page: who, what, the fix, and the pages that say so.
@@ -181,36 +196,50 @@ impl CauseView {
     }
 }
 
+/// A tag's page; a tag no source knows gets a 404 with the steps to find its driver.
 async fn tag_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     path: Result<ApiPath<String>, ApiError>,
-) -> PageResult<TagHtml> {
+) -> Result<(StatusCode, TagHtml), PageError> {
     // An undecodable path segment gets the HTML error page, not a bare text answer.
     let ApiPath(text) = path?;
-    let tag = PoolTag::parse(&text)?;
+    let tag = PoolTag::parse(&text).map_err(ApiError::from)?;
+    let target = super::origin::scan_target(&headers);
+    let (report, steps) = state
+        .blocking(move |index, _| {
+            let report = index.tag_report(tag)?;
+            let steps = if report.is_known() {
+                Vec::new()
+            } else {
+                next_steps(index, tag, &target)?
+            };
+            Ok((report, steps))
+        })
+        .await?;
     let book = state.index.causes().book();
     let causes: Vec<CauseView> = book.for_tag(tag).map(|c| CauseView::new(c, tag)).collect();
     // A tag no list knows can still have known causes (`amda`): the page shows them.
-    let report = match tag_report(&state, text).await {
-        Ok(report) => Some(report),
-        Err(ApiError::NotFound(_)) if !causes.is_empty() => None,
-        Err(error) => return Err(error.into()),
+    let status = if report.is_known() || !causes.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
     };
-    let views = |entries: Option<&Vec<crate::knowledge::TagEntry>>| -> Vec<EntryView> {
-        entries.into_iter().flatten().map(EntryView::new).collect()
-    };
-    Ok(TagHtml {
-        query: tag.trimmed(),
-        tag: TagView::new(tag),
-        attributions: views(report.as_ref().map(|r| &r.attributions)),
-        pattern_matches: views(report.as_ref().map(|r| &r.pattern_matches)),
+    let page = TagHtml {
+        query: report.tag.trimmed(),
+        tag: TagView::new(report.tag),
+        attributions: report.attributions.iter().map(EntryView::new).collect(),
+        pattern_matches: report.pattern_matches.iter().map(EntryView::new).collect(),
         case_variants: report
+            .case_variants
             .iter()
-            .flat_map(|r| r.case_variants.iter().copied())
+            .copied()
             .map(TagView::new)
             .collect(),
         causes,
-    })
+        next_steps: steps.iter().map(NextStepView::new).collect(),
+    };
+    Ok((status, page))
 }
 
 #[derive(Template, WebTemplate)]
@@ -491,7 +520,7 @@ async fn upload_submit(
                 error: None,
                 remembered: true,
             };
-            match upload_cookie(&state, behind_https(&headers)) {
+            match upload_cookie(&state, super::origin::behind_https(&headers)) {
                 Some(cookie) => ([(header::SET_COOKIE, cookie)], page).into_response(),
                 None => page.into_response(),
             }
@@ -514,16 +543,4 @@ async fn upload_submit(
             (status, page).into_response()
         }
     }
-}
-
-/// The browser reached the server over https through a proxy that says so.
-fn behind_https(headers: &HeaderMap) -> bool {
-    let says_https = |name: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.to_ascii_lowercase().contains("https"))
-    };
-    says_https("x-forwarded-proto") || says_https("forwarded")
 }

@@ -136,12 +136,15 @@ impl EntryView {
     }
 }
 
-/// One step to try about an unknown tag, for the search page.
+/// One step to try about an unknown tag, for the search page and the tag's page.
 #[derive(Debug, Clone)]
 pub struct NextStepView {
     pub text: String,
-    /// Commands to run in order (the scan; the WPR start and stop, then the xperf pair).
-    pub commands: Vec<String>,
+    /// The step sends the drivers: link the Upload drivers page.
+    pub upload_page: bool,
+    /// Commands to run, each group with what it is for (the PowerShell upload, the scan on
+    /// the poolsleuth host; the WPR start and stop, then the xperf pair).
+    pub commands: Vec<CommandsView>,
     /// The WPR profile to save first, when the step is a pool trace.
     pub profile_file: String,
     pub profile: String,
@@ -149,18 +152,43 @@ pub struct NextStepView {
     pub tag: Option<TagView>,
 }
 
+/// Commands to run together, after a few words on where.
+#[derive(Debug, Clone)]
+pub struct CommandsView {
+    pub intro: String,
+    pub lines: Vec<String>,
+}
+
 impl NextStepView {
     pub fn new(step: &NextStep) -> Self {
         let plain = |text: &String| Self {
             text: text.clone(),
+            upload_page: false,
             commands: Vec::new(),
             profile_file: String::new(),
             profile: String::new(),
             tag: None,
         };
+        let block = |intro: &str, lines: &[String]| CommandsView {
+            intro: intro.to_owned(),
+            lines: lines.to_vec(),
+        };
         match step {
-            NextStep::ScanDrivers { text, command } => Self {
-                commands: vec![command.clone()],
+            NextStep::ScanDrivers {
+                text,
+                command,
+                powershell,
+                page,
+            } => Self {
+                upload_page: page.is_some(),
+                commands: powershell
+                    .iter()
+                    .map(|ps| block("On the Windows machine, in PowerShell:", std::slice::from_ref(ps)))
+                    .chain([block(
+                        "Or on the poolsleuth host, with the drivers folder copied there as drivers:",
+                        std::slice::from_ref(command),
+                    )])
+                    .collect(),
                 ..plain(text)
             },
             NextStep::PoolTrace { text, trace: None } => plain(text),
@@ -168,12 +196,10 @@ impl NextStepView {
                 text,
                 trace: Some(trace),
             } => Self {
-                commands: trace
-                    .wpr_commands
-                    .iter()
-                    .chain(&trace.xperf_commands)
-                    .cloned()
-                    .collect(),
+                commands: vec![
+                    block("In an elevated prompt, with WPR:", &trace.wpr_commands),
+                    block("Or with xperf:", &trace.xperf_commands),
+                ],
                 profile_file: trace.profile_file.clone(),
                 profile: trace.profile.clone(),
                 ..plain(text)

@@ -38,9 +38,10 @@ pub async fn spawn_app(data_dir: &Path, admin_token: Option<&str>) -> TestApp {
 
 pub async fn spawn_app_with(data_dir: &Path, config: HttpConfig) -> TestApp {
     let vendors = Arc::new(VendorDirectory::embedded());
-    let index = poolsleuth::cli::open_index(data_dir, vendors.clone())
-        .await
-        .expect("open index");
+    let index =
+        poolsleuth::cli::open_index(data_dir, vendors.clone(), poolsleuth::cli::Writer::Serve)
+            .await
+            .expect("open index");
     let state = AppState::new(index, vendors, config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -502,7 +502,19 @@ impl<'a> Analyzer<'a> {
             VerdictStrength::Weak if n < 2 => {
                 "one snapshot shows size, not growth: a second one hours later firms it up".into()
             }
-            VerdictStrength::Weak => format!("nothing grows steadily across the {n} snapshots"),
+            VerdictStrength::Weak => match f.work.first() {
+                Some(top)
+                    if top.score < super::super::rank::LEAK_EVIDENCE_SCORE
+                        && top.growth.as_ref().is_some_and(|g| g.delta_bytes > 0) =>
+                {
+                    format!(
+                        "`{}` grows by too little to count as a leak (score {:.3}: its growth is under 1% of what is normal for it)",
+                        top.tag.trimmed(),
+                        top.score
+                    )
+                }
+                _ => format!("nothing grows steadily across the {n} snapshots"),
+            },
             VerdictStrength::Moderate => {
                 "it grows, but over few snapshots or without code-level evidence for the driver"
                     .into()

@@ -48,7 +48,7 @@ pub(super) fn guidance(
         return Guidance {
             kind: GuidanceKind::OsComponent,
             text: format!(
-                "OS component ({driver}): look for a filter driver above it; a pool trace narrowed to its tags names the allocating driver"
+                "part of Windows ({driver}): Windows itself rarely leaks; usually another driver that passes requests through it (antivirus, backup, encryption or storage software) holds the memory. A pool trace of its tags names the driver that allocates it"
             ),
         };
     }

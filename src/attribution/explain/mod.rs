@@ -15,18 +15,15 @@ use super::Analyzer;
 use super::candidates::{Cand, Detail, owner_of};
 use super::kb::DriverFacts;
 use super::model::{
-    Analysis, Answer, AnswerKind, Candidate, Evidence, Finding, InputInfo, MachineTotals,
-    NormalSource, OsTagAdvice, OwnerKind, Suspect, TagGroup, UnknownTag, VerdictStrength,
-    VersionSource,
+    Analysis, Answer, AnswerKind, Candidate, DriverUpload, Evidence, Finding, InputInfo,
+    MachineTotals, NormalSource, OsTagAdvice, OwnerKind, Suspect, TagGroup, UnknownTag,
+    VerdictStrength, VersionSource,
 };
 use super::rank::{DriverRanking, Work, normal_bytes};
 use super::series::{GrowingTogether, Lockstep, SeriesTable, pool_total, round};
 use crate::format::human_bytes;
 use crate::snapshot::{LoadedDriver, POWERSHELL_DRIVER_LIST, SnapshotFormat};
 use crate::tag::PoolTag;
-
-/// Where `poolsleuth scan --server` points when the server's own address is not known.
-const PLACEHOLDER_SERVER: &str = "http://POOLSLEUTH-SERVER:8080";
 
 impl<'a> Analyzer<'a> {
     /// The groups of tags growing together, in words.
@@ -264,16 +261,14 @@ impl<'a> Analyzer<'a> {
         })
     }
 
-    /// `poolsleuth scan` of the machine's drivers, sent to this server.
+    /// The ways to send the machine's drivers to where the next analysis reads them.
+    pub(super) fn driver_upload(&self) -> DriverUpload {
+        DriverUpload::new(&self.options.scan_target)
+    }
+
+    /// The scan of the machine's drivers, as one step: every way, every argument.
     pub(super) fn scan_step(&self) -> String {
-        let server = self
-            .options
-            .server_url
-            .as_ref()
-            .map_or(PLACEHOLDER_SERVER, |s| s.as_str());
-        format!(
-            "upload the machine's drivers for scanning: poolsleuth scan C:\\Windows\\System32\\drivers --server {server}"
-        )
+        self.driver_upload().sentence()
     }
 
     /// The driver a Windows-owned tag belongs to (`Windows` when no OS candidate names one).
@@ -294,13 +289,13 @@ impl<'a> Analyzer<'a> {
                 let tag = w.tag.trimmed();
                 let mut steps: Vec<String> = self.reversed_hint(w.tag).into_iter().collect();
                 steps.push(self.scan_step());
-                if w.tag.is_printable() && !tag.contains(['"', ' ']) {
+                if w.tag.is_printable() && !tag.contains(['"', ' ', '`']) {
                     steps.push(format!(
-                        "or search them on the machine: findstr /m /l /c:\"{tag}\" C:\\Windows\\System32\\drivers\\*.sys (misses tags not stored as text)"
+                        "search the drivers' files for the tag on the machine (this misses tags not stored as text): `findstr /m /l /c:\"{tag}\" C:\\Windows\\System32\\drivers\\*.sys`"
                     ));
                 }
                 if self.input.drivers.is_none() {
-                    steps.push("send the driver list (the PowerShell list with file versions that README gives, or driverquery /v /fo csv) to match KMDF default tags (the first four letters of a service name)".into());
+                    steps.push("send the loaded-driver list (the PowerShell command under next steps, or `driverquery /v /fo csv`) to match KMDF default tags (the first four letters of a service name)".into());
                 }
                 UnknownTag {
                     tag: w.tag,
@@ -496,7 +491,9 @@ impl<'a> Analyzer<'a> {
             VerdictStrength::Weak if n < 2 => {
                 " Verdict weak: one snapshot shows size, not growth; analyze a second snapshot taken a few hours later to firm it up."
             }
-            VerdictStrength::Weak => " Verdict weak: nothing grows across the snapshots.",
+            VerdictStrength::Weak => {
+                " Verdict weak: nothing grows across the snapshots by enough to count as a leak."
+            }
             VerdictStrength::Moderate => {
                 " Verdict moderate: more snapshots over a longer time would firm it up."
             }
@@ -525,7 +522,7 @@ impl<'a> Analyzer<'a> {
         }
         if self.input.drivers.is_none() {
             steps.push(format!(
-                "Add the loaded-driver list with file versions (PowerShell, as the `drivers` part) so candidates are narrowed to loaded drivers, KMDF default tags are matched and the version on the machine is known: {POWERSHELL_DRIVER_LIST} (`driverquery /v /fo csv` works too, without versions)."
+                "Add the loaded-driver list with file versions (PowerShell, as the `drivers` part) so candidates are narrowed to loaded drivers, KMDF default tags are matched and the version on the machine is known: `{POWERSHELL_DRIVER_LIST}` (`driverquery /v /fo csv` works too, without versions)."
             ));
         }
         if let Some(os) = os {

@@ -206,6 +206,53 @@ fn header(columns: &[Column]) -> String {
     row(columns, &cells)
 }
 
+/// A sentence that gives the ways to upload the drivers, with them replaced by where the
+/// report lists them: a command wrapped inside a sentence does not copy well.
+fn upload_referred(a: &Analysis, text: &str) -> String {
+    match &a.driver_upload {
+        Some(upload) => text.replace(
+            &upload.sentence(),
+            "upload the machine's drivers for scanning (the ways are under UPLOAD DRIVERS)",
+        ),
+        None => text.to_owned(),
+    }
+}
+
+/// The ways to send the machine's drivers, each command on lines of its own.
+fn render_upload(out: &mut String, a: &Analysis) {
+    let Some(upload) = &a.driver_upload else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "UPLOAD DRIVERS (their code shows which driver allocates a tag no list knows)"
+    );
+    if let Some(page) = &upload.page {
+        out.push_str(&wrap(&format!("In a browser: {page}"), "  ", "    "));
+    }
+    if let Some(powershell) = &upload.powershell {
+        out.push_str(&wrap(
+            &format!(
+                "On the Windows machine, in PowerShell, with the admin token in place of {}:",
+                crate::driver_upload::TOKEN_PLACEHOLDER
+            ),
+            "  ",
+            "  ",
+        ));
+        out.push_str(&wrap(powershell, "    ", "        "));
+    }
+    out.push_str(&wrap(
+        &format!(
+            "On the poolsleuth host, with {} copied there as drivers:",
+            crate::driver_upload::WINDOWS_DRIVERS
+        ),
+        "  ",
+        "  ",
+    ));
+    out.push_str(&wrap(&upload.poolsleuth, "    ", "        "));
+    out.push('\n');
+}
+
 /// The answer, first.
 fn render_answer(out: &mut String, a: &Analysis) {
     const LABEL: &str = "              ";
@@ -216,7 +263,11 @@ fn render_answer(out: &mut String, a: &Analysis) {
         let line = format!("{} {version}", clean(driver));
         out.push_str(&wrap(&line, "  Driver:     ", LABEL));
     }
-    out.push_str(&wrap(&clean(&answer.action), "  Do now:     ", LABEL));
+    out.push_str(&wrap(
+        &clean(&upload_referred(a, &answer.action)),
+        "  Do now:     ",
+        LABEL,
+    ));
     if !answer.candidates.is_empty() {
         out.push_str(&wrap(
             &clean(&answer.candidates.join(", ")),
@@ -325,6 +376,7 @@ pub fn render_text(a: &Analysis) -> String {
     let mut out = String::new();
     render_read(&mut out, a);
     render_answer(&mut out, a);
+    render_upload(&mut out, a);
     let formats: Vec<&str> = a.input.files.iter().map(|f| f.format.name()).collect();
     let span = a
         .input
@@ -451,7 +503,7 @@ pub fn render_text(a: &Analysis) -> String {
         }
         if let Some(u) = a.unknown_tags.first() {
             for step in &u.next_steps {
-                out.push_str(&wrap(&clean(step), "  - ", "    "));
+                out.push_str(&wrap(&clean(&upload_referred(a, step)), "  - ", "    "));
             }
         }
     }
@@ -460,7 +512,7 @@ pub fn render_text(a: &Analysis) -> String {
     for (i, step) in a.next_steps.iter().enumerate() {
         let number = format!("  {}. ", i + 1);
         let indent = " ".repeat(number.len());
-        out.push_str(&wrap(&clean(step), &number, &indent));
+        out.push_str(&wrap(&clean(&upload_referred(a, step)), &number, &indent));
     }
     if !a.input.warnings.is_empty() {
         let _ = writeln!(out, "\nINPUT WARNINGS");
