@@ -189,38 +189,112 @@ fn totals(t: &PoolTotals, snap: &Snapshot, state: ReadState) -> Vec<ReadValue> {
     out
 }
 
-/// Fills each reference's file name and line text: one pass over each file that stops at the
-/// last line wanted, comparing each line with the next one wanted in order.
+/// Fills each reference's file name and line text: one forward pass over each file that stops
+/// at the last line wanted.
 pub(super) fn attach_lines<'s>(
     input: &AnalysisInput,
     refs: impl Iterator<Item = &'s mut SourceRef>,
 ) {
     let mut refs: Vec<&mut SourceRef> = refs.collect();
     refs.sort_unstable_by_key(|r| (r.file, r.line));
-    let mut next = 0;
-    while next < refs.len() {
-        let file = refs[next].file;
-        let end = next + refs[next..].iter().take_while(|r| r.file == file).count();
+    for same_file in refs.chunk_by_mut(|a, b| a.file == b.file) {
+        let file = same_file[0].file;
         let name = input.files.get(file).and_then(|f| f.name.clone());
-        let text = input.sources.get(file).map_or("", String::as_str);
-        let bytes = text.as_bytes();
-        let (mut start, mut line) = (0, 1u32);
-        let mut at = next;
-        while at < end && start <= text.len() {
-            let stop =
-                memchr::memchr2(b'\n', b'\r', &bytes[start..]).map_or(text.len(), |i| start + i);
-            while at < end && refs[at].line == line {
-                refs[at].text = excerpt(&text[start..stop]);
-                at += 1;
+        let mut lines = LineSeeker::new(input.sources.get(file).map_or("", String::as_str));
+        for r in same_file {
+            if let Some(line) = lines.seek(r.line) {
+                r.text = excerpt(line);
             }
-            let crlf = bytes.get(stop) == Some(&b'\r') && bytes.get(stop + 1) == Some(&b'\n');
-            start = stop + if crlf { 2 } else { 1 };
-            line += 1;
-        }
-        for r in &mut refs[next..end] {
             r.file_name.clone_from(&name);
         }
-        next = end;
+    }
+}
+
+/// Bytes of text whose line breaks are counted at once when seeking past them.
+const SEEK_BLOCK: usize = 256;
+
+/// Finds lines by number, moving forward only. Lines end at `\n`, `\r\n` or a lone `\r`, as the
+/// readers count them. Where no `\r` stands alone (nearly every paste), whole blocks of text
+/// are skipped by counting their `\n` bytes at once, instead of finding each line's end: a
+/// 3,000-row table holds a few dozen lines worth showing.
+struct LineSeeker<'t> {
+    text: &'t str,
+    /// Start of line `line`.
+    start: usize,
+    line: u32,
+    newline_only: bool,
+}
+
+impl<'t> LineSeeker<'t> {
+    fn new(text: &'t str) -> Self {
+        let bytes = text.as_bytes();
+        let returns = memchr::memchr_iter(b'\r', bytes).count();
+        let newline_only =
+            returns == 0 || returns == memchr::memmem::find_iter(bytes, b"\r\n").count();
+        Self {
+            text,
+            start: 0,
+            line: 1,
+            newline_only,
+        }
+    }
+
+    /// The text of 1-based line `target` (without its line break), if the text has it and the
+    /// seeker has not passed it.
+    fn seek(&mut self, target: u32) -> Option<&'t str> {
+        let bytes = self.text.as_bytes();
+        if target < self.line {
+            return None;
+        }
+        while self.line < target {
+            if self.start > bytes.len() {
+                return None;
+            }
+            let need = (target - self.line) as usize;
+            let block_end = (self.start + SEEK_BLOCK).min(bytes.len());
+            if self.newline_only && block_end < bytes.len() {
+                let breaks = memchr::memchr_iter(b'\n', &bytes[self.start..block_end]).count();
+                if breaks < need {
+                    self.line += breaks as u32;
+                    self.start = block_end;
+                    continue;
+                }
+            }
+            self.start = self.line_end(self.start).1;
+            self.line += 1;
+        }
+        if self.start > bytes.len() {
+            return None;
+        }
+        let (end, _) = self.line_end(self.start);
+        // The text is valid UTF-8 and line breaks are ASCII: both ends are char boundaries.
+        Some(&self.text[self.start..end])
+    }
+
+    /// Where the line starting at `start` ends, and where the next one starts (one past the
+    /// text's end after the last line).
+    fn line_end(&self, start: usize) -> (usize, usize) {
+        let bytes = self.text.as_bytes();
+        let found = if self.newline_only {
+            memchr::memchr(b'\n', &bytes[start..])
+        } else {
+            memchr::memchr2(b'\n', b'\r', &bytes[start..])
+        };
+        match found {
+            None => (bytes.len(), bytes.len() + 1),
+            Some(i) => {
+                let end = start + i;
+                let crlf = bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n');
+                // A CRLF line found by its `\n` keeps no `\r`.
+                let shown_end =
+                    if !crlf && end > start && bytes[end] == b'\n' && bytes[end - 1] == b'\r' {
+                        end - 1
+                    } else {
+                        end
+                    };
+                (shown_end, end + if crlf { 2 } else { 1 })
+            }
+        }
     }
 }
 
@@ -243,6 +317,62 @@ mod tests {
     use super::*;
     use crate::tag::PoolTag;
     use proptest::prelude::*;
+
+    /// Lines as the readers count them: ended by `\n`, `\r\n` or a lone `\r`.
+    fn reference_lines(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => {
+                    out.push(&text[start..i]);
+                    start = i + 1;
+                }
+                b'\r' => {
+                    out.push(&text[start..i]);
+                    if bytes.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    }
+                    start = i + 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        out.push(&text[start..]);
+        out
+    }
+
+    proptest! {
+        /// Seeking lines in order finds what splitting the whole text finds, with and without
+        /// lone carriage returns, and across the blocks it skips.
+        #[test]
+        fn seeking_lines_finds_each_line(
+            pieces in prop::collection::vec(
+                prop::sample::select(vec!["a", "bc", "é", "\n", "\r\n", "\r", "  x  ", "0123456789abcdef"]),
+                0..1500,
+            ),
+            lone_returns in any::<bool>(),
+            picks in prop::collection::vec(1u32..700, 0..60),
+        ) {
+            // Most pastes have no lone `\r`: the seeker then skips whole blocks.
+            let text: String = pieces
+                .iter()
+                .map(|p| if *p == "\r" && !lone_returns { "\n" } else { p })
+                .collect();
+            let lines = reference_lines(&text);
+            let mut wanted = picks;
+            wanted.sort_unstable();
+            let mut seeker = LineSeeker::new(&text);
+            for line in wanted {
+                let expected = lines.get(line as usize - 1).map(|l| l.trim_end_matches('\r'));
+                let found = seeker.seek(line).map(|l| l.trim_end_matches('\r'));
+                prop_assert_eq!(found, expected, "line {}", line);
+            }
+        }
+    }
 
     proptest! {
         /// The one-pass selection gives what a full sort would: sizes before counts, largest
