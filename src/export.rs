@@ -117,6 +117,7 @@ mod tests {
             provenance: Provenance {
                 source_url: Some("https://example.com/a.c#L1".into()),
                 source_note: Some("'Xyzw' reversed".into()),
+                uploaded_as: None,
             },
         }
     }
@@ -141,6 +142,7 @@ mod tests {
             kind: SourceKind::List,
             version: Some("v1\nforged".into()),
             origin: None,
+            driver_name: None,
             imported_at: String::new(),
             entries: entries.len() as u64,
             driver: None,

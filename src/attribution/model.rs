@@ -105,8 +105,12 @@ pub struct Answer {
     pub pool: Option<PoolKind>,
     pub driver: Option<String>,
     pub vendor: Option<String>,
-    /// The version on the machine (driver list), else the newest the knowledge base knows.
+    /// The version on the machine (its driver list), else the scanned version whose code
+    /// allocates the tag (when another scanned version does not), else the only version the
+    /// knowledge base knows; never merely the newest known.
     pub version: Option<String>,
+    /// Every version of the driver the knowledge base knows, oldest first.
+    pub known_versions: Vec<String>,
     /// Drivers worth checking next (KMDF-shaped names, drivers named by the snapshot, loaded
     /// filter drivers, owners of tags that move in lockstep).
     pub candidates: Vec<String>,
@@ -361,8 +365,6 @@ pub enum NormalSource {
 pub enum VersionSource {
     /// The machine's own driver list: the version it runs.
     DriverList,
-    /// The only version the knowledge base knows: not necessarily the one it runs.
-    KnowledgeBase,
 }
 
 /// Where a candidate that is not a knowledge-base row came from; its `source` in the JSON.
@@ -482,9 +484,15 @@ pub struct Suspect {
     pub loaded: Option<bool>,
     pub service_name: Option<String>,
     pub path: Option<String>,
+    /// The version on the machine, from its driver list (none without one, or when the driver
+    /// is not in it).
     pub version_seen: Option<String>,
     pub version_source: Option<VersionSource>,
     pub newest_known_version: Option<String>,
+    /// Every version the knowledge base knows (scanned files and list rows), oldest first.
+    pub known_versions: Vec<String>,
+    /// The names the driver's files were uploaded under, where they are not its own name.
+    pub uploaded_as: Vec<String>,
     pub sha256: Option<String>,
     pub best_evidence: EvidenceKind,
     pub guidance: Guidance,

@@ -563,6 +563,10 @@ impl AnswerView {
             headline: text_parts(&a.headline),
             driver: match (&a.driver, &a.version) {
                 (Some(d), Some(v)) => format!("{d} {v}"),
+                (Some(d), None) if !a.known_versions.is_empty() => format!(
+                    "{d} (version on this machine unknown; versions known: {})",
+                    a.known_versions.join(", ")
+                ),
                 (Some(d), None) => d.clone(),
                 _ => String::new(),
             },
@@ -586,7 +590,9 @@ struct SuspectView {
     os: bool,
     loaded: &'static str,
     version_seen: String,
-    newest: String,
+    known_versions: String,
+    /// The names its files were uploaded under, where they are not its own.
+    uploaded_as: String,
     guidance_kind: &'static str,
     guidance: Vec<SentencePart>,
     evidence: Vec<EvidenceView>,
@@ -702,7 +708,8 @@ impl ResultView {
                     None => "",
                 },
                 version_seen: s.version_seen.clone().unwrap_or_default(),
-                newest: s.newest_known_version.clone().unwrap_or_default(),
+                known_versions: s.known_versions.join(", "),
+                uploaded_as: s.uploaded_as.join(", "),
                 guidance_kind: match s.guidance.kind {
                     crate::attribution::GuidanceKind::Update => "update",
                     crate::attribution::GuidanceKind::NewestKnown => "newest-known",

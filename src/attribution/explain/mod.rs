@@ -21,8 +21,9 @@ use super::model::{
 use super::rank::{DriverRanking, Work, normal_bytes};
 use super::series::{GrowingTogether, Lockstep, SeriesTable, pool_total, round};
 use crate::format::human_bytes;
-use crate::snapshot::{LoadedDriver, POWERSHELL_DRIVER_LIST, SnapshotFormat};
+use crate::snapshot::{POWERSHELL_DRIVER_LIST, SnapshotFormat};
 use crate::tag::PoolTag;
+use crate::version::Version;
 
 /// Where `poolsleuth scan --server` points when the server's own address is not known.
 const PLACEHOLDER_SERVER: &str = "http://POOLSLEUTH-SERVER:8080";
@@ -106,7 +107,7 @@ impl<'a> Analyzer<'a> {
             let best = items[0].1;
             let os = items.iter().all(|(_, c, _)| c.os);
             let facts = self.kb.driver(driver);
-            let loaded_driver = self.loaded.by_file.get(driver).copied();
+            let loaded_driver = self.loaded_driver(driver, facts);
             let vendor_raw = items
                 .iter()
                 .find_map(|(_, c, _)| c.entry.and_then(|e| e.vendor.as_deref()))
@@ -118,20 +119,27 @@ impl<'a> Analyzer<'a> {
                 .as_deref()
                 .and_then(|v| self.vendors.lookup(v))
                 .and_then(|v| v.support_url.clone());
-            let (version_seen, version_source) = version_seen(loaded_driver, facts);
-            let newest = facts.and_then(|f| f.newest_version()).map(str::to_owned);
-            let sha256 = items
-                .iter()
-                .find_map(|(_, c, _)| c.entry.and_then(|e| e.sha256.clone()))
+            // Only the machine's own driver list says which version runs there.
+            let on_machine = loaded_driver.and_then(|d| d.version.clone());
+            let known: &[Version] = facts.map_or(&[], |f| f.versions.as_slice());
+            // The file the machine runs, when it was scanned; else the file the evidence is from.
+            let sha256 = facts
+                .and_then(|f| {
+                    f.hashes
+                        .iter()
+                        .find(|(v, _)| {
+                            v.as_ref()
+                                .zip(on_machine.as_ref())
+                                .is_some_and(|(v, m)| v.same_version(m))
+                        })
+                        .map(|(_, s)| s.clone())
+                })
                 .or_else(|| {
-                    facts.and_then(|f| {
-                        f.hashes
-                            .iter()
-                            .find(|(v, _)| v.is_some() && *v == version_seen)
-                            .or(f.hashes.first())
-                            .map(|(_, s)| s.clone())
-                    })
-                });
+                    items
+                        .iter()
+                        .find_map(|(_, c, _)| c.entry.and_then(|e| e.sha256.clone()))
+                })
+                .or_else(|| facts.and_then(|f| f.hashes.first().map(|(_, s)| s.clone())));
             let product = items
                 .iter()
                 .find_map(|(_, c, _)| c.entry.and_then(|e| e.product.clone()))
@@ -140,9 +148,8 @@ impl<'a> Analyzer<'a> {
                 driver,
                 os,
                 best.kind,
-                version_seen.as_deref(),
-                version_source,
-                newest.as_deref(),
+                on_machine.as_ref(),
+                known,
                 vendor.as_deref(),
                 support_url.as_deref(),
             );
@@ -152,8 +159,7 @@ impl<'a> Analyzer<'a> {
                 && let Some(g) = guidance::fixed_version_guidance(
                     leaking,
                     &fix,
-                    version_seen.as_deref(),
-                    version_source,
+                    on_machine.as_ref(),
                     vendor.as_deref(),
                     support_url.as_deref(),
                 )
@@ -201,9 +207,11 @@ impl<'a> Analyzer<'a> {
                 loaded: best.loaded,
                 service_name: loaded_driver.and_then(|d| d.service_name.clone()),
                 path: loaded_driver.and_then(|d| d.path.clone()),
-                version_seen,
-                version_source,
-                newest_known_version: newest,
+                version_source: on_machine.as_ref().map(|_| VersionSource::DriverList),
+                version_seen: on_machine.map(|v| v.to_string()),
+                newest_known_version: known.last().map(Version::to_string),
+                known_versions: known.iter().map(Version::to_string).collect(),
+                uploaded_as: facts.map_or_else(Vec::new, |f| f.uploaded_as.clone()),
                 sha256,
                 best_evidence: best.kind,
                 guidance,
@@ -238,29 +246,30 @@ impl<'a> Analyzer<'a> {
         tag: PoolTag,
         facts: Option<&DriverFacts>,
     ) -> Option<guidance::FixedVersion> {
-        let scanned: Vec<&str> = facts?
+        let allocating = self.allocating_versions(driver, tag);
+        let last_allocating = allocating.last()?;
+        let fixed = facts?
             .hashes
             .iter()
-            .filter_map(|(v, _)| v.as_deref())
-            .collect();
-        let mut allocating: Vec<String> = self
-            .kb
-            .attributions(tag)
-            .iter()
-            .filter(|e| e.sha256.is_some() && e.owner.driver.as_deref() == Some(driver))
-            .filter_map(|e| e.version.clone())
-            .collect();
-        allocating.sort_by(|a, b| crate::index::compare_versions(a, b));
-        allocating.dedup();
-        let last_allocating = allocating.last()?;
-        let fixed = scanned
-            .iter()
-            .filter(|v| crate::index::compare_versions(v, last_allocating).is_gt())
-            .max_by(|a, b| crate::index::compare_versions(a, b))?;
+            .filter_map(|(v, _)| v.as_ref())
+            .filter(|v| v.newer_than(last_allocating))
+            .max()?;
         Some(guidance::FixedVersion {
-            version: (*fixed).to_owned(),
+            version: fixed.clone(),
             allocating,
         })
+    }
+
+    /// The scanned versions of `driver` whose code allocates `tag`, oldest first, each once.
+    pub(super) fn allocating_versions(&self, driver: &str, tag: PoolTag) -> Vec<Version> {
+        Version::sorted_distinct(
+            self.kb
+                .attributions(tag)
+                .iter()
+                .filter(|e| e.sha256.is_some() && e.owner.driver.as_deref() == Some(driver))
+                .filter_map(|e| e.version.as_deref().and_then(Version::parse))
+                .collect(),
+        )
     }
 
     /// `poolsleuth scan` of the machine's drivers, sent to this server.
@@ -664,22 +673,6 @@ impl<'a> Analyzer<'a> {
             },
             source: None,
         }
-    }
-}
-
-/// The version the machine runs: from the driver list, else the knowledge base's only one.
-fn version_seen(
-    loaded: Option<&LoadedDriver>,
-    facts: Option<&DriverFacts>,
-) -> (Option<String>, Option<VersionSource>) {
-    match loaded.and_then(|d| d.version.clone()) {
-        Some(v) => (Some(v), Some(VersionSource::DriverList)),
-        // Without a driver list, a version from the knowledge base only counts as "seen" when
-        // it is the only one known.
-        None => match facts.map(|f| f.versions.as_slice()) {
-            Some([only]) => (Some(only.clone()), Some(VersionSource::KnowledgeBase)),
-            _ => (None, None),
-        },
     }
 }
 
