@@ -366,6 +366,13 @@ fn api_error(error: AttributionError, deadline: Deadline) -> ApiError {
             "the request holds no snapshot (empty body): send a pool snapshot as the body, or as multipart parts; formats understood: {}",
             FORMATS_UNDERSTOOD.join(", ")
         )),
+        AttributionError::Snapshot {
+            error: ref snapshot,
+            ..
+        } if let SnapshotErrorKind::NotASnapshot(input) = snapshot.kind => ApiError::NotASnapshot {
+            input,
+            message: error.to_string(),
+        },
         AttributionError::Snapshot { .. } | AttributionError::DriverList(_) => {
             ApiError::Unprocessable(error.to_string())
         }
@@ -390,7 +397,33 @@ struct AnalyzeHtml {
     pasted: String,
     formats: &'static [&'static str],
     error: Option<String>,
+    /// Where what was sent goes instead, when it is no snapshot.
+    error_link: Option<ErrorLink>,
     result: Option<ResultView>,
+}
+
+/// A link beside an error: the place for what was sent instead.
+struct ErrorLink {
+    href: &'static str,
+    text: &'static str,
+}
+
+impl ErrorLink {
+    fn for_error(error: &ApiError) -> Option<Self> {
+        use crate::snapshot::NotASnapshot;
+        let ApiError::NotASnapshot { input, .. } = error else {
+            return None;
+        };
+        let (href, text) = match input {
+            NotASnapshot::TagList => ("/sources#import", "How to import a tag list"),
+            NotASnapshot::DriverFile => ("/upload", "Upload drivers"),
+            NotASnapshot::DriverList => ("#driver-list", "The driver list field, below"),
+            NotASnapshot::KmdfLog | NotASnapshot::DebuggerSession | NotASnapshot::OtherFile => {
+                return None;
+            }
+        };
+        Some(Self { href, text })
+    }
 }
 
 impl AnalyzeHtml {
@@ -408,6 +441,7 @@ async fn form_page() -> Response {
         pasted: String::new(),
         formats: FORMATS_UNDERSTOOD,
         error: None,
+        error_link: None,
         result: None,
     }
     .respond(StatusCode::OK)
@@ -418,18 +452,19 @@ async fn result_page(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let page = |pasted: String, error: Option<String>, result: Option<ResultView>| AnalyzeHtml {
+    let page = |pasted: String, error: Option<&ApiError>, result: Option<ResultView>| AnalyzeHtml {
         query: String::new(),
         pasted,
         formats: FORMATS_UNDERSTOOD,
-        error,
+        error: error.map(ApiError::public_message),
+        error_link: error.and_then(ErrorLink::for_error),
         result,
     };
     let deadline = Deadline::for_request(&state.config);
     let upload = match read_upload(&state, request).await {
         Ok(upload) => upload,
         Err(e) => {
-            return page(String::new(), Some(e.public_message()), None).respond(e.status());
+            return page(String::new(), Some(&e), None).respond(e.status());
         }
     };
     let pasted = upload.pasted.clone();
@@ -439,8 +474,8 @@ async fn result_page(
         .all(|f| f.bytes.iter().all(u8::is_ascii_whitespace))
     {
         // The API's answer speaks of bodies and parts; the page speaks of its own form.
-        let message = "Nothing to analyze yet: paste a snapshot into the box, or choose snapshot files, then press Analyze.";
-        return page(pasted, Some(message.into()), None).respond(StatusCode::BAD_REQUEST);
+        let message = ApiError::BadRequest("Nothing to analyze yet: paste a snapshot into the box, or choose snapshot files, then press Analyze.".into());
+        return page(pasted, Some(&message), None).respond(StatusCode::BAD_REQUEST);
     }
     let view = |analysis: Analysis| ResultView::new(&analysis);
     match run(
@@ -455,7 +490,7 @@ async fn result_page(
     .await
     {
         Ok(result) => page(pasted, None, Some(result)).respond(StatusCode::OK),
-        Err(e) => page(pasted, Some(e.public_message()), None).respond(e.status()),
+        Err(e) => page(pasted, Some(&e), None).respond(e.status()),
     }
 }
 
