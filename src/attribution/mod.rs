@@ -18,6 +18,7 @@ mod input;
 mod kb;
 mod model;
 mod normal;
+mod order;
 mod rank;
 mod read_back;
 mod series;
@@ -39,6 +40,7 @@ pub use kb::{
 };
 pub use model::*;
 pub use normal::{DEFAULT_NORMAL_MIB, NormalTable, NormalTag};
+pub use order::SeriesOrdering;
 pub use stats::{LineFit, linear_fit, pearson};
 
 use crate::vendor::VendorDirectory;
@@ -123,7 +125,7 @@ pub fn analyze(
     let unknown_tags = cx.unknown_tags(&ranked);
     let strength = rank::strength(table.n, &ranked, &suspects);
     let verdict = cx.verdict(&table, &ranked, &suspects, strength, diagnosis);
-    let answer = cx.answer(&answer::Findings {
+    let mut answer = cx.answer(&answer::Findings {
         work: &ranked,
         table: &table,
         suspects: &suspects,
@@ -132,6 +134,10 @@ pub fn analyze(
         diagnosis,
         caveats: &input.caveats,
     });
+    // Which snapshot came first decides what grows: the answer says how it was decided.
+    if info.series.len() >= 2 {
+        answer.order = Some(info.order.explanation.clone());
+    }
     // The answers that are not about a tag's owner are their own verdict.
     let verdict = match answer.kind {
         AnswerKind::Inconclusive | AnswerKind::VerifierAllocations | AnswerKind::PoolTotalsOnly => {

@@ -105,6 +105,8 @@ pub struct Answer {
     pub pool: Option<PoolKind>,
     pub driver: Option<String>,
     pub vendor: Option<String>,
+    /// For a series: the order its snapshots were read in (file names and times) and why.
+    pub order: Option<String>,
     /// The version on the machine (its driver list), else the scanned version whose code
     /// allocates the tag (when another scanned version does not), else the only version the
     /// knowledge base knows; never merely the newest known.
@@ -335,6 +337,64 @@ pub struct InputInfo {
     pub warnings: Vec<String>,
     /// Labels of the snapshots in order (time, heading or `#n`), for charts.
     pub labels: Vec<String>,
+    /// How the snapshots were put in order, and why.
+    pub order: SeriesOrder,
+    /// The snapshots in the order used, oldest first: which file each came from, and when.
+    pub series: Vec<SeriesPoint>,
+}
+
+/// How a series was put in order.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SeriesOrder {
+    pub basis: OrderBasis,
+    /// Whether poolmon's counts since boot agree with the order used.
+    pub counters: CounterCheck,
+    /// The snapshots were sent in another order than the one used.
+    pub upload_order_differs: bool,
+    /// The order used and why, in words (the answer's `order`).
+    pub explanation: String,
+}
+
+/// What a series is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderBasis {
+    /// One snapshot: no order to find.
+    Single,
+    /// Every snapshot carries its time.
+    Times,
+    /// poolmon's `Allocs` and `Frees`, which count since boot and only grow.
+    Counters,
+    /// The order the files (and the frames in them) were sent in: nothing else tells.
+    UploadOrder,
+}
+
+/// What poolmon's counts since boot say of the order used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CounterCheck {
+    /// The snapshots have no `Allocs` and `Frees` to compare.
+    Unavailable,
+    /// The counts only grow along the order.
+    Agree,
+    /// The counts fall somewhere along the order: a restart in between, or snapshots of
+    /// different machines.
+    Disagree,
+}
+
+/// One snapshot of the series.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SeriesPoint {
+    /// 1-based place in the order used.
+    pub position: usize,
+    /// Which input file (0 for the first sent).
+    pub file: usize,
+    pub file_name: Option<String>,
+    /// 1-based frame within its file, when the file holds several.
+    pub frame: Option<usize>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub taken_at: Option<OffsetDateTime>,
+    pub label: Option<String>,
 }
 
 /// What a series' growth is measured against.

@@ -570,6 +570,8 @@ struct AnswerView {
     candidates: String,
     confidence: &'static str,
     confidence_reason: String,
+    /// For a series: the order its snapshots were read in, and why.
+    order: String,
 }
 
 /// A piece of a sentence: plain text, or a tag or command the sentence quoted in backticks
@@ -609,6 +611,7 @@ impl AnswerView {
             candidates: a.candidates.join(", "),
             confidence: a.confidence.as_str(),
             confidence_reason: a.confidence_reason.clone(),
+            order: a.order.clone().unwrap_or_default(),
         }
     }
 }

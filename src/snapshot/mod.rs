@@ -261,6 +261,9 @@ pub struct Snapshot {
     /// Which of the analyzed files it came from (0 for the first), for pointing back at lines.
     #[serde(skip)]
     pub file: usize,
+    /// Which frame of its file (0 for the first).
+    #[serde(skip)]
+    pub frame: usize,
     /// When the frame was taken, if the input says (times without a zone are read as UTC).
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub taken_at: Option<OffsetDateTime>,

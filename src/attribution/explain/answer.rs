@@ -147,6 +147,7 @@ impl<'a> Analyzer<'a> {
             pool: None,
             driver: None,
             vendor: None,
+            order: None,
             version: None,
             known_versions: Vec::new(),
             candidates: Vec::new(),

@@ -2,6 +2,8 @@
 //! drivers it builds the suspects with their guidance and vendor reports, the unknown tags'
 //! next steps, the verdict, the answer and the findings shown.
 
+use std::fmt::Write as _;
+
 pub(super) mod answer;
 mod guidance;
 mod report;
@@ -14,9 +16,9 @@ use super::Analyzer;
 use super::candidates::{Cand, Detail, owner_of};
 use super::kb::DriverFacts;
 use super::model::{
-    Analysis, Answer, AnswerKind, Candidate, Evidence, Finding, InputInfo, MachineTotals,
-    NormalSource, OsTagAdvice, OwnerKind, Suspect, TagGroup, UnknownTag, VerdictStrength,
-    VersionSource,
+    Analysis, Answer, AnswerKind, Candidate, CounterCheck, Evidence, Finding, InputInfo,
+    MachineTotals, NormalSource, OrderBasis, OsTagAdvice, OwnerKind, SeriesOrder, SeriesPoint,
+    Suspect, TagGroup, UnknownTag, VerdictStrength, VersionSource,
 };
 use super::rank::{DriverRanking, Work, normal_bytes};
 use super::series::{GrowingTogether, Lockstep, SeriesTable, pool_total, round};
@@ -587,6 +589,7 @@ impl<'a> Analyzer<'a> {
                 _ => format!("#{}", i + 1),
             })
             .collect();
+        let series = self.series_points();
         InputInfo {
             snapshots: snaps.len(),
             files: self.input.files.clone(),
@@ -601,6 +604,91 @@ impl<'a> Analyzer<'a> {
             driver_list: self.input.drivers.as_ref().map(Vec::len),
             warnings: self.input.warnings.clone(),
             labels,
+            order: self.series_order(&series),
+            series,
+        }
+    }
+
+    /// The snapshots in the order used, each with its file, frame and time.
+    fn series_points(&self) -> Vec<SeriesPoint> {
+        self.input
+            .snapshots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let file = self.input.files.get(s.file);
+                let several = file.is_some_and(|f| f.snapshots > 1);
+                SeriesPoint {
+                    position: i + 1,
+                    file: s.file,
+                    file_name: file.and_then(|f| f.name.clone()),
+                    frame: several.then_some(s.frame + 1),
+                    taken_at: s.taken_at,
+                    label: s.label.as_deref().map(crate::snapshot::plain_label),
+                }
+            })
+            .collect()
+    }
+
+    /// How the series was put in order, with the sentence that says so.
+    fn series_order(&self, series: &[SeriesPoint]) -> SeriesOrder {
+        let ordering = self.input.order;
+        let names: Vec<String> = series.iter().map(point_name).collect();
+        let listed = if names.len() > 8 {
+            format!(
+                "{}, … {}",
+                names[..3].join(", "),
+                names[names.len() - 2..].join(", ")
+            )
+        } else {
+            names.join(", ")
+        };
+        let why = match ordering.basis {
+            OrderBasis::Single => String::new(),
+            OrderBasis::Times => "ordered by the times they carry".to_owned(),
+            OrderBasis::Counters => "ordered by poolmon's Allocs and Frees, which count from \
+                 boot and only grow (the snapshots carry no times)"
+                .to_owned(),
+            OrderBasis::UploadOrder => match ordering.counters {
+                CounterCheck::Disagree => "in the order sent: their Allocs and Frees counts \
+                     rise between some and fall between others (a restart in between, or \
+                     another machine), and they carry no times"
+                    .to_owned(),
+                _ => "in the order sent: they carry no times and no Allocs and Frees counts \
+                     to order them by, so send them oldest first"
+                    .to_owned(),
+            },
+        };
+        let mut explanation = match ordering.basis {
+            OrderBasis::Single => String::new(),
+            _ => format!("Oldest first: {listed}; {why}."),
+        };
+        if ordering.moved {
+            let mut sent: Vec<&SeriesPoint> = series.iter().collect();
+            sent.sort_by_key(|p| (p.file, p.frame));
+            let sent: Vec<String> = sent.iter().map(|p| point_name(p)).collect();
+            let _ = write!(
+                explanation,
+                " They were sent in another order ({}), which the {} contradict.",
+                sent.join(", "),
+                if ordering.basis == OrderBasis::Times {
+                    "times"
+                } else {
+                    "counts"
+                }
+            );
+        }
+        if ordering.basis == OrderBasis::Times && ordering.counters == CounterCheck::Disagree {
+            explanation.push_str(
+                " Their Allocs and Frees counts fall between some of them: the machine \
+                 restarted in between, or they come from different machines.",
+            );
+        }
+        SeriesOrder {
+            basis: ordering.basis,
+            counters: ordering.counters,
+            upload_order_differs: ordering.moved,
+            explanation,
         }
     }
 
@@ -674,6 +762,28 @@ impl<'a> Analyzer<'a> {
             source: None,
         }
     }
+}
+
+/// A snapshot as a person finds it: its file (and frame), and its time when it has one.
+fn point_name(p: &SeriesPoint) -> String {
+    let mut name = match (&p.file_name, p.frame) {
+        (Some(file), None) => file.clone(),
+        (Some(file), Some(frame)) => format!("{file} frame {frame}"),
+        (None, Some(frame)) => format!("frame {frame}"),
+        (None, None) => format!("snapshot {}", p.position),
+    };
+    if let Some(t) = p.taken_at {
+        let _ = write!(
+            name,
+            " ({:04}-{:02}-{:02} {:02}:{:02})",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        );
+    }
+    name
 }
 
 /// How two tags were seen to grow together, in words.

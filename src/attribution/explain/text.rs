@@ -237,6 +237,9 @@ fn render_answer(out: &mut String, a: &Analysis) {
         clean(&answer.confidence_reason)
     );
     out.push_str(&wrap(&sure, "  How sure:   ", LABEL));
+    if let Some(order) = &answer.order {
+        out.push_str(&wrap(&clean(order), "  Order:      ", LABEL));
+    }
     out.push('\n');
 }
 
