@@ -649,15 +649,29 @@ impl<'a> Analyzer<'a> {
             OrderBasis::Counters => "ordered by poolmon's Allocs and Frees, which count from \
                  boot and only grow (the snapshots carry no times)"
                 .to_owned(),
-            OrderBasis::UploadOrder => match ordering.counters {
-                CounterCheck::Disagree => "in the order sent: their Allocs and Frees counts \
-                     rise between some and fall between others (a restart in between, or \
-                     another machine), and they carry no times"
-                    .to_owned(),
-                _ => "in the order sent: they carry no times and no Allocs and Frees counts \
-                     to order them by, so send them oldest first"
-                    .to_owned(),
-            },
+            OrderBasis::UploadOrder => {
+                let one_file = series.iter().all(|p| p.file == series[0].file);
+                let sent = if one_file {
+                    "in the order they stand in the input"
+                } else {
+                    "in the order sent"
+                };
+                match ordering.counters {
+                    CounterCheck::Disagree => format!(
+                        "{sent}: their Allocs and Frees counts rise between some and fall \
+                         between others (a restart in between, or another machine), and they \
+                         carry no times"
+                    ),
+                    _ if one_file => format!(
+                        "{sent}: they carry no times and no Allocs and Frees counts to order \
+                         them by"
+                    ),
+                    _ => format!(
+                        "{sent}: they carry no times and no Allocs and Frees counts to order \
+                         them by, so send them oldest first"
+                    ),
+                }
+            }
         };
         let mut explanation = match ordering.basis {
             OrderBasis::Single => String::new(),
@@ -769,7 +783,10 @@ fn point_name(p: &SeriesPoint) -> String {
     let mut name = match (&p.file_name, p.frame) {
         (Some(file), None) => file.clone(),
         (Some(file), Some(frame)) => format!("{file} frame {frame}"),
-        (None, Some(frame)) => format!("frame {frame}"),
+        (None, Some(frame)) => match &p.label {
+            Some(label) if !label.is_empty() => format!("\"{label}\""),
+            _ => format!("frame {frame}"),
+        },
         (None, None) => format!("snapshot {}", p.position),
     };
     if let Some(t) = p.taken_at {
