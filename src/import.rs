@@ -28,6 +28,8 @@ pub enum ImportError {
     List(#[from] ListError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Causes(#[from] crate::causes::CauseError),
 }
 
 /// What a list import did: the counts an admin checks, and the lines that were skipped.
@@ -403,12 +405,18 @@ pub enum SeedOutcome {
 }
 
 /// Seeds every embedded list that a data directory lacks, and refreshes outdated ones, in one
-/// index commit (a fresh data directory is the fixed cost of every first `scan`).
+/// index commit (a fresh data directory is the fixed cost of every first `scan`); then the
+/// embedded known causes, kept beside the index.
 pub fn seed_embedded_lists(
     index: &SearchIndex,
     vendors: &VendorDirectory,
 ) -> Result<Vec<(&'static str, SeedOutcome)>, ImportError> {
-    seed_lists(index, vendors, &EMBEDDED_LISTS)
+    let mut outcomes = seed_lists(index, vendors, &EMBEDDED_LISTS)?;
+    outcomes.push((
+        crate::causes::CAUSES_SOURCE,
+        crate::causes::seed_embedded_causes(index.causes())?,
+    ));
+    Ok(outcomes)
 }
 
 /// Seeds an index from one embedded list, or refreshes its outdated source. An admin who

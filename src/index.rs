@@ -229,6 +229,8 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     text_parser: QueryParser,
     patterns: RwLock<Arc<Vec<(TagPattern, TagEntry)>>>,
+    /// The known causes kept beside the index: knowledge like the lists, in a file of their own.
+    causes: crate::causes::CauseStore,
 }
 
 impl SearchIndex {
@@ -301,6 +303,10 @@ impl SearchIndex {
         );
         text_parser.set_conjunction_by_default();
         text_parser.set_field_boost(fields.description, 2.0);
+        let causes = crate::causes::CauseStore::open(&dir).map_err(|e| IndexError::DataDir {
+            dir: dir.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         let index = Self {
             dir,
             index,
@@ -309,6 +315,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             text_parser,
             patterns: RwLock::default(),
+            causes,
         };
         index.refresh()?;
         Ok(index)
@@ -316,6 +323,11 @@ impl SearchIndex {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The known causes of this data directory.
+    pub fn causes(&self) -> &crate::causes::CauseStore {
+        &self.causes
     }
 
     fn searcher(&self) -> Searcher {

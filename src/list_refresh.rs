@@ -1,7 +1,8 @@
 //! Following a curated list by URL: `serve --refresh-list NAME=URL --refresh-hours N` imports
 //! the list again on a schedule, so several servers can follow one list. A failed fetch or an
 //! unreadable list leaves the previous entries in place; the outcome of every attempt is kept
-//! for `/sources` and counted in `/metrics`.
+//! for `/sources` and counted in `/metrics`. A followed file of known causes (`id,tags,...`
+//! header) is imported as causes on the same schedule.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::causes::{import_causes, looks_like_causes};
 use crate::import::{ListSource, import_list};
 use crate::index::SearchIndex;
 use crate::knowledge::validate_source_name;
@@ -132,6 +134,18 @@ pub async fn refresh_once(
             list.url,
             bytes.len()
         ));
+    }
+    // A file of known causes follows the same schedule as a tag list (its header names the
+    // `id`, `tags` and `summary` columns).
+    if looks_like_causes(&bytes) {
+        let (name, origin) = (list.name.clone(), list.url.clone());
+        return tokio::task::spawn_blocking(move || {
+            import_causes(index.causes(), &name, None, Some(origin), &bytes)
+        })
+        .await
+        .map_err(|e| format!("the import stopped: {e}"))?
+        .map(|report| report.imported as usize)
+        .map_err(|e| format!("importing {}: {e}", list.url));
     }
     let source = ListSource {
         name: list.name.clone(),

@@ -128,7 +128,7 @@ pub struct SkippedLine {
 
 impl SkippedLine {
     /// Quotes at most an excerpt of the line, in the text and in the reason.
-    fn new(line: usize, reason: &str, text: &str) -> Self {
+    pub(crate) fn new(line: usize, reason: &str, text: &str) -> Self {
         Self {
             line,
             reason: bound_message(reason).into_owned(),
@@ -194,7 +194,7 @@ pub fn parse_list(bytes: &[u8], format: Option<ListFormat>) -> Result<ParsedList
 
 /// UTF-8 (with or without BOM) or, failing that, Windows-1252-ish Latin-1: old lists are not
 /// always UTF-8, and a tag byte ≥ 0x80 must survive as that byte.
-fn decode_text(bytes: &[u8]) -> Result<String, ListError> {
+pub(crate) fn decode_text(bytes: &[u8]) -> Result<String, ListError> {
     // UTF-16 (a list saved by PowerShell 5 or Notepad's "Unicode"), as snapshots are read.
     if let Some((order, text)) = utf16::detect(bytes) {
         return Ok(utf16::decode(text, order));
@@ -232,7 +232,7 @@ fn detect_format(text: &str) -> ListFormat {
     }
 }
 
-fn is_comment(line: &str) -> bool {
+pub(crate) fn is_comment(line: &str) -> bool {
     let line = line.trim_start();
     if line.starts_with("//") || line.starts_with('#') || line.starts_with(';') {
         return true;
@@ -247,6 +247,61 @@ fn is_comment(line: &str) -> bool {
     line.get(..3).is_some_and(|w| w.eq_ignore_ascii_case("rem"))
         && rest.chars().next().is_none_or(char::is_whitespace)
         && !row
+}
+
+/// A reader of a table with a header row, the header's line (1-based), the bytes from the
+/// header on, and its column names,
+/// lower-case: comment and blank lines before the header are allowed; the header is the first
+/// other line.
+#[allow(clippy::type_complexity)]
+pub(crate) fn table_reader(
+    text: &str,
+    delimiter: u8,
+) -> (usize, &[u8], csv::Reader<&[u8]>, Vec<String>) {
+    let mut body_offset = 0;
+    let mut header_line = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if line.trim().is_empty() || is_comment(line) {
+            body_offset += line.len();
+            continue;
+        }
+        header_line = index + 1;
+        break;
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(&text.as_bytes()[body_offset..]);
+    let body = &text.as_bytes()[body_offset..];
+    let headers: Vec<String> = reader
+        .headers()
+        .map(|h| h.iter().map(|c| c.trim().to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    (header_line, body, reader, headers)
+}
+
+/// A table's rows with their line numbers in the file; a row the CSV reader cannot read is
+/// reported in `unreadable` and left out.
+pub(crate) fn table_rows<'r, R: std::io::Read>(
+    reader: &'r mut csv::Reader<R>,
+    header_line: usize,
+    format: impl fmt::Display + 'r,
+    unreadable: &'r mut Vec<SkippedLine>,
+) -> impl Iterator<Item = (usize, csv::StringRecord)> + 'r {
+    let line_of =
+        move |p: Option<&csv::Position>| p.map_or(0, |p| p.line() as usize + header_line - 1);
+    reader.records().filter_map(move |record| match record {
+        Ok(record) => Some((line_of(record.position()), record)),
+        Err(error) => {
+            unreadable.push(SkippedLine::new(
+                line_of(error.position()),
+                &format!("unreadable {format} row: {error}"),
+                "",
+            ));
+            None
+        }
+    })
 }
 
 /// A CSV/TSV row as one line of text, for a skipped-line report.
@@ -362,27 +417,7 @@ const TAG_HEADERS: &[&str] = &["tag", "pooltag", "pool tag", "pool_tag"];
 
 /// Reads CSV/TSV with a header row; column names are matched case-insensitively.
 fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<ParsedList, ListError> {
-    // Comment lines before the header are allowed; the header is the first other line.
-    let mut header_line = 0;
-    let mut body_offset = 0;
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        if line.trim().is_empty() || is_comment(line) {
-            body_offset += line.len();
-            continue;
-        }
-        header_line = index + 1;
-        break;
-    }
-    let body = &text.as_bytes()[body_offset..];
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(body);
-    let headers: Vec<String> = reader
-        .headers()
-        .map(|h| h.iter().map(|c| c.trim().to_ascii_lowercase()).collect())
-        .unwrap_or_default();
+    let (header_line, body, mut reader, headers) = table_reader(text, delimiter);
     let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
     let Some(tag_col) = column(TAG_HEADERS) else {
         return Err(ListError::NoTagColumn {
@@ -410,24 +445,8 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
 
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                let line = error
-                    .position()
-                    .map_or(0, |p| p.line() as usize + header_line - 1);
-                skipped.push(SkippedLine::new(
-                    line,
-                    &format!("unreadable {format} row: {error}"),
-                    "",
-                ));
-                continue;
-            }
-        };
-        let line = record
-            .position()
-            .map_or(0, |p| p.line() as usize + header_line - 1);
+    let mut unreadable = Vec::new();
+    for (line, record) in table_rows(&mut reader, header_line, format, &mut unreadable) {
         let field = |col: Option<usize>| {
             col.and_then(|c| record.get(c))
                 .map(str::trim)
@@ -515,6 +534,8 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
             None => entries.push(entry),
         }
     }
+    skipped.append(&mut unreadable);
+    skipped.sort_by_key(|s| s.line);
     Ok(ParsedList {
         format,
         entries,
@@ -533,7 +554,7 @@ fn checked_sha256(text: String) -> Result<String, String> {
 
 /// A source link is shown on pages as a link, so only a plain http(s) URL is taken (never
 /// `javascript:` or `data:`).
-fn checked_url(text: String) -> Result<String, String> {
+pub(crate) fn checked_url(text: String) -> Result<String, String> {
     const MAX_URL_BYTES: usize = 2_000;
     let scheme_ok = ["https://", "http://"].iter().any(|scheme| {
         text.get(..scheme.len())

@@ -31,15 +31,7 @@ fn carried(attribution: &Value) -> Vec<(&'static str, Value)> {
 }
 
 async fn export(app: &common::TestApp, source: &str) -> String {
-    let response = app.get(&format!("/api/v1/lists/{source}/export")).await;
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv")
-    );
-    response.text().await.unwrap()
+    app.get_csv(&format!("/api/v1/lists/{source}/export")).await
 }
 
 #[tokio::test]

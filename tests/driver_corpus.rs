@@ -1,4 +1,4 @@
-//! Real drivers from the shared corpus (/work/shared/corpus/drivers, or $POOLSLEUTH_CORPUS).
+//! Real drivers from the shared corpus (`../shared/corpus/drivers`, or $POOLSLEUTH_CORPUS).
 //! Skipped with a note when the folder is absent. Expectations come from its INDEX.md.
 
 mod driver_support;
@@ -177,14 +177,7 @@ const INDEX: &[Expect] = &[
 ];
 
 fn load(file: &str) -> Option<DriverAnalysis> {
-    let dir = corpus_dir();
-    if !dir.is_dir() {
-        println!(
-            "note: corpus folder {} is absent; skipping {file}",
-            dir.display()
-        );
-        return None;
-    }
+    let dir = corpus_dir()?;
     let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     Some(
         analyze(file, &bytes, &AnalysisLimits::default()).unwrap_or_else(|e| panic!("{file}: {e}")),
@@ -389,11 +382,7 @@ fn code_site_record(a: &DriverAnalysis) -> Vec<String> {
 /// rewrites the record with POOLSLEUTH_RECORD=1 and the diff shows what changed.
 #[test]
 fn code_sites_match_the_recorded_results() {
-    let dir = corpus_dir();
-    if !dir.is_dir() {
-        println!("note: corpus folder {} is absent; skipping", dir.display());
-        return;
-    }
+    let Some(dir) = corpus_dir() else { return };
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()

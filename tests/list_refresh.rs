@@ -118,3 +118,52 @@ async fn a_followed_list_is_refreshed_and_a_failed_fetch_keeps_its_entries() {
     );
     app.stop().await;
 }
+
+/// Issue 27: a followed file of known causes (its header names `id`, `tags`, `summary`) is
+/// imported as causes on the lists' schedule, and a new version of it replaces the old.
+#[tokio::test]
+async fn a_followed_file_of_known_causes_is_refreshed_as_causes() {
+    let served: Served = Arc::new(Mutex::new(Some(
+        "id,tags,pool,driver,url,summary\nq1,Zzq2,nonpaged,q.sys,https://example.org/q1,q.sys keeps Zzq2\n".into(),
+    )));
+    let url = start_list_server(served.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(
+        dir.path(),
+        HttpConfig {
+            followed_lists: vec![
+                format!("site-causes={url}")
+                    .parse::<FollowedList>()
+                    .unwrap(),
+            ],
+            list_refresh_interval: Duration::from_secs(1),
+            ..HttpConfig::default()
+        },
+    )
+    .await;
+    let case_of = |tag: &'static str| {
+        let app = &app;
+        async move {
+            let (_, body) = app.get_json(&format!("/api/v1/causes?tag={tag}")).await;
+            body["cases"][0]["id"].as_str().map(str::to_owned)
+        }
+    };
+    eventually("the first import of the causes", || async {
+        case_of("Zzq2").await.as_deref() == Some("q1")
+    })
+    .await;
+    let (_, body) = app.get_json("/api/v1/causes?tag=Zzq2").await;
+    assert_eq!(body["cases"][0]["source"], "site-causes");
+    *served.lock().unwrap() = Some(
+        "id,tags,url,summary,application\nq2,Zzq3,https://example.org/q2,an app holds Zzq3,q.exe\n"
+            .into(),
+    );
+    eventually("the refreshed causes", || async {
+        case_of("Zzq3").await.as_deref() == Some("q2") && case_of("Zzq2").await.is_none()
+    })
+    .await;
+    // A tag list's lookups are untouched: the causes did not become tag entries.
+    let (status, _) = app.get_json("/api/v1/tags/Zzq3").await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}

@@ -135,6 +135,15 @@ impl SmallDisk {
         assert!(status.success());
     }
 
+    /// Fills the disk but for `headroom` bytes, with a file `fill`.
+    fn fill_leaving(&self, headroom: u64) -> PathBuf {
+        let path = self.fill();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let len = file.metadata().unwrap().len();
+        file.set_len(len.saturating_sub(headroom)).unwrap();
+        path
+    }
+
     /// Fills the disk to the last byte with a file `fill`.
     fn fill(&self) -> PathBuf {
         let path = self.dir.join("fill");
@@ -243,6 +252,125 @@ async fn a_full_disk_is_reported_leaves_nothing_behind_and_heals_when_space_is_f
         .upload_drivers(&[("a.sys", driver_support::read_fixture("kmdf_x64_O2.sys"))])
         .await;
     assert_eq!(status, 201, "{report}");
+    app.stop().await;
+    drop(disk);
+}
+
+/// Segment ids the index's last commit references (`meta.json`), as its file names spell them.
+fn committed_segments(data_dir: &Path) -> Vec<String> {
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(data_dir.join("index/meta.json")).unwrap()).unwrap();
+    meta["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["segment_id"].as_str().unwrap().replace('-', ""))
+        .collect()
+}
+
+/// Index files of segments no commit references: what a write or merge cut short leaves.
+fn orphan_files(data_dir: &Path) -> Vec<String> {
+    let committed = committed_segments(data_dir);
+    index_files(data_dir)
+        .into_iter()
+        .filter(|name| {
+            let stem = name.split('.').next().unwrap_or("");
+            stem.len() == 32
+                && stem.bytes().all(|b| b.is_ascii_hexdigit())
+                && !committed.iter().any(|c| c == stem)
+        })
+        .collect()
+}
+
+/// The case the issue met: large imports on a nearly full disk, where an import commits and
+/// the merge after it runs out of space (before, the merge's part-written files stayed, and
+/// every later write failed, DELETE included, across restarts). Headroom shrinks step by step
+/// until a merge has failed after its commit; every answer is a success or a 507, no step
+/// leaves files no commit references, and once space is free a delete and an import work
+/// without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merges_cut_short_by_a_nearly_full_disk_leave_nothing_behind() {
+    let mount_point = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(mount_point.path(), 96 << 20) else {
+        return;
+    };
+    let data_dir = disk.dir.join("data");
+    let app = spawn_app(&data_dir, Some(TOKEN)).await;
+    // Above the 10,000 documents after which an import is merged into one segment.
+    let list = |k: usize| -> String {
+        (0..12_000)
+            .map(|i| {
+                format!(
+                    "{:04X} - drv{k}_{i}.sys - driver {i} of import {k}\n",
+                    i % 0xFFFF
+                )
+            })
+            .collect()
+    };
+    assert_eq!(app.import("big0", list(0)).await.0, 200);
+    assert_eq!(
+        committed_segments(&data_dir).len(),
+        1,
+        "a big import merges"
+    );
+    let mut merge_failed_after_commit = false;
+    let mut stored = vec!["big0".to_owned()];
+    let mut headroom: u64 = 12 << 20;
+    let mut k = 1;
+    while headroom >= 256 << 10 && !merge_failed_after_commit {
+        let fill = disk.fill_leaving(headroom);
+        let name = format!("big{k}");
+        let (status, body) = app.import(&name, list(k)).await;
+        match status {
+            200 => {
+                stored.push(name.clone());
+                merge_failed_after_commit = committed_segments(&data_dir).len() > 1;
+            }
+            _ => assert_disk_full(status, &body, &format!("import with {headroom} bytes free")),
+        }
+        assert_eq!(
+            orphan_files(&data_dir),
+            Vec::<String>::new(),
+            "import {name} with {headroom} bytes free ({status}) left files behind"
+        );
+        std::fs::remove_file(&fill).unwrap();
+        headroom -= 512 << 10;
+        k += 1;
+    }
+    assert!(
+        merge_failed_after_commit,
+        "no headroom made a merge fail after its import committed; the sizes need adjusting"
+    );
+
+    // Nearly full again: a delete still works, or says the disk is full and works once space
+    // is free, without a restart.
+    let fill = disk.fill_leaving(64 << 10);
+    let first = stored.remove(0);
+    let status = app.delete_source(&first).await;
+    assert!(
+        status == 200 || status == 507,
+        "delete on a full disk: {status}"
+    );
+    std::fs::remove_file(&fill).unwrap();
+    if status == 507 {
+        assert_eq!(app.delete_source(&first).await, 200);
+    }
+    for name in &stored {
+        assert_eq!(app.delete_source(name).await, 200, "delete {name}");
+    }
+    assert_eq!(app.import("after", list(99)).await.0, 200);
+    assert_eq!(orphan_files(&data_dir), Vec::<String>::new());
+    let (_, lists) = app.get_json("/api/v1/lists").await;
+    let names: Vec<&str> = lists
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"after") && !names.contains(&"big0"),
+        "{names:?}"
+    );
     app.stop().await;
     drop(disk);
 }

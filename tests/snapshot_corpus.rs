@@ -1,4 +1,4 @@
-//! Every real example in /work/shared/corpus/snapshots/ (skipped with a note when absent),
+//! Every real example in `../shared/corpus/snapshots/` (skipped with a note when absent),
 //! with values read off each file by hand.
 
 use std::path::{Path, PathBuf};
@@ -7,20 +7,15 @@ use poolsleuth::snapshot::{
     ParseOptions, ParsedSnapshots, PoolKind, PoolUsage, SnapshotFormat, parse_snapshots,
 };
 
-const CORPUS: &str = "/work/shared/corpus/snapshots";
+#[path = "common/corpus.rs"]
+mod corpus;
 
+/// The real snapshots (`$POOLSLEUTH_SNAPSHOT_CORPUS` overrides), when present.
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("POOLSLEUTH_SNAPSHOT_CORPUS")
-        .map_or_else(|| PathBuf::from(CORPUS), PathBuf::from);
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!(
-            "note: snapshot corpus {} not found; corpus tests skipped",
-            dir.display()
-        );
-        None
-    }
+    corpus::present(corpus::path(
+        "snapshots",
+        Some("POOLSLEUTH_SNAPSHOT_CORPUS"),
+    ))
 }
 
 fn parse(dir: &Path, name: &str) -> ParsedSnapshots {

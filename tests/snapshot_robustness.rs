@@ -9,6 +9,9 @@ use poolsleuth::snapshot::{
 };
 use proptest::prelude::*;
 
+#[path = "common/corpus.rs"]
+mod corpus;
+
 const ALL_FORMATS: [SnapshotFormat; 8] = [
     SnapshotFormat::PoolmonScreen,
     SnapshotFormat::PoolmonLog,
@@ -56,11 +59,12 @@ fn seed_files() -> Vec<Vec<u8>> {
             "/tests/fixtures/driver_lists"
         )),
     ];
-    let corpus = PathBuf::from("/work/shared/corpus/snapshots");
-    if corpus.is_dir() {
-        dirs.push(corpus);
-    } else {
-        println!("note: shared corpus absent; mutating fixtures only");
+    match corpus::present(corpus::path(
+        "snapshots",
+        Some("POOLSLEUTH_SNAPSHOT_CORPUS"),
+    )) {
+        Some(dir) => dirs.push(dir),
+        None => println!("note: shared corpus absent; mutating fixtures only"),
     }
     let mut out = Vec::new();
     for d in dirs {

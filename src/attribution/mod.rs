@@ -16,6 +16,7 @@ mod candidates;
 mod explain;
 mod input;
 mod kb;
+mod known_causes;
 mod model;
 mod normal;
 mod order;
@@ -38,6 +39,7 @@ pub use input::{
 pub use kb::{
     Attribution, DriverFacts, KnowledgeCache, KnowledgeCacheStatus, KnowledgeView, TagLocation,
 };
+pub use known_causes::{CauseStatus, KnownCauseMatch};
 pub use model::*;
 pub use normal::{DEFAULT_NORMAL_MIB, NormalTable, NormalTag};
 pub use order::SeriesOrdering;
@@ -96,6 +98,8 @@ pub fn analyze(
     let os_tags = (diagnosis != AnswerKind::NothingAbnormal)
         .then(|| cx.add_filter_candidates(&mut ranked))
         .flatten();
+    // The known causes of the top tags, checked against the driver list.
+    let cause_checks = cx.check_causes(&ranked);
     // 4. Explanation.
     let groups = cx.tag_groups(&ranked, &together, group_drivers);
     let os_tags = cx.os_tag_advice(&ranked, os_tags);
@@ -122,6 +126,7 @@ pub fn analyze(
             s.rank = i + 1;
         }
     }
+    cx.join_case_fixes(&mut suspects, &cause_checks);
     let unknown_tags = cx.unknown_tags(&ranked);
     let strength = rank::strength(table.n, &ranked, &suspects);
     let verdict = cx.verdict(&table, &ranked, &suspects, strength, diagnosis);
@@ -134,6 +139,7 @@ pub fn analyze(
         diagnosis,
         caveats: &input.caveats,
     });
+    cx.apply_known_causes(&mut answer, &cause_checks);
     // Which snapshot came first decides what grows: the answer says how it was decided.
     if info.series.len() >= 2 {
         answer.order = Some(info.order.explanation.clone());

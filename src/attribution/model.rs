@@ -20,6 +20,8 @@ pub struct AnalyzeOptions {
     pub max_suspects: usize,
     /// Suspects that get a ready-to-send vendor report.
     pub max_reports: usize,
+    /// The known causes matched against the top tags (none: no case is matched).
+    pub causes: std::sync::Arc<crate::causes::CauseBook>,
 }
 
 impl Default for AnalyzeOptions {
@@ -29,6 +31,7 @@ impl Default for AnalyzeOptions {
             max_findings: 50,
             max_suspects: 20,
             max_reports: 5,
+            causes: std::sync::Arc::default(),
         }
     }
 }
@@ -123,6 +126,9 @@ pub struct Answer {
     pub confidence: VerdictStrength,
     /// The one reason for that confidence.
     pub confidence_reason: String,
+    /// Known cases that name the top tags, closest match first: what matched, the fix and the
+    /// page that says so. A case whose driver is loaded makes that driver the answer's.
+    pub known_causes: Vec<super::KnownCauseMatch>,
 }
 
 /// How firm the verdict is.

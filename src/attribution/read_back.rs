@@ -18,20 +18,7 @@ pub(super) fn read_back(input: &AnalysisInput) -> Vec<ReadValue> {
     let Some(latest) = input.snapshots.last() else {
         return Vec::new();
     };
-    let mut top: Vec<&PoolUsage> = latest.rows.iter().collect();
-    let key = |r: &PoolUsage| {
-        if r.precision == Precision::Unknown {
-            (0, r.outstanding_or_derived().or(r.allocs).unwrap_or(0))
-        } else {
-            (1, r.bytes)
-        }
-    };
-    // Sizes first (largest first), then counts: the values a person looks for first.
-    if top.len() > TOP_TAGS {
-        top.select_nth_unstable_by(TOP_TAGS - 1, |a, b| key(b).cmp(&key(a)));
-        top.truncate(TOP_TAGS);
-    }
-    top.sort_by(|a, b| key(b).cmp(&key(a)).then(a.tag.cmp(&b.tag)));
+    let top = largest_rows(&latest.rows);
     let mut out: Vec<ReadValue> = Vec::new();
     let earlier = input
         .snapshots
@@ -72,6 +59,30 @@ pub(super) fn read_back(input: &AnalysisInput) -> Vec<ReadValue> {
         }
     }
     out
+}
+
+/// The [`TOP_TAGS`] rows a person looks for first: sizes before counts, largest first, then by
+/// tag. One pass keeping the best few in order: a table holds thousands of rows.
+fn largest_rows(rows: &[PoolUsage]) -> Vec<&PoolUsage> {
+    let rank = |r: &PoolUsage| {
+        let value = if r.precision == Precision::Unknown {
+            (0, r.outstanding_or_derived().or(r.allocs).unwrap_or(0))
+        } else {
+            (1, r.bytes)
+        };
+        (value, std::cmp::Reverse(r.tag))
+    };
+    let mut top: Vec<(_, &PoolUsage)> = Vec::with_capacity(TOP_TAGS + 1);
+    for r in rows {
+        let key = rank(r);
+        if top.len() == TOP_TAGS && key <= top[TOP_TAGS - 1].0 {
+            continue;
+        }
+        let at = top.partition_point(|(k, _)| *k > key);
+        top.insert(at, (key, r));
+        top.truncate(TOP_TAGS);
+    }
+    top.into_iter().map(|(_, r)| r).collect()
 }
 
 /// A change as the paste gave it: `+750 KiB; 1,999 allocs, 0 frees`, `+1,006,714 allocations`.
@@ -225,4 +236,45 @@ fn excerpt(line: &str) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tag::PoolTag;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The one-pass selection gives what a full sort would: sizes before counts, largest
+        /// first, ties by tag.
+        #[test]
+        fn largest_rows_are_the_head_of_a_full_sort(
+            rows in prop::collection::vec((0u8..6, 0u64..5, any::<bool>()), 0..40)
+        ) {
+            let rows: Vec<PoolUsage> = rows
+                .iter()
+                .map(|&(t, v, sized)| {
+                    let mut u = PoolUsage::new(
+                        PoolTag::from_bytes([b'A' + t, b'b', b'c', b'd']),
+                        PoolKind::Paged,
+                        v,
+                    );
+                    if !sized {
+                        u.precision = Precision::Unknown;
+                        u.outstanding = Some(v);
+                    }
+                    u
+                })
+                .collect();
+            let key = |r: &PoolUsage| (r.precision != Precision::Unknown, r.bytes);
+            let mut sorted: Vec<&PoolUsage> = rows.iter().collect();
+            sorted.sort_by(|a, b| key(b).cmp(&key(a)).then(a.tag.cmp(&b.tag)));
+            sorted.truncate(TOP_TAGS);
+            let picked = largest_rows(&rows);
+            let shown = |v: &[&PoolUsage]| -> Vec<(PoolTag, bool, u64)> {
+                v.iter().map(|r| (r.tag, key(r).0, r.bytes)).collect()
+            };
+            prop_assert_eq!(shown(&picked), shown(&sorted));
+        }
+    }
 }

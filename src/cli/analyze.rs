@@ -2,6 +2,7 @@
 //! JSON), locally against the data dir or through a running server.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,6 +13,7 @@ use super::{DataDirArg, LogArgs, init_tracing};
 use crate::attribution::{
     AnalyzeOptions, InputFile, KnowledgeView, analyze, read_inputs, render_text,
 };
+use crate::causes::CauseBook;
 use crate::http::thousands;
 use crate::import::seed_embedded_lists;
 use crate::index::{IndexError, SearchIndex};
@@ -83,10 +85,14 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         let json = args.json;
         tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
             let vendors = VendorDirectory::embedded();
-            let view = local_knowledge(&data_dir, &vendors)?;
+            let (view, causes) = local_knowledge(&data_dir, &vendors)?;
             let input = read_inputs(&files, drivers.as_deref(), format, &view)
                 .map_err(|e| name_the_file(single.as_deref(), e.into()))?;
-            let analysis = analyze(&input, &view, &vendors, &AnalyzeOptions::default());
+            let options = AnalyzeOptions {
+                causes,
+                ..AnalyzeOptions::default()
+            };
+            let analysis = analyze(&input, &view, &vendors, &options);
             Ok(if json {
                 serde_json::to_string_pretty(&analysis)?
             } else {
@@ -106,7 +112,10 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
 /// it never makes a data directory. Without one it answers from the lists compiled into the
 /// binary (in a scratch index, removed after); a data directory a running server holds is
 /// refused with the way through that server.
-fn local_knowledge(data_dir: &Path, vendors: &VendorDirectory) -> anyhow::Result<KnowledgeView> {
+fn local_knowledge(
+    data_dir: &Path,
+    vendors: &VendorDirectory,
+) -> anyhow::Result<(KnowledgeView, Arc<CauseBook>)> {
     let shown = if data_dir.is_relative() {
         format!("{} (relative to the working directory)", data_dir.display())
     } else {
@@ -121,7 +130,7 @@ fn local_knowledge(data_dir: &Path, vendors: &VendorDirectory) -> anyhow::Result
             "poolsleuth: no knowledge base at {shown}: answering from the starter lists built into poolsleuth ({} entries). To answer from a server's knowledge base, add --server URL or set POOLSLEUTH_SERVER.",
             thousands(entries)
         );
-        return Ok(KnowledgeView::load(&index)?);
+        return Ok((KnowledgeView::load(&index)?, index.causes().book()));
     }
     let index = match SearchIndex::open(data_dir) {
         Err(IndexError::Locked(_)) => anyhow::bail!(
@@ -133,7 +142,7 @@ fn local_knowledge(data_dir: &Path, vendors: &VendorDirectory) -> anyhow::Result
         "poolsleuth: answering from the knowledge base at {shown} ({} entries). To ask a server instead, add --server URL or set POOLSLEUTH_SERVER.",
         thousands(index.entry_count()?)
     );
-    Ok(KnowledgeView::load(&index)?)
+    Ok((KnowledgeView::load(&index)?, index.causes().book()))
 }
 
 /// A directory under the system's temporary directory, removed on drop.

@@ -1,7 +1,8 @@
 //! The kernel exports that take a pool tag, and where the tag argument lives.
 //!
-//! Source: `/work/shared/docs/pool-tag-apis.md` sections 1.2 to 1.4. Positions are 1-based and
-//! count the arguments of the *real* call (after header inlines are expanded).
+//! Source: the project's notes `../shared/docs/pool-tag-apis.md`, sections 1.2 to 1.4.
+//! Positions are 1-based and count the arguments of the *real* call (after header inlines are
+//! expanded).
 
 use utoipa::ToSchema;
 

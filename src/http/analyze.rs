@@ -333,6 +333,10 @@ async fn run<T: Send + 'static>(
         .in_place(brief, move |index, vendors| {
             // The upload's bytes count against the budget until the analysis is done.
             let _memory = memory;
+            let options = AnalyzeOptions {
+                causes: index.causes().book(),
+                ..options
+            };
             // The last view built answers, even while an import's rebuild is under way
             // (the background refresher swaps the new one in); the answer says which.
             let (view, current) = cache.latest(index)?;

@@ -103,6 +103,28 @@ impl SearchParams {
     }
 }
 
+/// An upload's bytes; over the server's limit is a 413 that names the setting.
+pub fn upload_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|rejection| match rejection {
+        BytesRejection::FailedToBufferBody(_)
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::PayloadTooLarge {
+                limit: state.config.max_body_bytes,
+                setting: MAX_BODY_SETTING,
+            }
+        }
+        other => ApiError::BadRequest(other.body_text()),
+    })
+}
+
+/// The `name` query parameter of an import: the source it replaces.
+pub fn source_name(name: Option<String>) -> ApiResult<String> {
+    name.ok_or_else(|| {
+        ApiError::BadRequest("the query parameter 'name' (the source's name) is required".into())
+    })
+}
+
 pub fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
     params.map(|Query(p)| p).map_err(|rejection| {
         ApiError::BadRequest(format!("bad query string: {}", rejection.body_text()))
@@ -292,20 +314,8 @@ async fn import(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<ImportReport>> {
     let params = query_params(params)?;
-    let body = body.map_err(|rejection| match rejection {
-        BytesRejection::FailedToBufferBody(_)
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
-            ApiError::PayloadTooLarge {
-                limit: state.config.max_body_bytes,
-                setting: MAX_BODY_SETTING,
-            }
-        }
-        other => ApiError::BadRequest(other.body_text()),
-    })?;
-    let name = params.name.ok_or_else(|| {
-        ApiError::BadRequest("the query parameter 'name' (the source's name) is required".into())
-    })?;
+    let body = upload_body(&state, body)?;
+    let name = source_name(params.name)?;
     let format = params
         .format
         .as_deref()

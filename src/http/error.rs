@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::causes::CauseError;
 use crate::excerpt::bound_message;
 use crate::import::ImportError;
 use crate::index::IndexError;
@@ -158,6 +159,32 @@ impl From<ImportError> for ApiError {
             ImportError::List(ListError::UnknownFormat(_)) => Self::BadRequest(error.to_string()),
             ImportError::List(list) => Self::Unprocessable(list.to_string()),
             ImportError::Index(index) => Self::Index(index),
+            ImportError::Causes(causes) => causes.into(),
+        }
+    }
+}
+
+impl From<CauseError> for ApiError {
+    fn from(error: CauseError) -> Self {
+        match error {
+            CauseError::BadSourceName(message) => Self::BadRequest(message),
+            CauseError::Empty
+            | CauseError::Binary(_)
+            | CauseError::MissingColumns { .. }
+            | CauseError::NothingUsable { .. } => Self::Unprocessable(error.to_string()),
+            CauseError::Write { ref path, .. } if error.is_disk_full() => {
+                let dir = std::path::Path::new(path)
+                    .parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .to_owned();
+                Self::Index(IndexError::DiskFull {
+                    free_bytes: crate::disk::free_bytes(&dir),
+                    dir,
+                })
+            }
+            CauseError::Damaged { .. } | CauseError::Write { .. } => {
+                Self::Internal(error.to_string())
+            }
         }
     }
 }

@@ -30,8 +30,73 @@ fn handle() -> &'static PrometheusHandle {
         // Another recorder may exist when embedded in a larger program; then ours only renders
         // what it sees, which is nothing - better than failing the request path.
         let _ = metrics::set_global_recorder(recorder);
+        describe();
         handle
     })
+}
+
+/// The `# HELP` text of every metric: what it counts, and in which unit.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "poolsleuth_http_requests_total",
+        Unit::Count,
+        "HTTP requests answered, by method, route template and status code"
+    );
+    describe_histogram!(
+        "poolsleuth_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time from a request's arrival to its response, in seconds, by method and route template"
+    );
+    describe_counter!(
+        "poolsleuth_analyses_total",
+        Unit::Count,
+        "Pool snapshot analyses completed"
+    );
+    describe_counter!(
+        "poolsleuth_driver_files_total",
+        Unit::Count,
+        "Uploaded driver files processed, by outcome (stored, duplicate, error)"
+    );
+    describe_counter!(
+        "poolsleuth_list_imports_total",
+        Unit::Count,
+        "Tag lists imported over the API"
+    );
+    describe_gauge!(
+        "poolsleuth_knowledge_view_builds",
+        Unit::Count,
+        "Times the in-memory knowledge view used by analyses was built since start"
+    );
+    describe_gauge!(
+        "poolsleuth_knowledge_view_last_build_seconds",
+        Unit::Seconds,
+        "Duration of the last knowledge view build, in seconds"
+    );
+    describe_gauge!(
+        "poolsleuth_knowledge_view_current",
+        "1 when the knowledge view reflects every write to the index, 0 while a rebuild is pending"
+    );
+    describe_gauge!(
+        "poolsleuth_knowledge_view_entries",
+        Unit::Count,
+        "Tag attributions in the knowledge view analyses read"
+    );
+    describe_gauge!(
+        "poolsleuth_index_entries",
+        Unit::Count,
+        "Tag attributions stored in the index, from every source"
+    );
+    describe_gauge!(
+        "poolsleuth_index_sources",
+        Unit::Count,
+        "Sources stored in the index (tag lists and analyzed driver files)"
+    );
+    describe_gauge!(
+        "poolsleuth_index_entries_by_source_kind",
+        Unit::Count,
+        "Tag attributions stored in the index, by the kind of source they came from"
+    );
 }
 
 /// Makes sure the recorder exists before the first request is counted.

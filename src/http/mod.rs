@@ -5,6 +5,7 @@ mod analyze;
 mod api;
 mod auth;
 mod body;
+mod causes;
 mod charts;
 mod connections;
 mod drivers;
@@ -176,6 +177,7 @@ pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api::router(&state.config))
+        .merge(causes::router(&state.config))
         .merge(drivers::router(&state.config))
         .merge(analyze::router(&state.config))
         .merge(pages::router(state.config.max_body_bytes))

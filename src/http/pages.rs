@@ -17,6 +17,7 @@ use super::drivers::{UploadReport, analyze_and_store, read_multipart};
 use super::views::{AnalysisView, EntryView, NextStepView, TagView, counted, thousands};
 use super::{ApiPath, AppState, PageResult};
 use crate::knowledge::SourceKind;
+use crate::tag::PoolTag;
 
 const PAGE_SIZE: usize = 25;
 const STYLESHEET: &str = include_str!("../../assets/style.css");
@@ -137,6 +138,47 @@ struct TagHtml {
     attributions: Vec<EntryView>,
     pattern_matches: Vec<EntryView>,
     case_variants: Vec<TagView>,
+    causes: Vec<CauseView>,
+}
+
+/// A known cause on a tag page: who, what, the fix, and the pages that say so.
+struct CauseView {
+    cause: String,
+    /// Empty when the case names none.
+    vendor: String,
+    pool: &'static str,
+    summary: String,
+    fix: String,
+    workaround: String,
+    signature: String,
+    url: String,
+    fix_url: String,
+    /// The case's other tags.
+    partners: Vec<TagView>,
+}
+
+impl CauseView {
+    fn new(case: &crate::causes::KnownCause, tag: PoolTag) -> Self {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Self {
+            cause: case.cause().to_owned(),
+            vendor: text(&case.vendor),
+            pool: case.pool.as_str(),
+            summary: case.summary.clone(),
+            fix: case.fix_words().unwrap_or_default(),
+            workaround: text(&case.workaround),
+            signature: text(&case.signature),
+            url: case.url.clone(),
+            fix_url: text(&case.fix_url),
+            partners: case
+                .tags
+                .iter()
+                .filter(|&&t| t != tag)
+                .copied()
+                .map(TagView::new)
+                .collect(),
+        }
+    }
 }
 
 async fn tag_page(
@@ -145,18 +187,29 @@ async fn tag_page(
 ) -> PageResult<TagHtml> {
     // An undecodable path segment gets the HTML error page, not a bare text answer.
     let ApiPath(text) = path?;
-    let report = tag_report(&state, text).await?;
+    let tag = PoolTag::parse(&text)?;
+    let book = state.index.causes().book();
+    let causes: Vec<CauseView> = book.for_tag(tag).map(|c| CauseView::new(c, tag)).collect();
+    // A tag no list knows can still have known causes (`amda`): the page shows them.
+    let report = match tag_report(&state, text).await {
+        Ok(report) => Some(report),
+        Err(ApiError::NotFound(_)) if !causes.is_empty() => None,
+        Err(error) => return Err(error.into()),
+    };
+    let views = |entries: Option<&Vec<crate::knowledge::TagEntry>>| -> Vec<EntryView> {
+        entries.into_iter().flatten().map(EntryView::new).collect()
+    };
     Ok(TagHtml {
-        query: report.tag.trimmed(),
-        tag: TagView::new(report.tag),
-        attributions: report.attributions.iter().map(EntryView::new).collect(),
-        pattern_matches: report.pattern_matches.iter().map(EntryView::new).collect(),
+        query: tag.trimmed(),
+        tag: TagView::new(tag),
+        attributions: views(report.as_ref().map(|r| &r.attributions)),
+        pattern_matches: views(report.as_ref().map(|r| &r.pattern_matches)),
         case_variants: report
-            .case_variants
             .iter()
-            .copied()
+            .flat_map(|r| r.case_variants.iter().copied())
             .map(TagView::new)
             .collect(),
+        causes,
     })
 }
 

@@ -10,6 +10,8 @@ use std::time::Duration;
 use poolsleuth::http::{AppState, HttpConfig};
 use poolsleuth::vendor::VendorDirectory;
 use tokio::net::TcpListener;
+
+pub mod corpus;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -80,6 +82,20 @@ impl TestApp {
         let response = self.get(path).await;
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
+    }
+
+    /// GETs a CSV download: 200, `text/csv`, the body.
+    pub async fn get_csv(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv"),
+            "{path}"
+        );
+        response.text().await.unwrap()
     }
 
     /// POSTs a list as the admin.
@@ -171,17 +187,9 @@ impl TestApp {
     }
 }
 
-/// The shared corpus, when this checkout has it (CI does; a user's fresh clone may not).
+/// A file of the shared corpus, when this checkout has it (see [`corpus`]).
 pub fn corpus_file(relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
-        .join(relative);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipped: corpus file {} is not present", path.display());
-        None
-    }
+    corpus::present(corpus::path(relative, None))
 }
 
 /// Sends `head` (the request line and headers, without the blank line) and `body_start`, keeps

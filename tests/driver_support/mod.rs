@@ -10,10 +10,15 @@ pub fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drivers")
 }
 
-pub fn corpus_dir() -> PathBuf {
-    std::env::var_os("POOLSLEUTH_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/drivers"))
+// The same file as `common::corpus`: driver tests that do not start a server include this
+// module without `common`.
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/corpus.rs"]
+mod corpus;
+
+/// The corpus's real drivers (`$POOLSLEUTH_CORPUS` overrides), when present.
+pub fn corpus_dir() -> Option<PathBuf> {
+    corpus::present(corpus::path("drivers", Some("POOLSLEUTH_CORPUS")))
 }
 
 /// How many `.sys` files `dir` holds (not counting subfolders).

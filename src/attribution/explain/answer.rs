@@ -155,6 +155,7 @@ impl<'a> Analyzer<'a> {
             action: "Send poolmon output (`poolmon -b -n snapshot.txt`) or `!poolused 2`.".into(),
             confidence,
             confidence_reason,
+            known_causes: Vec::new(),
         };
         let Some(top) = f.work.first() else {
             if f.diagnosis == AnswerKind::PoolTotalsOnly {

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 pub(super) mod answer;
+mod causes;
 mod guidance;
 mod report;
 mod text;

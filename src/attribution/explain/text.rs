@@ -363,6 +363,32 @@ pub fn render_text(a: &Analysis) -> String {
     out.push_str(&wrap(&clean(&a.verdict), "", ""));
     out.push('\n');
 
+    if !a.answer.known_causes.is_empty() {
+        let _ = writeln!(out, "KNOWN CAUSES (public cases naming the top tags)");
+        for c in a.answer.known_causes.iter().take(8) {
+            let why = c
+                .why_not
+                .as_deref()
+                .map(|w| format!(" Not the answer: {w}."))
+                .unwrap_or_default();
+            let fix = c
+                .fix
+                .as_deref()
+                .map(|f| format!(" {}.", upper_first(f)))
+                .unwrap_or_default();
+            let line = format!(
+                "{} [{}] `{}`: {}.{fix}{why} Source: {}",
+                c.cause,
+                c.status_label(),
+                c.tag.trimmed(),
+                c.summary.trim_end_matches('.'),
+                c.url
+            );
+            out.push_str(&wrap(&clean(&line), "  ", "    "));
+        }
+        out.push('\n');
+    }
+
     let _ = writeln!(out, "SUSPECTS");
     if a.suspects.is_empty() {
         let _ = writeln!(out, "  (no driver is known for the top tags)");
@@ -461,6 +487,15 @@ pub fn render_text(a: &Analysis) -> String {
         }
     }
     out
+}
+
+/// A sentence's first letter upper-cased.
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
