@@ -139,6 +139,7 @@ mod tests {
             provenance: Provenance {
                 source_url: Some("https://example.com/a.c#L1".into()),
                 source_note: Some("'Xyzw' reversed".into()),
+                uploaded_as: None,
             },
         }
     }
@@ -185,6 +186,7 @@ mod tests {
             kind: SourceKind::List,
             version: Some("v1\r\nforged: yes 100% é".into()),
             origin: None,
+            driver_name: None,
             imported_at: "2026-12-01T10:00:00Z".into(),
             entries: 3,
             driver: None,

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::driver::{DriverAnalysis, FoundTag, TagKind};
 use crate::index::{IndexError, SearchIndex};
 use crate::knowledge::{
-    Confidence, DriverOwner, Provenance, SourceInfo, SourceKind, TagEntry, normalize_driver_name,
-    validate_source_name,
+    Confidence, DriverOwner, Provenance, SourceInfo, SourceKind, TagEntry, validate_source_name,
 };
 use crate::pooltag_list::{ListError, ListFormat, ParsedList, SkippedLine, parse_list};
 use crate::vendor::VendorDirectory;
+use crate::version::Version;
 
 /// The embedded starter knowledge base.
 pub const DEFAULT_SOURCE: &str = "poolsleuth-default";
@@ -127,6 +127,7 @@ fn list_records(
         kind,
         version: source.version.clone(),
         origin: source.origin.clone(),
+        driver_name: None,
         imported_at: now_rfc3339(),
         entries: entries.len() as u64,
         driver: None,
@@ -184,20 +185,14 @@ pub fn driver_vendor(analysis: &DriverAnalysis, vendors: &VendorDirectory) -> Op
         .or_else(|| signer.map(str::to_owned))
 }
 
-/// The version a driver is known by: the fixed file version numbers, else the version string.
+/// The version a driver is known by, as Windows shows it: its `FileVersion` text, else the
+/// fixed version numbers (see [`Version::of_file`]).
 pub fn driver_version(analysis: &DriverAnalysis) -> Option<String> {
-    analysis
-        .version
-        .file_version_numeric
-        .map(|[a, b, c, d]| format!("{a}.{b}.{c}.{d}"))
-        .or_else(|| {
-            analysis
-                .version
-                .file_version
-                .as_deref()
-                .and_then(|v| v.split_whitespace().next())
-                .map(str::to_owned)
-        })
+    Version::of_file(
+        analysis.version.file_version.as_deref(),
+        analysis.version.file_version_numeric,
+    )
+    .map(|v| v.to_string())
 }
 
 /// Stores an analyzed driver: one attribution per tag it uses, under a source named after its
@@ -281,7 +276,8 @@ fn driver_source(
     analysis: DriverAnalysis,
     vendors: &VendorDirectory,
 ) -> (SourceInfo, Vec<TagEntry>) {
-    let driver = normalize_driver_name(&analysis.file_name);
+    let driver = analysis.driver_name();
+    let uploaded_as = analysis.uploaded_as();
     let vendor = driver_vendor(&analysis, vendors);
     let version = driver_version(&analysis);
     let entries: Vec<TagEntry> = analysis
@@ -316,6 +312,7 @@ fn driver_source(
             provenance: Provenance {
                 source_url: None,
                 source_note: Some(describe_found_tag(found)),
+                uploaded_as: uploaded_as.clone(),
             },
         })
         .collect();
@@ -324,6 +321,7 @@ fn driver_source(
         kind: SourceKind::Driver,
         version,
         origin: Some(analysis.file_name.clone()),
+        driver_name: Some(driver),
         imported_at: now_rfc3339(),
         entries: entries.len() as u64,
         driver: Some(Box::new(analysis)),

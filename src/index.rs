@@ -29,6 +29,7 @@ use crate::knowledge::{
 use crate::leading_phrase::LeadingPhraseQuery;
 use crate::tag::{PoolTag, TagPattern};
 use crate::vendor::vendor_key;
+use crate::version::{Version, compare_version_texts};
 
 /// Bump on any schema change: an index written with another version is refused with a clear
 /// message instead of being misread.
@@ -534,7 +535,7 @@ impl SearchIndex {
         ]);
         let mut analyses = self.load_sources(&query)?;
         analyses.sort_by(|a, b| {
-            compare_versions(
+            compare_version_texts(
                 a.version.as_deref().unwrap_or(""),
                 b.version.as_deref().unwrap_or(""),
             )
@@ -629,13 +630,18 @@ impl SearchIndex {
                 .filter_map(|e| e.owner.component.clone())
                 .collect(),
         );
-        let mut versions = distinct(
+        // Each version once, however written (`2.2` and `2.2.0.0`), oldest first.
+        let versions: Vec<String> = Version::sorted_distinct(
             tags.iter()
-                .filter_map(|e| e.version.clone())
+                .filter_map(|e| e.version.as_deref())
+                .map(str::to_owned)
                 .chain(analyses.iter().filter_map(crate::import::driver_version))
+                .filter_map(|v| Version::parse(&v))
                 .collect(),
-        );
-        versions.sort_by(|a, b| compare_versions(a, b));
+        )
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect();
         Ok(Some(DriverReport {
             driver,
             vendors,
@@ -854,7 +860,7 @@ impl SearchIndex {
         doc.add_text(self.fields.source, &info.name);
         doc.add_text(self.fields.source_kind, info.kind.as_str());
         if let Some(driver) = &info.driver {
-            let name = normalize_driver_name(&driver.file_name);
+            let name = driver.driver_name();
             doc.add_text(self.fields.driver_stem, driver_stem(&name));
             doc.add_text(self.fields.driver, name);
         }
@@ -1053,17 +1059,6 @@ fn glob_to_regex(glob: &str) -> String {
     out
 }
 
-/// Orders version strings by their numeric parts (`10.0.9` < `10.0.10`), text as a tie-break.
-pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    fn parts(v: &str) -> Vec<u64> {
-        v.split(|c: char| !c.is_ascii_digit())
-            .filter(|p| !p.is_empty())
-            .map(|p| p.parse().unwrap_or(u64::MAX))
-            .collect()
-    }
-    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Bulk reads for attribution (`crate::attribution`): it keeps an in-memory view of the whole
 // knowledge base, rebuilt when the generation changes, because a snapshot asks about thousands
@@ -1140,6 +1135,7 @@ mod tests {
             kind: SourceKind::List,
             version: None,
             origin: None,
+            driver_name: None,
             imported_at: "2026-11-26T00:00:00Z".into(),
             entries,
             driver: None,
@@ -1214,7 +1210,7 @@ mod tests {
     #[test]
     fn versions_order_numerically() {
         let mut v = vec!["10.0.10", "10.0.9", "2.1", "10.0.9.1"];
-        v.sort_by(|a, b| compare_versions(a, b));
+        v.sort_by(|a, b| compare_version_texts(a, b));
         assert_eq!(v, ["2.1", "10.0.9", "10.0.9.1", "10.0.10"]);
     }
 }

@@ -201,11 +201,15 @@ pub struct Provenance {
     pub source_url: Option<String>,
     /// How that source shows it (the constant, the pool call, the build file naming the driver).
     pub source_note: Option<String>,
+    /// For a tag found in an analyzed driver file: the name the file was uploaded or scanned
+    /// under, when it is not the driver's own name (`windivert64_v2.sys` for `windivert.sys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_as: Option<String>,
 }
 
 impl Provenance {
     pub fn is_empty(&self) -> bool {
-        self.source_url.is_none() && self.source_note.is_none()
+        self.source_url.is_none() && self.source_note.is_none() && self.uploaded_as.is_none()
     }
 }
 
@@ -250,6 +254,10 @@ pub struct SourceInfo {
     pub version: Option<String>,
     /// Where it came from: a file name or URL.
     pub origin: Option<String>,
+    /// For an analyzed driver file: the driver's own name (see
+    /// [`DriverAnalysis::driver_name`]), which may differ from the file name it came with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_name: Option<String>,
     /// RFC 3339 time of the import.
     pub imported_at: String,
     pub entries: u64,

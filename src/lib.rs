@@ -25,3 +25,4 @@ pub mod tag;
 pub mod unknown_tag;
 pub mod utf16;
 pub mod vendor;
+pub mod version;

@@ -969,7 +969,9 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
                 for (name, path) in [
                     ("home", "/"),
                     ("tag", "/tags/Cont"),
-                    ("driver", "/drivers/patterns_x64_o2.sys"),
+                    // The file uploaded as patterns_x64_O2.sys is named by its version
+                    // resource (OriginalFilename patterns.sys).
+                    ("driver", "/drivers/patterns.sys"),
                     ("sources", "/sources"),
                     ("search", "/?q=Mm*"),
                 ] {

@@ -61,7 +61,7 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
     assert!(
         attributions
             .iter()
-            .all(|a| a["confidence"] == "code-site" && a["driver"] == "windivert64.sys")
+            .all(|a| a["confidence"] == "code-site" && a["driver"] == "windivert.sys")
     );
     // The description is the file's own (its FileDescription); how the tag was found is the
     // evidence beside it.
@@ -77,7 +77,7 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
     }));
 
     // Version history ordered by version numbers, identity on the driver report and page.
-    let (status, driver) = app.get_json("/api/v1/drivers/WinDivert64").await;
+    let (status, driver) = app.get_json("/api/v1/drivers/WinDivert").await;
     assert_eq!(status, 200);
     let analyses = driver["analyses"].as_array().unwrap();
     assert_eq!(analyses.len(), 2);
@@ -93,7 +93,7 @@ async fn uploaded_drivers_become_searchable_with_identity_and_evidence() {
         "{versions:?}"
     );
     let html = app
-        .get("/drivers/windivert64.sys")
+        .get("/drivers/windivert.sys")
         .await
         .text()
         .await
@@ -550,4 +550,143 @@ async fn the_driver_page_counts_each_tag_once_across_versions() {
         html.contains(&format!("<dt>Tags</dt><dd>{}</dd>", distinct.len())),
         "{html}"
     );
+}
+
+/// Issue 26: builds of one driver, uploaded under other names, are one driver named by its
+/// version resource; its versions are the `FileVersion` texts; the answer names the version
+/// whose code allocates the tag and says "newest" only of the version the machine runs.
+#[tokio::test]
+async fn builds_of_one_driver_are_one_suspect_with_versions_as_windows_shows_them() {
+    use driver_support::{read_fixture, with_tag_replaced, with_version};
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    // Three builds of `patterns.sys` (its OriginalFilename): 1.3 for x64 and x86, and 2.2,
+    // whose fixed numbers say 2.0.0.0 (as WinDivert 2.2's do) and whose code no longer
+    // allocates `Dir1`.
+    let v1_x64 = with_version(&read_fixture("patterns_x64_O2.sys"), "1.3", [1, 3, 0, 0]);
+    let v1_x86 = with_version(&read_fixture("patterns_x86_O2.sys"), "1.3", [1, 3, 0, 0]);
+    let v2_x64 = with_tag_replaced(
+        &with_version(&read_fixture("patterns_x64_O2.sys"), "2.2", [2, 0, 0, 0]),
+        b"Dir1",
+        b"Dir9",
+    );
+    let (status, report) = app
+        .upload_drivers(&[
+            ("patterns64_v1.sys", v1_x64),
+            ("patterns64_v2.sys", v2_x64),
+            ("patterns32_v1.sys", v1_x86),
+        ])
+        .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["stored"], 3, "{report}");
+    let (_, tag) = app.get_json("/api/v1/tags/Dir1").await;
+    let attributions = tag["attributions"].as_array().unwrap();
+    assert!(
+        attributions
+            .iter()
+            .all(|a| a["driver"] == "patterns.sys" && a["uploaded_as"].is_string()),
+        "{tag}"
+    );
+    let (status, driver) = app.get_json("/api/v1/drivers/patterns.sys").await;
+    assert_eq!(status, 200, "{driver}");
+    assert_eq!(
+        driver["versions"],
+        serde_json::json!(["1.3", "2.2"]),
+        "{driver}"
+    );
+
+    let snapshot = " Tag  Type     Allocs         Frees    Diff   Bytes    Per Alloc\n\n \
+                    Dir1 Nonp     4000000      100000  3900000  419430400      107\n \
+                    Pol2 Nonp     2000000      100000  1900000  209715200      110\n";
+    let analyze = |drivers: Option<&'static str>| {
+        let mut form = Form::new().part(
+            "snapshot",
+            Part::bytes(snapshot.as_bytes().to_vec()).file_name("poolmon.txt"),
+        );
+        if let Some(list) = drivers {
+            form = form.part(
+                "drivers",
+                Part::bytes(list.as_bytes().to_vec()).file_name("drivers.csv"),
+            );
+        }
+        app.analyze_form(form)
+    };
+    let patterns = |a: &Value| -> Vec<Value> {
+        a["suspects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["driver"].as_str().unwrap().starts_with("patterns"))
+            .cloned()
+            .collect()
+    };
+
+    // Without a driver list: one suspect, the versions as the files say them, and the
+    // version whose code allocates the tag, never the newer one that does not.
+    let (status, a) = analyze(None).await;
+    assert_eq!(status, 200, "{a}");
+    let suspects = patterns(&a);
+    assert_eq!(suspects.len(), 1, "one driver, one suspect: {a}");
+    let s = &suspects[0];
+    assert_eq!(s["driver"], "patterns.sys");
+    assert_eq!(
+        s["known_versions"],
+        serde_json::json!(["1.3", "2.2"]),
+        "{s}"
+    );
+    let uploaded: Vec<&str> = s["uploaded_as"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for name in [
+        "patterns64_v1.sys",
+        "patterns32_v1.sys",
+        "patterns64_v2.sys",
+    ] {
+        assert!(uploaded.contains(&name), "{uploaded:?}");
+    }
+    let headline = a["answer"]["headline"].as_str().unwrap();
+    assert!(headline.contains("patterns.sys 1.3"), "{headline}");
+    assert!(
+        headline.contains("the scanned version 2.2 does not allocate it"),
+        "{headline}"
+    );
+    assert_eq!(a["answer"]["version"], "1.3", "{a}");
+    let guidance = s["guidance"]["text"].as_str().unwrap();
+    assert!(!guidance.contains("newest known version"), "{guidance}");
+    assert!(guidance.contains("2.2"), "{guidance}");
+    assert!(!a.to_string().contains("2.0.0.0"), "{a}");
+
+    // The machine runs 1.3 (its file is `patterns64_v1.sys`): loaded, and told to update to
+    // 2.2, which no longer allocates `Dir1`.
+    let (status, a) = analyze(Some(
+        "\"Name\",\"DisplayName\",\"State\",\"PathName\",\"FileVersion\"\r\n\
+         \"pattsvc\",\"Patterns\",\"Running\",\"C:\\Windows\\system32\\drivers\\patterns64_v1.sys\",\"1.3 built by: WinDDK\"\r\n",
+    ))
+    .await;
+    assert_eq!(status, 200, "{a}");
+    let suspects = patterns(&a);
+    assert_eq!(suspects.len(), 1, "{a}");
+    let s = &suspects[0];
+    assert_eq!(s["loaded"], true, "{s}");
+    assert_eq!(s["version_seen"], "1.3", "{s}");
+    assert_eq!(s["guidance"]["kind"], "update", "{s}");
+    let guidance = s["guidance"]["text"].as_str().unwrap();
+    assert!(guidance.starts_with("update to 2.2:"), "{guidance}");
+
+    // The machine runs 2.2 (`2.2 built by: WinDDK` in its list), the newest known: no update
+    // to "2.2.0", and `Pol2`, which both versions allocate, is said to be allocated by 2.2.
+    let (status, a) = analyze(Some(
+        "\"Name\",\"DisplayName\",\"State\",\"PathName\",\"FileVersion\"\r\n\
+         \"pattsvc\",\"Patterns\",\"Running\",\"C:\\Windows\\system32\\drivers\\patterns64_v2.sys\",\"2.2 built by: WinDDK\"\r\n",
+    ))
+    .await;
+    assert_eq!(status, 200, "{a}");
+    let s = &patterns(&a)[0];
+    assert_eq!(s["version_seen"], "2.2", "{s}");
+    let text = a.to_string();
+    assert!(!text.contains("2.2.0") && !text.contains("2.0.0.0"), "{a}");
+    app.stop().await;
 }

@@ -650,3 +650,123 @@ fn a_tag_of_22_kib_that_barely_grows_is_weak_evidence() {
         analysis["answer"]
     );
 }
+
+/// Issue 26: every "not a snapshot" promise kept. A tag list, the PowerShell driver list,
+/// driverquery output, a driver binary and a KMDF log each get a 422 naming what they are and
+/// where they go, from the API, the page (with a link to that place) and the command line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_that_are_no_snapshot_are_named_with_where_they_go() {
+    let fixture = |path: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(path),
+        )
+        .unwrap()
+    };
+    // (fixture, what the answer calls it, where it says it goes, the page's link).
+    let cases: [(&str, &str, &str, &str, Option<&str>); 5] = [
+        (
+            "not_snapshots/tag-list.txt",
+            "tag-list",
+            "this is a tag list",
+            "/api/v1/lists",
+            Some("/sources#import"),
+        ),
+        (
+            "driver_lists/powershell-versions.csv",
+            "driver-list",
+            "this is the loaded-driver list (the PowerShell list with file versions)",
+            "--drivers",
+            Some("#driver-list"),
+        ),
+        (
+            "driver_lists/driverquery-french.csv",
+            "driver-list",
+            "this is the loaded-driver list (driverquery output)",
+            "-F drivers=@",
+            Some("#driver-list"),
+        ),
+        (
+            "drivers/patterns_x64_O2.sys",
+            "driver-file",
+            "this is a driver file",
+            "(/upload)",
+            Some("/upload"),
+        ),
+        (
+            "not_snapshots/kmdf-ifr.txt",
+            "kmdf-log",
+            "this is a KMDF in-flight recorder log",
+            "poolmon -b -n",
+            None,
+        ),
+    ];
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    for (path, input, what, goes, link) in cases {
+        let bytes = fixture(path);
+        // The API, as `curl --data-binary @FILE`.
+        let (status, error) = app.analyze(bytes.clone()).await;
+        assert_eq!(status, 422, "{path}: {error}");
+        assert_eq!(error["error"]["code"], "not_a_snapshot", "{path}: {error}");
+        assert_eq!(error["error"]["input"], input, "{path}: {error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(what), "{path}: {message}");
+        assert!(message.contains(goes), "{path}: {message}");
+        // The page, with the file chosen as a snapshot: the error, and a link to its place.
+        let form = reqwest::multipart::Form::new().part(
+            "snapshots",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name("chosen.txt"),
+        );
+        let response = app
+            .client
+            .post(app.url("/analyze"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{path}");
+        let html = response.text().await.unwrap();
+        let error_part = html
+            .split("id=\"analyze-error\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</p>").next())
+            .unwrap_or_else(|| panic!("{path}: no error on the page: {html}"));
+        assert!(error_part.contains(what), "{path}: {error_part}");
+        match link {
+            Some(href) => assert!(
+                error_part.contains(&format!("id=\"analyze-error-link\" href=\"{href}\"")),
+                "{path}: {error_part}"
+            ),
+            None => assert!(!error_part.contains("<a "), "{path}: {error_part}"),
+        }
+        // The command line, on the local (embedded) knowledge base.
+        let cwd = tempfile::tempdir().unwrap();
+        let name = Path::new(path).file_name().unwrap().to_str().unwrap();
+        std::fs::write(cwd.path().join(name), &bytes).unwrap();
+        let output = poolsleuth(cwd.path(), &["analyze", name], &[]);
+        assert!(!output.status.success(), "{path}");
+        let stderr = text(&output.stderr);
+        let said = if input == "driver-file" {
+            // The command line names the command for a driver file itself.
+            format!("{name}: this is a driver: use poolsleuth scan {name}")
+        } else {
+            what.to_owned()
+        };
+        assert!(stderr.contains(&said), "{path}: {stderr}");
+    }
+    // Microsoft's own lists, every edition of them.
+    for edition in ["pooltag.txt", "pooltag-older.txt", "pooltag-2003.txt"] {
+        let Some(list) = common::corpus_file(&format!("pooltag/{edition}")) else {
+            continue;
+        };
+        let (status, error) = app.analyze(std::fs::read(list).unwrap()).await;
+        assert_eq!(status, 422, "{edition}: {error}");
+        assert_eq!(error["error"]["input"], "tag-list", "{edition}: {error}");
+    }
+    // Where the tag list's link leads: the import instructions.
+    let sources = app.get("/sources").await.text().await.unwrap();
+    assert!(sources.contains("id=\"import\""), "{sources}");
+    app.stop().await;
+}

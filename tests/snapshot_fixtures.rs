@@ -292,7 +292,7 @@ fn driverquery_lists() {
     assert_eq!(d[0].module_name, "abcflt");
     assert_eq!(d[0].file_name.as_deref(), Some("abcflt.sys"));
     assert_eq!(d[1].service_name.as_deref(), Some("NetAbc"));
-    assert_eq!(d[1].version.as_deref(), Some("1.2.3.4"));
+    assert_eq!(d[1].version.as_ref().map(|v| v.as_str()), Some("1.2.3.4"));
 
     let e = parse_driver_list(b"  \n").unwrap_err();
     assert!(e.to_string().contains("driverquery /v /fo csv"), "{e}");
@@ -306,5 +306,5 @@ fn readme_gives_the_recommended_powershell_driver_list_verbatim() {
         std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
     assert!(readme.contains(poolsleuth::snapshot::POWERSHELL_DRIVER_LIST));
     let list = parse_driver_list(&fixture("driver_lists/powershell-versions.csv")).unwrap();
-    assert_eq!(list[0].version.as_deref(), Some("1.2.0"));
+    assert_eq!(list[0].version.as_ref().map(|v| v.as_str()), Some("1.2.0"));
 }

@@ -118,7 +118,25 @@ impl<'a> Analyzer<'a> {
     fn loaded_state(&self, c: &Cand<'a>) -> Option<bool> {
         self.input.drivers.as_ref()?;
         let driver = self.name(c);
-        Some(self.loaded.by_file.contains_key(driver) || (c.os && is_kernel_image(driver)))
+        Some(
+            self.loaded_driver(driver, self.kb.driver(driver)).is_some()
+                || (c.os && is_kernel_image(driver)),
+        )
+    }
+
+    /// The driver list's row for a driver: by its name, or by a name its files were uploaded
+    /// under (the machine's `windivert64.sys` is the driver `windivert.sys`).
+    pub(super) fn loaded_driver(
+        &self,
+        driver: &str,
+        facts: Option<&kb::DriverFacts>,
+    ) -> Option<&'a LoadedDriver> {
+        self.loaded.by_file.get(driver).copied().or_else(|| {
+            facts?
+                .uploaded_as
+                .iter()
+                .find_map(|name| self.loaded.by_file.get(name).copied())
+        })
     }
 
     /// A candidate from the snapshot, the driver list or a group (not a knowledge-base row).
@@ -130,6 +148,14 @@ impl<'a> Analyzer<'a> {
         origin: CandidateOrigin,
         detail: Detail<'a>,
     ) -> Cand<'a> {
+        // A file name the machine or the snapshot uses for a driver the knowledge base knows
+        // by its own name is that driver: one driver, one suspect.
+        let driver = match driver {
+            Cow::Owned(name) if self.kb.driver_named(&name) != name => {
+                Cow::Owned(self.kb.driver_named(&name).to_owned())
+            }
+            other => other,
+        };
         let os = entry.is_some_and(is_os_entry) || self.is_os_driver(&driver);
         let driver_id = self.driver_id(&driver);
         self.weigh(Cand {

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::order::{SeriesOrdering, order};
 use crate::excerpt::bound_message;
 use crate::index::IndexError;
 use crate::snapshot::{
@@ -38,7 +39,8 @@ pub struct InputFile {
 /// What [`read_inputs`] read, ready for [`analyze`](super::analyze).
 #[derive(Debug, Clone, Default)]
 pub struct AnalysisInput {
-    /// In time order when every snapshot has a time, in file order otherwise.
+    /// Oldest first: by their times when every snapshot has one, else by poolmon's counts
+    /// since boot, else in the order sent (see [`super::order`]).
     pub snapshots: Vec<Snapshot>,
     pub drivers: Option<Vec<LoadedDriver>>,
     pub files: Vec<FileSummary>,
@@ -50,6 +52,8 @@ pub struct AnalysisInput {
     pub context: Vec<Snapshot>,
     /// Each file's text as read, to point back at the lines the numbers came from.
     pub sources: Vec<String>,
+    /// How the snapshots were put in order.
+    pub order: SeriesOrdering,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -129,15 +133,14 @@ pub fn read_inputs_until(
                 input.caveats.push(*caveat);
             }
         }
-        for snapshot in &mut parsed.snapshots {
+        for (frame, snapshot) in parsed.snapshots.iter_mut().enumerate() {
             snapshot.file = file_index;
+            snapshot.frame = frame;
         }
         input.sources.push(text.into_owned());
         input.snapshots.extend(parsed.snapshots);
     }
-    if input.snapshots.len() > 1 && input.snapshots.iter().all(|s| s.taken_at.is_some()) {
-        input.snapshots.sort_by_key(|s| s.taken_at);
-    }
+    input.order = order(&mut input.snapshots);
     // A point taken after a fix, a reboot or stopping something shows what the change did;
     // the leak's course is the other points. Kept as context, never as the latest reading.
     if input.snapshots.iter().any(|s| !s.after_change) {

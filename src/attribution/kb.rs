@@ -8,28 +8,32 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::index::{IndexError, SearchIndex, compare_versions};
+use crate::index::{IndexError, SearchIndex};
 use crate::knowledge::{Confidence, TagEntry};
 use crate::tag::{PoolTag, TagPattern};
+use crate::version::Version;
 
 use super::tag_table::{LONG_GROUP, TagSlot, TagTable};
 
 /// What the knowledge base says about one driver file.
 #[derive(Debug, Clone, Default)]
 pub struct DriverFacts {
-    /// Versions seen, oldest first (by number).
-    pub versions: Vec<String>,
+    /// Versions known, oldest first, each once however written (`2.2` and `2.2.0.0`).
+    pub versions: Vec<Version>,
     pub vendors: Vec<String>,
     pub products: Vec<String>,
     /// (version, sha256) of analyzed binaries.
-    pub hashes: Vec<(Option<String>, String)>,
+    pub hashes: Vec<(Option<Version>, String)>,
+    /// The names its analyzed files were uploaded or scanned under, where they differ from
+    /// the driver's own name (`windivert64.sys` for `windivert.sys`).
+    pub uploaded_as: Vec<String>,
     /// Part of Windows: an inbox driver, or every source names Microsoft as the vendor.
     pub os: bool,
 }
 
 impl DriverFacts {
-    pub fn newest_version(&self) -> Option<&str> {
-        self.versions.last().map(String::as_str)
+    pub fn newest_version(&self) -> Option<&Version> {
+        self.versions.last()
     }
 }
 
@@ -84,6 +88,9 @@ pub struct KnowledgeView {
     /// Wildcard rows, bucketed by their first literal byte (`None`: starts with a wildcard).
     patterns: HashMap<Option<u8>, Vec<(TagPattern, TagEntry)>>,
     drivers: HashMap<String, DriverFacts>,
+    /// The names analyzed files were uploaded under, to the driver each is a file of (only
+    /// names that are no driver's own and stand for one driver).
+    uploaded_names: HashMap<String, String>,
     count: usize,
 }
 
@@ -102,13 +109,22 @@ impl KnowledgeView {
         for entry in entries {
             if let Some(driver) = &entry.owner.driver {
                 let facts = drivers.entry(driver.clone()).or_default();
-                push_unique(&mut facts.versions, entry.version.as_deref());
+                let version = entry.version.as_deref().and_then(Version::parse);
+                if let Some(v) = &version
+                    && !facts.versions.iter().any(|known| known.same_version(v))
+                {
+                    facts.versions.push(v.clone());
+                }
                 push_unique(&mut facts.vendors, entry.vendor.as_deref());
                 push_unique(&mut facts.products, entry.product.as_deref());
+                push_unique(
+                    &mut facts.uploaded_as,
+                    entry.provenance.uploaded_as.as_deref(),
+                );
                 if let Some(sha) = &entry.sha256
                     && !facts.hashes.iter().any(|(_, s)| s == sha)
                 {
-                    facts.hashes.push((entry.version.clone(), sha.clone()));
+                    facts.hashes.push((version, sha.clone()));
                 }
             }
             if entry.is_pattern {
@@ -129,10 +145,30 @@ impl KnowledgeView {
                 .then_with(|| a.line.cmp(&b.line))
         });
         for (name, facts) in drivers.iter_mut() {
-            facts.versions.sort_by(|a, b| compare_versions(a, b));
+            facts.versions.sort();
             facts.os = super::is_inbox(name)
                 || (!facts.vendors.is_empty() && facts.vendors.iter().all(|v| v == "Microsoft"));
         }
+        let mut uploaded_names: HashMap<String, Option<String>> = HashMap::default();
+        for (name, facts) in &drivers {
+            for file in facts
+                .uploaded_as
+                .iter()
+                .filter(|f| !drivers.contains_key(*f))
+            {
+                let slot = uploaded_names
+                    .entry(file.clone())
+                    .or_insert_with(|| Some(name.clone()));
+                // A name two drivers' files were uploaded under stands for neither.
+                if slot.as_deref() != Some(name) {
+                    *slot = None;
+                }
+            }
+        }
+        let uploaded_names: HashMap<String, String> = uploaded_names
+            .into_iter()
+            .filter_map(|(file, driver)| Some((file, driver?)))
+            .collect();
         let mut driver_names: Vec<String> = Vec::new();
         let mut driver_ids: HashMap<String, u32> = HashMap::default();
         let hot: Vec<Hot> = exact
@@ -186,6 +222,7 @@ impl KnowledgeView {
             driver_ids,
             patterns,
             drivers,
+            uploaded_names,
             count,
         }
     }
@@ -305,6 +342,18 @@ impl KnowledgeView {
 
     pub fn driver(&self, name: &str) -> Option<&DriverFacts> {
         self.drivers.get(name)
+    }
+
+    /// The driver a file name stands for: the driver itself when the knowledge base knows it
+    /// by that name, else the driver whose file was uploaded under that name (a machine's
+    /// `windivert64.sys` is `windivert.sys`, the name in its version resource).
+    pub fn driver_named<'s>(&'s self, file_name: &'s str) -> &'s str {
+        if self.drivers.contains_key(file_name) {
+            return file_name;
+        }
+        self.uploaded_names
+            .get(file_name)
+            .map_or(file_name, String::as_str)
     }
 
     /// `Some(true)` for Windows components the knowledge base knows, `None` for drivers it

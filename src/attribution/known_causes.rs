@@ -10,9 +10,10 @@ use utoipa::ToSchema;
 use super::Analyzer;
 use super::candidates::is_os_entry;
 use super::rank::{CountSignal, Work, count_signal};
-use crate::causes::{KnownCause, version_order};
+use crate::causes::KnownCause;
 use crate::snapshot::PoolKind;
 use crate::tag::PoolTag;
+use crate::version::Version;
 
 /// The top tags whose known causes are checked: the answer is about the first, and the next
 /// ones (when above normal themselves) are often its partners.
@@ -197,13 +198,14 @@ impl<'a> Analyzer<'a> {
                 CauseStatus::TagOwner
             } else if self.input.drivers.is_none() {
                 CauseStatus::NoDriverList
-            } else if let Some(loaded) = self.loaded.by_file.get(driver) {
-                check.version_seen = loaded.version.clone();
-                if let Some(seen) = loaded.version.as_deref() {
+            } else if let Some(loaded) = self.loaded_driver(driver, self.kb.driver(driver)) {
+                check.version_seen = loaded.version.as_ref().map(Version::to_string);
+                if let Some(seen) = &loaded.version {
                     check.version_in_range = case.file_range().map(|r| r.contains(seen));
                     check.fixed_already = case
                         .fixed_file_version()
-                        .is_some_and(|fixed| version_order(seen, fixed).is_ge());
+                        .and_then(Version::parse)
+                        .is_some_and(|fixed| !fixed.newer_than(seen));
                 }
                 if check.version_in_range == Some(false) || check.fixed_already {
                     CauseStatus::OutsideAffectedVersions

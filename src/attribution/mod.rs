@@ -19,6 +19,7 @@ mod kb;
 mod known_causes;
 mod model;
 mod normal;
+mod order;
 mod rank;
 mod read_back;
 mod series;
@@ -41,6 +42,7 @@ pub use kb::{
 pub use known_causes::{CauseStatus, KnownCauseMatch};
 pub use model::*;
 pub use normal::{DEFAULT_NORMAL_MIB, NormalTable, NormalTag};
+pub use order::SeriesOrdering;
 pub use stats::{LineFit, linear_fit, pearson};
 
 use crate::vendor::VendorDirectory;
@@ -138,6 +140,10 @@ pub fn analyze(
         caveats: &input.caveats,
     });
     cx.apply_known_causes(&mut answer, &cause_checks);
+    // Which snapshot came first decides what grows: the answer says how it was decided.
+    if info.series.len() >= 2 {
+        answer.order = Some(info.order.explanation.clone());
+    }
     // The answers that are not about a tag's owner are their own verdict.
     let verdict = match answer.kind {
         AnswerKind::Inconclusive | AnswerKind::VerifierAllocations | AnswerKind::PoolTotalsOnly => {

@@ -88,8 +88,14 @@ pub struct Answer {
     pub pool: Option<PoolKind>,
     pub driver: Option<String>,
     pub vendor: Option<String>,
-    /// The version on the machine (driver list), else the newest the knowledge base knows.
+    /// For a series: the order its snapshots were read in (file names and times) and why.
+    pub order: Option<String>,
+    /// The version on the machine (its driver list), else the scanned version whose code
+    /// allocates the tag (when another scanned version does not), else the only version the
+    /// knowledge base knows; never merely the newest known.
     pub version: Option<String>,
+    /// Every version of the driver the knowledge base knows, oldest first.
+    pub known_versions: Vec<String>,
     /// Drivers worth checking next (KMDF-shaped names, drivers named by the snapshot, loaded
     /// filter drivers, owners of tags that move in lockstep).
     pub candidates: Vec<String>,
@@ -320,6 +326,64 @@ pub struct InputInfo {
     pub warnings: Vec<String>,
     /// Labels of the snapshots in order (time, heading or `#n`), for charts.
     pub labels: Vec<String>,
+    /// How the snapshots were put in order, and why.
+    pub order: SeriesOrder,
+    /// The snapshots in the order used, oldest first: which file each came from, and when.
+    pub series: Vec<SeriesPoint>,
+}
+
+/// How a series was put in order.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SeriesOrder {
+    pub basis: OrderBasis,
+    /// Whether poolmon's counts since boot agree with the order used.
+    pub counters: CounterCheck,
+    /// The snapshots were sent in another order than the one used.
+    pub upload_order_differs: bool,
+    /// The order used and why, in words (the answer's `order`).
+    pub explanation: String,
+}
+
+/// What a series is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderBasis {
+    /// One snapshot: no order to find.
+    Single,
+    /// Every snapshot carries its time.
+    Times,
+    /// poolmon's `Allocs` and `Frees`, which count since boot and only grow.
+    Counters,
+    /// The order the files (and the frames in them) were sent in: nothing else tells.
+    UploadOrder,
+}
+
+/// What poolmon's counts since boot say of the order used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CounterCheck {
+    /// The snapshots have no `Allocs` and `Frees` to compare.
+    Unavailable,
+    /// The counts only grow along the order.
+    Agree,
+    /// The counts fall somewhere along the order: a restart in between, or snapshots of
+    /// different machines.
+    Disagree,
+}
+
+/// One snapshot of the series.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SeriesPoint {
+    /// 1-based place in the order used.
+    pub position: usize,
+    /// Which input file (0 for the first sent).
+    pub file: usize,
+    pub file_name: Option<String>,
+    /// 1-based frame within its file, when the file holds several.
+    pub frame: Option<usize>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub taken_at: Option<OffsetDateTime>,
+    pub label: Option<String>,
 }
 
 /// What a series' growth is measured against.
@@ -350,8 +414,6 @@ pub enum NormalSource {
 pub enum VersionSource {
     /// The machine's own driver list: the version it runs.
     DriverList,
-    /// The only version the knowledge base knows: not necessarily the one it runs.
-    KnowledgeBase,
 }
 
 /// Where a candidate that is not a knowledge-base row came from; its `source` in the JSON.
@@ -471,9 +533,15 @@ pub struct Suspect {
     pub loaded: Option<bool>,
     pub service_name: Option<String>,
     pub path: Option<String>,
+    /// The version on the machine, from its driver list (none without one, or when the driver
+    /// is not in it).
     pub version_seen: Option<String>,
     pub version_source: Option<VersionSource>,
     pub newest_known_version: Option<String>,
+    /// Every version the knowledge base knows (scanned files and list rows), oldest first.
+    pub known_versions: Vec<String>,
+    /// The names the driver's files were uploaded under, where they are not its own name.
+    pub uploaded_as: Vec<String>,
     pub sha256: Option<String>,
     pub best_evidence: EvidenceKind,
     pub guidance: Guidance,

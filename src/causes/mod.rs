@@ -24,7 +24,7 @@ pub use store::{
     CAUSES_SOURCE, CauseImportReport, CauseStore, import_causes, seed_embedded_causes,
 };
 pub use table::{CAUSE_COLUMNS, ParsedCauses, looks_like_causes, parse_causes, write_causes};
-pub use versions::{VersionRange, is_version, version_order};
+pub use versions::{VersionRange, is_version};
 
 /// Why a set of cases was refused, or could not be stored.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! (`=32.0.11002.41`, `<5.0.2195.2096`, `>=1.76,<=1.77`) checked against the version a driver
 //! list shows.
 
-use std::cmp::Ordering;
+use crate::version::Version;
 
 /// One clause's comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +17,8 @@ enum Bound {
 /// bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRange {
-    exact: Vec<String>,
-    bounds: Vec<(Bound, String)>,
+    exact: Vec<Version>,
+    bounds: Vec<(Bound, Version)>,
 }
 
 impl VersionRange {
@@ -41,14 +41,14 @@ impl VersionRange {
                 (None, clause.strip_prefix('=').unwrap_or(clause))
             };
             let version = version.trim();
-            if !is_version(version) {
+            let Some(version) = Version::parse(version).filter(|_| is_version(version)) else {
                 return Err(format!(
                     "{clause:?} is not a version clause (=1.2.3.4, <2.0, <=2.0, >1.0, >=1.0)"
                 ));
-            }
+            };
             match bound {
-                Some(bound) => range.bounds.push((bound, version.to_owned())),
-                None => range.exact.push(version.to_owned()),
+                Some(bound) => range.bounds.push((bound, version)),
+                None => range.exact.push(version),
             }
         }
         if range.exact.is_empty() && range.bounds.is_empty() {
@@ -58,12 +58,11 @@ impl VersionRange {
     }
 
     /// Whether `version` is one the case names.
-    pub fn contains(&self, version: &str) -> bool {
-        let exact =
-            self.exact.is_empty() || self.exact.iter().any(|v| version_order(version, v).is_eq());
+    pub fn contains(&self, version: &Version) -> bool {
+        let exact = self.exact.is_empty() || self.exact.iter().any(|v| version.same_version(v));
         exact
             && self.bounds.iter().all(|(bound, v)| {
-                let order = version_order(version, v);
+                let order = version.cmp_version(v);
                 match bound {
                     Bound::Less => order.is_lt(),
                     Bound::AtMost => order.is_le(),
@@ -83,41 +82,27 @@ pub fn is_version(text: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Orders versions by their numbers, trailing zero parts ignored (`1.3` = `1.3.0.0`); the
-/// start of a version a driver list shows (`10.0.19041.1 (WinBuild…)`) is read.
-pub fn version_order(a: &str, b: &str) -> Ordering {
-    fn parts(v: &str) -> Vec<u64> {
-        let head = v.split_whitespace().next().unwrap_or("");
-        let mut parts: Vec<u64> = head
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|p| !p.is_empty())
-            .map(|p| p.parse().unwrap_or(u64::MAX))
-            .collect();
-        while parts.last() == Some(&0) {
-            parts.pop();
-        }
-        parts
-    }
-    parts(a).cmp(&parts(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn v(text: &str) -> Version {
+        Version::parse(text).unwrap()
+    }
+
     #[test]
     fn exact_versions_and_bounds() {
         let one = VersionRange::parse("=32.0.11002.41").unwrap();
-        assert!(one.contains("32.0.11002.41"));
-        assert!(!one.contains("32.0.21045.1000"));
+        assert!(one.contains(&v("32.0.11002.41")));
+        assert!(!one.contains(&v("32.0.21045.1000")));
         let span = VersionRange::parse(">=1.76,<=1.77").unwrap();
-        assert!(span.contains("1.76") && span.contains("1.77.0.0"));
-        assert!(!span.contains("1.75") && !span.contains("1.78"));
+        assert!(span.contains(&v("1.76")) && span.contains(&v("1.77.0.0")));
+        assert!(!span.contains(&v("1.75")) && !span.contains(&v("1.78")));
         let below = VersionRange::parse("<5.0.2195.2096").unwrap();
-        assert!(below.contains("5.0.2195.1600"));
-        assert!(!below.contains("5.0.2195.2096"));
+        assert!(below.contains(&v("5.0.2195.1600")));
+        assert!(!below.contains(&v("5.0.2195.2096")));
         let list = VersionRange::parse("7.01, 7.03").unwrap();
-        assert!(list.contains("7.3") && !list.contains("7.02"));
+        assert!(list.contains(&v("7.3")) && !list.contains(&v("7.02")));
     }
 
     #[test]
@@ -130,6 +115,7 @@ mod tests {
 
     #[test]
     fn a_driver_lists_build_suffix_is_ignored() {
-        assert!(version_order("10.0.19041.1 (WinBuild.160101.0800)", "10.0.19041.1").is_eq());
+        let range = VersionRange::parse("=10.0.19041.1").unwrap();
+        assert!(range.contains(&v("10.0.19041.1 (WinBuild.160101.0800)")));
     }
 }

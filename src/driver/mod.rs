@@ -23,6 +23,7 @@ pub use identity::Machine;
 pub use kmdf::{KmdfInfo, kmdf_default_tag};
 pub use version_info::VersionInfo;
 
+use crate::knowledge::normalize_driver_name;
 use crate::tag::PoolTag;
 
 /// Bounds on the work one [`analyze`] call may do.
@@ -342,6 +343,52 @@ impl DriverAnalysis {
             .map(|t| t.tag)
             .collect()
     }
+
+    /// The driver's name, lower-case: the file name Windows loads it by, as its version
+    /// resource gives it (`OriginalFilename`, else `InternalName`), else the name it was
+    /// uploaded under. Builds uploaded as `windivert64_v1.sys` and `windivert32_v2.sys` are
+    /// all `windivert.sys`: versions of one driver.
+    pub fn driver_name(&self) -> String {
+        let uploaded = normalize_driver_name(&self.file_name);
+        let extension = uploaded
+            .rsplit_once('.')
+            .map_or("sys", |(_, ext)| ext)
+            .to_owned();
+        [&self.version.original_filename, &self.version.internal_name]
+            .into_iter()
+            .flatten()
+            .find_map(|name| own_file_name(name, &extension))
+            .unwrap_or(uploaded)
+    }
+
+    /// The name the file was uploaded under (lower-case), when it is not the driver's name.
+    pub fn uploaded_as(&self) -> Option<String> {
+        let uploaded = normalize_driver_name(&self.file_name);
+        (uploaded != self.driver_name()).then_some(uploaded)
+    }
+}
+
+/// A file name from a version resource, lower-case, when it is a plain file name (no path,
+/// nothing Windows forbids in a name); one without an extension (`InternalName` is often
+/// `VBoxUSB`) takes `extension`.
+fn own_file_name(name: &str, extension: &str) -> Option<String> {
+    let name = name.trim();
+    let plain = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+        && name
+            .chars()
+            .all(|c| !c.is_control() && !"\\/:*?\"<>|".contains(c));
+    if !plain {
+        return None;
+    }
+    let name = name.to_ascii_lowercase();
+    Some(if name.contains('.') {
+        name
+    } else {
+        format!("{name}.{extension}")
+    })
 }
 
 /// A file name as stored and shown: control characters (a NUL, an escape sequence, a line

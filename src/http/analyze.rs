@@ -370,6 +370,13 @@ fn api_error(error: AttributionError, deadline: Deadline) -> ApiError {
             "the request holds no snapshot (empty body): send a pool snapshot as the body, or as multipart parts; formats understood: {}",
             FORMATS_UNDERSTOOD.join(", ")
         )),
+        AttributionError::Snapshot {
+            error: ref snapshot,
+            ..
+        } if let SnapshotErrorKind::NotASnapshot(input) = snapshot.kind => ApiError::NotASnapshot {
+            input,
+            message: error.to_string(),
+        },
         AttributionError::Snapshot { .. } | AttributionError::DriverList(_) => {
             ApiError::Unprocessable(error.to_string())
         }
@@ -390,7 +397,33 @@ struct AnalyzeHtml {
     /// The PowerShell command that writes the loaded-driver list with file versions.
     driver_list_command: &'static str,
     error: Option<String>,
+    /// Where what was sent goes instead, when it is no snapshot.
+    error_link: Option<ErrorLink>,
     result: Option<ResultView>,
+}
+
+/// A link beside an error: the place for what was sent instead.
+struct ErrorLink {
+    href: &'static str,
+    text: &'static str,
+}
+
+impl ErrorLink {
+    fn for_error(error: &ApiError) -> Option<Self> {
+        use crate::snapshot::NotASnapshot;
+        let ApiError::NotASnapshot { input, .. } = error else {
+            return None;
+        };
+        let (href, text) = match input {
+            NotASnapshot::TagList => ("/sources#import", "How to import a tag list"),
+            NotASnapshot::DriverFile => ("/upload", "Upload drivers"),
+            NotASnapshot::DriverList => ("#driver-list", "The driver list field, below"),
+            NotASnapshot::KmdfLog | NotASnapshot::DebuggerSession | NotASnapshot::OtherFile => {
+                return None;
+            }
+        };
+        Some(Self { href, text })
+    }
 }
 
 impl AnalyzeHtml {
@@ -409,6 +442,7 @@ async fn form_page() -> Response {
         formats: FORMATS_UNDERSTOOD,
         driver_list_command: POWERSHELL_DRIVER_LIST,
         error: None,
+        error_link: None,
         result: None,
     }
     .respond(StatusCode::OK)
@@ -419,19 +453,20 @@ async fn result_page(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let page = |pasted: String, error: Option<String>, result: Option<ResultView>| AnalyzeHtml {
+    let page = |pasted: String, error: Option<&ApiError>, result: Option<ResultView>| AnalyzeHtml {
         query: String::new(),
         pasted,
         formats: FORMATS_UNDERSTOOD,
         driver_list_command: POWERSHELL_DRIVER_LIST,
-        error,
+        error: error.map(ApiError::public_message),
+        error_link: error.and_then(ErrorLink::for_error),
         result,
     };
     let deadline = Deadline::for_request(&state.config);
     let upload = match read_upload(&state, request).await {
         Ok(upload) => upload,
         Err(e) => {
-            return page(String::new(), Some(e.public_message()), None).respond(e.status());
+            return page(String::new(), Some(&e), None).respond(e.status());
         }
     };
     let pasted = upload.pasted.clone();
@@ -441,8 +476,8 @@ async fn result_page(
         .all(|f| f.bytes.iter().all(u8::is_ascii_whitespace))
     {
         // The API's answer speaks of bodies and parts; the page speaks of its own form.
-        let message = "Nothing to analyze yet: paste a snapshot into the box, or choose snapshot files, then press Analyze.";
-        return page(pasted, Some(message.into()), None).respond(StatusCode::BAD_REQUEST);
+        let message = ApiError::BadRequest("Nothing to analyze yet: paste a snapshot into the box, or choose snapshot files, then press Analyze.".into());
+        return page(pasted, Some(&message), None).respond(StatusCode::BAD_REQUEST);
     }
     let view = |analysis: Analysis| ResultView::new(&analysis);
     match run(
@@ -457,7 +492,7 @@ async fn result_page(
     .await
     {
         Ok(result) => page(pasted, None, Some(result)).respond(StatusCode::OK),
-        Err(e) => page(pasted, Some(e.public_message()), None).respond(e.status()),
+        Err(e) => page(pasted, Some(&e), None).respond(e.status()),
     }
 }
 
@@ -546,6 +581,8 @@ struct AnswerView {
     candidates: String,
     confidence: &'static str,
     confidence_reason: String,
+    /// For a series: the order its snapshots were read in, and why.
+    order: String,
 }
 
 /// A piece of a sentence: plain text, or a tag or command the sentence quoted in backticks
@@ -575,6 +612,10 @@ impl AnswerView {
             headline: text_parts(&a.headline),
             driver: match (&a.driver, &a.version) {
                 (Some(d), Some(v)) => format!("{d} {v}"),
+                (Some(d), None) if !a.known_versions.is_empty() => format!(
+                    "{d} (version on this machine unknown; versions known: {})",
+                    a.known_versions.join(", ")
+                ),
                 (Some(d), None) => d.clone(),
                 _ => String::new(),
             },
@@ -582,6 +623,7 @@ impl AnswerView {
             candidates: a.candidates.join(", "),
             confidence: a.confidence.as_str(),
             confidence_reason: a.confidence_reason.clone(),
+            order: a.order.clone().unwrap_or_default(),
         }
     }
 }
@@ -598,7 +640,9 @@ struct SuspectView {
     os: bool,
     loaded: &'static str,
     version_seen: String,
-    newest: String,
+    known_versions: String,
+    /// The names its files were uploaded under, where they are not its own.
+    uploaded_as: String,
     guidance_kind: &'static str,
     guidance: Vec<SentencePart>,
     evidence: Vec<EvidenceView>,
@@ -721,7 +765,8 @@ impl ResultView {
                     None => "",
                 },
                 version_seen: s.version_seen.clone().unwrap_or_default(),
-                newest: s.newest_known_version.clone().unwrap_or_default(),
+                known_versions: s.known_versions.join(", "),
+                uploaded_as: s.uploaded_as.join(", "),
                 guidance_kind: match s.guidance.kind {
                     crate::attribution::GuidanceKind::Update => "update",
                     crate::attribution::GuidanceKind::NewestKnown => "newest-known",

@@ -127,6 +127,15 @@ impl TextPart {
     fn check(&mut self) -> Result<(), ApiError> {
         self.checked = true;
         let start = &self.bytes[..self.bytes.len().min(SNIFF_BYTES)];
+        // A driver, an archive or a dump is named for what it is, with where it goes.
+        if let Some(refused) = crate::snapshot::refuse_binary(start)
+            && let crate::snapshot::SnapshotErrorKind::NotASnapshot(input) = refused.kind
+        {
+            return Err(ApiError::NotASnapshot {
+                input,
+                message: refused.message,
+            });
+        }
         match control_share_percent(start) {
             Some(percent) if percent > MAX_CONTROL_SHARE_PERCENT => {
                 Err(ApiError::Unprocessable(format!(

@@ -31,6 +31,13 @@ pub enum ApiError {
     /// The body was understood as bytes but its content cannot be used.
     #[error("{0}")]
     Unprocessable(String),
+    /// Something else than a pool snapshot was sent to be analyzed (a tag list, a driver
+    /// list, a driver file...); the message names it and where it goes.
+    #[error("{message}")]
+    NotASnapshot {
+        input: crate::snapshot::NotASnapshot,
+        message: String,
+    },
     #[error("request body too large: the limit is {limit} bytes (set {setting} to change it)")]
     PayloadTooLarge {
         limit: usize,
@@ -64,7 +71,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable(_) | Self::NotASnapshot { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Busy | Self::AnalysisDeadline { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -83,6 +90,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Timeout { .. } => "timeout",
             Self::Unprocessable(_) => "unprocessable",
+            Self::NotASnapshot { .. } => "not_a_snapshot",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Busy => "busy",
             Self::AnalysisDeadline { .. } => "analysis_deadline",
@@ -217,7 +225,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        let mut body =
+            json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        // What the input is, for a client to send it where it goes.
+        if let Self::NotASnapshot { input, .. } = &self {
+            body["error"]["input"] = json!(input.as_str());
+        }
         // One line that ends like every text answer does, so a shell prompt after `curl` starts
         // on its own line.
         let mut text = body.to_string();

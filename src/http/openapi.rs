@@ -22,11 +22,15 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: `not_found`, `bad_request`, `unprocessable`,
-    /// `payload_too_large`, `unauthorized`, `writes_disabled`, `method_not_allowed`, `timeout`,
-    /// `unavailable`, `internal`.
+    /// `not_a_snapshot`, `payload_too_large`, `unauthorized`, `writes_disabled`,
+    /// `method_not_allowed`, `timeout`, `unavailable`, `internal`.
     pub code: String,
     /// What went wrong, for a person.
     pub message: String,
+    /// With `not_a_snapshot`: what was sent instead (a tag list goes to the lists, a driver
+    /// list beside a snapshot, a driver file to the uploads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<crate::snapshot::NotASnapshot>,
 }
 
 /// Raw file bytes as a request body or multipart part.

@@ -416,8 +416,10 @@ async fn sources_page(State(state): State<AppState>) -> PageResult<SourcesHtml> 
             continue;
         }
         driver_files += 1;
-        let file_name = source.origin.clone().unwrap_or_default();
-        let driver = crate::knowledge::normalize_driver_name(&file_name);
+        // Stored before drivers were named by their version resource: the file's name.
+        let driver = source.driver_name.clone().unwrap_or_else(|| {
+            crate::knowledge::normalize_driver_name(source.origin.as_deref().unwrap_or_default())
+        });
         let sha256 = source
             .name
             .strip_prefix(crate::import::DRIVER_SOURCE_PREFIX)

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::text::{Input, parse_count};
 use super::{LineWarning, SnapshotError, SnapshotErrorKind};
+use crate::version::Version;
 
 /// The driver-list forms [`parse_driver_list`] takes, as listed in its errors.
 pub const DRIVER_LIST_FORMATS: &[&str] = &[
@@ -38,7 +39,9 @@ pub struct LoadedDriver {
     pub path: Option<String>,
     /// The image file name (`ntfs.sys`), from the path.
     pub file_name: Option<String>,
-    pub version: Option<String>,
+    /// The file version as the list shows it (`10.0.19041.1 (WinBuild…)` reads as
+    /// `10.0.19041.1`).
+    pub version: Option<Version>,
     /// `Kernel`, `File System`...
     pub driver_type: Option<String>,
     pub start_mode: Option<String>,
@@ -181,16 +184,10 @@ fn build(fields: &[Field], cells: &[String]) -> Option<LoadedDriver> {
     Some(d)
 }
 
-/// A version cell: `10.0.19041.1 (WinBuild.160101.0800)` is `10.0.19041.1`; text that
-/// starts with no digit is kept as written.
-fn version_of(cell: &str) -> Option<String> {
-    let t = cell.trim();
-    let first = t.split_whitespace().next()?;
-    Some(if first.starts_with(|c: char| c.is_ascii_digit()) {
-        first.trim_end_matches([',', ';']).to_owned()
-    } else {
-        t.to_owned()
-    })
+/// A version cell: `10.0.19041.1 (WinBuild.160101.0800)` is `10.0.19041.1`, `4, 25, 0, 9658`
+/// stays as written; text that starts with no number is kept as written.
+fn version_of(cell: &str) -> Option<Version> {
+    Version::parse(cell)
 }
 
 fn err(line: Option<usize>, msg: impl Into<String>) -> SnapshotError {
@@ -427,7 +424,7 @@ mod tests {
         let d = parse_driver_list(csv.as_bytes()).unwrap();
         assert_eq!(d[0].module_name, "lkalflt");
         assert_eq!(d[0].file_name.as_deref(), Some("lkalflt.sys"));
-        assert_eq!(d[0].version.as_deref(), Some("4.0.1.2"));
+        assert_eq!(d[0].version.as_ref().map(Version::as_str), Some("4.0.1.2"));
 
         let table = "\r\nProductVersion   FileVersion      FileName\r\n\
             --------------   -----------      --------\r\n\
@@ -438,15 +435,21 @@ mod tests {
         assert_eq!(d[0].module_name, "lkalflt");
         assert_eq!(d[0].service_name, None);
         assert_eq!(d[1].file_name.as_deref(), Some("ntfs.sys"));
-        assert_eq!(d[1].version.as_deref(), Some("10.0.19041.1"));
+        assert_eq!(
+            d[1].version.as_ref().map(Version::as_str),
+            Some("10.0.19041.1")
+        );
 
         let list = "OriginalFilename : lkalflt.sys\nFileDescription  : Lka Filter\nProductVersion   : 4.0\n\
             FileVersion      : 4.0.1.2\nFileName         : C:\\Windows\\System32\\drivers\\lkalflt.sys\n\n\
             FileVersion      : 10.0.19041.1 (WinBuild.160101.0800)\nFileName         : C:\\Windows\\System32\\drivers\\ntfs.sys\n";
         let d = parse_driver_list(list.as_bytes()).unwrap();
         assert_eq!(d.len(), 2);
-        assert_eq!(d[0].version.as_deref(), Some("4.0.1.2"));
-        assert_eq!(d[1].version.as_deref(), Some("10.0.19041.1"));
+        assert_eq!(d[0].version.as_ref().map(Version::as_str), Some("4.0.1.2"));
+        assert_eq!(
+            d[1].version.as_ref().map(Version::as_str),
+            Some("10.0.19041.1")
+        );
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub use drivers::{
     DRIVER_LIST_FORMATS, LoadedDriver, POWERSHELL_DRIVER_LIST, parse_driver_list,
     parse_driver_list_with_warnings,
 };
+pub use not_a_snapshot::NotASnapshot;
 pub use text::mapped_driver_files;
 
 /// Every `?format=` value [`SnapshotFormat::from_str`] accepts, as listed in errors.
@@ -260,6 +261,9 @@ pub struct Snapshot {
     /// Which of the analyzed files it came from (0 for the first), for pointing back at lines.
     #[serde(skip)]
     pub file: usize,
+    /// Which frame of its file (0 for the first).
+    #[serde(skip)]
+    pub frame: usize,
     /// When the frame was taken, if the input says (times without a zone are read as UTC).
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub taken_at: Option<OffsetDateTime>,
@@ -449,6 +453,9 @@ pub enum SnapshotErrorKind {
     Unreadable,
     /// [`ParseOptions::deadline`] passed before reading was done.
     DeadlinePassed,
+    /// The input is something else, with a place of its own (a tag list, a driver list, a
+    /// driver file...): the message says where it goes.
+    NotASnapshot(NotASnapshot),
 }
 
 impl SnapshotError {
@@ -688,6 +695,12 @@ pub fn plain_label(label: &str) -> String {
     }
 }
 
+/// The error for a binary file (a driver, an archive, a dump...) by its first bytes, `None`
+/// for anything else: the HTTP layer checks this before reading a whole upload.
+pub fn refuse_binary(start: &[u8]) -> Option<SnapshotError> {
+    not_a_snapshot::binary(start)
+}
+
 /// Parses pool-usage text in any supported format (see `docs/SNAPSHOT_FORMATS.md`).
 ///
 /// Errors when the input is empty, when no format yields a single row (the error then says
@@ -718,8 +731,8 @@ pub fn parse_snapshots_keeping_text<'a>(
     opts: &ParseOptions,
     known: &dyn KnownTags,
 ) -> Result<(ParsedSnapshots, std::borrow::Cow<'a, str>), SnapshotError> {
-    if let Some(what) = not_a_snapshot::binary(input) {
-        return Err(SnapshotError::new(None, what));
+    if let Some(refused) = refuse_binary(input) {
+        return Err(refused);
     }
     let input = text::Input::decode(input).until(opts.deadline);
     let parsed = parse_input(&input, opts, known)?;
@@ -812,6 +825,13 @@ fn parse_input(
         ctx,
     }) = best.or(totals)
     {
+        // A tag list whose lines with numbers read as a few rows is still a tag list.
+        let rows = snapshots.iter().map(|s| s.rows.len()).sum();
+        if opts.format.is_none()
+            && let Some(refused) = not_a_snapshot::mostly_tag_list(input, rows)
+        {
+            return Err(refused);
+        }
         order_by_time(&mut snapshots);
         let (warnings, truncated, caveats) = ctx.finish();
         return Ok(ParsedSnapshots {

@@ -2,27 +2,81 @@
 //! driver binary, a tag list, a driver list, a KMDF in-flight recorder log, a debugger
 //! session without pool rows, or prose without sizes.
 
+use serde::Serialize;
+
 use super::columns::{Role, role_of};
+use super::drivers::parse_driver_list_with_warnings;
 use super::text::Input;
 use super::{FORMATS_UNDERSTOOD, SnapshotError, SnapshotErrorKind};
 
-/// A binary file sent as a snapshot, by its magic bytes.
-pub(crate) fn binary(bytes: &[u8]) -> Option<String> {
+/// What an input that is no pool snapshot is. Each has its own place to go, which the error
+/// names (and the page links).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotASnapshot {
+    /// A tag list (pooltag.txt, a table of tags and owners): imported as a list.
+    TagList,
+    /// The loaded-driver list (the PowerShell list with file versions, driverquery, their
+    /// JSON): sent beside a snapshot.
+    DriverList,
+    /// A driver or program file: uploaded for scanning.
+    DriverFile,
+    /// A KMDF in-flight recorder log: framework events, not pool usage.
+    KmdfLog,
+    /// A debugger session without pool rows.
+    DebuggerSession,
+    /// Another binary file: an archive, a memory dump, an image, a document.
+    OtherFile,
+}
+
+impl NotASnapshot {
+    /// The JSON name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TagList => "tag-list",
+            Self::DriverList => "driver-list",
+            Self::DriverFile => "driver-file",
+            Self::KmdfLog => "kmdf-log",
+            Self::DebuggerSession => "debugger-session",
+            Self::OtherFile => "other-file",
+        }
+    }
+}
+
+const TAG_LIST: &str = "this is a tag list (`Tag - driver.sys - description` lines, as in pooltag.txt), \
+     not pool usage: import it as a list (`poolsleuth import FILE --name NAME`, or POST it to \
+     /api/v1/lists with the admin token), and send poolmon or !poolused output here";
+
+const DRIVER_FILE: &str = "this is a driver file (a PE file), not pool usage: upload drivers on the \
+     Upload drivers page (/upload), POST them to /api/v1/drivers, or run `poolsleuth scan` on \
+     their folder; send poolmon or !poolused output here";
+
+/// The error for an input that is `what`, with its message.
+fn refused(what: NotASnapshot, line: Option<usize>, message: String) -> SnapshotError {
+    SnapshotError {
+        line,
+        message,
+        formats_understood: FORMATS_UNDERSTOOD,
+        kind: SnapshotErrorKind::NotASnapshot(what),
+    }
+}
+
+/// A binary file sent as a snapshot, by its magic bytes: the error that refuses it.
+pub fn binary(bytes: &[u8]) -> Option<SnapshotError> {
     if bytes.starts_with(b"MZ") {
         let pe = bytes
             .get(0x3c..0x40)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .and_then(|at| bytes.get(at..at + 4))
+            .and_then(|at| bytes.get(at..at.checked_add(4)?))
             .is_some_and(|sig| sig == b"PE\0\0");
-        return Some(if pe {
-            "this is a PE file (a driver or program), not a pool snapshot: upload drivers to \
-             /api/v1/drivers or run `poolsleuth scan`, and send poolmon or !poolused output here"
-                .into()
+        let message = if pe {
+            DRIVER_FILE.to_owned()
         } else {
-            "this is an MZ executable, not a pool snapshot: upload drivers to /api/v1/drivers \
-             or run `poolsleuth scan`"
-                .into()
-        });
+            "this is an MZ executable, not pool usage: upload drivers on the Upload drivers page \
+             (/upload), POST them to /api/v1/drivers, or run `poolsleuth scan` on their folder"
+                .to_owned()
+        };
+        return Some(refused(NotASnapshot::DriverFile, None, message));
     }
     let what = if bytes.starts_with(b"PK\x03\x04") {
         "a ZIP archive"
@@ -46,7 +100,33 @@ pub(crate) fn binary(bytes: &[u8]) -> Option<String> {
         "send the text of poolmon (`poolmon -b -n file.txt`), `!poolused`, or a table of tags \
          and sizes"
     };
-    Some(format!("this is {what}, not pool-usage text: {help}"))
+    Some(refused(
+        NotASnapshot::OtherFile,
+        None,
+        format!("this is {what}, not pool-usage text: {help}"),
+    ))
+}
+
+/// A text that readers did read some rows from, but that is mostly a tag list: pooltag.txt
+/// has lines with numbers a table reader takes for sizes (`Nmdd - ... - 0 bytes`), and its
+/// few rows read would be a wrong answer. `rows` is how many rows the reading found.
+pub(crate) fn mostly_tag_list(input: &Input<'_>, rows: usize) -> Option<SnapshotError> {
+    let mut entries = 0usize;
+    let mut content = 0usize;
+    let mut first = None;
+    for (number, line) in input.lines().take(20_000) {
+        let line = line.trim();
+        if line.is_empty() || is_comment(line) {
+            continue;
+        }
+        content += 1;
+        if is_tag_list_entry(line) {
+            entries += 1;
+            first.get_or_insert(number);
+        }
+    }
+    (entries >= 3 && entries * 2 >= content && rows < entries)
+        .then(|| refused(NotASnapshot::TagList, first, TAG_LIST.to_owned()))
 }
 
 /// The error for text in which no reader found a row.
@@ -65,35 +145,44 @@ pub(crate) fn describe(
     let share = |test: &dyn Fn(&str) -> bool| {
         lines.iter().filter(|l| test(l)).count() as f64 / lines.len().max(1) as f64
     };
-    let message = if share(&is_tag_list_line) >= 0.5
-        || lines.iter().take(50).any(|l| names_tag_and_owner(l))
-    {
-        "this looks like a tag list (`Tag - driver.sys - description` lines, as in pooltag.txt), \
-         not pool usage: import it as a list (`poolsleuth import FILE --name NAME` or POST \
-         /api/v1/lists), and send poolmon or !poolused output here"
-            .to_owned()
-    } else if lower.contains("module name")
-        && (lower.contains("display name") || lower.contains("driver type"))
-    {
-        "this looks like a driver list (driverquery), not pool usage: send it beside a snapshot \
-         (the `drivers` part of the form, or --drivers) so the answer knows which drivers are \
-         loaded"
-            .to_owned()
-    } else if lower.contains("wdflogdump")
+    let at = Some(first);
+    if share(&is_tag_list_line) >= 0.5 || lines.iter().take(50).any(|l| names_tag_and_owner(l)) {
+        return refused(NotASnapshot::TagList, at, TAG_LIST.to_owned());
+    }
+    if let Some(list) = driver_list(input, &lower) {
+        return refused(
+            NotASnapshot::DriverList,
+            at,
+            format!(
+                "this is the loaded-driver list ({list}), not pool usage: send it beside a \
+                 snapshot, as the driver list (the `drivers` part: `curl -F drivers=@FILE`, the \
+                 driver list field of the /analyze page, or `poolsleuth analyze SNAPSHOT \
+                 --drivers FILE`), so the answer knows which drivers are loaded"
+            ),
+        );
+    }
+    if lower.contains("wdflogdump")
         || lower.contains("in-flight recorder")
         || share(&is_ifr_line) >= 0.3
     {
-        "this looks like a KMDF in-flight recorder log (!wdflogdump), which records framework \
-         events, not pool usage: capture `poolmon -b -n file.txt` or `!poolused 2` instead"
-            .to_owned()
-    } else if lower.contains("kd>")
-        || lower.contains("windows debugger")
-        || lower.contains("bugcheck")
-    {
-        "this looks like a debugger session without pool rows: run `!poolused 2` (nonpaged, \
-         sorted by bytes) or `!poolused 4` (paged) and paste its output"
-            .to_owned()
-    } else if !lower.bytes().any(|b| b.is_ascii_digit()) {
+        return refused(
+            NotASnapshot::KmdfLog,
+            at,
+            "this is a KMDF in-flight recorder log (!wdflogdump), which records framework \
+             events, not pool usage: capture `poolmon -b -n file.txt` or `!poolused 2` instead"
+                .to_owned(),
+        );
+    }
+    if lower.contains("kd>") || lower.contains("windows debugger") || lower.contains("bugcheck") {
+        return refused(
+            NotASnapshot::DebuggerSession,
+            at,
+            "this is a debugger session without pool rows: run `!poolused 2` (nonpaged, \
+             sorted by bytes) or `!poolused 4` (paged) and paste its output"
+                .to_owned(),
+        );
+    }
+    let message = if !lower.bytes().any(|b| b.is_ascii_digit()) {
         "no pool usage found: the text holds no numbers. Send poolmon (`poolmon -b -n \
          file.txt`), `!poolused` output, or a table of tags and sizes"
             .to_owned()
@@ -114,6 +203,31 @@ pub(crate) fn describe(
     }
 }
 
+/// Which loaded-driver list the text is, when the driver-list reader reads it as one: rows
+/// with an image path, a file version or a driver type (a table of tags has none).
+fn driver_list(input: &Input<'_>, lower: &str) -> Option<&'static str> {
+    if lower.contains("module name")
+        && (lower.contains("display name") || lower.contains("driver type"))
+    {
+        return Some("driverquery output");
+    }
+    let (drivers, _) = parse_driver_list_with_warnings(input.text().as_bytes()).ok()?;
+    let listed = drivers
+        .iter()
+        .filter(|d| d.path.is_some() || d.version.is_some() || d.driver_type.is_some())
+        .count();
+    if listed == 0 || listed * 2 < drivers.len() {
+        return None;
+    }
+    Some(if drivers.iter().any(|d| d.version.is_some()) {
+        "the PowerShell list with file versions"
+    } else if input.text().trim_start().starts_with(['[', '{']) {
+        "JSON"
+    } else {
+        "driverquery output"
+    })
+}
+
 /// A table header naming a tag column and an owner column (a tag list as a table).
 fn names_tag_and_owner(line: &str) -> bool {
     let cells: Vec<&str> = line.split(['|', ',', ';', '\t']).collect();
@@ -121,9 +235,29 @@ fn names_tag_and_owner(line: &str) -> bool {
     cells.len() >= 2 && has(Role::Tag) && has(Role::Driver)
 }
 
+/// pooltag.txt's comment lines (`// Copyright`, `rem ...`).
+fn is_comment(l: &str) -> bool {
+    l.starts_with("//") || l.starts_with("rem ") || l == "rem"
+}
+
+/// `Abcd - foo.sys - description` with all three parts, a binary that is no number, and a
+/// description: a tag list's entry, never a sentence such as `Leak - 300 MB - since Monday`.
+fn is_tag_list_entry(l: &str) -> bool {
+    let mut parts = l.splitn(3, " - ").map(str::trim);
+    let (Some(tag), Some(binary), Some(description)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    (1..=4).contains(&tag.chars().count())
+        && !tag.contains(char::is_whitespace)
+        && !binary.is_empty()
+        && !binary.starts_with(|c: char| c.is_ascii_digit())
+        && !description.is_empty()
+}
+
 /// `Abcd - foo.sys - description` (pooltag.txt).
 fn is_tag_list_line(l: &str) -> bool {
-    if l.starts_with("//") || l.starts_with("rem ") {
+    if is_comment(l) {
         return true;
     }
     let mut parts = l.splitn(3, " - ");
@@ -152,7 +286,12 @@ mod tests {
         pe[..2].copy_from_slice(b"MZ");
         pe[0x3c] = 0x80;
         pe[0x80..0x84].copy_from_slice(b"PE\0\0");
-        assert!(binary(&pe).unwrap().contains("PE file"));
+        let refused = binary(&pe).unwrap();
+        assert_eq!(
+            refused.kind,
+            SnapshotErrorKind::NotASnapshot(NotASnapshot::DriverFile)
+        );
+        assert!(refused.message.contains("/upload"), "{refused}");
         assert!(binary(b"Tag Bytes").is_none());
         assert!(
             describe_text("Abcd - foo.sys - Foo buffers\nEfgh - bar.sys - Bar\n")

@@ -76,3 +76,35 @@ pub fn rva_to_off(b: &[u8], rva: u32) -> Option<usize> {
     }
     None
 }
+
+/// `bytes` (a fixture built from `src/version.rc`, whose `FileVersion` text is `3.1.4.15`)
+/// with another `FileVersion` text (at most 8 characters) and other fixed version numbers:
+/// a build of the same driver at another version, with its own SHA-256.
+pub fn with_version(bytes: &[u8], text: &str, numeric: [u16; 4]) -> Vec<u8> {
+    assert!(text.chars().count() <= 8, "{text:?} does not fit");
+    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let mut out = bytes.to_vec();
+    let at = find(&out, &utf16("3.1.4.15")).expect("the fixture's FileVersion text");
+    let mut value = utf16(text);
+    value.resize(16, 0);
+    out[at..at + 16].copy_from_slice(&value);
+    let fixed = find(&out, &0xFEEF_04BDu32.to_le_bytes()).expect("VS_FIXEDFILEINFO");
+    let [a, b, c, d] = numeric.map(u32::from);
+    out[fixed + 8..fixed + 12].copy_from_slice(&((a << 16) | b).to_le_bytes());
+    out[fixed + 12..fixed + 16].copy_from_slice(&((c << 16) | d).to_le_bytes());
+    out
+}
+
+/// `bytes` with the one occurrence of the 4 bytes `from` (a tag constant in the code)
+/// replaced by `to`: a build whose code no longer allocates `from`.
+pub fn with_tag_replaced(bytes: &[u8], from: &[u8; 4], to: &[u8; 4]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let at = find(&out, from).expect("the tag constant");
+    assert_eq!(find(&out[at + 4..], from), None, "the tag occurs once");
+    out[at..at + 4].copy_from_slice(to);
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}

@@ -19,6 +19,7 @@ use super::pool_traces;
 use crate::format::{human_bytes, thousands};
 use crate::snapshot::{Caveat, PoolKind, Precision};
 use crate::tag::PoolTag;
+use crate::version::Version;
 
 impl Analyzer<'_> {
     /// What a tag does, in words: its size and growth, or its allocations when the input gives
@@ -114,6 +115,17 @@ fn signal_text(signal: CountSignal, changes: bool) -> String {
     }
 }
 
+/// The versions an answer names for its driver.
+struct VersionsSaid {
+    /// The answer's `version`: the one on the machine, else the one whose code allocates the
+    /// tag, else the only one known.
+    version: Option<String>,
+    /// The version(s) the headline names after the driver.
+    headline: Option<String>,
+    /// Scanned versions that do not allocate the tag, in words.
+    note: Option<String>,
+}
+
 /// What the analysis has found, gathered for the answer.
 pub(in crate::attribution) struct Findings<'r, 'a> {
     pub work: &'r [&'r mut Work<'a>],
@@ -135,7 +147,9 @@ impl<'a> Analyzer<'a> {
             pool: None,
             driver: None,
             vendor: None,
+            order: None,
             version: None,
+            known_versions: Vec::new(),
             candidates: Vec::new(),
             headline: "The input holds no pool usage to rank.".into(),
             action: "Send poolmon output (`poolmon -b -n snapshot.txt`) or `!poolused 2`.".into(),
@@ -212,12 +226,11 @@ impl<'a> Analyzer<'a> {
                     Some(s) => {
                         answer.driver = Some(s.driver.clone());
                         answer.vendor.clone_from(&s.vendor);
-                        answer.version = s
-                            .version_seen
-                            .clone()
-                            .or_else(|| s.newest_known_version.clone());
-                        let version = answer
-                            .version
+                        let said = self.versions_said(s, top.tag);
+                        answer.version = said.version;
+                        answer.known_versions.clone_from(&s.known_versions);
+                        let version = said
+                            .headline
                             .as_deref()
                             .map(|v| format!(" {v}"))
                             .unwrap_or_default();
@@ -242,8 +255,9 @@ impl<'a> Analyzer<'a> {
                             }
                             _ => format!("it is allocated by {}{version}{vendor}", s.driver),
                         };
+                        let note = said.note.map(|n| format!("; {n}")).unwrap_or_default();
                         answer.headline =
-                            format!("`{tag}` ({}) {}: {tie}.", top.pool, self.how(top));
+                            format!("`{tag}` ({}) {}: {tie}{note}.", top.pool, self.how(top));
                         answer.action = s.guidance.text.clone();
                     }
                     None => {
@@ -317,6 +331,75 @@ impl<'a> Analyzer<'a> {
             answer.headline.push_str(&change);
         }
         answer
+    }
+
+    /// The versions the answer names for a suspect of `tag`. The version on the machine (its
+    /// driver list) comes first; else the scanned versions whose code allocates the tag (never
+    /// a newer one that does not); else the only version known.
+    fn versions_said(&self, s: &Suspect, tag: PoolTag) -> VersionsSaid {
+        let allocating = self.allocating_versions(&s.driver, tag);
+        let scanned: Vec<Version> = Version::sorted_distinct(
+            self.kb
+                .driver(&s.driver)
+                .map(|f| f.hashes.iter().filter_map(|(v, _)| v.clone()).collect())
+                .unwrap_or_default(),
+        );
+        let list = |versions: &[&Version]| {
+            versions
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let allocating: Vec<&Version> = allocating.iter().collect();
+        let not_allocating: Vec<&Version> = if allocating.is_empty() {
+            Vec::new()
+        } else {
+            scanned
+                .iter()
+                .filter(|v| !allocating.iter().any(|a| a.same_version(v)))
+                .collect()
+        };
+        let seen = s.version_seen.as_deref().and_then(Version::parse);
+        match seen {
+            Some(seen) if not_allocating.iter().any(|v| v.same_version(&seen)) => VersionsSaid {
+                version: Some(seen.to_string()),
+                headline: None,
+                note: Some(format!(
+                    "this machine runs {seen}, whose scanned code does not allocate it (version {} does)",
+                    list(&allocating)
+                )),
+            },
+            Some(seen) => VersionsSaid {
+                version: Some(seen.to_string()),
+                headline: Some(seen.to_string()),
+                note: (!not_allocating.is_empty()).then(|| {
+                    format!(
+                        "the scanned version {} does not allocate it",
+                        list(&not_allocating)
+                    )
+                }),
+            },
+            None if !not_allocating.is_empty() => VersionsSaid {
+                version: (allocating.len() == 1).then(|| allocating[0].to_string()),
+                headline: Some(list(&allocating)),
+                note: Some(format!(
+                    "the scanned version {} does not allocate it",
+                    list(&not_allocating)
+                )),
+            },
+            None => {
+                let only = match s.known_versions.as_slice() {
+                    [only] => Some(only.clone()),
+                    _ => None,
+                };
+                VersionsSaid {
+                    version: only.clone(),
+                    headline: only,
+                    note: None,
+                }
+            }
+        }
     }
 
     /// What a state after a change (stopping an app, a driver update, a reboot) shows of the

@@ -9,7 +9,8 @@ use super::super::known_causes::{CauseCheck, CauseStatus, KnownCauseMatch};
 use super::super::model::{Answer, AnswerKind, Guidance, Suspect};
 use super::guidance::GuidanceKind;
 use super::pool_traces;
-use crate::causes::{KnownCause, VersionsOf, version_order};
+use crate::causes::{KnownCause, VersionsOf};
+use crate::version::Version;
 
 /// At most this many known causes are named in the answer's sentences (all are in the list).
 const NAMED_IN_ACTION: usize = 4;
@@ -169,10 +170,11 @@ impl<'a> Analyzer<'a> {
             };
             let text = match &case.versions_of {
                 Some(VersionsOf::File) => {
-                    if suspect
-                        .version_seen
-                        .as_deref()
-                        .is_some_and(|seen| version_order(seen, fixed).is_ge())
+                    let seen = suspect.version_seen.as_deref().and_then(Version::parse);
+                    let fixed_version = Version::parse(fixed);
+                    if seen
+                        .zip(fixed_version)
+                        .is_some_and(|(seen, fixed)| !fixed.newer_than(&seen))
                     {
                         continue;
                     }

@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::super::model::{EvidenceKind, Guidance, VersionSource};
-use crate::index::compare_versions;
+use super::super::model::{EvidenceKind, Guidance};
 use crate::tag::PoolTag;
+use crate::version::Version;
 
 /// WPR profiles (and xperf) filter at most this many pool tags.
 pub const MAX_TRACE_TAGS: usize = 4;
@@ -15,11 +15,12 @@ pub const MAX_TRACE_TAGS: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GuidanceKind {
-    /// A newer version than the one seen is known.
+    /// A newer version than the one on the machine is known.
     Update,
-    /// The version seen is the newest known.
+    /// The version on the machine (by its driver list) is the newest known.
     NewestKnown,
-    /// No version seen, but a newest version is known.
+    /// The machine's version is not known (no driver list, or the driver is not in it), but
+    /// versions are: which one runs decides.
     CheckVersion,
     /// Nothing is known about versions.
     ContactVendor,
@@ -27,23 +28,46 @@ pub enum GuidanceKind {
     OsComponent,
 }
 
+/// Where to get an update: the vendor and its support page, as far as they are known.
+fn vendor_site(vendor: Option<&str>, support_url: Option<&str>) -> String {
+    match (vendor, support_url) {
+        (Some(v), Some(u)) => format!("{v} ({u})"),
+        (Some(v), None) => v.to_owned(),
+        (None, Some(u)) => u.to_owned(),
+        (None, None) => "the vendor".to_owned(),
+    }
+}
+
+/// Up to the five newest of `known` (oldest first), as a person reads them.
+fn known_list(known: &[Version]) -> String {
+    let shown: Vec<&str> = known
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(Version::as_str)
+        .collect();
+    let more = if known.len() > shown.len() {
+        format!(" (and {} older)", known.len() - shown.len())
+    } else {
+        String::new()
+    };
+    format!("{}{more}", shown.join(", "))
+}
+
+/// What to do about a suspect. `on_machine` is the version the machine's driver list shows;
+/// only that version is ever called the newest known, as no other is known to run there.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn guidance(
     driver: &str,
     os: bool,
     best: EvidenceKind,
-    seen: Option<&str>,
-    seen_source: Option<VersionSource>,
-    newest: Option<&str>,
+    on_machine: Option<&Version>,
+    known: &[Version],
     vendor: Option<&str>,
     support_url: Option<&str>,
 ) -> Guidance {
-    let vendor_site = match (vendor, support_url) {
-        (Some(v), Some(u)) => format!("{v} ({u})"),
-        (Some(v), None) => v.to_owned(),
-        (None, Some(u)) => u.to_owned(),
-        (None, None) => "the vendor".to_owned(),
-    };
+    let vendor_site = vendor_site(vendor, support_url);
     if os {
         return Guidance {
             kind: GuidanceKind::OsComponent,
@@ -57,31 +81,31 @@ pub(super) fn guidance(
     } else {
         ""
     };
-    let seen_from = match seen_source {
-        Some(VersionSource::DriverList) => "in your driver list",
-        _ => "in the knowledge base, not necessarily the one you run",
-    };
-    let (kind, text) = match (seen, newest) {
-        (Some(seen), Some(newest)) if compare_versions(seen, newest).is_lt() => (
+    let newest = known.last();
+    let (kind, text) = match (on_machine, newest) {
+        (Some(seen), Some(newest)) if newest.newer_than(seen) => (
             GuidanceKind::Update,
-            format!("update to {newest} (version {seen} {seen_from}); get it from {vendor_site}"),
+            format!(
+                "update to {newest} (version {seen} on this machine, by your driver list); get it from {vendor_site}"
+            ),
         ),
         (Some(seen), Some(_)) => (
             GuidanceKind::NewestKnown,
             format!(
-                "you run the newest known version: contact the vendor, {vendor_site}, with the report below; an earlier version may not leak (version {seen} {seen_from})"
+                "you run the newest known version: contact the vendor, {vendor_site}, with the report below; an earlier version may not leak (version {seen} on this machine, by your driver list)"
             ),
         ),
         (None, Some(newest)) => (
             GuidanceKind::CheckVersion,
             format!(
-                "make sure you run {newest} or later, the newest version known (add the driver list with versions to compare); otherwise contact {vendor_site}"
+                "versions known: {}; add the driver list with versions to see which one this machine runs, and make sure it is {newest} or later; otherwise contact {vendor_site}",
+                known_list(known)
             ),
         ),
         (Some(seen), None) => (
             GuidanceKind::ContactVendor,
             format!(
-                "version {seen} {seen_from}; no newer version is known here: check {vendor_site} for an update, or send them the report below"
+                "version {seen} on this machine; no other version is known here: check {vendor_site} for an update, or send them the report below"
             ),
         ),
         (None, None) => (
@@ -97,9 +121,9 @@ pub(super) fn guidance(
 
 /// A scanned version of a driver that no longer allocates a leaking tag.
 pub(super) struct FixedVersion {
-    pub version: String,
+    pub version: Version,
     /// Scanned versions that do allocate it, oldest first.
-    pub allocating: Vec<String>,
+    pub allocating: Vec<Version>,
 }
 
 /// Update advice naming the version whose code no longer allocates the leaking tag; `None`
@@ -107,8 +131,7 @@ pub(super) struct FixedVersion {
 pub(super) fn fixed_version_guidance(
     tag: PoolTag,
     fix: &FixedVersion,
-    seen: Option<&str>,
-    seen_source: Option<VersionSource>,
+    on_machine: Option<&Version>,
     vendor: Option<&str>,
     support_url: Option<&str>,
 ) -> Option<Guidance> {
@@ -120,19 +143,13 @@ pub(super) fn fixed_version_guidance(
         (None, None) => String::new(),
     };
     let fixed = &fix.version;
-    let allocating = fix.allocating.join(", ");
-    let text = match seen {
-        Some(seen) if compare_versions(seen, fixed).is_ge() => return None,
-        Some(seen) => {
-            let seen_from = match seen_source {
-                Some(VersionSource::DriverList) => "in your driver list",
-                _ => "in the knowledge base",
-            };
-            format!(
-                "update to {fixed}: `{tag}` is no longer allocated by that version (it is by \
-                 {allocating}; version {seen} {seen_from}){from}"
-            )
-        }
+    let allocating = known_list(&fix.allocating);
+    let text = match on_machine {
+        Some(seen) if !fixed.newer_than(seen) => return None,
+        Some(seen) => format!(
+            "update to {fixed}: `{tag}` is no longer allocated by that version (it is by \
+             {allocating}; version {seen} on this machine, by your driver list){from}"
+        ),
         None => format!(
             "the newest version that no longer allocates `{tag}` is {fixed} (it is allocated by \
              {allocating}): update to {fixed} if you run an older one{from}"
@@ -257,15 +274,19 @@ mod tests {
         assert!(traces[1].profile.contains("<PoolTag Value=\"Io\"/>"));
     }
 
+    fn v(text: &str) -> Version {
+        Version::parse(text).unwrap()
+    }
+
     #[test]
     fn update_guidance_compares_versions_by_number() {
+        let known = [v("1.2.0"), v("1.10.0")];
         let g = guidance(
             "x.sys",
             false,
             EvidenceKind::List,
-            Some("1.9.0"),
-            Some(VersionSource::DriverList),
-            Some("1.10.0"),
+            Some(&v("1.9.0")),
+            &known,
             Some("Contoso"),
             None,
         );
@@ -275,13 +296,50 @@ mod tests {
             "x.sys",
             false,
             EvidenceKind::List,
-            Some("1.10.0"),
-            Some(VersionSource::DriverList),
-            Some("1.10.0"),
+            Some(&v("1.10.0")),
+            &known,
             None,
             None,
         );
         assert_eq!(g.kind, GuidanceKind::NewestKnown);
         assert!(g.text.contains("an earlier version may not leak"));
+    }
+
+    #[test]
+    fn a_version_written_shorter_is_the_same_version() {
+        // The driver list says `2.2`, the scanned file `2.2.0.0`: no update to offer.
+        let g = guidance(
+            "windivert.sys",
+            false,
+            EvidenceKind::CodeSite,
+            Some(&v("2.2")),
+            &[v("1.3"), v("2.2.0.0")],
+            Some("Basil"),
+            None,
+        );
+        assert_eq!(g.kind, GuidanceKind::NewestKnown, "{}", g.text);
+        assert!(!g.text.contains("update"), "{}", g.text);
+        assert!(
+            g.text.contains("(version 2.2 on this machine"),
+            "{}",
+            g.text
+        );
+    }
+
+    #[test]
+    fn newest_is_said_only_of_the_version_on_the_machine() {
+        // Not in the driver list: the known versions are named, none is said to run.
+        let g = guidance(
+            "windivert.sys",
+            false,
+            EvidenceKind::CodeSite,
+            None,
+            &[v("1.3"), v("2.2")],
+            Some("Basil"),
+            None,
+        );
+        assert_eq!(g.kind, GuidanceKind::CheckVersion, "{}", g.text);
+        assert!(!g.text.contains("newest known"), "{}", g.text);
+        assert!(g.text.contains("versions known: 1.3, 2.2"), "{}", g.text);
     }
 }

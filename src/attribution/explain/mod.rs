@@ -2,6 +2,8 @@
 //! drivers it builds the suspects with their guidance and vendor reports, the unknown tags'
 //! next steps, the verdict, the answer and the findings shown.
 
+use std::fmt::Write as _;
+
 pub(super) mod answer;
 mod causes;
 mod guidance;
@@ -15,15 +17,16 @@ use super::Analyzer;
 use super::candidates::{Cand, Detail, owner_of};
 use super::kb::DriverFacts;
 use super::model::{
-    Analysis, Answer, AnswerKind, Candidate, DriverUpload, Evidence, Finding, InputInfo,
-    MachineTotals, NormalSource, OsTagAdvice, OwnerKind, Suspect, TagGroup, UnknownTag,
-    VerdictStrength, VersionSource,
+    Analysis, Answer, AnswerKind, Candidate, CounterCheck, DriverUpload, Evidence, Finding,
+    InputInfo, MachineTotals, NormalSource, OrderBasis, OsTagAdvice, OwnerKind, SeriesOrder,
+    SeriesPoint, Suspect, TagGroup, UnknownTag, VerdictStrength, VersionSource,
 };
 use super::rank::{DriverRanking, Work, normal_bytes};
 use super::series::{GrowingTogether, Lockstep, SeriesTable, pool_total, round};
 use crate::format::human_bytes;
-use crate::snapshot::{LoadedDriver, POWERSHELL_DRIVER_LIST, SnapshotFormat};
+use crate::snapshot::{POWERSHELL_DRIVER_LIST, SnapshotFormat};
 use crate::tag::PoolTag;
+use crate::version::Version;
 
 impl<'a> Analyzer<'a> {
     /// The groups of tags growing together, in words.
@@ -104,7 +107,7 @@ impl<'a> Analyzer<'a> {
             let best = items[0].1;
             let os = items.iter().all(|(_, c, _)| c.os);
             let facts = self.kb.driver(driver);
-            let loaded_driver = self.loaded.by_file.get(driver).copied();
+            let loaded_driver = self.loaded_driver(driver, facts);
             let vendor_raw = items
                 .iter()
                 .find_map(|(_, c, _)| c.entry.and_then(|e| e.vendor.as_deref()))
@@ -116,20 +119,27 @@ impl<'a> Analyzer<'a> {
                 .as_deref()
                 .and_then(|v| self.vendors.lookup(v))
                 .and_then(|v| v.support_url.clone());
-            let (version_seen, version_source) = version_seen(loaded_driver, facts);
-            let newest = facts.and_then(|f| f.newest_version()).map(str::to_owned);
-            let sha256 = items
-                .iter()
-                .find_map(|(_, c, _)| c.entry.and_then(|e| e.sha256.clone()))
+            // Only the machine's own driver list says which version runs there.
+            let on_machine = loaded_driver.and_then(|d| d.version.clone());
+            let known: &[Version] = facts.map_or(&[], |f| f.versions.as_slice());
+            // The file the machine runs, when it was scanned; else the file the evidence is from.
+            let sha256 = facts
+                .and_then(|f| {
+                    f.hashes
+                        .iter()
+                        .find(|(v, _)| {
+                            v.as_ref()
+                                .zip(on_machine.as_ref())
+                                .is_some_and(|(v, m)| v.same_version(m))
+                        })
+                        .map(|(_, s)| s.clone())
+                })
                 .or_else(|| {
-                    facts.and_then(|f| {
-                        f.hashes
-                            .iter()
-                            .find(|(v, _)| v.is_some() && *v == version_seen)
-                            .or(f.hashes.first())
-                            .map(|(_, s)| s.clone())
-                    })
-                });
+                    items
+                        .iter()
+                        .find_map(|(_, c, _)| c.entry.and_then(|e| e.sha256.clone()))
+                })
+                .or_else(|| facts.and_then(|f| f.hashes.first().map(|(_, s)| s.clone())));
             let product = items
                 .iter()
                 .find_map(|(_, c, _)| c.entry.and_then(|e| e.product.clone()))
@@ -138,9 +148,8 @@ impl<'a> Analyzer<'a> {
                 driver,
                 os,
                 best.kind,
-                version_seen.as_deref(),
-                version_source,
-                newest.as_deref(),
+                on_machine.as_ref(),
+                known,
                 vendor.as_deref(),
                 support_url.as_deref(),
             );
@@ -150,8 +159,7 @@ impl<'a> Analyzer<'a> {
                 && let Some(g) = guidance::fixed_version_guidance(
                     leaking,
                     &fix,
-                    version_seen.as_deref(),
-                    version_source,
+                    on_machine.as_ref(),
                     vendor.as_deref(),
                     support_url.as_deref(),
                 )
@@ -199,9 +207,11 @@ impl<'a> Analyzer<'a> {
                 loaded: best.loaded,
                 service_name: loaded_driver.and_then(|d| d.service_name.clone()),
                 path: loaded_driver.and_then(|d| d.path.clone()),
-                version_seen,
-                version_source,
-                newest_known_version: newest,
+                version_source: on_machine.as_ref().map(|_| VersionSource::DriverList),
+                version_seen: on_machine.map(|v| v.to_string()),
+                newest_known_version: known.last().map(Version::to_string),
+                known_versions: known.iter().map(Version::to_string).collect(),
+                uploaded_as: facts.map_or_else(Vec::new, |f| f.uploaded_as.clone()),
                 sha256,
                 best_evidence: best.kind,
                 guidance,
@@ -236,29 +246,30 @@ impl<'a> Analyzer<'a> {
         tag: PoolTag,
         facts: Option<&DriverFacts>,
     ) -> Option<guidance::FixedVersion> {
-        let scanned: Vec<&str> = facts?
+        let allocating = self.allocating_versions(driver, tag);
+        let last_allocating = allocating.last()?;
+        let fixed = facts?
             .hashes
             .iter()
-            .filter_map(|(v, _)| v.as_deref())
-            .collect();
-        let mut allocating: Vec<String> = self
-            .kb
-            .attributions(tag)
-            .iter()
-            .filter(|e| e.sha256.is_some() && e.owner.driver.as_deref() == Some(driver))
-            .filter_map(|e| e.version.clone())
-            .collect();
-        allocating.sort_by(|a, b| crate::index::compare_versions(a, b));
-        allocating.dedup();
-        let last_allocating = allocating.last()?;
-        let fixed = scanned
-            .iter()
-            .filter(|v| crate::index::compare_versions(v, last_allocating).is_gt())
-            .max_by(|a, b| crate::index::compare_versions(a, b))?;
+            .filter_map(|(v, _)| v.as_ref())
+            .filter(|v| v.newer_than(last_allocating))
+            .max()?;
         Some(guidance::FixedVersion {
-            version: (*fixed).to_owned(),
+            version: fixed.clone(),
             allocating,
         })
+    }
+
+    /// The scanned versions of `driver` whose code allocates `tag`, oldest first, each once.
+    pub(super) fn allocating_versions(&self, driver: &str, tag: PoolTag) -> Vec<Version> {
+        Version::sorted_distinct(
+            self.kb
+                .attributions(tag)
+                .iter()
+                .filter(|e| e.sha256.is_some() && e.owner.driver.as_deref() == Some(driver))
+                .filter_map(|e| e.version.as_deref().and_then(Version::parse))
+                .collect(),
+        )
     }
 
     /// The ways to send the machine's drivers to where the next analysis reads them.
@@ -576,6 +587,7 @@ impl<'a> Analyzer<'a> {
                 _ => format!("#{}", i + 1),
             })
             .collect();
+        let series = self.series_points();
         InputInfo {
             snapshots: snaps.len(),
             files: self.input.files.clone(),
@@ -590,6 +602,105 @@ impl<'a> Analyzer<'a> {
             driver_list: self.input.drivers.as_ref().map(Vec::len),
             warnings: self.input.warnings.clone(),
             labels,
+            order: self.series_order(&series),
+            series,
+        }
+    }
+
+    /// The snapshots in the order used, each with its file, frame and time.
+    fn series_points(&self) -> Vec<SeriesPoint> {
+        self.input
+            .snapshots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let file = self.input.files.get(s.file);
+                let several = file.is_some_and(|f| f.snapshots > 1);
+                SeriesPoint {
+                    position: i + 1,
+                    file: s.file,
+                    file_name: file.and_then(|f| f.name.clone()),
+                    frame: several.then_some(s.frame + 1),
+                    taken_at: s.taken_at,
+                    label: s.label.as_deref().map(crate::snapshot::plain_label),
+                }
+            })
+            .collect()
+    }
+
+    /// How the series was put in order, with the sentence that says so.
+    fn series_order(&self, series: &[SeriesPoint]) -> SeriesOrder {
+        let ordering = self.input.order;
+        let names: Vec<String> = series.iter().map(point_name).collect();
+        let listed = if names.len() > 8 {
+            format!(
+                "{}, … {}",
+                names[..3].join(", "),
+                names[names.len() - 2..].join(", ")
+            )
+        } else {
+            names.join(", ")
+        };
+        let why = match ordering.basis {
+            OrderBasis::Single => String::new(),
+            OrderBasis::Times => "ordered by the times they carry".to_owned(),
+            OrderBasis::Counters => "ordered by poolmon's Allocs and Frees, which count from \
+                 boot and only grow (the snapshots carry no times)"
+                .to_owned(),
+            OrderBasis::UploadOrder => {
+                let one_file = series.iter().all(|p| p.file == series[0].file);
+                let sent = if one_file {
+                    "in the order they stand in the input"
+                } else {
+                    "in the order sent"
+                };
+                match ordering.counters {
+                    CounterCheck::Disagree => format!(
+                        "{sent}: their Allocs and Frees counts rise between some and fall \
+                         between others (a restart in between, or another machine), and they \
+                         carry no times"
+                    ),
+                    _ if one_file => format!(
+                        "{sent}: they carry no times and no Allocs and Frees counts to order \
+                         them by"
+                    ),
+                    _ => format!(
+                        "{sent}: they carry no times and no Allocs and Frees counts to order \
+                         them by, so send them oldest first"
+                    ),
+                }
+            }
+        };
+        let mut explanation = match ordering.basis {
+            OrderBasis::Single => String::new(),
+            _ => format!("Oldest first: {listed}; {why}."),
+        };
+        if ordering.moved {
+            let mut sent: Vec<&SeriesPoint> = series.iter().collect();
+            sent.sort_by_key(|p| (p.file, p.frame));
+            let sent: Vec<String> = sent.iter().map(|p| point_name(p)).collect();
+            let _ = write!(
+                explanation,
+                " They were sent in another order ({}), which the {} contradict.",
+                sent.join(", "),
+                if ordering.basis == OrderBasis::Times {
+                    "times"
+                } else {
+                    "counts"
+                }
+            );
+        }
+        if ordering.basis == OrderBasis::Times && ordering.counters == CounterCheck::Disagree {
+            explanation.push_str(
+                " Their Allocs and Frees counts fall between some of them: the machine \
+                 restarted in between, or they come from different machines.",
+            );
+        }
+        SeriesOrder {
+            basis: ordering.basis,
+            counters: ordering.counters,
+            upload_order_differs: ordering.moved,
+            explanation,
         }
     }
 
@@ -665,20 +776,29 @@ impl<'a> Analyzer<'a> {
     }
 }
 
-/// The version the machine runs: from the driver list, else the knowledge base's only one.
-fn version_seen(
-    loaded: Option<&LoadedDriver>,
-    facts: Option<&DriverFacts>,
-) -> (Option<String>, Option<VersionSource>) {
-    match loaded.and_then(|d| d.version.clone()) {
-        Some(v) => (Some(v), Some(VersionSource::DriverList)),
-        // Without a driver list, a version from the knowledge base only counts as "seen" when
-        // it is the only one known.
-        None => match facts.map(|f| f.versions.as_slice()) {
-            Some([only]) => (Some(only.clone()), Some(VersionSource::KnowledgeBase)),
-            _ => (None, None),
+/// A snapshot as a person finds it: its file (and frame), and its time when it has one.
+fn point_name(p: &SeriesPoint) -> String {
+    let mut name = match (&p.file_name, p.frame) {
+        (Some(file), None) => file.clone(),
+        (Some(file), Some(frame)) => format!("{file} frame {frame}"),
+        (None, Some(frame)) => match &p.label {
+            Some(label) if !label.is_empty() => format!("\"{label}\""),
+            _ => format!("frame {frame}"),
         },
+        (None, None) => format!("snapshot {}", p.position),
+    };
+    if let Some(t) = p.taken_at {
+        let _ = write!(
+            name,
+            " ({:04}-{:02}-{:02} {:02}:{:02})",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        );
     }
+    name
 }
 
 /// How two tags were seen to grow together, in words.

@@ -4,9 +4,7 @@
 use std::fmt::Write as _;
 
 use super::super::input::AnalysisInput;
-use super::super::model::{
-    EvidenceKind, InputInfo, MachineTotals, Suspect, TagGroup, VersionSource,
-};
+use super::super::model::{EvidenceKind, InputInfo, MachineTotals, Suspect, TagGroup};
 use super::guidance::MAX_TRACE_TAGS;
 use crate::format::{GrowthRate, counted, human_bytes};
 use crate::snapshot::PoolTotals;
@@ -117,15 +115,15 @@ pub(super) fn vendor_report(
     if let Some(svc) = &s.service_name {
         let _ = writeln!(md, "- Service: `{svc}`");
     }
-    match (&s.version_seen, s.version_source) {
-        (Some(v), Some(VersionSource::DriverList)) => {
+    for name in &s.uploaded_as {
+        let _ = writeln!(md, "- Also seen as: `{name}`");
+    }
+    match &s.version_seen {
+        Some(v) => {
             let _ = writeln!(md, "- Version: {v} (loaded on the machine)");
         }
-        (Some(v), _) => {
-            let _ = writeln!(md, "- Version: {v} (known version; please confirm)");
-        }
-        _ => {
-            let _ = writeln!(md, "- Version: not recorded");
+        None => {
+            let _ = writeln!(md, "- Version on the machine: not recorded");
         }
     }
     if let Some(p) = &s.product {
@@ -134,8 +132,8 @@ pub(super) fn vendor_report(
     if let Some(h) = &s.sha256 {
         let _ = writeln!(md, "- SHA-256: `{h}`");
     }
-    if let Some(n) = &s.newest_known_version {
-        let _ = writeln!(md, "- Newest version we know of: {n}");
+    if !s.known_versions.is_empty() {
+        let _ = writeln!(md, "- Versions we know of: {}", s.known_versions.join(", "));
     }
     let _ = writeln!(md, "\n## How it was found\n");
     for e in &s.evidence {

@@ -259,8 +259,15 @@ fn render_answer(out: &mut String, a: &Analysis) {
     let answer = &a.answer;
     out.push_str(&wrap(&clean(&answer.headline), "ANSWER  ", "        "));
     if let Some(driver) = &answer.driver {
-        let version = answer.version.as_deref().unwrap_or("version unknown");
-        let line = format!("{} {version}", clean(driver));
+        let version = match (&answer.version, answer.known_versions.as_slice()) {
+            (Some(v), _) => v.clone(),
+            (None, []) => "version unknown".to_owned(),
+            (None, known) => format!(
+                "(version on this machine unknown; versions known: {})",
+                known.join(", ")
+            ),
+        };
+        let line = format!("{} {}", clean(driver), clean(&version));
         out.push_str(&wrap(&line, "  Driver:     ", LABEL));
     }
     out.push_str(&wrap(
@@ -281,6 +288,9 @@ fn render_answer(out: &mut String, a: &Analysis) {
         clean(&answer.confidence_reason)
     );
     out.push_str(&wrap(&sure, "  How sure:   ", LABEL));
+    if let Some(order) = &answer.order {
+        out.push_str(&wrap(&clean(order), "  Order:      ", LABEL));
+    }
     out.push('\n');
 }
 
@@ -319,6 +329,14 @@ fn render_suspect(out: &mut String, s: &Suspect) {
         ],
     ));
     const INDENT: &str = "      ";
+    if !s.uploaded_as.is_empty() {
+        let names = clean(&s.uploaded_as.join(", "));
+        out.push_str(&wrap(&names, &format!("{INDENT}uploaded as: "), INDENT));
+    }
+    if s.version_seen.is_none() && !s.known_versions.is_empty() {
+        let known = clean(&s.known_versions.join(", "));
+        out.push_str(&wrap(&known, &format!("{INDENT}versions known: "), INDENT));
+    }
     if let Some(path) = &s.path {
         out.push_str(&wrap(&clean(path), &format!("{INDENT}path: "), INDENT));
     }
