@@ -104,28 +104,32 @@ pub fn analyze(
     let groups = cx.tag_groups(&ranked, &together, group_drivers);
     let os_tags = cx.os_tag_advice(&ranked, os_tags);
     let info = cx.input_info(&table);
-    let mut suspects = cx.suspects(&ranked, cx.rank_drivers(&ranked), &machine, &groups, &info);
+    let mut ranking = cx.rank_drivers(&ranked);
     if let (AnswerKind::UnknownTag | AnswerKind::KnownOwnerUnclear, Some(top)) =
         (diagnosis, ranked.first())
     {
         // Scripts read `suspects[0]`: below an unknown top tag only its own candidates are
         // suspects (a KMDF-shaped name, a third-party owner of a tag in lockstep), never a
-        // Windows component that owns a smaller tag.
+        // Windows component that owns a smaller tag. Chosen before the suspects are written
+        // out (their guidance and vendor reports are most of an analysis's text), on the
+        // tags their evidence shows.
         let lockstep: Vec<_> = groups
             .iter()
             .filter(|g| g.tags.contains(&top.tag))
             .flat_map(|g| g.tags.iter().copied())
             .collect();
-        suspects.retain(|s| {
-            !s.os_component
-                && s.evidence
+        ranking.drivers.retain(|d| {
+            !d.shares.iter().all(|(_, c, _)| c.os)
+                && d.shares
                     .iter()
-                    .any(|e| e.tag == top.tag || lockstep.contains(&e.tag))
+                    .take(explain::EVIDENCE_SHOWN)
+                    .any(|&(wi, _, _)| {
+                        let tag = ranked[wi].tag;
+                        tag == top.tag || lockstep.contains(&tag)
+                    })
         });
-        for (i, s) in suspects.iter_mut().enumerate() {
-            s.rank = i + 1;
-        }
     }
+    let mut suspects = cx.suspects(&ranked, ranking, &machine, &groups, &info);
     cx.join_case_fixes(&mut suspects, &cause_checks);
     let unknown_tags = cx.unknown_tags(&ranked);
     let strength = rank::strength(table.n, &ranked, &suspects);

@@ -28,6 +28,9 @@ use crate::snapshot::{POWERSHELL_DRIVER_LIST, SnapshotFormat};
 use crate::tag::PoolTag;
 use crate::version::Version;
 
+/// The tags of a suspect's evidence shown, largest share first.
+pub(super) const EVIDENCE_SHOWN: usize = 10;
+
 impl<'a> Analyzer<'a> {
     /// The groups of tags growing together, in words.
     pub(super) fn tag_groups(
@@ -169,7 +172,7 @@ impl<'a> Analyzer<'a> {
             let evidence_total = items.len();
             let evidence: Vec<Evidence> = items
                 .iter()
-                .take(10)
+                .take(EVIDENCE_SHOWN)
                 .map(|&(wi, c, contribution)| {
                     let f = &work[wi];
                     Evidence {
@@ -293,13 +296,15 @@ impl<'a> Analyzer<'a> {
     /// The unknown tags among the top, with what to do about each. A tag the knowledge base
     /// describes is known, even without a driver file.
     pub(super) fn unknown_tags(&self, work: &[&mut Work<'a>]) -> Vec<UnknownTag> {
+        // The same for every tag: written once.
+        let scan_step = self.scan_step();
         work.iter()
             .filter(|w| w.cands.is_empty() && w.bytes > 0 && !w.is_described())
             .take(20)
             .map(|w| {
                 let tag = w.tag.trimmed();
                 let mut steps: Vec<String> = self.reversed_hint(w.tag).into_iter().collect();
-                steps.push(self.scan_step());
+                steps.push(scan_step.clone());
                 if w.tag.is_printable() && !tag.contains(['"', ' ', '`']) {
                     steps.push(format!(
                         "search the drivers' files for the tag on the machine (this misses tags not stored as text): `findstr /m /l /c:\"{tag}\" C:\\Windows\\System32\\drivers\\*.sys`"
