@@ -308,7 +308,7 @@ mod tests {
             pages.insert(case.url.clone());
             pages.extend(case.fix_url.clone());
         }
-        assert!(parsed.cases.len() >= 50, "{} cases", parsed.cases.len());
+        assert!(parsed.cases.len() >= 80, "{} cases", parsed.cases.len());
         assert!(tags.len() >= 30, "{} tags", tags.len());
         assert!(pages.len() >= 40, "{} pages", pages.len());
         assert!(tags.contains(&PoolTag::parse("Mdl ").unwrap()));
