@@ -455,9 +455,9 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        for id in 0..self.kb.driver_count() as u32 {
+        for &id in self.kb.drivers_starting_with(&prefix) {
             let name = self.kb.driver_name(id);
-            if starts(name) && !self.is_os_driver(name) && !out.iter().any(|n| n == name) {
+            if !self.is_os_driver(name) && !out.iter().any(|n| n == name) {
                 out.push(name.to_owned());
             }
             if out.len() >= 6 {

@@ -85,6 +85,9 @@ pub struct KnowledgeView {
     driver_names: Vec<String>,
     /// `driver_names` back to their numbers.
     driver_ids: HashMap<String, u32>,
+    /// Driver numbers by the first four bytes of their names, ASCII lower-cased, ascending:
+    /// the names a KMDF default tag may come from, found without a pass over every driver.
+    drivers_by_prefix: HashMap<[u8; 4], Vec<u32>>,
     /// Wildcard rows, bucketed by their first literal byte (`None`: starts with a wildcard).
     patterns: HashMap<Option<u8>, Vec<(TagPattern, TagEntry)>>,
     drivers: HashMap<String, DriverFacts>,
@@ -92,6 +95,12 @@ pub struct KnowledgeView {
     /// names that are no driver's own and stand for one driver).
     uploaded_names: HashMap<String, String>,
     count: usize,
+}
+
+/// A name's first four bytes, ASCII lower-cased; `None` for a shorter name.
+fn name_prefix(name: &str) -> Option<[u8; 4]> {
+    let bytes: [u8; 4] = name.as_bytes().get(..4)?.try_into().ok()?;
+    Some(bytes.map(|b| b.to_ascii_lowercase()))
 }
 
 impl crate::snapshot::KnownTags for KnowledgeView {
@@ -213,11 +222,18 @@ impl KnowledgeView {
             ));
             start += group.len();
         }
+        let mut drivers_by_prefix: HashMap<[u8; 4], Vec<u32>> = HashMap::default();
+        for (id, name) in driver_names.iter().enumerate() {
+            if let Some(prefix) = name_prefix(name) {
+                drivers_by_prefix.entry(prefix).or_default().push(id as u32);
+            }
+        }
         Self {
             generation,
             entries: exact,
             hot,
             by_tag,
+            drivers_by_prefix,
             driver_names,
             driver_ids,
             patterns,
@@ -322,6 +338,14 @@ impl KnowledgeView {
 
     pub fn driver_count(&self) -> usize {
         self.driver_names.len()
+    }
+
+    /// The drivers whose names start with `prefix` (four bytes, ASCII case ignored), in
+    /// driver-number order.
+    pub fn drivers_starting_with(&self, prefix: &str) -> &[u32] {
+        name_prefix(prefix)
+            .and_then(|p| self.drivers_by_prefix.get(&p))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Wildcard rows (`Afd?`) covering the tag.

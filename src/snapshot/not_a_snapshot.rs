@@ -111,6 +111,15 @@ pub fn binary(bytes: &[u8]) -> Option<SnapshotError> {
 /// has lines with numbers a table reader takes for sizes (`Nmdd - ... - 0 bytes`), and its
 /// few rows read would be a wrong answer. `rows` is how many rows the reading found.
 pub(crate) fn mostly_tag_list(input: &Input<'_>, rows: usize) -> Option<SnapshotError> {
+    // Every entry holds ` - `: a text with no more of them than the rows read (a tool's table
+    // has none) cannot be mostly a tag list. Counted at memchr's speed, instead of splitting
+    // every line of every reading.
+    let separators = memchr::memmem::find_iter(input.text().as_bytes(), b" - ")
+        .take(rows.max(2) + 1)
+        .count();
+    if separators <= rows.max(2) {
+        return None;
+    }
     let mut entries = 0usize;
     let mut content = 0usize;
     let mut first = None;
