@@ -207,6 +207,33 @@ async fn an_imported_file_of_causes_replaces_its_source_and_keeps_its_provenance
     assert_eq!(response.status(), 422);
     let (_, zz) = app.get_json("/api/v1/causes?tag=Zzab").await;
     assert_eq!(zz["total"], 1);
+
+    // A source of causes is deleted as a list is: with the token, and only that source.
+    let delete = |name: &'static str, token: bool| {
+        let mut request = app
+            .client
+            .delete(app.url(&format!("/api/v1/causes/{name}")));
+        if token {
+            request = request.bearer_auth(TOKEN);
+        }
+        request.send()
+    };
+    assert_eq!(delete("site", false).await.unwrap().status(), 401);
+    let response = delete("site", true).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let deleted: Value = response.json().await.unwrap();
+    assert_eq!(
+        (deleted["source"].as_str(), deleted["removed"].as_u64()),
+        (Some("site"), Some(1))
+    );
+    assert_eq!(delete("site", true).await.unwrap().status(), 404);
+    let (_, zz) = app.get_json("/api/v1/causes?tag=Zzab").await;
+    assert_eq!(zz["total"], 0, "{zz:#}");
+    let (_, all) = app.get_json("/api/v1/causes").await;
+    assert!(
+        all["total"].as_u64().unwrap() >= 80,
+        "the shipped cases stay"
+    );
     app.stop().await;
 }
 

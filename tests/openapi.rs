@@ -24,6 +24,7 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/causes"),
     ("post", "/api/v1/causes"),
     ("get", "/api/v1/causes/export"),
+    ("delete", "/api/v1/causes/{name}"),
     ("post", "/api/v1/drivers"),
     ("delete", "/api/v1/drivers/sha256/{sha256}"),
     ("post", "/api/v1/analyze"),

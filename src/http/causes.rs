@@ -11,10 +11,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api::{query_params, source_name, upload_body};
+use super::api::{DeletedSource, query_params, source_name, upload_body};
 use super::auth::Admin;
 use super::openapi::{BinaryFile, ErrorBody};
-use super::{ApiResult, AppState, HttpConfig};
+use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig};
 use crate::causes::{CauseImportReport, CauseSource, KnownCause, import_causes, write_causes};
 use crate::tag::PoolTag;
 
@@ -27,6 +27,10 @@ pub fn router(config: &HttpConfig) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(config.max_body_bytes)),
         )
         .route("/api/v1/causes/export", get(export))
+        .route(
+            "/api/v1/causes/{name}",
+            axum::routing::delete(delete_source),
+        )
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -170,4 +174,39 @@ async fn import(
     tracing::info!(source = %report.source, imported = report.imported, replaced = report.replaced, skipped = report.skipped, "known causes imported");
     metrics::counter!("poolsleuth_cause_imports_total").increment(1);
     Ok(Json(report))
+}
+
+/// `DELETE /api/v1/causes/{name}` (admin): removes a source's known causes, as lists are
+/// removed.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/causes/{name}",
+    tag = "admin",
+    params(("name" = String, Path, description = "The source's name", pattern = r"^[A-Za-z0-9._+@:-]{1,100}$", example = "site-causes")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The source and its cases are gone", body = DeletedSource),
+        (status = 400, description = "A malformed path", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
+        (status = 404, description = "No source of known causes has that name", body = ErrorBody),
+        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        (status = 507, description = "The data disk is full", body = ErrorBody),
+    )
+)]
+pub(super) async fn delete_source(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<DeletedSource>> {
+    let lookup = name.clone();
+    let removed = state
+        .blocking(move |index, _| Ok(index.causes().delete_source(&lookup)?))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no source of known causes named {name:?}")))?;
+    tracing::info!(source = %name, removed, "known causes deleted");
+    Ok(Json(DeletedSource {
+        source: name,
+        removed,
+    }))
 }

@@ -63,6 +63,11 @@ fn describe() {
         Unit::Count,
         "Tag lists imported over the API"
     );
+    describe_counter!(
+        "poolsleuth_cause_imports_total",
+        Unit::Count,
+        "Files of known causes imported over the API"
+    );
     describe_gauge!(
         "poolsleuth_knowledge_view_builds",
         Unit::Count,

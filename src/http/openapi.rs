@@ -121,6 +121,7 @@ pub enum OutputName {
         super::causes::list_causes,
         super::causes::export,
         super::causes::import,
+        super::causes::delete_source,
         super::drivers::upload,
         super::drivers::delete_driver,
         super::analyze::analyze_api,
