@@ -237,6 +237,48 @@ async fn an_imported_file_of_causes_replaces_its_source_and_keeps_its_provenance
     app.stop().await;
 }
 
+/// The result page lists the known causes with their sources, the one whose driver is loaded
+/// marked as the answer.
+#[tokio::test]
+async fn the_result_page_lists_known_causes_with_their_sources() {
+    let drivers = driver_list(&[("wcifs", "wcifs.sys", "10.0.26100.9278")]);
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), None).await;
+    let (_, a) = send(&app, &ntfc_screen(), Some(&drivers)).await;
+    let url = text(&causes(&a)[0]["url"]).to_owned();
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "snapshot",
+            reqwest::multipart::Part::bytes(ntfc_screen()).file_name("poolmon.txt"),
+        )
+        .part(
+            "drivers",
+            reqwest::multipart::Part::bytes(drivers.into_bytes()).file_name("drivers.csv"),
+        );
+    let response = app
+        .client
+        .post(app.url("/analyze"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    app.stop().await;
+    let section = &page[page
+        .find("id=\"known-causes\"")
+        .expect("a known-causes section")..];
+    assert!(
+        section.contains("class=\"cause-answer\"><strong>wcifs.sys"),
+        "{section:.600}"
+    );
+    assert!(section.contains("[driver loaded]"), "{section:.600}");
+    assert!(
+        section.contains(&format!("href=\"{url}\"")),
+        "{section:.600}"
+    );
+}
+
 #[tokio::test]
 async fn a_windows_owned_tag_whose_cause_driver_is_loaded_names_that_driver() {
     let drivers = driver_list(&[("wcifs", "wcifs.sys", "10.0.26100.9278")]);

@@ -501,6 +501,8 @@ struct ResultView {
     /// What was read, shown first for a person to check.
     read: Vec<ReadView>,
     answer: AnswerView,
+    /// Public cases naming the top tags, the matching one first.
+    causes: Vec<CauseMatchView>,
     summary: String,
     /// The ways to send the machine's drivers, shown once: in the answer when that is what
     /// to do now, else with the unknown tags.
@@ -518,6 +520,42 @@ struct ResultView {
     warnings: Vec<String>,
     bars: charts::BarChart,
     lines: Option<charts::LineChart>,
+}
+
+/// A known cause as the result page lists it.
+struct CauseMatchView {
+    cause: String,
+    vendor: String,
+    tag: TagView,
+    /// `matches: driver loaded`, `possible: …`.
+    status: &'static str,
+    is_answer: bool,
+    summary: String,
+    matched: String,
+    why_not: String,
+    fix: String,
+    workaround: String,
+    url: String,
+    fix_url: String,
+}
+
+impl CauseMatchView {
+    fn new(c: &crate::attribution::KnownCauseMatch) -> Self {
+        Self {
+            cause: c.cause.clone(),
+            vendor: c.vendor.clone().unwrap_or_default(),
+            tag: TagView::new(c.tag),
+            status: c.status_label(),
+            is_answer: c.status == crate::attribution::CauseStatus::DriverLoaded,
+            summary: c.summary.clone(),
+            matched: c.matched.join("; "),
+            why_not: c.why_not.clone().unwrap_or_default(),
+            fix: c.fix.clone().unwrap_or_default(),
+            workaround: c.workaround.clone().unwrap_or_default(),
+            url: c.url.clone(),
+            fix_url: c.fix_url.clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// One value as read from the paste.
@@ -853,6 +891,13 @@ impl ResultView {
         let several_files = a.input.files.len() > 1;
         let upload_sentence = a.driver_upload.as_ref().map(|u| u.sentence());
         Self {
+            causes: a
+                .answer
+                .known_causes
+                .iter()
+                .take(8)
+                .map(CauseMatchView::new)
+                .collect(),
             read: a
                 .read
                 .iter()
