@@ -185,16 +185,6 @@ pub fn driver_vendor(analysis: &DriverAnalysis, vendors: &VendorDirectory) -> Op
         .or_else(|| signer.map(str::to_owned))
 }
 
-/// The version a driver is known by, as Windows shows it: its `FileVersion` text, else the
-/// fixed version numbers (see [`Version::of_file`]).
-pub fn driver_version(analysis: &DriverAnalysis) -> Option<String> {
-    Version::of_file(
-        analysis.version.file_version.as_deref(),
-        analysis.version.file_version_numeric,
-    )
-    .map(|v| v.to_string())
-}
-
 /// Stores an analyzed driver: one attribution per tag it uses, under a source named after its
 /// SHA-256, with the whole analysis kept on the source record. The same file twice is stored
 /// once.
@@ -279,7 +269,7 @@ fn driver_source(
     let driver = analysis.driver_name();
     let uploaded_as = analysis.uploaded_as();
     let vendor = driver_vendor(&analysis, vendors);
-    let version = driver_version(&analysis);
+    let version = Version::of_driver(&analysis);
     let entries: Vec<TagEntry> = analysis
         .tags
         .iter()

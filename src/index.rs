@@ -635,7 +635,11 @@ impl SearchIndex {
             tags.iter()
                 .filter_map(|e| e.version.as_deref())
                 .map(str::to_owned)
-                .chain(analyses.iter().filter_map(crate::import::driver_version))
+                .chain(
+                    analyses
+                        .iter()
+                        .filter_map(crate::version::Version::of_driver),
+                )
                 .filter_map(|v| Version::parse(&v))
                 .collect(),
         )

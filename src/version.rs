@@ -67,6 +67,16 @@ impl Version {
         }
     }
 
+    /// The version a driver is known by, as Windows shows it: its `FileVersion` text, else
+    /// the fixed version numbers (see [`Version::of_file`]), written as shown.
+    pub fn of_driver(analysis: &crate::driver::DriverAnalysis) -> Option<String> {
+        Self::of_file(
+            analysis.version.file_version.as_deref(),
+            analysis.version.file_version_numeric,
+        )
+        .map(|v| v.to_string())
+    }
+
     /// A driver file's version: its `FileVersion` text when that holds a number, else the
     /// fixed numbers (when not all zero), else the text as it is.
     pub fn of_file(text: Option<&str>, numeric: Option<[u16; 4]>) -> Option<Self> {

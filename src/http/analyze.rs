@@ -20,7 +20,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::api::query_params;
 use super::body::{BoundedUpload, TextPart};
 use super::charts;
-use super::openapi::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
+use super::schema::{AnalyzeForm, BinaryFile, ErrorBody, OutputName, SnapshotFormatName};
 use super::views::{TagView, counted, driver_href, source_link, thousands};
 use super::{
     AnalysisStage, ApiError, ApiResult, AppState, BRIEF_ANALYSIS_BYTES, HttpConfig,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Admin;
-use super::openapi::{BinaryFile, ErrorBody};
+use super::schema::{BinaryFile, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
 use crate::driver_upload::ScanTarget;
 use crate::export::{export_source, provenance_headers};

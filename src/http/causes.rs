@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::api::{DeletedSource, query_params, source_name, upload_body};
 use super::auth::Admin;
-use super::openapi::{BinaryFile, ErrorBody};
+use super::schema::{BinaryFile, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig};
 use crate::causes::{CauseImportReport, CauseSource, KnownCause, import_causes, write_causes};
 use crate::tag::PoolTag;

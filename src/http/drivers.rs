@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::api::query_params;
 use super::auth::Admin;
-use super::openapi::{BinaryFile, DriverUploadForm, ErrorBody};
+use super::schema::{BinaryFile, DriverUploadForm, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
 use crate::driver::identity::sha256_hex;
 use crate::driver::{AnalysisLimits, DriverAnalysis, analyze_hashed, printable_file_name};

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::openapi::ErrorBody;
+use super::schema::ErrorBody;
 use super::{ApiResult, AppState};
 use crate::index::IndexStats;
 

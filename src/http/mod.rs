@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod origin;
 mod pages;
+mod schema;
 mod views;
 
 use std::future::Future;

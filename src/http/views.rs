@@ -300,7 +300,7 @@ impl AnalysisView {
             },
             company: text(&version.company_name),
             description: text(&version.file_description),
-            file_version: crate::import::driver_version(analysis).unwrap_or_default(),
+            file_version: crate::version::Version::of_driver(analysis).unwrap_or_default(),
             product: text(&version.product_name),
             product_version: text(&version.product_version),
             original_filename: text(&version.original_filename),
