@@ -32,7 +32,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 pub use candidates::kmdf_default_tag;
 pub(crate) use candidates::{is_inbox, is_os_entry};
-pub use explain::{GuidanceKind, PoolTrace, pool_traces, render_text, suspects_note};
+pub use explain::{pool_traces, render_text, suspects_note};
 pub use input::{
     AnalysisInput, AttributionError, FileSummary, InputFile, read_inputs, read_inputs_until,
 };

@@ -4,7 +4,6 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::explain::{GuidanceKind, PoolTrace};
 use super::input::FileSummary;
 use crate::knowledge::Confidence;
 use crate::snapshot::PoolKind;
@@ -608,4 +607,35 @@ pub struct OsTagAdvice {
     /// Loaded third-party filter drivers named as lower-confidence suspects.
     pub filter_drivers: Vec<String>,
     pub traces: Vec<PoolTrace>,
+}
+
+/// What a suspect's guidance tells the admin to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuidanceKind {
+    /// A newer version than the one on the machine is known.
+    Update,
+    /// The version on the machine (by its driver list) is the newest known.
+    NewestKnown,
+    /// The machine's version is not known (no driver list, or the driver is not in it), but
+    /// versions are: which one runs decides.
+    CheckVersion,
+    /// Nothing is known about versions.
+    ContactVendor,
+    /// The driver is part of Windows.
+    OsComponent,
+}
+
+/// A pool trace narrowed to at most four tags: a WPR profile and the command lines.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PoolTrace {
+    /// The tags as WPR and xperf take them (padding blanks dropped).
+    pub tags: Vec<String>,
+    pub profile_file: String,
+    /// The `.wprp` profile text to save as `profile_file`.
+    pub profile: String,
+    /// Start, (reproduce), stop: run in an elevated prompt in the profile's folder.
+    pub wpr_commands: Vec<String>,
+    /// The same trace with xperf (older systems, WPT).
+    pub xperf_commands: Vec<String>,
 }

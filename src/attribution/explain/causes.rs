@@ -6,8 +6,8 @@
 
 use super::super::Analyzer;
 use super::super::known_causes::{CauseCheck, CauseStatus, KnownCauseMatch};
+use super::super::model::GuidanceKind;
 use super::super::model::{Answer, AnswerKind, Guidance, Suspect};
-use super::guidance::GuidanceKind;
 use super::pool_traces;
 use crate::causes::{KnownCause, VersionsOf};
 use crate::version::Version;

@@ -3,30 +3,12 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
-use super::super::model::{EvidenceKind, Guidance};
+use super::super::model::{EvidenceKind, Guidance, GuidanceKind, PoolTrace};
 use crate::tag::PoolTag;
 use crate::version::Version;
 
 /// WPR profiles (and xperf) filter at most this many pool tags.
 pub const MAX_TRACE_TAGS: usize = 4;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum GuidanceKind {
-    /// A newer version than the one on the machine is known.
-    Update,
-    /// The version on the machine (by its driver list) is the newest known.
-    NewestKnown,
-    /// The machine's version is not known (no driver list, or the driver is not in it), but
-    /// versions are: which one runs decides.
-    CheckVersion,
-    /// Nothing is known about versions.
-    ContactVendor,
-    /// The driver is part of Windows.
-    OsComponent,
-}
 
 /// Where to get an update: the vendor and its support page, as far as they are known.
 fn vendor_site(vendor: Option<&str>, support_url: Option<&str>) -> String {
@@ -159,20 +141,6 @@ pub(super) fn fixed_version_guidance(
         kind: GuidanceKind::Update,
         text,
     })
-}
-
-/// A pool trace narrowed to at most four tags: a WPR profile and the command lines.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct PoolTrace {
-    /// The tags as WPR and xperf take them (padding blanks dropped).
-    pub tags: Vec<String>,
-    pub profile_file: String,
-    /// The `.wprp` profile text to save as `profile_file`.
-    pub profile: String,
-    /// Start, (reproduce), stop: run in an elevated prompt in the profile's folder.
-    pub wpr_commands: Vec<String>,
-    /// The same trace with xperf (older systems, WPT).
-    pub xperf_commands: Vec<String>,
 }
 
 /// One trace per four tags. Tags that cannot be written on a command line (non-printable

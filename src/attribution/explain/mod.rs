@@ -10,7 +10,7 @@ mod guidance;
 mod report;
 mod text;
 
-pub use guidance::{GuidanceKind, PoolTrace, pool_traces};
+pub use guidance::pool_traces;
 pub use text::render_text;
 
 use super::Analyzer;
