@@ -320,16 +320,7 @@ async fn the_analysis_evidence_carries_the_source_link() {
     let report = suspect["vendor_report"].as_str().unwrap();
     assert!(report.contains(&format!("]({url})")), "{report}");
     let form = reqwest::multipart::Form::new().text("text", screen);
-    let html = app
-        .client
-        .post(app.url("/analyze"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = app.analyze_page(form).await;
     let linked = format!(
         "<a href=\"{}\" rel=\"noopener noreferrer\">source</a>",
         url.replace('&', "&amp;")

@@ -255,15 +255,8 @@ async fn the_result_page_lists_known_causes_with_their_sources() {
             "drivers",
             reqwest::multipart::Part::bytes(drivers.into_bytes()).file_name("drivers.csv"),
         );
-    let response = app
-        .client
-        .post(app.url("/analyze"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.unwrap();
+    let (status, page) = app.analyze_page(form).await;
+    assert_eq!(status, 200);
     app.stop().await;
     let section = &page[page
         .find("id=\"known-causes\"")

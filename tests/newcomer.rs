@@ -361,15 +361,8 @@ async fn the_analyze_page_speaks_of_its_form_not_of_request_bodies() {
     use reqwest::multipart::Form;
     let data = tempfile::tempdir().unwrap();
     let app = spawn_app(data.path(), Some(TOKEN)).await;
-    let response = app
-        .client
-        .post(app.url("/analyze"))
-        .multipart(Form::new().text("text", "  \n"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let page = response.text().await.unwrap();
+    let (status, page) = app.analyze_page(Form::new().text("text", "  \n")).await;
+    assert_eq!(status, 400);
     let error = page
         .split("id=\"analyze-error\">")
         .nth(1)
@@ -398,16 +391,7 @@ async fn an_analyzed_driver_is_named_by_file_not_by_hash() {
 
     // `Dir1` is allocated at a call site of patterns.sys.
     let snapshot = " Tag  Type     Allocs      Frees     Diff   Bytes    Per Alloc\n Dir1 Nonp      50000       1000    49000  401408000       8192\n";
-    let page = app
-        .client
-        .post(app.url("/analyze"))
-        .multipart(Form::new().text("text", snapshot))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = app.analyze_page(Form::new().text("text", snapshot)).await;
     let tag_page = app.get("/tags/Dir1").await.text().await.unwrap();
     for (name, html) in [("/analyze", &page), ("/tags/Dir1", &tag_page)] {
         // `patterns.sys · d9c5b60…`, with the version when the row has one.
@@ -719,15 +703,8 @@ async fn inputs_that_are_no_snapshot_are_named_with_where_they_go() {
             "snapshots",
             reqwest::multipart::Part::bytes(bytes.clone()).file_name("chosen.txt"),
         );
-        let response = app
-            .client
-            .post(app.url("/analyze"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 422, "{path}");
-        let html = response.text().await.unwrap();
+        let (status, html) = app.analyze_page(form).await;
+        assert_eq!(status, 422, "{path}");
         let error_part = html
             .split("id=\"analyze-error\"")
             .nth(1)

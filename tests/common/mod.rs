@@ -144,6 +144,19 @@ impl TestApp {
         (status, response.json().await.unwrap())
     }
 
+    /// POSTs a multipart form to the analysis page, as a browser does: (status, HTML).
+    pub async fn analyze_page(&self, form: reqwest::multipart::Form) -> (u16, String) {
+        let response = self
+            .client
+            .post(self.url("/analyze"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
     /// Uploads driver files (file name, bytes) as the admin, as `curl -F files=@…` does.
     pub async fn upload_drivers(&self, files: &[(&str, Vec<u8>)]) -> (u16, serde_json::Value) {
         let mut form = reqwest::multipart::Form::new();
