@@ -68,17 +68,23 @@ image_root=""
 image_mounted=""
 server_pid=""
 unshare_pid=""
+# Ends a running container: SIGKILL to its PID 1 ends its PID namespace. (Killing unshare would
+# not do: the parent-death signal of --kill-child is cleared when the child changes its uid.)
+kill_container() {
+  if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+  if [ -n "$unshare_pid" ]; then wait "$unshare_pid" 2>/dev/null || true; fi
+  server_pid=""
+  unshare_pid=""
+}
 cleanup() {
-  if [ -n "$unshare_pid" ] && kill -0 "$unshare_pid" 2>/dev/null; then
-    kill -KILL "$unshare_pid" 2>/dev/null || true
-    wait "$unshare_pid" 2>/dev/null || true
-  fi
+  kill_container
   if [ -n "$image_mounted" ]; then podman image unmount "$image_mounted" >/dev/null || true; fi
   # Earlier builds' images, left untagged by this one's; the tagged images stay as the cache.
   podman image prune --force >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM # so that cleanup runs then too
 
 # --- The base image, made once per machine.
 if podman image exists "$base_image"; then
@@ -377,7 +383,7 @@ docker_stop() {
   local deadline=$((SECONDS + timeout))
   while kill -0 "$server_pid" 2>/dev/null; do
     if [ "$SECONDS" -ge "$deadline" ]; then
-      kill -KILL "$unshare_pid"
+      kill_container
       die "the server did not stop within the stop timeout ($timeout s) after SIGTERM"
     fi
     sleep 0.1
