@@ -289,9 +289,14 @@ pub fn analyze_hashed(
         .map(|t| format!("`{t}`", t = t.tag))
         .collect::<Vec<_>>();
     if !globals.is_empty() {
+        let (what, verb) = if globals.len() == 1 {
+            ("tag", "is the initial value of a global variable")
+        } else {
+            ("tags", "are the initial values of global variables")
+        };
         warnings.push(format!(
-            "tag {} is the initial value of a global variable the driver passes to a pool API; \
-             the driver may change it at run time",
+            "{what} {} {verb} the driver passes to a pool API; the driver may change it at \
+             run time",
             globals.join(", ")
         ));
     }
