@@ -227,26 +227,31 @@ impl<'a> Analyzer<'a> {
 
 /// The tags in rank order: score, then bytes (both descending), tag and pool.
 pub(super) fn rank<'w, 'a>(unsorted: &'w mut [Work<'a>]) -> Vec<&'w mut Work<'a>> {
-    // On integer keys; the work items themselves stay in place and are reached through
-    // references. Sorted on the score's key alone first, as 16-byte pairs, then each run of
-    // equal scores (rare) on the whole key: the order of the whole key, with half the bytes
-    // moved and one integer compared.
-    let mut order: Vec<(u64, u32)> = unsorted
-        .iter()
-        .enumerate()
-        .map(|(i, w)| (rank_key(w)[0], i as u32))
-        .collect();
-    order.sort_unstable();
-    for tied in order.chunk_by_mut(|a, b| a.0 == b.0) {
-        if tied.len() > 1 {
-            tied.sort_unstable_by_key(|&(_, i)| rank_key(&unsorted[i as usize]));
-        }
-    }
+    // The work items stay in place and are reached through references.
+    let order = rank_order(unsorted.len(), |i| rank_key(&unsorted[i]));
     let mut slots: Vec<Option<&mut Work<'a>>> = unsorted.iter_mut().map(Some).collect();
     order
         .into_iter()
-        .filter_map(|(_, i)| slots[i as usize].take())
+        .filter_map(|i| slots[i as usize].take())
         .collect()
+}
+
+/// The indices `0..n` in the order of their keys (ties, which keys make impossible only when
+/// two items are equal, by index). A radix sort of (the first key word's top 32 bits, index)
+/// pairs first: four passes, stable, so equal prefixes keep their indices in order (3,000 tags
+/// cost about a third of a comparison sort of the pairs). Each run of equal prefixes (rare:
+/// scores equal in sign, exponent and 20 bits of mantissa) is then sorted on the whole key.
+fn rank_order(n: usize, key: impl Fn(usize) -> [u64; 3]) -> Vec<u32> {
+    let mut order: Vec<(u32, u32)> = (0..n)
+        .map(|i| ((key(i)[0] >> 32) as u32, i as u32))
+        .collect();
+    radsort::sort_by_key(&mut order, |&(prefix, _)| prefix);
+    for tied in order.chunk_by_mut(|a, b| a.0 == b.0) {
+        if tied.len() > 1 {
+            tied.sort_by_cached_key(|&(_, i)| key(i as usize));
+        }
+    }
+    order.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Sorts as [`rank`] ranks: score and bytes descending, then tag and pool.
@@ -388,5 +393,37 @@ pub(super) fn strength(n: usize, work: &[&mut Work<'_>], suspects: &[Suspect]) -
         VerdictStrength::Strong
     } else {
         VerdictStrength::Moderate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The radix order is the order of a full sort on (key, index), with few distinct
+        /// first words (runs of equal prefixes are common) or first words that differ only
+        /// below the 32 bits the radix pass reads.
+        #[test]
+        fn rank_order_is_a_full_sort_of_the_keys(
+            keys in prop::collection::vec((0u64..4, any::<u64>(), any::<u64>(), 0u64..3), 0..400),
+            spread in 0u8..3,
+        ) {
+            let keys: Vec<[u64; 3]> = keys
+                .into_iter()
+                .map(|(a, random, b, c)| {
+                    let first = match spread {
+                        0 => a,
+                        1 => a.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                        _ => random,
+                    };
+                    [first, b, c]
+                })
+                .collect();
+            let mut expected: Vec<u32> = (0..keys.len() as u32).collect();
+            expected.sort_by_key(|&i| (keys[i as usize], i));
+            prop_assert_eq!(rank_order(keys.len(), |i| keys[i]), expected);
+        }
     }
 }
