@@ -19,6 +19,7 @@ pub mod index;
 pub mod knowledge;
 pub mod leading_phrase;
 pub mod list_refresh;
+pub mod pool_tag_info;
 pub mod pooltag_list;
 pub mod snapshot;
 pub mod tag;
