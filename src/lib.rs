@@ -7,6 +7,7 @@
 pub mod attribution;
 pub mod causes;
 pub mod cli;
+pub mod collect;
 pub mod disk;
 pub mod driver;
 pub mod driver_upload;
