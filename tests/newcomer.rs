@@ -764,6 +764,15 @@ fn collect_off_windows_says_it_runs_on_windows_only() {
     assert!(stderr.contains("runs on Windows only"), "{stderr}");
     assert!(stderr.contains("poolsleuth.exe collect"), "{stderr}");
     assert!(!out.exists(), "nothing is written");
+    // Nor does it print a Windows task command here.
+    let output = poolsleuth(
+        dir.path(),
+        &["collect", "--out", "C:\\samples", "--install-task"],
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("runs on Windows only"));
     // Neither --out nor --server: clap says what is missing.
     let output = poolsleuth(dir.path(), &["collect"], &[]);
     assert!(!output.status.success());

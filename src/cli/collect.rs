@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::attribution::InputFile;
-use crate::collect::{Collected, collect_now, parse_interval, schtasks_command};
+use crate::collect::{CollectError, Collected, collect_now, parse_interval, schtasks_command};
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
@@ -30,17 +30,33 @@ pub struct CollectArgs {
 
 pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
     if args.install_task {
+        if !cfg!(windows) {
+            return Err(CollectError::NotWindows {
+                os: std::env::consts::OS,
+            }
+            .into());
+        }
         return super::write_stdout(&format!("{}\n", install_task_command(&args)?));
     }
     loop {
+        // Reading the kernel's counters fails for good (not Windows, not elevated, a Windows
+        // without the class): that ends even a watch.
         let sample = tokio::task::spawn_blocking(collect_now).await??;
         for warning in &sample.warnings {
             eprintln!("poolsleuth: {warning}");
         }
-        deliver(&args, sample).await?;
+        let delivered = deliver(&args, sample).await;
         let Some(every) = args.every else {
-            return Ok(());
+            return delivered;
         };
+        // A watch keeps going through a sample it could not send or write (the server
+        // restarting, a full disk): said on stderr, and the next sample comes on time.
+        if let Err(e) = delivered {
+            eprintln!(
+                "poolsleuth: this sample was not delivered: {e:#}; the next in {} s",
+                every.as_secs()
+            );
+        }
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             () = super::shutdown_signal() => return Ok(()),
