@@ -121,9 +121,8 @@ pub struct PoolTagCounters {
 
 impl PoolTagCounters {
     /// The tag's rows as poolmon shows them: one per pool the tag has ever used (a pool with
-    /// no allocation, no free and no bytes has no row). `Diff` is left to the reader of the
-    /// counts: the kernel's 32-bit counters can wrap, so `allocs - frees` is not always what
-    /// is held.
+    /// no allocation, no free and no bytes has no row). Outstanding is `allocs - frees`, and
+    /// unknown when the frees exceed the allocations: the kernel's 32-bit counters wrap.
     pub fn rows(&self) -> impl Iterator<Item = PoolUsage> + '_ {
         [
             (
