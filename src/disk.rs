@@ -67,9 +67,17 @@ pub fn caused_by_full_disk(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Bytes free for this process on the file system holding `path`, when the system says.
+#[cfg(unix)]
 pub fn free_bytes(path: &Path) -> Option<u64> {
     let stat = rustix::fs::statvfs(path).ok()?;
     Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Bytes free on the file system holding `path`: not asked on Windows, where only the
+/// command-line tools run (a full-disk answer then names no figure rather than a wrong one).
+#[cfg(not(unix))]
+pub fn free_bytes(_path: &Path) -> Option<u64> {
+    None
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod attribution;
 pub mod causes;
 pub mod cli;
+pub mod collect;
 pub mod disk;
 pub mod driver;
 pub mod driver_upload;
@@ -19,6 +20,7 @@ pub mod index;
 pub mod knowledge;
 pub mod leading_phrase;
 pub mod list_refresh;
+pub mod pool_tag_info;
 pub mod pooltag_list;
 pub mod snapshot;
 pub mod tag;

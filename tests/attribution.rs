@@ -1708,3 +1708,118 @@ async fn scanned_drivers_own_only_tags_they_allocate_with() {
     assert!(drivers_of(finding(&a, "RmLk")).is_empty(), "{a:#}");
     app.stop().await;
 }
+
+/// One pool's `(allocs, frees, bytes)` of a `SYSTEM_POOLTAG`.
+type PoolCounters = (u32, u32, u64);
+
+/// A `SYSTEM_POOLTAG_INFORMATION` buffer as 64-bit Windows lays it out (8-byte header,
+/// 40-byte entries): `(tag, paged, nonpaged)`.
+fn pool_tag_buffer(entries: &[(&[u8; 4], PoolCounters, PoolCounters)]) -> Vec<u8> {
+    let mut buffer = Vec::new();
+    buffer.extend(u32::try_from(entries.len()).unwrap().to_le_bytes());
+    buffer.extend([0xCC; 4]);
+    for (tag, paged, nonpaged) in entries {
+        buffer.extend(*tag);
+        buffer.extend(paged.0.to_le_bytes());
+        buffer.extend(paged.1.to_le_bytes());
+        buffer.extend([0xCC; 4]);
+        buffer.extend(paged.2.to_le_bytes());
+        buffer.extend(nonpaged.0.to_le_bytes());
+        buffer.extend(nonpaged.1.to_le_bytes());
+        buffer.extend(nonpaged.2.to_le_bytes());
+    }
+    buffer
+}
+
+#[tokio::test]
+async fn collected_files_get_the_answer_the_same_poolmon_text_gets() {
+    use poolsleuth::collect::{DriverFile, assemble};
+    use poolsleuth::pool_tag_info::PointerWidth;
+    use reqwest::multipart::{Form, Part};
+
+    let data = tempfile::tempdir().unwrap();
+    let app = app_with_contoso(data.path()).await;
+    let drivers = [DriverFile {
+        path: "C:\\Windows\\system32\\drivers\\ntfs.sys".into(),
+        file_version: Some("10.0.19041.1 (WinBuild.160101.0800)".into()),
+        product_version: None,
+    }];
+    let before_at = time::macros::datetime!(2026-11-01 10:00:00 UTC);
+    let after_at = time::macros::datetime!(2026-11-01 14:00:00 UTC);
+    let before = assemble(
+        before_at,
+        &pool_tag_buffer(&[
+            (b"Ntfx", (0, 0, 0), (1000, 100, 9_216_000)),
+            (b"Io  ", (10, 4, 384), (0, 0, 0)),
+            (b"File", (0, 0, 0), (50_000, 49_000, 400_000)),
+        ]),
+        PointerWidth::Bits64,
+        &drivers,
+        Vec::new(),
+    )
+    .unwrap();
+    let after = assemble(
+        after_at,
+        &pool_tag_buffer(&[
+            (b"Ntfx", (0, 0, 0), (3200, 300, 29_696_000)),
+            (b"Io  ", (12, 4, 512), (0, 0, 0)),
+            (b"File", (0, 0, 0), (52_000, 51_000, 400_000)),
+        ]),
+        PointerWidth::Bits64,
+        &drivers,
+        Vec::new(),
+    )
+    .unwrap();
+    // What poolmon -b -n writes for the same counters, with the time line of the log loop.
+    let poolmon = [
+        "2026-11-01T10:00:00Z\n Tag  Type     Allocs            Frees            Diff   Bytes       Per Alloc\n\n Ntfx Nonp       1000         100        900   9216000      10240\n File Nonp      50000       49000       1000    400000        400\n Io   Paged        10           4          6       384         64\n",
+        "2026-11-01T14:00:00Z\n Tag  Type     Allocs            Frees            Diff   Bytes       Per Alloc\n\n Ntfx Nonp       3200         300       2900  29696000      10240\n File Nonp      52000       51000       1000    400000        400\n Io   Paged        12           4          8       512         64\n",
+    ];
+    let form = |snapshots: [String; 2]| {
+        let [a, b] = snapshots;
+        Form::new()
+            .part("snap1", Part::bytes(a.into_bytes()).file_name("before.txt"))
+            .part("snap2", Part::bytes(b.into_bytes()).file_name("after.txt"))
+            .part(
+                "drivers",
+                Part::bytes(before.drivers_csv.clone().into_bytes()).file_name("drivers.csv"),
+            )
+    };
+    let (status, mut collected) = app
+        .analyze_form(form([
+            before.snapshot.text.clone(),
+            after.snapshot.text.clone(),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{collected:#}");
+    let (status, mut typed) = app
+        .analyze_form(form([poolmon[0].to_owned(), poolmon[1].to_owned()]))
+        .await;
+    assert_eq!(status, 200, "{typed:#}");
+    assert_eq!(
+        collected["answer"]["tag"], "Ntfx",
+        "{:#}",
+        collected["answer"]
+    );
+    for answer in [&mut collected, &mut typed] {
+        // The quoted source lines differ in column widths and line numbers, and the request's
+        // timings are its own; everything else must be the same answer.
+        without_quoted_lines(answer);
+        answer.as_object_mut().unwrap().remove("timing");
+    }
+    assert_eq!(collected, typed);
+}
+
+/// `value` without the `source` objects that quote a line of the input (a row's provenance).
+fn without_quoted_lines(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("source").is_some_and(Value::is_object) {
+                map.remove("source");
+            }
+            map.values_mut().for_each(without_quoted_lines);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_quoted_lines),
+        _ => {}
+    }
+}

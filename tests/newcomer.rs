@@ -747,3 +747,34 @@ async fn inputs_that_are_no_snapshot_are_named_with_where_they_go() {
     assert!(sources.contains("id=\"import\""), "{sources}");
     app.stop().await;
 }
+
+/// `collect` reads a Windows kernel's pool: elsewhere it says so, writes nothing, and fails.
+#[cfg(not(windows))]
+#[test]
+fn collect_off_windows_says_it_runs_on_windows_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("samples");
+    let output = poolsleuth(
+        dir.path(),
+        &["collect", "--out", out.to_str().unwrap()],
+        &[],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("runs on Windows only"), "{stderr}");
+    assert!(stderr.contains("poolsleuth.exe collect"), "{stderr}");
+    assert!(!out.exists(), "nothing is written");
+    // Nor does it print a Windows task command here.
+    let output = poolsleuth(
+        dir.path(),
+        &["collect", "--out", "C:\\samples", "--install-task"],
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("runs on Windows only"));
+    // Neither --out nor --server: clap says what is missing.
+    let output = poolsleuth(dir.path(), &["collect"], &[]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--out"));
+}

@@ -149,7 +149,7 @@ fn file_name(path: &str) -> String {
     path.rsplit(['/', '\\']).next().unwrap_or(path).to_owned()
 }
 
-async fn through_server(
+pub(super) async fn through_server(
     server: &str,
     files: Vec<InputFile>,
     drivers: Option<Vec<u8>>,

@@ -2,6 +2,7 @@
 //! subcommand with its own `run`.
 
 mod analyze;
+mod collect;
 mod export;
 mod healthcheck;
 mod import;
@@ -9,6 +10,7 @@ mod scan;
 mod serve;
 
 pub use analyze::AnalyzeArgs;
+pub use collect::CollectArgs;
 pub use export::ExportArgs;
 pub use healthcheck::HealthcheckArgs;
 pub use import::ImportArgs;
@@ -53,6 +55,10 @@ pub enum Command {
     /// Find the pool tags driver files (.sys) allocate, with vendor, version and signer, and
     /// add them to the knowledge base, for tags no list knows.
     Scan(ScanArgs),
+    /// On the leaking Windows machine: read the kernel's pool tags and the loaded drivers with
+    /// their versions (no poolmon, no WDK), and write them as files (`--out DIR`) or send them
+    /// to a server's analysis (`--server URL`), once or `--every 15m`.
+    Collect(CollectArgs),
     /// Check that a running server answers (for container health checks).
     Healthcheck(HealthcheckArgs),
 }
@@ -202,6 +208,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args).await,
         Command::Analyze(args) => analyze::run(args).await,
         Command::Scan(args) => scan::run(args).await,
+        Command::Collect(args) => collect::run(args).await,
         Command::Healthcheck(args) => healthcheck::run(args).await,
     }
 }

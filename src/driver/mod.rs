@@ -198,6 +198,13 @@ pub struct DriverAnalysis {
     pub warnings: Vec<String>,
 }
 
+/// The version resource of a PE file, without the code scan (`collect` lists the versions of
+/// the loaded drivers).
+pub fn read_version_info(bytes: &[u8]) -> Result<VersionInfo, DriverError> {
+    let image = image::Image::parse(bytes)?;
+    Ok(version_info::read(&image, &mut Vec::new()))
+}
+
 /// Analyses one driver file.
 pub fn analyze(
     file_name: &str,

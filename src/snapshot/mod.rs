@@ -21,6 +21,7 @@ mod keyvalue;
 mod markdown;
 mod not_a_snapshot;
 mod poolmon;
+mod poolmon_write;
 mod poolused;
 mod powershell;
 mod prose;
@@ -43,6 +44,7 @@ pub use drivers::{
     parse_driver_list_with_warnings,
 };
 pub use not_a_snapshot::NotASnapshot;
+pub use poolmon_write::{PoolmonText, write_poolmon};
 pub use text::mapped_driver_files;
 
 /// Every `?format=` value [`SnapshotFormat::from_str`] accepts, as listed in errors.
