@@ -215,6 +215,10 @@ impl<'a> Analyzer<'a> {
                 newest_known_version: known.last().map(Version::to_string),
                 known_versions: known.iter().map(Version::to_string).collect(),
                 uploaded_as: facts.map_or_else(Vec::new, |f| f.uploaded_as.clone()),
+                signature: sha256
+                    .as_deref()
+                    .and_then(|s| facts.and_then(|f| f.signature_of(s)))
+                    .cloned(),
                 sha256,
                 best_evidence: best.kind,
                 guidance,
