@@ -463,8 +463,17 @@ fn build_catalog(members: &[(DigestAlgorithm, Vec<u8>)], tamper: bool) -> Vec<u8
         .map(|(algorithm, hash)| {
             let hex: String = hash.iter().map(|b| format!("{b:02X}")).collect();
             let identifier: Vec<u8> = hex.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            // SpcPeImageData as signtool writes it: no flags, the file "<<<Obsolete>>>".
+            let obsolete: Vec<u8> = "<<<Obsolete>>>"
+                .encode_utf16()
+                .flat_map(u16::to_be_bytes)
+                .collect();
+            let pe_image_data = seq(&[
+                &[0x03, 0x01, 0x00],
+                &tlv(0xa0, &tlv(0xa2, &tlv(0x80, &obsolete))),
+            ]);
             let indirect = seq(&[
-                &seq(&[&oid("1.3.6.1.4.1.311.2.1.15"), &seq(&[])]),
+                &seq(&[&oid("1.3.6.1.4.1.311.2.1.15"), &pe_image_data]),
                 &seq(&[&seq(&[&digest_oid(*algorithm), &NULL]), &tlv(0x04, hash)]),
             ]);
             let attribute = seq(&[&oid("1.3.6.1.4.1.311.2.1.4"), &tlv(0x31, &indirect)]);
@@ -585,6 +594,38 @@ fn a_built_catalog_verifies_and_lists_its_members() {
     // A driver file is no catalog.
     assert!(!catalog::is_catalog(&x64));
     assert!(catalog::read("x.cat", &x64, String::new()).is_err());
+}
+
+/// The catalog committed as `tests/fixtures/signing/test.cat` (a fuzz seed, and a file to
+/// check with other tools): the two pattern fixtures, by SHA-256 and by SHA-1.
+fn fixture_catalog() -> Vec<u8> {
+    build_catalog(
+        &[
+            member(
+                &fixture_driver("patterns_x64_O2.sys"),
+                DigestAlgorithm::Sha256,
+            ),
+            member(
+                &fixture_driver("patterns_x86_O2.sys"),
+                DigestAlgorithm::Sha1,
+            ),
+        ],
+        false,
+    )
+}
+
+#[test]
+fn the_committed_catalog_is_the_one_the_tests_build() {
+    let built = fixture_catalog();
+    let path = signing_fixture("test.cat");
+    if std::env::var_os("POOLSLEUTH_WRITE_FIXTURES").is_some() {
+        std::fs::write(&path, &built).unwrap();
+    }
+    assert!(
+        read(&path) == built,
+        "{} is not what build_catalog makes now: rerun with POOLSLEUTH_WRITE_FIXTURES=1",
+        path.display()
+    );
 }
 
 /// The signature of the analyzed file `sha256` on a driver's page (JSON).
@@ -726,7 +767,12 @@ async fn a_changed_driver_is_never_its_vendors_without_the_warning() {
                 .contains("changed after")
         );
     }
-    let page = app.get("/drivers/windivert.sys").await.text().await.unwrap();
+    let page = app
+        .get("/drivers/windivert.sys")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         page.contains(
             "Warning: WinDivert64_v1.sys: the file was changed after Ars Nova Systems signed it"
