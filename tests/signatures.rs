@@ -781,3 +781,53 @@ async fn a_changed_driver_is_never_its_vendors_without_the_warning() {
     );
     app.stop().await;
 }
+
+/// `poolsleuth scan` of `folder` into `data`; its standard output.
+fn scan(data: &Path, folder: &Path) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
+        .args(["scan", "--quiet", "--data-dir"])
+        .arg(data)
+        .arg(folder)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn scan_takes_catalogs_and_marks_drivers_scanned_before_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drivers, catroot, data) = (
+        dir.path().join("drivers"),
+        dir.path().join("CatRoot"),
+        dir.path().join("data"),
+    );
+    std::fs::create_dir_all(&drivers).unwrap();
+    std::fs::create_dir_all(&catroot).unwrap();
+    let x64 = fixture_driver("patterns_x64_O2.sys");
+    std::fs::write(drivers.join("patterns.sys"), &x64).unwrap();
+    std::fs::copy(signing_fixture("test.cat"), catroot.join("test.cat")).unwrap();
+
+    let out = scan(&data, &drivers);
+    assert!(out.starts_with("1 drivers: 1 analyzed and stored"), "{out}");
+    let out = scan(&data, &catroot);
+    assert!(
+        out.contains(
+            "1 catalogs: 1 with a valid signature, listing 2 file hashes; 1 drivers stored before are now catalog-signed"
+        ),
+        "{out}"
+    );
+    let index = poolsleuth::index::SearchIndex::open(&data).unwrap();
+    let stored = index.driver_sources().unwrap();
+    let signature = &stored[0].driver.as_ref().unwrap().signature;
+    assert_eq!(signature.status, SignatureStatus::CatalogSigned);
+    assert_eq!(
+        signature.catalog.as_ref().map(|c| c.file_name.as_str()),
+        Some("test.cat")
+    );
+}

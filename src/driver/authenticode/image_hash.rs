@@ -120,7 +120,7 @@ mod tests {
         let hash = layout.hash(&plain, DigestAlgorithm::Sha256);
         // Changing the checksum or the certificate table does not change the hash...
         let mut signed = plain.clone();
-        signed[0x58..0x5c].copy_from_slice(&[1, 2, 3, 4]);
+        signed[0x98..0x9c].copy_from_slice(&[1, 2, 3, 4]);
         signed[0x210] = 0xff;
         assert_eq!(
             Layout::of(&signed)
