@@ -779,6 +779,28 @@ async fn a_changed_driver_is_never_its_vendors_without_the_warning() {
         ),
         "{page}"
     );
+    // An analysis that blames it says so with the vendor: answer, verdict, suspect, report.
+    let snapshot = " Tag  Type     Allocs         Frees    Diff   Bytes    Per Alloc\n\n WDiv Nonp      50000      1000    49000  401408000       8192\n";
+    let (status, analysis) = app.analyze(snapshot).await;
+    assert_eq!(status, 200, "{analysis}");
+    let warning = "the file was changed after Ars Nova Systems signed it";
+    let headline = analysis["answer"]["headline"].as_str().unwrap();
+    assert!(
+        headline.contains(&format!("Warning: windivert.sys: {warning}")),
+        "{headline}"
+    );
+    assert!(
+        analysis["verdict"].as_str().unwrap().contains(warning),
+        "{analysis}"
+    );
+    let suspect = &analysis["suspects"][0];
+    assert_eq!(suspect["driver"], "windivert.sys");
+    assert_eq!(suspect["signature"]["status"], "hash-mismatch");
+    let report = suspect["vendor_report"].as_str().unwrap();
+    assert!(
+        report.contains(&format!("- **Warning**: {warning}")),
+        "{report}"
+    );
     app.stop().await;
 }
 
