@@ -657,8 +657,55 @@ fn follow_chain(certificates: &[CertificateRef<'_>], start: usize) -> Result<Vec
     Ok(issuers)
 }
 
-/// Whether `issuer`'s key verifies `cert`'s signature.
+/// Chain links already checked in this process, by the digest of the certificate and its
+/// issuer's key: the drivers of one machine share a few CA certificates (Microsoft's, a few
+/// commercial CAs'), and an RSA check is most of a signature's cost. The answer depends on
+/// those bytes alone, so a remembered one is the same answer.
+static CHECKED_LINKS: std::sync::Mutex<Option<std::collections::HashMap<Vec<u8>, bool>>> =
+    std::sync::Mutex::new(None);
+/// More links than a machine's drivers have; past it the memory starts over.
+const MAX_CHECKED_LINKS: usize = 4_096;
+
+/// Whether `issuer`'s key verifies `cert`'s signature (remembered; see [`CHECKED_LINKS`]).
 fn check_link(cert: &CertificateRef<'_>, issuer: &CertificateRef<'_>) -> Result<(), Failure> {
+    let issuer_key = issuer
+        .certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes();
+    let signature = cert.certificate.signature.raw_bytes();
+    let key = DigestAlgorithm::Sha256.digest_parts(&[cert.tbs, signature, issuer_key]);
+    let remembered = CHECKED_LINKS
+        .lock()
+        .ok()
+        .and_then(|links| links.as_ref().and_then(|l| l.get(&key).copied()));
+    if let Some(verified) = remembered {
+        return if verified {
+            Ok(())
+        } else {
+            Err(Failure::Bad(
+                algorithms::KeyCheckError::Mismatch.to_string(),
+            ))
+        };
+    }
+    let outcome = check_link_now(cert, issuer);
+    let verdict = match &outcome {
+        Ok(()) => Some(true),
+        Err(Failure::Bad(_)) => Some(false),
+        Err(Failure::Unsupported(_)) => None,
+    };
+    if let (Some(verified), Ok(mut links)) = (verdict, CHECKED_LINKS.lock()) {
+        let links = links.get_or_insert_with(Default::default);
+        if links.len() >= MAX_CHECKED_LINKS {
+            links.clear();
+        }
+        links.insert(key, verified);
+    }
+    outcome
+}
+
+fn check_link_now(cert: &CertificateRef<'_>, issuer: &CertificateRef<'_>) -> Result<(), Failure> {
     let digest = algorithms::signature_digest(&cert.certificate.signature_algorithm)?
         .ok_or_else(|| Failure::Unsupported("a certificate signature without a digest".into()))?;
     let key = &issuer.certificate.tbs_certificate.subject_public_key_info;
