@@ -21,10 +21,10 @@ use tantivy::schema::{
 use tantivy::tokenizer::TokenStream;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
 
-use crate::driver::DriverAnalysis;
+use crate::driver::{DriverAnalysis, normalize_driver_name};
 use crate::knowledge::{
     Confidence, DriverOwner, Provenance, SourceInfo, SourceKind, TagEntry, driver_stem,
-    kernel_component_name, normalize_driver_name,
+    kernel_component_name,
 };
 use crate::leading_phrase::LeadingPhraseQuery;
 use crate::tag::{PoolTag, TagPattern};

@@ -6,8 +6,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::driver::DriverAnalysis;
 use crate::driver::authenticode::SignatureNote;
+use crate::driver::{DriverAnalysis, normalize_driver_name};
 use crate::tag::PoolTag;
 
 /// How much a tag → driver link can be trusted, strongest first.
@@ -158,13 +158,6 @@ pub fn module_file_name(module: &str) -> String {
         _ if module.contains('.') => module,
         _ => format!("{module}.sys"),
     }
-}
-
-/// Driver names compare case-insensitively (Windows file names); store them lower-case.
-pub fn normalize_driver_name(name: &str) -> String {
-    let name = name.trim();
-    let base = name.rsplit(['\\', '/']).next().unwrap_or(name);
-    base.to_ascii_lowercase()
 }
 
 /// The name without its extension: `ntfs.sys` → `ntfs`.

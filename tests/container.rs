@@ -242,3 +242,169 @@ fn the_binary_runs_as_the_image_runs_it() {
         .unwrap();
     assert!(!health.status.success());
 }
+
+/// README's Docker commands, each continued line joined, comments and blank lines left out.
+fn readme_docker_commands(readme: &str) -> Vec<String> {
+    let block = readme
+        .split_once("<!-- docker-commands -->\n```sh\n")
+        .expect("README has the docker-commands block")
+        .1;
+    let block = &block[..block.find("\n```").expect("the block ends")];
+    block
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// The value of one `docker` option in a command line split at whitespace.
+fn option<'a>(words: &'a [&'a str], name: &str) -> &'a str {
+    let at = words
+        .iter()
+        .position(|w| *w == name)
+        .unwrap_or_else(|| panic!("{name} in {words:?}"));
+    words[at + 1]
+}
+
+fn yaml_str<'a>(value: &'a yaml_rust2::Yaml, what: &str) -> &'a str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{what} is a string: {value:?}"))
+}
+
+fn yaml_strings(value: &yaml_rust2::Yaml, what: &str) -> Vec<String> {
+    value
+        .as_vec()
+        .unwrap_or_else(|| panic!("{what} is a list: {value:?}"))
+        .iter()
+        .map(|v| yaml_str(v, what).to_string())
+        .collect()
+}
+
+/// compose.yaml is valid YAML, README shows it as it is, and it starts the container README's
+/// `docker run` starts (which scripts/image-smoke.sh runs in CI): same image, port, named volume
+/// at the image's VOLUME, token from the same env file, stop grace as the stop timeout.
+#[test]
+fn the_compose_example_is_the_docker_run_command() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let compose_text = std::fs::read_to_string(format!("{root}/compose.yaml")).unwrap();
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    assert!(
+        readme.contains(&format!(
+            "<!-- compose.yaml -->\n```yaml\n{compose_text}```\n"
+        )),
+        "README's compose.yaml block differs from compose.yaml"
+    );
+
+    let documents = yaml_rust2::YamlLoader::load_from_str(&compose_text)
+        .unwrap_or_else(|e| panic!("compose.yaml is not YAML: {e}"));
+    assert_eq!(documents.len(), 1, "one YAML document");
+    let compose = &documents[0];
+    let top_keys: Vec<&str> = compose
+        .as_hash()
+        .expect("compose.yaml is a mapping")
+        .keys()
+        .map(|k| yaml_str(k, "a top-level key"))
+        .collect();
+    assert_eq!(top_keys, ["services", "volumes"]);
+    let services = compose["services"].as_hash().expect("services mapping");
+    assert_eq!(services.len(), 1, "one service");
+    let service = &compose["services"]["poolsleuth"];
+    // Keys of the Compose specification's service; a misspelt one is an error to `docker compose`.
+    for key in service.as_hash().expect("the service is a mapping").keys() {
+        let key = yaml_str(key, "a service key");
+        assert!(
+            [
+                "build",
+                "image",
+                "ports",
+                "volumes",
+                "env_file",
+                "stop_grace_period",
+                "restart"
+            ]
+            .contains(&key),
+            "service key {key} is not one this test knows"
+        );
+    }
+
+    let commands = readme_docker_commands(&readme);
+    let command = |prefix: &str| -> Vec<&str> {
+        commands
+            .iter()
+            .find(|c| c.starts_with(prefix))
+            .unwrap_or_else(|| panic!("README runs {prefix}: {commands:?}"))
+            .split_whitespace()
+            .collect()
+    };
+    let build = command("docker build ");
+    let run = command("docker run ");
+    let image = read_dockerfile();
+
+    assert_eq!(yaml_str(&service["build"], "build"), *build.last().unwrap());
+    assert_eq!(yaml_str(&service["image"], "image"), option(&build, "-t"));
+    assert_eq!(yaml_str(&service["image"], "image"), *run.last().unwrap());
+
+    let published = option(&run, "-p");
+    assert_eq!(yaml_strings(&service["ports"], "ports"), [published]);
+    let bind_port = image.env["POOLSLEUTH_BIND"].rsplit(':').next().unwrap();
+    assert_eq!(
+        published.rsplit(':').next().unwrap(),
+        bind_port,
+        "publishes the port the image listens on"
+    );
+
+    let volume = option(&run, "-v");
+    assert_eq!(yaml_strings(&service["volumes"], "volumes"), [volume]);
+    let (volume_name, mount_path) = volume.split_once(':').unwrap();
+    assert_eq!(
+        mount_path, image.volume,
+        "the named volume is the image's VOLUME"
+    );
+    assert!(
+        compose["volumes"]
+            .as_hash()
+            .expect("top-level volumes mapping")
+            .contains_key(&yaml_rust2::Yaml::String(volume_name.into())),
+        "the named volume {volume_name} is declared"
+    );
+
+    assert_eq!(
+        yaml_str(&service["env_file"], "env_file"),
+        option(&run, "--env-file")
+    );
+    assert!(
+        !run.iter().any(|w| w.contains("POOLSLEUTH_ADMIN_TOKEN"))
+            && !compose_text.contains("POOLSLEUTH_ADMIN_TOKEN="),
+        "the token is never on a command line or in compose.yaml"
+    );
+    let stop_timeout = option(&run, "--stop-timeout");
+    assert_eq!(
+        yaml_str(&service["stop_grace_period"], "stop_grace_period"),
+        format!("{stop_timeout}s")
+    );
+    // Docker kills what is still running when the stop timeout ends: it must outlast the
+    // server's own shutdown grace, as the binary states it.
+    let help = Command::new(common::server_binary())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let grace_help = help
+        .split_once("--shutdown-grace-secs")
+        .expect("serve has --shutdown-grace-secs")
+        .1;
+    let grace: u64 = grace_help
+        .split_once("[default: ")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .expect("a default shutdown grace")
+        .0
+        .parse()
+        .unwrap();
+    assert!(
+        stop_timeout.parse::<u64>().unwrap() > grace,
+        "--stop-timeout {stop_timeout} does not outlast the {grace} s shutdown grace"
+    );
+}

@@ -1,7 +1,6 @@
 //! The input stage: snapshot files and the optional driver list, read and put in time order.
 
-use serde::Serialize;
-
+use super::model::FileSummary;
 use super::order::{SeriesOrdering, order};
 use crate::excerpt::bound_message;
 use crate::index::IndexError;
@@ -54,16 +53,6 @@ pub struct AnalysisInput {
     pub sources: Vec<String>,
     /// How the snapshots were put in order.
     pub order: SeriesOrdering,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct FileSummary {
-    pub name: Option<String>,
-    pub format: SnapshotFormat,
-    pub snapshots: usize,
-    pub rows: usize,
-    pub warnings: usize,
-    pub truncated: bool,
 }
 
 /// Parses the snapshot files (a series when there are several) and the optional driver list.

@@ -22,6 +22,7 @@ mod normal;
 mod order;
 mod rank;
 mod read_back;
+mod related_owners;
 mod series;
 mod stats;
 mod tag_table;
@@ -33,9 +34,7 @@ use rustc_hash::FxHashMap as HashMap;
 pub use candidates::kmdf_default_tag;
 pub(crate) use candidates::{is_inbox, is_os_entry};
 pub use explain::{pool_traces, render_text, suspects_note};
-pub use input::{
-    AnalysisInput, AttributionError, FileSummary, InputFile, read_inputs, read_inputs_until,
-};
+pub use input::{AnalysisInput, AttributionError, InputFile, read_inputs, read_inputs_until};
 pub use kb::{
     Attribution, DriverFacts, KnowledgeCache, KnowledgeCacheStatus, KnowledgeView, TagLocation,
 };

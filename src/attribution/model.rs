@@ -4,10 +4,9 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::input::FileSummary;
 use crate::driver::authenticode::SignatureNote;
 use crate::knowledge::Confidence;
-use crate::snapshot::PoolKind;
+use crate::snapshot::{PoolKind, SnapshotFormat};
 use crate::tag::PoolTag;
 
 /// Knobs of an analysis.
@@ -642,4 +641,15 @@ pub struct PoolTrace {
     pub wpr_commands: Vec<String>,
     /// The same trace with xperf (older systems, WPT).
     pub xperf_commands: Vec<String>,
+}
+
+/// One file of the input as read: its format, what it gave and how much was said about it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FileSummary {
+    pub name: Option<String>,
+    pub format: SnapshotFormat,
+    pub snapshots: usize,
+    pub rows: usize,
+    pub warnings: usize,
+    pub truncated: bool,
 }

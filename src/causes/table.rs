@@ -2,8 +2,8 @@
 //! and `GET /api/v1/causes/export` write them (RFC 4180; comment lines before the header are
 //! allowed). A row that cannot be read is skipped with its line and reason; the rest import.
 
+use crate::driver::normalize_driver_name;
 use crate::excerpt::excerpt;
-use crate::knowledge::normalize_driver_name;
 use crate::pooltag_list::{
     SkippedLine, checked_url, decode_text, is_comment, table_reader, table_rows,
 };

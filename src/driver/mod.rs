@@ -23,7 +23,6 @@ pub use identity::Machine;
 pub use kmdf::{KmdfInfo, kmdf_default_tag};
 pub use version_info::VersionInfo;
 
-use crate::knowledge::normalize_driver_name;
 use crate::tag::PoolTag;
 
 /// Bounds on the work one [`analyze`] call may do.
@@ -425,4 +424,11 @@ pub fn printable_file_name(name: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Driver names compare case-insensitively (Windows file names); store them lower-case.
+pub fn normalize_driver_name(name: &str) -> String {
+    let name = name.trim();
+    let base = name.rsplit(['\\', '/']).next().unwrap_or(name);
+    base.to_ascii_lowercase()
 }

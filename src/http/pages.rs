@@ -418,7 +418,7 @@ async fn sources_page(State(state): State<AppState>) -> PageResult<SourcesHtml> 
         driver_files += 1;
         // Stored before drivers were named by their version resource: the file's name.
         let driver = source.driver_name.clone().unwrap_or_else(|| {
-            crate::knowledge::normalize_driver_name(source.origin.as_deref().unwrap_or_default())
+            crate::driver::normalize_driver_name(source.origin.as_deref().unwrap_or_default())
         });
         let sha256 = source
             .name

@@ -3,8 +3,8 @@
 //! number with its unit, `Non Paged`, a note in brackets), and a header's cells are matched to
 //! a row's tokens by count, by kind, or by position.
 
-use super::cell::{looks_like_tag, read_amount, read_count};
-use super::columns::{Cells, Measure, Role, pool_of, role_of, tag_series_of};
+use super::cell::{Cells, looks_like_tag, read_amount, read_count};
+use super::header::{Measure, Role, pool_of, role_of, tag_series_of};
 
 /// A piece of a line: its character span and text.
 #[derive(Debug, Clone, PartialEq)]
@@ -253,7 +253,7 @@ impl Header {
     /// Its rows hold no tag.
     pub(crate) fn names_pool_totals(&self) -> bool {
         let roles: Vec<Role> = self.cells.iter().map(|c| role_of(&c.text)).collect();
-        super::columns::names_pool_totals(&roles)
+        super::header::names_pool_totals(&roles)
     }
 
     /// Does the header name a tag column (a detection signal)?

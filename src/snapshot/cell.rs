@@ -310,6 +310,9 @@ pub(crate) fn read_uptime(cell: &str, unit_hours: f64) -> Option<f64> {
         .map(|v| v * unit_hours)
 }
 
+/// Cells of a header or row, as any layout splits them.
+pub(crate) type Cells = Vec<String>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! the three delimiters. Only the splitting lives here; the table reader ([`super::table`])
 //! finds the tables and the column model reads them.
 
-use super::columns::Cells;
+use super::cell::Cells;
 
 /// The delimiter of a delimited table starting at line `i`: tabs anywhere, or commas or
 /// semicolons splitting this line and the next into the same number (two or more) of fields.
@@ -57,7 +57,7 @@ pub(crate) fn names_a_tag_column(t: &str) -> bool {
             t.as_bytes().contains(&d)
                 && cells(t, d)
                     .iter()
-                    .any(|c| super::columns::role_of(c) == super::columns::Role::Tag)
+                    .any(|c| super::header::role_of(c) == super::header::Role::Tag)
         })
 }
 

@@ -19,8 +19,8 @@
 //! `Format-List`) give a totals-only snapshot.
 
 use super::cell::{Amount, looks_like_tag, read_tag_cell, read_uptime};
-use super::columns::{Measure, Role, pool_of, quote, role_of};
-use super::text::{Input, parse_timestamp};
+use super::header::{Measure, Role, pool_of, role_of};
+use super::text::{Input, parse_timestamp, quote};
 use super::{Ctx, PoolKind, PoolTotals, PoolUsage, Precision, Snapshot};
 use crate::tag::PoolTag;
 

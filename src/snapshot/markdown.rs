@@ -2,7 +2,7 @@
 //! pipes are optional and `\|` is a literal pipe. Only the splitting lives here; the table
 //! reader ([`super::table`]) finds the tables and the column model reads them.
 
-use super::columns::Cells;
+use super::cell::Cells;
 
 pub(crate) fn cells(line: &str) -> Cells {
     let t = line.trim();

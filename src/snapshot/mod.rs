@@ -14,6 +14,7 @@ mod cell;
 mod columns;
 mod csv;
 mod drivers;
+mod header;
 mod html;
 mod json;
 mod keyvalue;

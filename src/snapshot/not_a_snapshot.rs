@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::columns::{Role, role_of};
 use super::drivers::parse_driver_list_with_warnings;
+use super::header::{Role, role_of};
 use super::text::Input;
 use super::{FORMATS_UNDERSTOOD, SnapshotError, SnapshotErrorKind};
 

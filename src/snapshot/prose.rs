@@ -414,7 +414,7 @@ fn read_clause(
         return reading;
     }
     let lower = clause.to_ascii_lowercase();
-    let pool = super::table::pool_in_text(&lower).unwrap_or(PoolKind::Unknown);
+    let pool = super::header::pool_in_text(&lower).unwrap_or(PoolKind::Unknown);
     let numbers = numbers(words);
     for (k, &(at, tag)) in tags.iter().enumerate() {
         // The tag's numbers follow it, up to the next tag.
@@ -767,7 +767,7 @@ fn read_totals(
     };
     let pool = lower
         .contains("pool")
-        .then(|| super::table::pool_in_text(&lower));
+        .then(|| super::header::pool_in_text(&lower));
     match pool.flatten() {
         Some(PoolKind::Paged) if lower.contains("total") => {
             totals.paged = Some(now);

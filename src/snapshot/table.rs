@@ -5,9 +5,10 @@
 //! differ only there. What the columns mean, and how rows become snapshots, is the one
 //! column-role model of [`super::columns`].
 
-use super::cell::{looks_like_tag, read_amount, read_hours};
-use super::columns::{Cells, Columns, Role, TableContext, TableSink, role_of};
-use super::text::{Input, contains_ci, find_timestamp};
+use super::cell::{Cells, looks_like_tag, read_amount, read_hours};
+use super::columns::{Columns, TableContext, TableSink};
+use super::header::{Role, pool_in_text, role_of};
+use super::text::{Input, contains_ci, find_timestamp, quote};
 use super::{Caveat, aligned, csv, keyvalue, markdown, powershell};
 use super::{Ctx, PoolKind, PoolTotals, Snapshot, SnapshotError, SnapshotFormat};
 
@@ -123,11 +124,7 @@ pub(crate) fn parse(
         if let (Some(pool), false) = (context.pool, columns.says_the_pool()) {
             notes.push(format!(
                 "rows read as {pool} pool, as the line above the table says ({})",
-                block
-                    .above
-                    .as_deref()
-                    .map(super::columns::quote)
-                    .unwrap_or_default()
+                block.above.as_deref().map(quote).unwrap_or_default()
             ));
         }
         for n in notes {
@@ -224,19 +221,6 @@ fn context_of(block: &Block) -> TableContext {
         })
         .find_map(|l| read_hours(l));
     context
-}
-
-/// The pool a lower-cased line of text names (`Nonpaged pool`, `### Paged`), if any.
-pub(crate) fn pool_in_text(lower: &str) -> Option<PoolKind> {
-    if lower.contains("nonpaged") || lower.contains("non-paged") || lower.contains("non paged") {
-        Some(PoolKind::NonPaged)
-    } else if lower.contains("paged") {
-        Some(PoolKind::Paged)
-    } else if lower.contains("session pool") {
-        Some(PoolKind::Session)
-    } else {
-        None
-    }
 }
 
 /// `Total paged pool: 12.3 GB`, `=== total nonpaged = 5120 MB`: machine totals, never rows.

@@ -554,6 +554,16 @@ pub fn mapped_driver_files(text: &str) -> Vec<String> {
     out
 }
 
+/// At most 200 characters of input, quoted, for a warning.
+pub(crate) fn quote(text: &str) -> String {
+    let t = text.trim();
+    if t.chars().count() <= 200 {
+        return format!("{t:?}");
+    }
+    let cut: String = t.chars().take(200).collect();
+    format!("{cut:?}…")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
