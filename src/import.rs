@@ -226,9 +226,13 @@ pub fn store_driver(
 }
 
 /// The stored analysis of a file already known by its SHA-256, if any: a scan checks this
-/// before reading the file further, so a known file costs a hash and one lookup.
+/// before reading the file further, so a known file costs a hash and one lookup. An analysis
+/// made before poolsleuth verified signatures (it has no Authenticode hashes) counts as not
+/// known, so the file sent again is analyzed again and replaces it.
 pub fn known_driver(index: &SearchIndex, sha256: &str) -> Result<Option<SourceInfo>, ImportError> {
-    Ok(index.source(&driver_source_name(sha256))?)
+    Ok(index
+        .source(&driver_source_name(sha256))?
+        .filter(|s| s.driver.as_ref().is_none_or(|a| a.authenticode.is_some())))
 }
 
 /// Analyzed drivers waiting for one index commit. A scan of hundreds of files commits a batch

@@ -853,3 +853,39 @@ fn scan_takes_catalogs_and_marks_drivers_scanned_before_them() {
         Some("test.cat")
     );
 }
+
+#[tokio::test]
+async fn a_driver_stored_before_signatures_were_checked_is_checked_when_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = read(&signing_fixture("patterns_x64_O2.wdktest.sys"));
+    // What an earlier poolsleuth stored: no verdict, no Authenticode hashes.
+    let mut old = analysis("patterns.sys", &bytes);
+    old.signature = Default::default();
+    old.authenticode = None;
+    {
+        let vendors = std::sync::Arc::new(poolsleuth::vendor::VendorDirectory::embedded());
+        let index = poolsleuth::cli::open_index(
+            dir.path(),
+            vendors.clone(),
+            poolsleuth::cli::Writer::Serve,
+        )
+        .await
+        .unwrap();
+        poolsleuth::import::store_driver(&index, &vendors, old).unwrap();
+    }
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let (_, driver) = app.get_json("/api/v1/drivers/patterns.sys").await;
+    assert_eq!(
+        signature_of(&driver, &sha256_hex(&bytes))["status"],
+        "not-checked"
+    );
+    let (_, report) = app.upload_drivers(&[("patterns.sys", bytes.clone())]).await;
+    assert_eq!(report["files"][0]["status"], "stored", "{report}");
+    let (_, driver) = app.get_json("/api/v1/drivers/patterns.sys").await;
+    assert_eq!(driver["analyses"].as_array().unwrap().len(), 1, "{driver}");
+    assert_eq!(
+        signature_of(&driver, &sha256_hex(&bytes))["status"],
+        "valid"
+    );
+    app.stop().await;
+}
