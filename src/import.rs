@@ -385,9 +385,12 @@ fn driver_source(
     let vendor = driver_vendor(&analysis, vendors);
     let version = Version::of_driver(&analysis);
     let signature = analysis.signature.note();
+    // A remove-lock tag alone makes the driver no owner of pool bytes under it: it is listed
+    // with the driver's analysis, never as an attribution.
     let entries: Vec<TagEntry> = analysis
         .tags
         .iter()
+        .filter(|found| found.kind.is_pool_tag())
         .map(|found| TagEntry {
             tag: found.tag,
             is_pattern: false,
@@ -408,7 +411,11 @@ fn driver_source(
             version: version.clone(),
             sha256: Some(analysis.sha256.clone()),
             confidence: match found.kind {
-                TagKind::CodeSite => Confidence::CodeSite,
+                // Found at call sites in the code; the evidence note says what each is.
+                TagKind::CodeSite
+                | TagKind::GlobalInitialValue
+                | TagKind::KmdfFramework
+                | TagKind::RemoveLock => Confidence::CodeSite,
                 TagKind::KmdfDefault => Confidence::KmdfDefault,
                 TagKind::StringGuess => Confidence::StringGuess,
             },
@@ -440,16 +447,31 @@ fn describe_found_tag(found: &FoundTag) -> String {
     let mut apis: Vec<&str> = found.sites.iter().map(|s| s.api.as_str()).collect();
     apis.sort_unstable();
     apis.dedup();
+    let sites = format!(
+        "{} at {} call site{}",
+        apis.join(", "),
+        found.sites.len(),
+        if found.sites.len() == 1 { "" } else { "s" }
+    );
     let mut text = match found.kind {
-        TagKind::CodeSite => format!(
-            "Tag passed to {} at {} call site{}",
-            apis.join(", "),
-            found.sites.len(),
-            if found.sites.len() == 1 { "" } else { "s" }
+        TagKind::CodeSite => format!("Allocation tag passed to {sites}"),
+        TagKind::GlobalInitialValue => format!(
+            "Initial value of a global variable passed as the tag to {sites}; the driver may \
+             change it at run time"
+        ),
+        TagKind::KmdfFramework => format!(
+            "KMDF framework tag: the DriverPoolTag the driver sets at {sites}; the framework \
+             allocates the driver's objects under it"
         ),
         TagKind::KmdfDefault => {
-            "KMDF default tag (first four characters of the service name)".to_owned()
+            "KMDF default tag (first four characters of the service name, assumed to be the \
+             file name's); the driver's WdfDriverCreate sets no DriverPoolTag"
+                .to_owned()
         }
+        TagKind::RemoveLock => format!(
+            "Remove-lock tag passed to {sites}; no pool is allocated under it unless Driver \
+             Verifier is on"
+        ),
         TagKind::StringGuess => {
             "Guess: a 4-byte string in a driver whose code showed no tag constant".to_owned()
         }

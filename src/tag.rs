@@ -90,6 +90,31 @@ impl PoolTag {
         self.0.iter().all(|&b| is_plain(b))
     }
 
+    /// Whether a constant a driver passes where a tag goes (bit 31, the protected flag, aside)
+    /// is a character tag, as C source writes them (`'dcbA'` for the tag `Abcd`, `'g'`): its
+    /// first byte in memory (the one poolmon shows first) is a visible ASCII character
+    /// (0x21-0x7e), and each later byte is printable ASCII (0x20-0x7e) or belongs to a run of
+    /// zero bytes that ends the tag. So `'g'` (bytes `67 00 00 00`) and `Io  ` are tags; `1`
+    /// (bytes `01 00 00 00`), `0x80` and the bytes `61 00 62 00` are not.
+    pub const fn is_character_tag(raw: u32) -> bool {
+        let b = (raw & !Self::PROTECTED_BIT).to_le_bytes();
+        if !(b[0] > 0x20 && b[0] < 0x7f) {
+            return false;
+        }
+        let mut i = 1;
+        let mut in_zero_run = false;
+        while i < 4 {
+            let c = b[i];
+            if c == 0 {
+                in_zero_run = true;
+            } else if in_zero_run || !(c >= 0x20 && c < 0x7f) {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
     /// Letters, digits and punctuation a tag typically holds, for guessing tags in binaries.
     pub fn looks_plausible(&self) -> bool {
         let b = self.0;
@@ -449,7 +474,54 @@ mod tests {
         assert!(regex.ends_with("[ -~]*"));
     }
 
+    #[test]
+    fn character_tags_are_what_c_character_constants_give() {
+        let tag = |bytes: &[u8; 4]| PoolTag::is_character_tag(u32::from_le_bytes(*bytes));
+        // 'g' in C is 0x67: the bytes 67 00 00 00.
+        assert!(PoolTag::is_character_tag(u32::from(b'g')));
+        assert!(tag(b"Abcd") && tag(b"Io  ") && tag(b"ab\0\0") && tag(b"a b\0"));
+        assert!(PoolTag::is_character_tag(
+            u32::from_le_bytes(*b"Prot") | PoolTag::PROTECTED_BIT
+        ));
+        // Small numbers, flags and sizes are no tags.
+        for value in [0, 1, 2, 0x10, 0x20, 0x7f, 0x80, 0x200, 0x1000, 0xffff_ffff] {
+            assert!(!PoolTag::is_character_tag(value), "{value:#x}");
+        }
+        assert!(!tag(b" abc"), "a leading space");
+        assert!(!tag(b"a\0b\0"), "a zero inside the tag");
+        assert!(!tag(b"ab\x01c") && !tag(b"ab\xe9c"));
+    }
+
     proptest! {
+        #[test]
+        fn a_character_tag_is_a_visible_character_then_printable_bytes_then_zeros(
+            first in 0x21u8..0x7f,
+            rest in proptest::collection::vec(0x20u8..0x7f, 0..=3),
+        ) {
+            let mut bytes = [0u8; 4];
+            bytes[0] = first;
+            bytes[1..=rest.len()].copy_from_slice(&rest);
+            let raw = u32::from_le_bytes(bytes);
+            prop_assert!(PoolTag::is_character_tag(raw));
+            prop_assert!(PoolTag::is_character_tag(raw | PoolTag::PROTECTED_BIT));
+        }
+
+        #[test]
+        fn a_value_below_0x21_is_never_a_tag(value in 0u32..0x21) {
+            prop_assert!(!PoolTag::is_character_tag(value));
+        }
+
+        #[test]
+        fn a_character_tag_has_no_control_or_high_byte_and_no_byte_after_a_zero(
+            raw in any::<u32>(),
+        ) {
+            let b = (raw & !PoolTag::PROTECTED_BIT).to_le_bytes();
+            let expected = (0x21..0x7f).contains(&b[0])
+                && b[1..].iter().all(|&c| c == 0 || (0x20..0x7f).contains(&c))
+                && b[1..].windows(2).all(|w| w[0] != 0 || w[1] == 0);
+            prop_assert_eq!(PoolTag::is_character_tag(raw), expected);
+        }
+
         #[test]
         fn display_then_parse_round_trips(bytes in any::<[u8; 4]>()) {
             let tag = PoolTag::from_bytes(bytes);

@@ -1645,3 +1645,66 @@ async fn a_series_is_ordered_by_its_counts_since_boot_whatever_the_upload_order(
     );
     app.stop().await;
 }
+
+/// Issue 28: a scanned KMDF driver's default tag comes from the service name the driver list
+/// gives it, not from the name its file was scanned under; a remove-lock tag makes the driver
+/// that initializes the lock no owner of the pool bytes under it.
+#[tokio::test]
+async fn scanned_drivers_own_only_tags_they_allocate_with() {
+    let data = tempfile::tempdir().unwrap();
+    let app = spawn_app(data.path(), Some(TOKEN)).await;
+    let drivers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drivers");
+    let read = |name: &str| std::fs::read(drivers.join(name)).unwrap();
+    // kmdfdefault leaves DriverPoolTag 0; scanned as frobnic.sys its default tag is `frob`.
+    let (status, report) = app
+        .upload_drivers(&[
+            ("frobnic.sys", read("kmdfdefault_x64_O2.sys")),
+            ("tagrules.sys", read("tagrules_x64_O2.sys")),
+        ])
+        .await;
+    assert_eq!(status, 201, "{report}");
+    let snapshot = b" Tag  Type     Allocs         Frees    Diff   Bytes    Per Alloc\n \
+        frob Nonp      50000      1000    49000  401408000       8192\n \
+        Frob Nonp      40000      1000    39000  319488000       8192\n \
+        RmLk Nonp      30000      1000    29000  237568000       8192\n \
+        Both Nonp      20000      1000    19000  155648000       8192\n"
+        .to_vec();
+    let drivers_of = |f: &Value| -> Vec<String> {
+        f["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["driver"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Without a driver list the file name is all there is to the service name.
+    let a = analyze_raw(&app, snapshot.clone()).await;
+    let frob = finding(&a, "frob");
+    assert_eq!(drivers_of(frob), ["frobnic.sys"], "{frob:#}");
+    assert_eq!(frob["candidates"][0]["evidence"], "kmdf-default");
+    // The remove lock's tag is nobody's; the tag it also allocates with is tagrules.sys's.
+    assert!(drivers_of(finding(&a, "RmLk")).is_empty(), "{a:#}");
+    assert_eq!(drivers_of(finding(&a, "Both")), ["tagrules.sys"]);
+    // The list names frobnic.sys's service `Frobnic`: its default tag is `Frob`, not `frob`.
+    let a = analyze_parts(
+        &app,
+        &[
+            ("snapshot", Some("poolmon.txt"), snapshot),
+            (
+                "drivers",
+                Some("drivers.csv"),
+                fixture("drivers-filters.csv"),
+            ),
+        ],
+    )
+    .await;
+    assert!(
+        !drivers_of(finding(&a, "frob")).contains(&"frobnic.sys".to_owned()),
+        "{a:#}"
+    );
+    let frob = finding(&a, "Frob");
+    assert_eq!(drivers_of(frob), ["frobnic.sys"], "{frob:#}");
+    assert_eq!(frob["candidates"][0]["evidence"], "kmdf-default");
+    assert!(drivers_of(finding(&a, "RmLk")).is_empty(), "{a:#}");
+    app.stop().await;
+}

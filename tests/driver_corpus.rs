@@ -4,9 +4,13 @@
 mod driver_support;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
-use driver_support::{code_tags, corpus_dir, set};
-use poolsleuth::driver::{AnalysisLimits, DriverAnalysis, Machine, TagKind, analyze};
+use driver_support::{code_tags, corpus_dir, more_corpus_dir, set};
+use poolsleuth::driver::{
+    AnalysisLimits, ApiKind, DriverAnalysis, DriverObject, Machine, TagKind, analyze,
+};
+use poolsleuth::tag::PoolTag;
 
 struct Expect {
     file: &'static str,
@@ -177,11 +181,7 @@ const INDEX: &[Expect] = &[
 ];
 
 fn load(file: &str) -> Option<DriverAnalysis> {
-    let dir = corpus_dir()?;
-    let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-    Some(
-        analyze(file, &bytes, &AnalysisLimits::default()).unwrap_or_else(|e| panic!("{file}: {e}")),
-    )
+    Some(analyze_file(&corpus_dir()?, file))
 }
 
 #[test]
@@ -253,13 +253,16 @@ fn windivert_tags_match_the_index_notes() {
     ] {
         let Some(a) = load(file) else { return };
         assert_eq!(code_tags(&a), set(&["WDiv"]), "{file}");
-        // WinDivert is a KMDF driver: the default tag for its service name is reported too.
+        // WinDivert binds to KMDF but never calls through the WDF function table (no code
+        // reads its WdfFunctions variable): it creates no KMDF driver object, so no framework
+        // tag, and not the service name's default `WinD`, is its.
         let k = a.kmdf.as_ref().expect("WinDivert binds to KMDF");
         assert_eq!(k.version.as_deref(), Some("1.9"));
+        assert_eq!(k.driver_object, DriverObject::NotFound, "{file}");
         assert!(
+            a.tags.iter().all(|t| t.kind != TagKind::KmdfDefault),
+            "{file}: {:?}",
             a.tags
-                .iter()
-                .any(|t| t.kind == TagKind::KmdfDefault && t.tag.to_string() == "WinD")
         );
     }
     // x86: the notes also list 'eckE', a fragment of a `push` that is not a pool-API argument.
@@ -378,36 +381,144 @@ fn code_site_record(a: &DriverAnalysis) -> Vec<String> {
 }
 
 /// The corpus's code-site findings stay what tests/fixtures/drivers/corpus_code_sites.txt
-/// records: a faster analysis must find the same tags, sites and wrappers. A deliberate change
-/// rewrites the record with POOLSLEUTH_RECORD=1 and the diff shows what changed.
+/// (drivers) and corpus_more_code_sites.txt (drivers-more) record: a faster analysis must find
+/// the same tags, sites and wrappers. A deliberate change rewrites the records with
+/// POOLSLEUTH_RECORD=1 and the diff shows what changed.
 #[test]
 fn code_sites_match_the_recorded_results() {
-    let Some(dir) = corpus_dir() else { return };
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
+    for (dir, record) in [
+        (corpus_dir(), "corpus_code_sites.txt"),
+        (more_corpus_dir(), "corpus_more_code_sites.txt"),
+    ] {
+        let Some(dir) = dir else { continue };
+        let mut lines = Vec::new();
+        for file in driver_files(&dir) {
+            lines.extend(code_site_record(&analyze_file(&dir, &file)));
+        }
+        let text = lines.join("\n") + "\n";
+        let record = driver_support::fixture_dir().join(record);
+        if std::env::var_os("POOLSLEUTH_RECORD").is_some() {
+            std::fs::write(&record, &text).unwrap();
+            continue;
+        }
+        let recorded = std::fs::read_to_string(&record).unwrap();
+        let now: BTreeSet<&str> = text.lines().collect();
+        let before: BTreeSet<&str> = recorded.lines().collect();
+        let lost: Vec<&&str> = before.difference(&now).collect();
+        let gained: Vec<&&str> = now.difference(&before).collect();
+        assert!(
+            lost.is_empty() && gained.is_empty(),
+            "{}: lost: {lost:#?}\ngained: {gained:#?}",
+            record.display()
+        );
+    }
+}
+
+/// The `.sys` files of a corpus folder, sorted.
+fn driver_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".sys"))
         .collect();
     files.sort();
-    let mut lines = Vec::new();
-    for file in &files {
-        let Some(a) = load(file) else { return };
-        lines.extend(code_site_record(&a));
+    files
+}
+
+fn analyze_file(dir: &Path, file: &str) -> DriverAnalysis {
+    let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    analyze(file, &bytes, &AnalysisLimits::default()).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// drivers-more/TRUTH.md: the code-site (allocation) tags an independent pefile + capstone
+/// script found, a lower bound each driver must report as allocation tags.
+const TRUTH: &[(&str, &[&str])] = &[
+    ("VBoxUSB_x64.sys", &["VBDT", "VBUT", "VBUb"]),
+    ("VBoxUSBMon_x64.sys", &["VBUM", "VBUT"]),
+    ("VBoxUSB_arm64.sys", &["VBDT", "VBUT", "VBUb"]),
+    ("VBoxUSBMon_arm64.sys", &["VBUM", "VBUT"]),
+    (
+        "kprocesshacker_amd64.sys",
+        &["KphC", "KphQ", "KphT", "Kphb", "Kphv"],
+    ),
+    (
+        "kprocesshacker_i386.sys",
+        &["KphC", "KphQ", "KphT", "Kphb", "Kphv"],
+    ),
+    (
+        "chipsec_hlpr.sys",
+        &["PpRb", "PpUc", "SeAl", "SeSd", "SeTs"],
+    ),
+    ("zttap300_x64.sys", &["TAP6", "TAPA", "TapA", "TapI"]),
+    ("zttap300_x86.sys", &["TAP6", "TAPA", "TapA", "TapI"]),
+    // The supplementary check (skipdata) finds these where the plain sweep stops early.
+    ("zttap200_ndis5_x64.sys", &["TAP5", "TAPA"]),
+    (
+        "ScpVBus_amd64.sys",
+        &["ScpV", "PpRb", "PpUc", "SeAl", "SeSd", "SeTs"],
+    ),
+    (
+        "ScpVBus_x86.sys",
+        &["ScpV", "PpRb", "PpUc", "SeAl", "SeSd", "SeTs"],
+    ),
+    ("phdskmnt_win7_amd64.sys", &["ImSc"]),
+    ("phdskmnt_winxp_i386.sys", &["ImSc"]),
+    ("Scream_x64.sys", &["MSVD", "PcCr"]),
+    ("Scream_x86.sys", &["MSVD"]),
+];
+
+#[test]
+fn drivers_more_report_the_truth_files_tags_as_allocation_tags() {
+    let Some(dir) = more_corpus_dir() else { return };
+    for (file, expected) in TRUTH {
+        let a = analyze_file(&dir, file);
+        let ours = code_tags(&a);
+        let missing: Vec<&&str> = expected.iter().filter(|t| !ours.contains(**t)).collect();
+        assert!(
+            missing.is_empty(),
+            "{file}: missing {missing:?} in {ours:?}"
+        );
     }
-    let text = lines.join("\n") + "\n";
-    let record = driver_support::fixture_dir().join("corpus_code_sites.txt");
-    if std::env::var_os("POOLSLEUTH_RECORD").is_some() {
-        std::fs::write(&record, &text).unwrap();
-        return;
+}
+
+/// Issue 28's exclusions, over every corpus driver: no KMDF default tag without a
+/// `WdfDriverCreate` call that leaves `DriverPoolTag` 0; no allocation tag seen only at a remove
+/// lock; no value that is no character tag; a global's initial value never as a code constant.
+#[test]
+fn no_corpus_driver_reports_a_tag_it_cannot_allocate_with() {
+    let dirs = [corpus_dir(), more_corpus_dir()];
+    for dir in dirs.iter().flatten() {
+        for file in driver_files(dir) {
+            let a = analyze_file(dir, &file);
+            for t in &a.tags {
+                assert!(
+                    PoolTag::is_character_tag(t.tag.to_u32_le()),
+                    "{file}: {:?} is no character tag",
+                    t.tag
+                );
+                match t.kind {
+                    TagKind::KmdfDefault => assert_eq!(
+                        a.kmdf.as_ref().map(|k| k.driver_object),
+                        Some(DriverObject::DefaultTag),
+                        "{file}: {:?}",
+                        t.tag
+                    ),
+                    TagKind::CodeSite => assert!(
+                        t.sites
+                            .iter()
+                            .any(|s| s.usage.is_pool_use() && s.global_rva.is_none()),
+                        "{file}: {:?} has no pool-API site with a constant",
+                        t.tag
+                    ),
+                    TagKind::RemoveLock => assert!(
+                        t.sites.iter().all(|s| s.usage == ApiKind::RemoveLock),
+                        "{file}: {:?}",
+                        t.tag
+                    ),
+                    _ => {}
+                }
+            }
+        }
     }
-    let recorded = std::fs::read_to_string(&record).unwrap();
-    let now: BTreeSet<&str> = text.lines().collect();
-    let before: BTreeSet<&str> = recorded.lines().collect();
-    let lost: Vec<&&str> = before.difference(&now).collect();
-    let gained: Vec<&&str> = now.difference(&before).collect();
-    assert!(
-        lost.is_empty() && gained.is_empty(),
-        "lost: {lost:#?}\ngained: {gained:#?}"
-    );
 }

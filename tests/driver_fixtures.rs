@@ -4,7 +4,9 @@
 mod driver_support;
 
 use driver_support::{code_tags, read_fixture, set};
-use poolsleuth::driver::{AnalysisLimits, Confidence, Machine, TagKind, analyze};
+use poolsleuth::driver::{
+    AnalysisLimits, ApiKind, Confidence, DriverObject, Machine, TagKind, analyze,
+};
 
 const PATTERN_TAGS: &[&str] = &[
     "Dir1", // direct `call [__imp_ExAllocatePoolWithTag]` / tail `jmp [__imp_...]`
@@ -131,11 +133,7 @@ fn kmdf_fixtures_resolve_the_wdf_function_table() {
         let a = analyze(name, &read_fixture(name), &AnalysisLimits::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(a.machine, *machine);
-        assert_eq!(
-            code_tags(&a),
-            set(&["WdfM", "WdfL", "WdfD", "Kmdf"]),
-            "{name}"
-        );
+        assert_eq!(code_tags(&a), set(&["WdfM", "WdfL", "Kmdf"]), "{name}");
         let k = a.kmdf.as_ref().expect("KMDF detected");
         assert_eq!(k.version.as_deref(), Some("1.15"), "{name}");
         assert_eq!(k.service_name, name.trim_end_matches(".sys"));
@@ -144,7 +142,12 @@ fn kmdf_fixtures_resolve_the_wdf_function_table() {
             k.driver_pool_tag.map(|t| t.to_string()).as_deref(),
             Some("WdfD")
         );
-        // DriverPoolTag is set, so the service-name default does not apply.
+        assert_eq!(k.driver_object, DriverObject::OwnTag, "{name}");
+        // The DriverPoolTag it sets is the framework's tag for it, reported as that...
+        let framework = a.tags.iter().find(|t| t.tag.to_string() == "WdfD").unwrap();
+        assert_eq!(framework.kind, TagKind::KmdfFramework, "{name}");
+        assert_eq!(framework.sites[0].usage, ApiKind::FrameworkTag);
+        // ...and the service-name default does not apply.
         assert!(
             a.tags.iter().all(|t| t.kind != TagKind::KmdfDefault),
             "{name}"
@@ -207,15 +210,18 @@ fn x86_fixtures_resolve_tags_a_reader_sees() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(a.machine, Machine::X86, "{name}");
         // Ret0/RetN: after the driver's own stdcall function (`ret 8`) the caller's frame is
-        // where it was; Join: pushed after paths with different stack depths join; Glb1: a
-        // global no code writes. Not Gwr0: SetTag writes that global; nor Gpt0: SetPointedTag
-        // writes it through a pointer the data holds.
+        // where it was; Join: pushed after paths with different stack depths join. Glb1: the
+        // initial value of a global no code writes, reported as that. Not Gwr0: SetTag writes
+        // that global; nor Gpt0: SetPointedTag writes it through a pointer the data holds.
         assert_eq!(
             code_tags(&a),
-            set(&["Ret0", "RetN", "Join", "Glb1"]),
+            set(&["Ret0", "RetN", "Join"]),
             "{name}: {:?}",
             a.tags
         );
+        let glb1 = a.tags.iter().find(|t| t.tag.to_string() == "Glb1").unwrap();
+        assert_eq!(glb1.kind, TagKind::GlobalInitialValue, "{name}");
+        assert!(glb1.sites.iter().all(|s| s.global_rva.is_some()), "{name}");
         let site_apis = |tag: &str| -> Vec<String> {
             let t = a.tags.iter().find(|t| t.tag.to_string() == tag).unwrap();
             t.sites.iter().map(|s| s.api.clone()).collect()
@@ -262,4 +268,99 @@ fn a_driver_without_pool_imports_gets_its_identity_without_disassembly() {
     let name = "patterns_x86_O2.sys";
     let a = analyze(name, &read_fixture(name), &AnalysisLimits::default()).unwrap();
     assert!(a.instructions_decoded > 0);
+}
+
+/// tagrules.c: values that reach a tag argument but are no tag the driver allocates with.
+const TAG_RULE_FIXTURES: &[(&str, Machine)] = &[
+    ("tagrules_x64_O0.sys", Machine::X64),
+    ("tagrules_x64_O2.sys", Machine::X64),
+    ("tagrules_x86_O2.sys", Machine::X86),
+    ("tagrules_x86_O2push.sys", Machine::X86),
+];
+
+#[test]
+fn tag_rule_fixtures_report_each_value_as_what_it_is() {
+    for (name, machine) in TAG_RULE_FIXTURES {
+        let a = analyze(name, &read_fixture(name), &AnalysisLimits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(a.machine, *machine, "{name}");
+        let kind_of = |tag: &str| {
+            a.tags
+                .iter()
+                .find(|t| t.tag.to_string() == tag)
+                .map(|t| t.kind)
+        };
+        // A one-character tag ('g': bytes 67 00 00 00) is an allocation tag; so is a tag the
+        // driver uses for a remove lock and for an allocation.
+        assert_eq!(
+            code_tags(&a),
+            set(&["g\\x00\\x00\\x00", "Both"]),
+            "{name}: {:?}",
+            a.tags
+        );
+        // A tag only a remove lock gets is labelled as one, with its call as the evidence.
+        assert_eq!(kind_of("RmLk"), Some(TagKind::RemoveLock), "{name}");
+        let rm = a.tags.iter().find(|t| t.tag.to_string() == "RmLk").unwrap();
+        assert_eq!(rm.sites[0].api, "IoInitializeRemoveLockEx");
+        assert_eq!(rm.sites[0].usage, ApiKind::RemoveLock);
+        assert!(!rm.kind.is_pool_tag());
+        // The initial value of a global no code writes, with a warning; the written one's is
+        // left to run time.
+        assert_eq!(kind_of("GInx"), Some(TagKind::GlobalInitialValue), "{name}");
+        assert_eq!(kind_of("GWri"), None, "{name}");
+        assert!(
+            a.warnings
+                .iter()
+                .any(|w| w.contains("`GInx`") && w.contains("may change it at run time")),
+            "{name}: {:?}",
+            a.warnings
+        );
+        // 1, 0x7f and 0x200 are no tags: none is reported, and a warning names them.
+        assert_eq!(a.tags.len(), 4, "{name}: {:?}", a.tags);
+        assert!(
+            a.warnings.iter().any(|w| w.contains("0x00000001")
+                && w.contains("0x0000007f")
+                && w.contains("0x00000200")),
+            "{name}: {:?}",
+            a.warnings
+        );
+        assert_eq!(a.unresolved_sites.len(), 1, "{name}: only GWri's site");
+    }
+}
+
+#[test]
+fn a_kmdf_default_tag_only_for_a_driver_object_without_its_own_tag() {
+    for arch in ["x64", "x86"] {
+        // WdfDriverCreate with DriverPoolTag 0 (zeroed as an inlined WDF_DRIVER_CONFIG_INIT
+        // does): the framework uses the service name's default tag.
+        let name = format!("kmdfdefault_{arch}_O2.sys");
+        let a = analyze(&name, &read_fixture(&name), &AnalysisLimits::default()).unwrap();
+        let k = a.kmdf.as_ref().unwrap();
+        assert_eq!(k.driver_object, DriverObject::DefaultTag, "{name}");
+        assert_eq!(k.driver_pool_tag, None);
+        let defaults: Vec<String> = a
+            .tags
+            .iter()
+            .filter(|t| t.kind == TagKind::KmdfDefault)
+            .map(|t| t.tag.to_string())
+            .collect();
+        assert_eq!(defaults, ["kmdf"], "{name}");
+        assert!(
+            a.unresolved_sites.is_empty(),
+            "{name}: 0 is no run-time tag"
+        );
+        // Bound to KMDF, but no WdfDriverCreate call: no framework tag is the driver's.
+        let name = format!("kmdfnodriver_{arch}_O2.sys");
+        let a = analyze(&name, &read_fixture(&name), &AnalysisLimits::default()).unwrap();
+        let k = a.kmdf.as_ref().unwrap();
+        assert_eq!(k.driver_object, DriverObject::NotFound, "{name}");
+        assert!(
+            a.tags
+                .iter()
+                .all(|t| !matches!(t.kind, TagKind::KmdfDefault | TagKind::KmdfFramework)),
+            "{name}: {:?}",
+            a.tags
+        );
+        assert_eq!(code_tags(&a), set(&["WdfM", "WdfL", "Kmdf"]), "{name}");
+    }
 }

@@ -690,3 +690,53 @@ async fn builds_of_one_driver_are_one_suspect_with_versions_as_windows_shows_the
     assert!(!text.contains("2.2.0") && !text.contains("2.0.0.0"), "{a}");
     app.stop().await;
 }
+
+/// Issue 28: what each tag is to the driver is in the upload's JSON and on the driver page;
+/// the remove lock's tag is listed there but is no attribution of the driver.
+#[tokio::test]
+async fn the_driver_page_says_what_each_tag_is_to_the_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), Some(TOKEN)).await;
+    let bytes = std::fs::read(format!(
+        "{}/tests/fixtures/drivers/tagrules_x64_O2.sys",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let (status, report) = app.upload_drivers(&[("tagrules.sys", bytes)]).await;
+    assert_eq!(status, 201, "{report}");
+    let tags = report["files"][0]["analysis"]["tags"].as_array().unwrap();
+    let kind = |tag: &str| {
+        tags.iter()
+            .find(|t| t["tag"] == tag)
+            .map(|t| t["kind"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(kind("Both").as_deref(), Some("CodeSite"), "{report}");
+    assert_eq!(kind("RmLk").as_deref(), Some("RemoveLock"), "{report}");
+    assert_eq!(
+        kind("GInx").as_deref(),
+        Some("GlobalInitialValue"),
+        "{report}"
+    );
+    let html = app.get("/drivers/tagrules.sys").await.text().await.unwrap();
+    for label in [
+        "allocation tag",
+        "remove-lock tag",
+        "initial value of a global",
+    ] {
+        assert!(html.contains(label), "{label}: {html}");
+    }
+    assert!(html.contains("may change it at run time"), "{html}");
+    // Attributions: the tags it allocates with, not the remove lock's.
+    let (_, driver) = app.get_json("/api/v1/drivers/tagrules.sys").await;
+    let attributed: Vec<&str> = driver["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap())
+        .collect();
+    assert!(
+        attributed.contains(&"Both") && attributed.contains(&"GInx"),
+        "{driver}"
+    );
+    assert!(!attributed.contains(&"RmLk"), "{driver}");
+}

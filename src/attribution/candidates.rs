@@ -14,7 +14,7 @@ use super::kb::{self, TagLocation};
 use super::model::{CandidateOrigin, EvidenceKind, NOT_LOADED_FACTOR, OS_FACTOR, OwnerKind};
 use super::series::Series;
 use crate::driver::normalize_driver_name;
-use crate::knowledge::{TagEntry, module_file_name};
+use crate::knowledge::{Confidence, TagEntry, module_file_name};
 use crate::snapshot::{LoadedDriver, mapped_driver_files};
 use crate::tag::PoolTag;
 
@@ -112,6 +112,19 @@ impl<'a> LoadedDrivers<'a> {
 }
 
 impl<'a> Analyzer<'a> {
+    /// Whether a KMDF default tag the knowledge base holds for a driver (derived from the name
+    /// its file was scanned under) is that driver's on this machine: without a driver list,
+    /// or when the list does not name the driver, the file name is all there is; when it
+    /// names it, the default tag comes from its service name there (its first four
+    /// characters, case kept), and a tag from the file name that differs is not the driver's.
+    fn default_tag_of_listed_service(&self, driver_id: u32, tag: PoolTag) -> bool {
+        let driver = self.kb.driver_name(driver_id);
+        match self.loaded.by_file.get(driver) {
+            Some(listed) => kmdf_default_tag(service_of(listed)) == Some(tag),
+            None => true,
+        }
+    }
+
     /// Whether the driver list names the candidate's driver (`None` without a list).
     fn loaded_state(&self, c: &Cand<'a>) -> Option<bool> {
         self.input.drivers.as_ref()?;
@@ -277,6 +290,11 @@ impl<'a> Analyzer<'a> {
                 described = Some(a.entry);
             }
             if let Some(driver_id) = a.driver_id {
+                if a.confidence == Confidence::KmdfDefault
+                    && !self.default_tag_of_listed_service(driver_id, s.tag)
+                {
+                    continue;
+                }
                 push(self.kb_cand(&a, driver_id), &mut out);
             }
         }

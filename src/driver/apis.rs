@@ -15,6 +15,20 @@ pub enum ApiKind {
     Free,
     /// Initializes a lookaside list that allocates under the tag.
     Lookaside,
+    /// Initializes a remove lock (`IoInitializeRemoveLockEx`): nothing is allocated from pool
+    /// under its tag; the I/O manager uses it for tracking blocks only when Driver Verifier is
+    /// on (pool-tag-apis.md, section 1.2), so the tag makes the driver no owner of pool bytes.
+    RemoveLock,
+    /// Sets the tag the KMDF framework allocates under on the driver's behalf
+    /// (`WDF_DRIVER_CONFIG.DriverPoolTag` at `WdfDriverCreate`); 0 leaves the default tag.
+    FrameworkTag,
+}
+
+impl ApiKind {
+    /// Whether the driver's own code allocates (or frees) pool under the tag at such a call.
+    pub fn is_pool_use(self) -> bool {
+        matches!(self, Self::Alloc | Self::Free | Self::Lookaside)
+    }
 }
 
 /// Where the tag is passed.
@@ -53,7 +67,7 @@ const fn arg(
     }
 }
 
-use ApiKind::{Alloc, Free, Lookaside};
+use ApiKind::{Alloc, Free, Lookaside, RemoveLock};
 
 /// Imported functions whose tag argument we read. Object-reference tags (`Ob*WithTag`) are
 /// deliberately absent: they are not pool tags.
@@ -85,7 +99,7 @@ pub const POOL_APIS: &[PoolApi] = &[
         4,
     ),
     arg("FsRtlAllocateAePushLock", Alloc, 2, 2, 2),
-    arg("IoInitializeRemoveLockEx", Alloc, 2, 2, 5),
+    arg("IoInitializeRemoveLockEx", RemoveLock, 2, 2, 5),
     arg("NdisAllocateMemoryWithTagPriority", Alloc, 3, 3, 4),
     arg("NdisAllocateMemoryWithTag", Alloc, 3, 3, 3),
     arg("NdisFreeMemoryWithTagPriority", Free, 3, 3, 3),
@@ -163,10 +177,14 @@ pub const WDF_APIS: &[WdfApi] = &[
             x86_slot: 6,
         },
     },
+    // WdfDriverCreateTableIndex = 116 in wdffuncenum.h (microsoft/Windows-Driver-Frameworks,
+    // src/publicinc/wdf/kmdf/1.31/wdffuncenum.h @ aee07c35). `WDF_DRIVER_CONFIG` is
+    // { ULONG Size; PFN EvtDriverDeviceAdd; PFN EvtDriverUnload; ULONG DriverInitFlags;
+    // ULONG DriverPoolTag; } (wdfdriver.h): DriverPoolTag at 0x1C on 64-bit, 0x10 on x86.
     WdfApi {
         index: 116,
         name: "WdfDriverCreate",
-        kind: Alloc,
+        kind: ApiKind::FrameworkTag,
         tag: TagArg::StructField {
             pos: 5,
             off64: 0x1C,

@@ -441,17 +441,21 @@ impl<'a> Image<'a> {
             .is_some_and(|s| s.writable && !s.exec)
     }
 
-    /// Whether a 4-byte word of a non-executable section's file bytes points into the `span`
-    /// bytes from `va`: a pointer the code may write there through without naming the address.
+    /// Whether a pointer-sized word of a non-executable section's file bytes points into the
+    /// `span` bytes from `va`: a pointer the code may write there through without naming the
+    /// address.
     pub fn data_points_at(&self, va: u64, span: u64) -> bool {
+        let width = if self.is_64 { 8 } else { 4 };
         self.sections.iter().filter(|s| !s.exec).any(|s| {
             let start = s.raw_off as usize;
             let end = start
                 .saturating_add(s.raw_size as usize)
                 .min(self.bytes.len());
             self.bytes.get(start..end).is_some_and(|b| {
-                b.chunks_exact(4).any(|w| {
-                    let p = u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+                b.chunks_exact(width).any(|w| {
+                    let mut word = [0u8; 8];
+                    word[..width].copy_from_slice(w);
+                    let p = u64::from_le_bytes(word);
                     p >= va && p < va + span
                 })
             })

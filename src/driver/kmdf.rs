@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::code_sites::DriverCreateSite;
 use super::image::Image;
 use crate::tag::PoolTag;
 
@@ -12,10 +13,47 @@ pub struct KmdfInfo {
     pub version: Option<String>,
     /// The service name assumed for the default tag: the file stem.
     pub service_name: String,
-    /// The tag the framework uses when the driver sets no `DriverPoolTag`.
+    /// The tag the framework uses for `service_name` when the driver sets no `DriverPoolTag`;
+    /// the driver's only when `driver_object` is [`DriverObject::DefaultTag`].
     pub default_tag: PoolTag,
     /// `WDF_DRIVER_CONFIG.DriverPoolTag` set at the `WdfDriverCreate` call, when found.
     pub driver_pool_tag: Option<PoolTag>,
+    /// Whether the driver creates a KMDF driver object, and which tag the framework then
+    /// allocates its objects under.
+    #[serde(default)]
+    pub driver_object: DriverObject,
+}
+
+/// What the code shows of a KMDF driver's `WdfDriverCreate` call (table index 116, see
+/// [`super::apis::WDF_APIS`]), which creates the driver object the framework tags its
+/// allocations for the driver with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriverObject {
+    /// No `WdfDriverCreate` call was found: no framework tag is known to be the driver's (a
+    /// KMDF library or class extension client, or a call the scan did not follow).
+    #[default]
+    NotFound,
+    /// `DriverPoolTag` is 0: the framework uses the default tag of the service name.
+    DefaultTag,
+    /// `DriverPoolTag` is set (in [`KmdfInfo::driver_pool_tag`]).
+    OwnTag,
+    /// `DriverPoolTag` is computed at run time.
+    Unresolved,
+}
+
+impl DriverObject {
+    /// In words, for pages and reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::NotFound => "no WdfDriverCreate call found (no framework tag is the driver's)",
+            Self::DefaultTag => {
+                "WdfDriverCreate sets no DriverPoolTag: the framework uses the default tag"
+            }
+            Self::OwnTag => "WdfDriverCreate sets its own DriverPoolTag",
+            Self::Unresolved => "WdfDriverCreate sets a DriverPoolTag computed at run time",
+        }
+    }
 }
 
 /// The KMDF default tag for a service (domain-notes.md): the first four characters of the
@@ -54,7 +92,7 @@ pub(crate) fn info(
     image: &Image<'_>,
     file_name: &str,
     bind_info: Option<u64>,
-    driver_pool_tag: Option<PoolTag>,
+    driver_creates: &[DriverCreateSite],
     warnings: &mut Vec<String>,
 ) -> KmdfInfo {
     let version = bind_info.and_then(|bi| {
@@ -69,12 +107,32 @@ pub(crate) fn info(
                 .to_owned(),
         );
     }
+    let pool_tags: Vec<u32> = driver_creates
+        .iter()
+        .flat_map(|c| c.pool_tags.iter().copied())
+        .collect();
+    let driver_pool_tag = pool_tags
+        .iter()
+        .find(|&&v| v != 0 && PoolTag::is_character_tag(v))
+        .map(|&v| PoolTag::from_u32_le(v));
+    let driver_object = if driver_creates.is_empty() {
+        DriverObject::NotFound
+    } else if driver_pool_tag.is_some() {
+        DriverObject::OwnTag
+    } else if driver_creates.iter().any(|c| c.pool_tags.is_empty())
+        || pool_tags.iter().any(|&v| v != 0)
+    {
+        DriverObject::Unresolved
+    } else {
+        DriverObject::DefaultTag
+    };
     let service_name = service_name_of(file_name);
     KmdfInfo {
         version,
         default_tag: kmdf_default_tag(&service_name),
         service_name,
         driver_pool_tag,
+        driver_object,
     }
 }
 

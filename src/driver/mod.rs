@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 pub use apis::ApiKind;
 pub use identity::Machine;
-pub use kmdf::{KmdfInfo, kmdf_default_tag};
+pub use kmdf::{DriverObject, KmdfInfo, kmdf_default_tag};
 pub use version_info::VersionInfo;
 
 use crate::tag::PoolTag;
@@ -64,17 +64,68 @@ pub enum DriverError {
     Malformed(String),
 }
 
-/// How a tag was found.
+/// What a tag found in a driver is to the driver, and how it was found. Only some kinds make
+/// the driver the owner of pool bytes under the tag: see [`TagKind::is_pool_tag`].
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 pub enum TagKind {
-    /// A constant tag argument at a call of a tag-taking API (or of a wrapper of one).
+    /// An allocation tag: a constant the driver's code passes to a pool API (an allocation, a
+    /// free, a lookaside list), directly or through a wrapper of one.
     CodeSite,
-    /// The tag KMDF derives from the service name when the driver sets none.
+    /// An allocation tag the driver passes from a writable global variable no code seen here
+    /// writes: its initial value in the file, which the driver may still change at run time.
+    GlobalInitialValue,
+    /// The KMDF framework's tag for this driver: the `DriverPoolTag` its `WdfDriverCreate`
+    /// call sets; the framework allocates the driver's objects under it.
+    KmdfFramework,
+    /// The tag KMDF derives from the service name, for a driver whose `WdfDriverCreate` call
+    /// sets no `DriverPoolTag`.
     KmdfDefault,
+    /// A remove-lock tag only (`IoInitializeRemoveLockEx`): no pool is allocated under it
+    /// unless Driver Verifier is on, so it makes the driver no owner of pool bytes.
+    RemoveLock,
     /// A plausible 4-byte constant near pool-API usage; low confidence.
     StringGuess,
+}
+
+impl TagKind {
+    /// Whether pool bytes under the tag can be the driver's: every kind but a remove lock's.
+    pub fn is_pool_tag(self) -> bool {
+        self != Self::RemoveLock
+    }
+
+    /// The kind in words, as pages and reports show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CodeSite => "allocation tag",
+            Self::GlobalInitialValue => "initial value of a global",
+            Self::KmdfFramework => "KMDF framework tag",
+            Self::KmdfDefault => "KMDF default tag",
+            Self::RemoveLock => "remove-lock tag",
+            Self::StringGuess => "string guess",
+        }
+    }
+
+    /// The kind of a tag from the uses of its call sites: an allocation tag if any site passes
+    /// it to a pool API as a constant; else a global's initial value if a site passes it so;
+    /// else the KMDF framework tag; else a remove lock's.
+    fn of_sites(sites: &[CallSite]) -> Self {
+        let pool_use = |s: &&CallSite| s.usage.is_pool_use();
+        if sites
+            .iter()
+            .filter(pool_use)
+            .any(|s| s.global_rva.is_none())
+        {
+            Self::CodeSite
+        } else if sites.iter().any(|s| s.usage.is_pool_use()) {
+            Self::GlobalInitialValue
+        } else if sites.iter().any(|s| s.usage == ApiKind::FrameworkTag) {
+            Self::KmdfFramework
+        } else {
+            Self::RemoveLock
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -95,6 +146,10 @@ pub struct CallSite {
     /// RVA of the driver's own wrapper function the call goes through, if any.
     pub via_wrapper: Option<u32>,
     pub usage: ApiKind,
+    /// RVA of the writable global variable whose initial value the call passes as its tag;
+    /// `None` when the tag is a constant in the code.
+    #[serde(default)]
+    pub global_rva: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -142,7 +197,7 @@ pub struct DriverAnalysis {
     #[serde(default)]
     pub authenticode: Option<authenticode::ImageHashes>,
     pub kmdf: Option<KmdfInfo>,
-    /// Tags, code-site tags first, then by tag.
+    /// Tags, by kind (allocation tags first, as [`TagKind`] orders them), then by tag.
     pub tags: Vec<FoundTag>,
     /// Pool-API call sites whose tag is computed at run time.
     pub unresolved_sites: Vec<CallSite>,
@@ -215,12 +270,8 @@ pub fn analyze_hashed(
     let rva = |va: u64| va.wrapping_sub(base) as u32;
 
     let mut by_tag: BTreeMap<PoolTag, FoundTag> = BTreeMap::new();
-    let mut driver_pool_tag = None;
     for s in &code.sites {
         let tag = PoolTag::from_u32_le(s.value);
-        if s.api == "WdfDriverCreate" {
-            driver_pool_tag = Some(tag);
-        }
         let entry = by_tag.entry(tag).or_insert_with(|| FoundTag {
             tag,
             kind: TagKind::CodeSite,
@@ -235,19 +286,52 @@ pub fn analyze_hashed(
             rva: rva(s.call_va),
             via_wrapper: s.via_wrapper.map(rva),
             usage: s.kind,
+            global_rva: s.from_global.map(rva),
         };
         if entry.sites.len() < limits.max_sites_per_tag && !entry.sites.contains(&site) {
             entry.sites.push(site);
         }
     }
-    // A tag seen only at frees (never allocated here) is still evidence, but weaker.
     for t in by_tag.values_mut() {
+        t.sites.sort_by_key(|s| s.rva);
+        t.kind = TagKind::of_sites(&t.sites);
+        // A tag seen only at frees (never allocated here) is still evidence, but weaker.
         if t.sites.iter().all(|s| s.usage == ApiKind::Free) {
             t.confidence = Confidence::Medium;
         }
-        t.sites.sort_by_key(|s| s.rva);
     }
     let mut tags: Vec<FoundTag> = by_tag.into_values().collect();
+    let globals = tags
+        .iter()
+        .filter(|t| t.kind == TagKind::GlobalInitialValue)
+        .map(|t| format!("`{t}`", t = t.tag))
+        .collect::<Vec<_>>();
+    if !globals.is_empty() {
+        let (what, verb) = if globals.len() == 1 {
+            ("tag", "is the initial value of a global variable")
+        } else {
+            ("tags", "are the initial values of global variables")
+        };
+        warnings.push(format!(
+            "{what} {} {verb} the driver passes to a pool API; the driver may change it at \
+             run time",
+            globals.join(", ")
+        ));
+    }
+    if !code.not_tags.is_empty() {
+        let mut values: Vec<String> = code
+            .not_tags
+            .iter()
+            .map(|s| format!("{:#010x} ({} at RVA {:#x})", s.value, s.api, rva(s.call_va)))
+            .collect();
+        values.dedup();
+        warnings.push(format!(
+            "{} call site(s) pass a value that is no character tag where a tag goes, so none is \
+             reported: {}",
+            values.len(),
+            values.join(", ")
+        ));
+    }
 
     let kmdf = image
         .imports
@@ -258,12 +342,12 @@ pub fn analyze_hashed(
                 &image,
                 file_name,
                 code.bind_info,
-                driver_pool_tag,
+                &code.driver_creates,
                 &mut warnings,
             )
         });
     if let Some(k) = &kmdf
-        && k.driver_pool_tag.is_none()
+        && k.driver_object == kmdf::DriverObject::DefaultTag
         && !tags.iter().any(|t| t.tag == k.default_tag)
     {
         tags.push(FoundTag {
@@ -276,7 +360,8 @@ pub fn analyze_hashed(
         });
     }
 
-    if !tags.iter().any(|t| t.kind == TagKind::CodeSite) && !code.guesses.is_empty() {
+    // Guesses only for a driver no call site gave a tag.
+    if tags.iter().all(|t| t.sites.is_empty()) && !code.guesses.is_empty() {
         let mut guesses: BTreeMap<PoolTag, FoundTag> = BTreeMap::new();
         for &(v, va) in &code.guesses {
             let tag = PoolTag::from_u32_le(v);
@@ -293,6 +378,7 @@ pub fn analyze_hashed(
                 rva: rva(va),
                 via_wrapper: None,
                 usage: ApiKind::Alloc,
+                global_rva: None,
             };
             if e.sites.len() < limits.max_sites_per_tag && !e.sites.contains(&site) {
                 e.sites.push(site);
@@ -313,6 +399,7 @@ pub fn analyze_hashed(
             rva: rva(s.call_va),
             via_wrapper: s.via_wrapper.map(rva),
             usage: s.kind,
+            global_rva: s.from_global.map(rva),
         })
         .collect();
     unresolved.sort_by_key(|s| s.rva);
@@ -331,6 +418,8 @@ pub fn analyze_hashed(
             api: w.api.to_owned(),
         })
         .collect();
+
+    tags.sort_by_key(|t| (t.kind, t.tag));
 
     Ok(DriverAnalysis {
         file_name: file_name.to_owned(),

@@ -1,7 +1,7 @@
 //! Display-ready values for the HTML templates: every string here is plain text that the
 //! templates escape; links are built from percent-encoded path segments.
 
-use crate::driver::{DriverAnalysis, TagKind};
+use crate::driver::{DriverAnalysis, DriverObject, TagKind};
 use crate::index::{MatchKind, SearchHit};
 use crate::knowledge::TagEntry;
 use crate::tag::PoolTag;
@@ -293,7 +293,10 @@ pub struct AnalysisView {
 #[derive(Debug, Clone)]
 pub struct FoundTagView {
     pub tag: TagView,
+    /// What the tag is to the driver, in words ("allocation tag", "remove-lock tag").
     pub kind: &'static str,
+    /// The `conf-*` style of how firmly the tag is the driver's.
+    pub kind_class: &'static str,
     pub static_library: bool,
     pub evidence: String,
 }
@@ -333,11 +336,21 @@ impl AnalysisView {
             signature_warning: analysis.signature.warning().unwrap_or_default(),
             vendor: crate::import::driver_vendor(analysis, vendors).unwrap_or_default(),
             kmdf: analysis.kmdf.as_ref().map_or_else(String::new, |k| {
+                let tag = match (k.driver_object, k.driver_pool_tag) {
+                    (DriverObject::DefaultTag, _) => format!(
+                        "; service {:?} → default tag {}",
+                        k.service_name,
+                        TagView::new(k.default_tag).shown
+                    ),
+                    (DriverObject::OwnTag, Some(own)) => {
+                        format!("; framework tag {}", TagView::new(own).shown)
+                    }
+                    _ => String::new(),
+                };
                 format!(
-                    "KMDF {}; service {:?} → default tag {}",
+                    "KMDF {}; {}{tag}",
                     k.version.as_deref().unwrap_or("(version unknown)"),
-                    k.service_name,
-                    k.default_tag
+                    k.driver_object.describe(),
                 )
             }),
             tags: analysis
@@ -345,17 +358,23 @@ impl AnalysisView {
                 .iter()
                 .map(|found| FoundTagView {
                     tag: TagView::new(found.tag),
-                    kind: match found.kind {
-                        TagKind::CodeSite => "code-site",
-                        TagKind::KmdfDefault => "kmdf-default",
-                        TagKind::StringGuess => "string",
+                    kind: found.kind.label(),
+                    kind_class: match found.kind {
+                        TagKind::CodeSite | TagKind::KmdfFramework => "code-site",
+                        TagKind::GlobalInitialValue | TagKind::KmdfDefault => "kmdf-default",
+                        TagKind::RemoveLock | TagKind::StringGuess => "string",
                     },
                     static_library: found.from_static_library,
                     evidence: found
                         .sites
                         .iter()
                         .take(8)
-                        .map(|s| format!("{} @ {:#x}", s.api, s.rva))
+                        .map(|s| match s.global_rva {
+                            Some(global) => {
+                                format!("{} @ {:#x} (global @ {global:#x})", s.api, s.rva)
+                            }
+                            None => format!("{} @ {:#x}", s.api, s.rva),
+                        })
                         .collect::<Vec<_>>()
                         .join(", "),
                 })

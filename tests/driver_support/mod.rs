@@ -21,6 +21,12 @@ pub fn corpus_dir() -> Option<PathBuf> {
     corpus::present(corpus::path("drivers", Some("POOLSLEUTH_CORPUS")))
 }
 
+/// The corpus's second set of real drivers (`drivers-more`, with the expected tags in its
+/// TRUTH.md; `$POOLSLEUTH_CORPUS_MORE` overrides), when present.
+pub fn more_corpus_dir() -> Option<PathBuf> {
+    corpus::present(corpus::path("drivers-more", Some("POOLSLEUTH_CORPUS_MORE")))
+}
+
 /// How many `.sys` files `dir` holds (not counting subfolders).
 pub fn count_drivers(dir: &Path) -> usize {
     std::fs::read_dir(dir)

@@ -8,11 +8,13 @@
 //! branches (joined at their targets); backward branches are ignored. Calls clobber volatile
 //! registers. Every pass is bounded by a shared instruction budget.
 //!
-//! x86 (32-bit) code passes arguments by pushes, so three things a reader follows are followed
-//! there too: a call to one of the driver's own functions pops what its `ret N` pops; a stack
-//! pointer whose offset from the entry is lost (paths of different depths joined) floats, so
-//! later pushes still read back; and a load from a writable global the code never writes (nor
-//! takes the address of, nor the data holds a pointer to) is its initial value in the image.
+//! x86 (32-bit) code passes arguments by pushes, so two things a reader follows are followed
+//! there too: a call to one of the driver's own functions pops what its `ret N` pops; and a
+//! stack pointer whose offset from the entry is lost (paths of different depths joined) floats,
+//! so later pushes still read back. On x86 and x64, a load from a writable global the code
+//! never writes (nor takes the address of, nor the data holds a pointer to) is its initial
+//! value in the image; such a tag is reported as a global's initial value, since the driver
+//! may still change it at run time in ways not seen here.
 
 pub(crate) mod arm64;
 pub(crate) mod x86;
@@ -90,7 +92,7 @@ pub(crate) enum Val {
     WdfFn(u32),
     /// Points into the current frame at this offset (relative to the stack pointer at entry).
     StackAddr(i64),
-    /// Holds what an x86 driver's writable global at this address held when it was loaded:
+    /// Holds what an x86 or x64 driver's writable global at this address held when it was loaded:
     /// its initial value in the image if no code writes it (see [`ScanOut::written_globals`]),
     /// which is known only once every chunk is scanned.
     Global(u64),
@@ -108,6 +110,11 @@ impl Val {
             (a, b) if a == b => a,
             (Val::Unknown, b) => b,
             (a, Val::Unknown) => a,
+            // A global read on one path (an override such as `g_tag ? g_tag : 'Abcd'`, whose
+            // initial value is 0) joins as an unknown value does: the other path's constant or
+            // forwarded parameter is still what the code passes.
+            (Val::Global(_), b @ (Val::Const(_) | Val::Param(_))) => b,
+            (a @ (Val::Const(_) | Val::Param(_)), Val::Global(_)) => a,
             (Val::Const(a), Val::Const(b)) => a.union(&b).map_or(Val::Unknown, Val::Const),
             _ => Val::Unknown,
         }
@@ -122,6 +129,9 @@ pub(crate) struct State {
     pub sp: Option<i64>,
     /// Frame offset -> (value, size in bytes).
     pub slots: BTreeMap<i64, (Val, i64)>,
+    /// Vector registers (bit n: xmm/ymm n) known to hold zeros (`pxor xmm0, xmm0`), whose
+    /// stores zero a structure on the stack as inlined `RtlZeroMemory` does.
+    pub zero_vectors: u32,
 }
 
 const MAX_SLOTS: usize = 96;
@@ -142,6 +152,7 @@ impl State {
             regs: vec![Val::Unknown; nregs],
             sp: Some(0),
             slots: BTreeMap::new(),
+            zero_vectors: 0,
         }
     }
 
@@ -166,11 +177,30 @@ impl State {
         } else {
             BTreeMap::new()
         };
-        State { regs, sp, slots }
+        State {
+            regs,
+            sp,
+            slots,
+            zero_vectors: self.zero_vectors & other.zero_vectors,
+        }
     }
 
+    /// The value at frame offset `off`: a slot stored there, or a part of a wider slot of
+    /// zeros (a zeroed structure's field).
     pub fn slot(&self, off: i64) -> Val {
-        self.slots.get(&off).map_or(Val::Unknown, |(v, _)| *v)
+        if let Some((v, _)) = self.slots.get(&off) {
+            return *v;
+        }
+        let zero = Val::konst(0);
+        if self
+            .slots
+            .range(off - 32..off)
+            .any(|(k, (v, size))| *v == zero && k + size > off)
+        {
+            zero
+        } else {
+            Val::Unknown
+        }
     }
 
     /// Stores `v` at frame offset `off`, `size` bytes, dropping overlapping slots.
@@ -276,7 +306,7 @@ pub(crate) struct ScanOut {
     /// Direct call and jump targets the scan asked [`Ctx::is_wrapper`] about: what the result
     /// depends on in the wrapper table.
     pub wrapper_lookups: Vec<u64>,
-    /// Addresses of writable data the code writes or takes the address of (x86): a
+    /// Addresses of writable data the code writes or takes the address of (x86, x64): a
     /// [`Val::Global`] loaded from one of them is no constant.
     pub written_globals: HashSet<u64>,
 }
@@ -381,7 +411,9 @@ impl Ctx<'_, '_> {
                 return Val::konst(v);
             }
         }
-        if !self.image.is_64 && size == 4 && self.image.is_data_va(va) {
+        // The x86 scanner follows writes to globals (see [`ScanOut::written_globals`]); the
+        // ARM64 one does not, so there a global's value stays unknown.
+        if size == 4 && self.image.machine != MACHINE_ARM64 && self.image.is_data_va(va) {
             return Val::Global(va);
         }
         Val::Unknown
@@ -435,6 +467,10 @@ pub(crate) struct CodeResult {
     pub guesses: Vec<(u32, u64)>,
     pub wrappers: Vec<(u64, Wrapper)>,
     pub bind_info: Option<u64>,
+    /// The `WdfDriverCreate` calls: where the driver creates its KMDF driver object.
+    pub driver_creates: Vec<DriverCreateSite>,
+    /// Constants passed where a tag goes that are no character tag (`1`, a size, a flag).
+    pub not_tags: Vec<ResolvedSite>,
     pub warnings: Vec<String>,
     pub instructions: u64,
 }
@@ -446,6 +482,17 @@ pub(crate) struct ResolvedSite {
     pub kind: ApiKind,
     pub call_va: u64,
     pub via_wrapper: Option<u64>,
+    /// The value is the initial value of the writable global at this address (no code seen
+    /// writes it), not a constant in the code.
+    pub from_global: Option<u64>,
+}
+
+/// One `WdfDriverCreate` call.
+#[derive(Debug, Clone)]
+pub(crate) struct DriverCreateSite {
+    /// The `WDF_DRIVER_CONFIG.DriverPoolTag` values that reach it (0: the framework's default);
+    /// empty when it is computed at run time.
+    pub pool_tags: Vec<u32>,
 }
 
 pub(crate) struct CodeLimits {
@@ -602,32 +649,47 @@ pub(crate) fn analyze(image: &Image<'_>, limits: &CodeLimits) -> CodeResult {
             },
         };
         pool_funcs.entry(o.func_va).or_insert(o.call_va);
-        let site = |value: u32| ResolvedSite {
+        let site = |value: u32, from_global: Option<u64>| ResolvedSite {
             value,
             api,
             kind,
             call_va: o.call_va,
             via_wrapper: via,
+            from_global,
         };
-        match o.tag {
-            Val::Const(c) => {
-                for &v in c.values() {
-                    let v = v as u32;
-                    if v != 0 {
-                        result.sites.push(site(v));
-                    } else if kind != ApiKind::Free {
-                        result.unresolved.push(site(0));
-                    }
-                }
-            }
+        // The values that reach the call, each with the global it was read from, if any.
+        let values: Vec<(u32, Option<u64>)> = match o.tag {
+            Val::Const(c) => c.values().iter().map(|&v| (v as u32, None)).collect(),
             Val::Global(va) => match ctx.unwritten_global(va, &out.written_globals) {
-                Some(v) if v != 0 => result.sites.push(site(v)),
-                Some(_) if kind == ApiKind::Free => {}
-                _ => result.unresolved.push(site(0)),
+                Some(v) => vec![(v, Some(va))],
+                None => Vec::new(),
             },
             // A parameter inside a wrapper is resolved at the wrapper's call sites.
-            Val::Param(_) if ctx.wrappers.contains_key(&o.func_va) => {}
-            _ => result.unresolved.push(site(0)),
+            Val::Param(_) if ctx.wrappers.contains_key(&o.func_va) => continue,
+            _ => Vec::new(),
+        };
+        if kind == ApiKind::FrameworkTag {
+            // WdfDriverCreate: the driver creates its KMDF driver object here, and a
+            // DriverPoolTag of 0 leaves the framework its default tag.
+            result.driver_creates.push(DriverCreateSite {
+                pool_tags: values.iter().map(|&(v, _)| v).collect(),
+            });
+        }
+        if values.is_empty() {
+            result.unresolved.push(site(0, None));
+        }
+        for (v, global) in values {
+            if v == 0 {
+                // A free with tag 0 checks no tag, and DriverPoolTag 0 means the default; an
+                // allocation with tag 0 has its tag decided elsewhere.
+                if !matches!(kind, ApiKind::Free | ApiKind::FrameworkTag) {
+                    result.unresolved.push(site(0, global));
+                }
+            } else if crate::tag::PoolTag::is_character_tag(v) {
+                result.sites.push(site(v, global));
+            } else {
+                result.not_tags.push(site(v, global));
+            }
         }
     }
     for (func, first_call) in pool_funcs {

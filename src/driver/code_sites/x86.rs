@@ -336,6 +336,7 @@ impl Scanner<'_, '_, '_> {
             return;
         }
         // Clobbers.
+        st.zero_vectors = 0;
         if self.is64 {
             for r in [RAX, RCX, RDX, R8, R9, 10, 11] {
                 st.regs[r] = Val::Unknown;
@@ -367,16 +368,85 @@ impl Scanner<'_, '_, '_> {
         }
     }
 
-    /// Notes the writable globals (x86) an instruction writes or takes the address of, so that
-    /// a [`Val::Global`] loaded from one is not taken for a constant.
+    /// Follows the zeroing of a stack structure through vector registers, as inlined
+    /// `RtlZeroMemory` does (`pxor xmm0, xmm0` then `movups [rsp+x], xmm0`): true when the
+    /// instruction was one of those.
+    fn step_vector_zeroing(&mut self, st: &mut State, ins: &Instruction) -> bool {
+        let vector = |r: Register| (r.is_xmm() || r.is_ymm()).then(|| 1u32 << r.number());
+        match ins.mnemonic() {
+            Mnemonic::Pxor
+            | Mnemonic::Xorps
+            | Mnemonic::Xorpd
+            | Mnemonic::Vpxor
+            | Mnemonic::Vxorps
+            | Mnemonic::Vxorpd
+                if ins.op_kind(ins.op_count() - 1) == OpKind::Register
+                    && ins.op_register(ins.op_count() - 1)
+                        == ins.op_register(ins.op_count() - 2) =>
+            {
+                if let Some(bit) = vector(ins.op0_register()) {
+                    st.zero_vectors |= bit;
+                }
+                true
+            }
+            Mnemonic::Movups
+            | Mnemonic::Movaps
+            | Mnemonic::Movdqu
+            | Mnemonic::Movdqa
+            | Mnemonic::Vmovups
+            | Mnemonic::Vmovaps
+            | Mnemonic::Vmovdqu
+            | Mnemonic::Vmovdqa
+                if ins.op0_kind() == OpKind::Memory && ins.op1_kind() == OpKind::Register =>
+            {
+                if let Mem::Stack(o) = self.mem(st, ins) {
+                    let zero = vector(ins.op1_register()).is_some_and(|b| st.zero_vectors & b != 0);
+                    let v = if zero { Val::konst(0) } else { Val::Unknown };
+                    st.store(o, ins.memory_size().size() as i64, v);
+                }
+                true
+            }
+            _ => {
+                // Any other write to a vector register ends what it was known to hold.
+                if ins.op_count() > 0
+                    && ins.op0_kind() == OpKind::Register
+                    && let Some(bit) = vector(ins.op0_register())
+                {
+                    st.zero_vectors &= !bit;
+                }
+                false
+            }
+        }
+    }
+
+    /// Notes the writable globals an instruction writes or takes the address of, so that a
+    /// [`Val::Global`] loaded from one is not taken for a constant.
     fn note_global_writes(&mut self, st: &State, ins: &Instruction, out: &mut ScanOut) {
         let image = self.ctx.image;
         for op in 0..ins.op_count() {
             match ins.op_kind(op) {
-                OpKind::Immediate32 => {
-                    let address = u64::from(ins.immediate32());
+                OpKind::Immediate32 | OpKind::Immediate64 => {
+                    let address = ins.immediate(op);
                     if image.is_data_va(address) {
                         taint(out, address, TAKEN_ADDRESS_SPAN);
+                    }
+                }
+                // x64 names a global relative to the instruction (`mov [rip+g], eax`).
+                OpKind::Memory if ins.is_ip_rel_memory_operand() => {
+                    let address = ins.ip_rel_memory_address();
+                    if !image.is_data_va(address) {
+                        continue;
+                    }
+                    if ins.mnemonic() == Mnemonic::Lea {
+                        taint(out, address, TAKEN_ADDRESS_SPAN);
+                    } else if matches!(
+                        self.info.info(ins).op_access(op),
+                        OpAccess::Write
+                            | OpAccess::CondWrite
+                            | OpAccess::ReadWrite
+                            | OpAccess::ReadCondWrite
+                    ) {
+                        taint(out, address, ins.memory_size().size().max(1) as u64);
                     }
                 }
                 OpKind::Memory => {
@@ -385,6 +455,9 @@ impl Scanner<'_, '_, '_> {
                     let address = match self.reg(st, base) {
                         _ if base == Register::None => disp,
                         Val::Const(c) if ins.memory_index() == Register::None => match c.single() {
+                            Some(b) if self.is64 => {
+                                b.wrapping_add(i64::from(disp as u32 as i32) as u64)
+                            }
                             Some(b) => b.wrapping_add(disp) & 0xffff_ffff,
                             None => continue,
                         },
@@ -421,10 +494,11 @@ impl Scanner<'_, '_, '_> {
     }
 
     fn step_plain(&mut self, st: &mut State, ins: &Instruction, func: u64, out: &mut ScanOut) {
-        if !self.is64 {
-            self.note_global_writes(st, ins, out);
-        }
+        self.note_global_writes(st, ins, out);
         let m = ins.mnemonic();
+        if self.step_vector_zeroing(st, ins) {
+            return;
+        }
         match m {
             Mnemonic::Mov => {
                 match ins.op0_kind() {
