@@ -82,19 +82,42 @@ fn sys_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Copies every driver `copies` times, each copy with its number appended (after the end of the
-/// image and of any certificate table, so every copy still reads as the same driver).
+/// Copies every driver `copies` times, each copy with its number appended: inside the
+/// certificate table of a signed driver (as padding after the signature, which the Authenticode
+/// hash leaves out, so every copy still verifies in full, as real files do), else after the end
+/// of the image. Every copy still reads as the same driver.
 fn build_large_folder(drivers: &[PathBuf], large: &Path, copies: usize) {
     std::fs::create_dir(large).expect("mkdir");
     for path in drivers {
         let bytes = std::fs::read(path).expect("read driver");
         let stem = path.file_stem().unwrap().to_string_lossy();
+        let table = certificate_table_at_end(&bytes);
         for k in 0..copies {
             let mut copy = bytes.clone();
             copy.extend_from_slice(format!("copy{k:04}").as_bytes());
+            if let Some((entry, offset)) = table {
+                let grow = |at: usize, copy: &mut Vec<u8>| {
+                    let old = u32::from_le_bytes(copy[at..at + 4].try_into().unwrap());
+                    copy[at..at + 4].copy_from_slice(&(old + 8).to_le_bytes());
+                };
+                grow(entry + 4, &mut copy);
+                grow(offset, &mut copy);
+            }
             std::fs::write(large.join(format!("{stem}_{k:02}.sys")), copy).expect("write copy");
         }
     }
+}
+
+/// (offset of the certificate-table directory entry, offset of the table) when the file ends
+/// with its certificate table.
+fn certificate_table_at_end(b: &[u8]) -> Option<(usize, usize)> {
+    let le32 = |at: usize| Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?) as usize);
+    let pe = le32(0x3c)?;
+    let optional = pe + 24;
+    let magic = u16::from_le_bytes(b.get(optional..optional + 2)?.try_into().ok()?);
+    let entry = optional + if magic == 0x20b { 112 } else { 96 } + 4 * 8;
+    let (offset, size) = (le32(entry)?, le32(entry + 4)?);
+    (size > 0 && offset + size == b.len() && le32(offset)? == size).then_some((entry, offset))
 }
 
 fn folder_size(folder: &Path) -> (usize, u64) {

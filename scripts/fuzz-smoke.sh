@@ -16,14 +16,15 @@ fi
 declare -A seeds=(
   [parse_snapshot]="tests/fixtures/snapshots tests/fixtures/snapshot_regressions tests/fixtures/driver_lists"
   [parse_list]="tests/fixtures/attribution tests/fixtures/answers ../shared/corpus/pooltag"
-  [analyze_driver]="tests/fixtures/drivers"
+  [analyze_driver]="tests/fixtures/drivers tests/fixtures/signing"
+  [verify_signature]="tests/fixtures/signing"
 )
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
 export RUSTC_BOOTSTRAP=1
 cd fuzz
-for target in parse_snapshot parse_list analyze_driver; do
+for target in parse_snapshot parse_list analyze_driver verify_signature; do
   corpus="$scratch/$target"
   mkdir -p "$corpus"
   dirs=()

@@ -140,6 +140,7 @@ mod tests {
                 source_url: Some("https://example.com/a.c#L1".into()),
                 source_note: Some("'Xyzw' reversed".into()),
                 uploaded_as: None,
+                signature: None,
             },
         }
     }

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalogs::{CatalogStore, CatalogStoreError};
+use crate::driver::authenticode::catalog::Catalog;
+use crate::driver::authenticode::{SignatureCheck, SignatureStatus};
 use crate::driver::{DriverAnalysis, FoundTag, TagKind};
 use crate::index::{IndexError, SearchIndex};
 use crate::knowledge::{
@@ -30,6 +33,27 @@ pub enum ImportError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Causes(#[from] crate::causes::CauseError),
+}
+
+impl From<CatalogStoreError> for ImportError {
+    fn from(error: CatalogStoreError) -> Self {
+        let dir = match &error {
+            CatalogStoreError::Damaged { path, .. } | CatalogStoreError::Write { path, .. } => {
+                std::path::PathBuf::from(path)
+            }
+        };
+        Self::Index(if error.is_disk_full() {
+            IndexError::DiskFull {
+                free_bytes: crate::disk::free_bytes(&dir),
+                dir,
+            }
+        } else {
+            IndexError::DataDir {
+                dir,
+                source: std::io::Error::other(error.to_string()),
+            }
+        })
+    }
 }
 
 /// What a list import did: the counts an admin checks, and the lines that were skipped.
@@ -165,9 +189,10 @@ pub fn driver_source_name(sha256: &str) -> String {
 
 /// The vendor of a driver: its CompanyName, else its signer, through the vendor directory.
 /// Microsoft's WHQL publisher signs third-party drivers too, so that signer alone names no
-/// vendor.
+/// vendor; nor does a signer whose signature does not stand behind the file (changed after
+/// signing, a bad signature, a WDK test certificate).
 pub fn driver_vendor(analysis: &DriverAnalysis, vendors: &VendorDirectory) -> Option<String> {
-    const WHQL_SIGNER: &str = "Microsoft Windows Hardware Compatibility Publisher";
+    const WHQL_SIGNER: &str = crate::driver::authenticode::WHQL_SIGNER;
     let company = analysis
         .version
         .company_name
@@ -177,6 +202,7 @@ pub fn driver_vendor(analysis: &DriverAnalysis, vendors: &VendorDirectory) -> Op
     let signer = analysis
         .signer
         .as_deref()
+        .filter(|_| analysis.signature.vouches())
         .filter(|s| !s.eq_ignore_ascii_case(WHQL_SIGNER));
     let known = |name: Option<&str>| name.and_then(|n| vendors.lookup(n)).map(|v| v.name.clone());
     known(company)
@@ -200,9 +226,13 @@ pub fn store_driver(
 }
 
 /// The stored analysis of a file already known by its SHA-256, if any: a scan checks this
-/// before reading the file further, so a known file costs a hash and one lookup.
+/// before reading the file further, so a known file costs a hash and one lookup. An analysis
+/// made before poolsleuth verified signatures (it has no Authenticode hashes) counts as not
+/// known, so the file sent again is analyzed again and replaces it.
 pub fn known_driver(index: &SearchIndex, sha256: &str) -> Result<Option<SourceInfo>, ImportError> {
-    Ok(index.source(&driver_source_name(sha256))?)
+    Ok(index
+        .source(&driver_source_name(sha256))?
+        .filter(|s| s.driver.as_ref().is_none_or(|a| a.authenticode.is_some())))
 }
 
 /// Analyzed drivers waiting for one index commit. A scan of hundreds of files commits a batch
@@ -229,6 +259,8 @@ impl DriverBatch {
         if let Some((info, _)) = self.pending.iter().find(|(info, _)| info.name == name) {
             return Ok((DriverStoreStatus::Duplicate, info.entries));
         }
+        let mut analysis = analysis;
+        apply_catalog(&mut analysis, index.catalogs());
         let (info, entries) = driver_source(name, analysis, vendors);
         let stored = entries.len() as u64;
         self.pending.push((info, entries));
@@ -260,6 +292,88 @@ impl DriverBatch {
     }
 }
 
+/// Marks a driver catalog-signed when a valid stored catalog lists its Authenticode hash and
+/// its embedded signature does not already verify. Returns whether it changed.
+pub fn apply_catalog(analysis: &mut DriverAnalysis, catalogs: &CatalogStore) -> bool {
+    if matches!(
+        analysis.signature.status,
+        SignatureStatus::Valid | SignatureStatus::CatalogSigned
+    ) {
+        return false;
+    }
+    let Some((catalog, signature)) = analysis
+        .authenticode
+        .as_ref()
+        .and_then(|hashes| catalogs.vouching_for(hashes))
+    else {
+        return false;
+    };
+    let embedded = &analysis.signature;
+    let problem = match embedded.status {
+        SignatureStatus::HashMismatch | SignatureStatus::BadSignature => Some(format!(
+            "the embedded signature does not verify ({}); the catalog lists the file as it is",
+            embedded.summary()
+        )),
+        _ => None,
+    };
+    analysis.signature = SignatureCheck {
+        status: SignatureStatus::CatalogSigned,
+        catalog: Some(catalog),
+        problem,
+        signatures: embedded.signatures,
+        ..signature
+    };
+    true
+}
+
+/// What storing catalogs did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CatalogStoreReport {
+    /// Catalogs not stored before.
+    pub stored: usize,
+    /// Stored drivers that the new catalogs made catalog-signed.
+    pub drivers_updated: usize,
+}
+
+/// Stores catalogs, then marks the stored drivers they list as catalog-signed: a catalog
+/// uploaded after its drivers updates them, as a driver uploaded after its catalog reads it.
+pub fn store_catalogs(
+    index: &SearchIndex,
+    vendors: &VendorDirectory,
+    catalogs: &[Catalog],
+) -> Result<(Vec<bool>, CatalogStoreReport), ImportError> {
+    let added = index.catalogs().add(catalogs)?;
+    let stored = added.iter().filter(|&&a| a).count();
+    let mut report = CatalogStoreReport {
+        stored,
+        drivers_updated: 0,
+    };
+    if stored == 0 {
+        return Ok((added, report));
+    }
+    let mut updated = Vec::new();
+    for info in index.driver_sources()? {
+        let Some(mut analysis) = info.driver.map(|a| *a) else {
+            continue;
+        };
+        if !apply_catalog(&mut analysis, index.catalogs()) {
+            continue;
+        }
+        let (mut new_info, entries) = driver_source(info.name, analysis, vendors);
+        new_info.imported_at = info.imported_at;
+        updated.push((new_info, entries));
+    }
+    if !updated.is_empty() {
+        let sources: Vec<(&SourceInfo, &[TagEntry])> = updated
+            .iter()
+            .map(|(info, entries)| (info, entries.as_slice()))
+            .collect();
+        index.replace_sources(&sources)?;
+    }
+    report.drivers_updated = updated.len();
+    Ok((added, report))
+}
+
 /// The source record and attributions of one analyzed driver.
 fn driver_source(
     name: String,
@@ -270,6 +384,7 @@ fn driver_source(
     let uploaded_as = analysis.uploaded_as();
     let vendor = driver_vendor(&analysis, vendors);
     let version = Version::of_driver(&analysis);
+    let signature = analysis.signature.note();
     // A remove-lock tag alone makes the driver no owner of pool bytes under it: it is listed
     // with the driver's analysis, never as an attribution.
     let entries: Vec<TagEntry> = analysis
@@ -310,6 +425,7 @@ fn driver_source(
                 source_url: None,
                 source_note: Some(describe_found_tag(found)),
                 uploaded_as: uploaded_as.clone(),
+                signature: Some(signature.clone()),
             },
         })
         .collect();

@@ -233,6 +233,8 @@ pub struct SearchIndex {
     patterns: RwLock<Arc<Vec<(TagPattern, TagEntry)>>>,
     /// The known causes kept beside the index: knowledge like the lists, in a file of their own.
     causes: crate::causes::CauseStore,
+    /// The catalogs (`.cat`) that vouch for drivers without embedded signatures.
+    catalogs: crate::catalogs::CatalogStore,
 }
 
 impl SearchIndex {
@@ -309,6 +311,11 @@ impl SearchIndex {
             dir: dir.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
+        let catalogs =
+            crate::catalogs::CatalogStore::open(&dir).map_err(|e| IndexError::DataDir {
+                dir: dir.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let index = Self {
             dir,
             index,
@@ -318,6 +325,7 @@ impl SearchIndex {
             text_parser,
             patterns: RwLock::default(),
             causes,
+            catalogs,
         };
         index.refresh()?;
         Ok(index)
@@ -330,6 +338,11 @@ impl SearchIndex {
     /// The known causes of this data directory.
     pub fn causes(&self) -> &crate::causes::CauseStore {
         &self.causes
+    }
+
+    /// The catalogs of this data directory.
+    pub fn catalogs(&self) -> &crate::catalogs::CatalogStore {
+        &self.catalogs
     }
 
     fn searcher(&self) -> Searcher {
@@ -490,6 +503,18 @@ impl SearchIndex {
     /// Every source: the tag lists first (by name), then each analyzed driver file (by file
     /// name and version). A listing stays small with hundreds of drivers, so each driver's
     /// whole analysis is left out; [`Self::driver_analyses`] serves it.
+    /// Every analyzed driver file's source record, with its analysis.
+    pub fn driver_sources(&self) -> Result<Vec<SourceInfo>, IndexError> {
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.term_query(self.fields.kind, "source")),
+            (
+                Occur::Must,
+                self.term_query(self.fields.source_kind, SourceKind::Driver.as_str()),
+            ),
+        ]);
+        self.load_sources(&query)
+    }
+
     pub fn all_sources(&self) -> Result<Vec<SourceInfo>, IndexError> {
         let query = self.term_query(self.fields.kind, "source");
         let mut sources = self.load_sources(&*query)?;

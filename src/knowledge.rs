@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::driver::authenticode::SignatureNote;
 use crate::driver::{DriverAnalysis, normalize_driver_name};
 use crate::tag::PoolTag;
 
@@ -198,11 +199,18 @@ pub struct Provenance {
     /// under, when it is not the driver's own name (`windivert64_v2.sys` for `windivert.sys`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploaded_as: Option<String>,
+    /// For a tag found in an analyzed driver file: what the file's signature says ("signed by
+    /// X (verified)", "... but the file was changed after signing", "catalog-signed by ...").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureNote>,
 }
 
 impl Provenance {
     pub fn is_empty(&self) -> bool {
-        self.source_url.is_none() && self.source_note.is_none() && self.uploaded_as.is_none()
+        self.source_url.is_none()
+            && self.source_note.is_none()
+            && self.uploaded_as.is_none()
+            && self.signature.is_none()
     }
 }
 

@@ -5,6 +5,7 @@
 //! about HTTP; `http` is the thin edge and `cli` the command line.
 
 pub mod attribution;
+pub mod catalogs;
 pub mod causes;
 pub mod cli;
 pub mod collect;

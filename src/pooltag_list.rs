@@ -527,6 +527,7 @@ fn parse_delimited(text: &str, delimiter: u8, format: ListFormat) -> Result<Pars
                 source_url,
                 source_note: field(source_note_col).map(|n| collapse_spaces(&n)),
                 uploaded_as: None,
+                signature: None,
             },
         };
         match entry.oversized() {

@@ -711,6 +711,12 @@ const DRIVER_FIXTURE: &str = concat!(
     "/tests/fixtures/drivers/patterns_x64_O2.sys"
 );
 
+/// The catalog that lists DRIVER_FIXTURE (tests/fixtures/signing/README.md).
+const CATALOG_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/signing/test.cat"
+);
+
 const SERIES: &str = include_str!("fixtures/snapshots/poolmon-log-series.txt");
 
 async fn wait_for(client: &Client, css: &str) -> Element {
@@ -938,11 +944,20 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
                         .await
                         .unwrap();
                 }
+                // The driver and its catalog, in one upload (chromedriver takes several
+                // files one a line).
                 let files = wait_for(&client, "input#files").await;
-                files.send_keys(DRIVER_FIXTURE).await.unwrap();
+                files
+                    .send_keys(&format!("{DRIVER_FIXTURE}\n{CATALOG_FIXTURE}"))
+                    .await
+                    .unwrap();
                 let form = client.form(Locator::Css("form.upload")).await.unwrap();
                 form.submit().await.unwrap();
-                wait_for(&client, "#upload-result").await;
+                let result = wait_for(&client, "#upload-result").await.text().await.unwrap();
+                assert!(
+                    result.contains("catalog-signed by Poolsleuth Test Publisher (test.cat)"),
+                    "{result}"
+                );
                 fits_and_photograph(&client, "upload", size).await;
 
                 // An analysis of a series, with both charts.
@@ -974,6 +989,7 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
                     ("driver", "/drivers/patterns.sys"),
                     ("sources", "/sources"),
                     ("search", "/?q=Mm*"),
+                    ("search-driver", "/?q=patterns.sys"),
                 ] {
                     client.goto(&format!("{base}{path}")).await.unwrap();
                     wait_for(&client, "main h1").await;

@@ -392,7 +392,7 @@ fn scan_of_a_folder_without_drivers_says_so_in_words() {
     assert!(!output.status.success(), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "No drivers to scan: {} holds no .sys files (subfolders included)",
+            "No drivers to scan: {} holds no .sys or .cat files (subfolders included)",
             folder.display()
         )),
         "{stderr}"

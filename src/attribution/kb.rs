@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::driver::authenticode::SignatureNote;
 use crate::index::{IndexError, SearchIndex};
 use crate::knowledge::{Confidence, TagEntry};
 use crate::tag::{PoolTag, TagPattern};
@@ -29,11 +30,21 @@ pub struct DriverFacts {
     pub uploaded_as: Vec<String>,
     /// Part of Windows: an inbox driver, or every source names Microsoft as the vendor.
     pub os: bool,
+    /// (sha256, signature verdict) of analyzed binaries.
+    pub signatures: Vec<(String, SignatureNote)>,
 }
 
 impl DriverFacts {
     pub fn newest_version(&self) -> Option<&Version> {
         self.versions.last()
+    }
+
+    /// What the signature of the analyzed file `sha256` says.
+    pub fn signature_of(&self, sha256: &str) -> Option<&SignatureNote> {
+        self.signatures
+            .iter()
+            .find(|(s, _)| s == sha256)
+            .map(|(_, n)| n)
     }
 }
 
@@ -134,6 +145,9 @@ impl KnowledgeView {
                     && !facts.hashes.iter().any(|(_, s)| s == sha)
                 {
                     facts.hashes.push((version, sha.clone()));
+                    if let Some(note) = &entry.provenance.signature {
+                        facts.signatures.push((sha.clone(), note.clone()));
+                    }
                 }
             }
             if entry.is_pattern {

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::driver::authenticode::SignatureNote;
 use crate::knowledge::Confidence;
 use crate::snapshot::{PoolKind, SnapshotFormat};
 use crate::tag::PoolTag;
@@ -541,6 +542,9 @@ pub struct Suspect {
     /// The names the driver's files were uploaded under, where they are not its own name.
     pub uploaded_as: Vec<String>,
     pub sha256: Option<String>,
+    /// What the signature of that file says, when it was analyzed here: "signed by X
+    /// (verified)", or a warning that the file is not the one its vendor signed.
+    pub signature: Option<SignatureNote>,
     pub best_evidence: EvidenceKind,
     pub guidance: Guidance,
     pub evidence: Vec<Evidence>,

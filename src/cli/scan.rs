@@ -12,9 +12,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{DataDirArg, LogArgs, Writer, init_tracing, open_index};
+use crate::driver::authenticode::SignatureStatus;
+use crate::driver::authenticode::catalog::{self, Catalog};
 use crate::driver::identity::sha256_hex;
 use crate::driver::{AnalysisLimits, DriverAnalysis, analyze_hashed};
-use crate::import::{DriverBatch, DriverStoreStatus, ImportError, known_driver};
+use crate::import::{DriverBatch, DriverStoreStatus, ImportError, known_driver, store_catalogs};
 use crate::index::{IndexError, SearchIndex};
 use crate::vendor::VendorDirectory;
 
@@ -23,8 +25,9 @@ pub struct ScanArgs {
     /// Files or folders; folders are walked recursively.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// File extensions taken from folders (files named on the command line are always taken).
-    #[arg(long, value_delimiter = ',', default_value = "sys")]
+    /// File extensions taken from folders (files named on the command line are always taken);
+    /// `.cat` files are catalogs, which sign Windows' own drivers.
+    #[arg(long, value_delimiter = ',', default_value = "sys,cat")]
     pub ext: Vec<String>,
     /// Parallel analyses (default: one per core).
     #[arg(long)]
@@ -57,6 +60,12 @@ enum Outcome {
         tags: Vec<String>,
     },
     Failed(String),
+    /// A catalog (`.cat`), stored or known: whether its signature verifies, and how many
+    /// files it lists.
+    Catalog {
+        valid: bool,
+        members: usize,
+    },
     /// Analyzed, but the data disk was full (the message says how much is free): nothing is
     /// wrong with the file, and a scan once space is free stores it.
     DiskFull(String),
@@ -94,12 +103,20 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
         );
         bar
     };
+    // Catalogs first: the drivers they list are then marked catalog-signed as they are stored
+    // (the other order works too, at the cost of rewriting the drivers already stored).
+    let (catalogs, drivers): (Vec<PathBuf>, Vec<PathBuf>) =
+        files.iter().cloned().partition(|p| is_catalog_file(p));
+    let files: Vec<PathBuf> = catalogs.iter().chain(&drivers).cloned().collect();
+    let mut catalogs_updated = 0;
     let outcomes = match &args.server {
         Some(server) => {
             let token = args.token.clone().context(
                 "--server needs --token (or POOLSLEUTH_ADMIN_TOKEN), the server's admin token",
             )?;
-            upload_all(server, &token, &files, jobs, &progress).await?
+            let mut outcomes = upload_all(server, &token, &catalogs, jobs, &progress).await?;
+            outcomes.extend(upload_all(server, &token, &drivers, jobs, &progress).await?);
+            outcomes
         }
         None => {
             let vendors = Arc::new(VendorDirectory::embedded());
@@ -108,16 +125,22 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<()> {
                 max_file_bytes: args.max_driver_bytes,
                 ..AnalysisLimits::default()
             };
-            let files = files.clone();
             let progress = progress.clone();
-            tokio::task::spawn_blocking(move || {
-                analyse_locally(&files, jobs, &limits, &index, &vendors, &progress)
+            let (outcomes, updated) = tokio::task::spawn_blocking(move || {
+                let (mut outcomes, updated) =
+                    store_catalogs_locally(&catalogs, jobs, &index, &vendors, &progress);
+                outcomes.extend(analyse_locally(
+                    &drivers, jobs, &limits, &index, &vendors, &progress,
+                ));
+                (outcomes, updated)
             })
-            .await?
+            .await?;
+            catalogs_updated = updated;
+            outcomes
         }
     };
     progress.finish_and_clear();
-    let failed = print_summary(&files, &outcomes);
+    let failed = print_summary(&files, &outcomes, catalogs_updated);
     if let Some(full) = outcomes.iter().find_map(|o| match o {
         Outcome::DiskFull(message) => Some(message),
         _ => None,
@@ -189,6 +212,72 @@ fn collect_files(paths: &[PathBuf], extensions: &[String]) -> anyhow::Result<Vec
     }
     files.sort();
     Ok(files)
+}
+
+/// A catalog goes by its extension (`.cat`), as in `System32\CatRoot`.
+fn is_catalog_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("cat"))
+}
+
+/// Reads and checks the catalogs on `jobs` threads, then stores them in one go; one outcome
+/// per file, and how many stored drivers they made catalog-signed.
+fn store_catalogs_locally(
+    files: &[PathBuf],
+    jobs: usize,
+    index: &SearchIndex,
+    vendors: &VendorDirectory,
+    progress: &ProgressBar,
+) -> (Vec<Outcome>, usize) {
+    if files.is_empty() {
+        return (Vec::new(), 0);
+    }
+    let read = |path: &PathBuf| -> Result<Catalog, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+        let sha256 = sha256_hex(&bytes);
+        catalog::read(&file_name(path), &bytes, sha256).map_err(|e| e.to_string())
+    };
+    let chunk = files.len().div_ceil(jobs.max(1));
+    let results: Vec<Result<Catalog, String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                let worker = scope.spawn(move || {
+                    part.iter()
+                        .map(|p| {
+                            let r = read(p);
+                            progress.inc(1);
+                            r
+                        })
+                        .collect::<Vec<_>>()
+                });
+                (part.len(), worker)
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|(count, w)| {
+                w.join()
+                    .unwrap_or_else(|_| vec![Err("the catalog reader failed".into()); count])
+            })
+            .collect()
+    });
+    let readable: Vec<Catalog> = results.iter().filter_map(|r| r.clone().ok()).collect();
+    let stored = store_catalogs(index, vendors, &readable);
+    let updated = stored.as_ref().map_or(0, |(_, r)| r.drivers_updated);
+    let outcomes = results
+        .into_iter()
+        .map(|r| match (r, &stored) {
+            (Err(message), _) => Outcome::Failed(message),
+            (Ok(_), Err(error)) => Outcome::not_stored(error),
+            (Ok(c), Ok(_)) => Outcome::Catalog {
+                valid: c.signature.status == SignatureStatus::Valid,
+                members: c.members.len(),
+            },
+        })
+        .collect();
+    (outcomes, updated)
 }
 
 fn file_name(path: &Path) -> String {
@@ -551,12 +640,19 @@ fn file_outcome(file: &serde_json::Value) -> Outcome {
     match file["status"].as_str() {
         Some("stored") => Outcome::Stored { tags },
         Some("duplicate") => Outcome::Duplicate { tags },
+        Some("catalog") => Outcome::Catalog {
+            valid: file["catalog"]["signature"]["status"] == "valid",
+            members: file["catalog"]["members"].as_u64().unwrap_or(0) as usize,
+        },
         _ => Outcome::Failed(file["error"].as_str().unwrap_or("unknown error").to_owned()),
     }
 }
 
 /// Prints what was stored and what failed; returns how many failed.
-fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
+fn print_summary(files: &[PathBuf], outcomes: &[Outcome], catalogs_updated: usize) -> usize {
+    let mut catalogs = 0;
+    let mut valid_catalogs = 0;
+    let mut members = 0;
     let mut stored = 0;
     let mut duplicates = 0;
     let mut tags = std::collections::BTreeSet::new();
@@ -573,6 +669,13 @@ fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
                 tags.extend(t.iter().cloned());
             }
             Outcome::Failed(message) => failures.push((path, message)),
+            Outcome::Catalog { valid, members: m } => {
+                catalogs += 1;
+                if *valid {
+                    valid_catalogs += 1;
+                    members += m;
+                }
+            }
             // Said once, after the summary.
             Outcome::DiskFull(_) => not_stored += 1,
         }
@@ -584,10 +687,20 @@ fn print_summary(files: &[PathBuf], outcomes: &[Outcome]) -> usize {
     };
     let mut out = format!(
         "{} drivers: {stored} analyzed and stored, {duplicates} already known{not_stored}, {} errors; {} distinct tags found\n",
-        files.len(),
+        files.len() - catalogs,
         failures.len(),
         tags.len()
     );
+    if catalogs > 0 {
+        let updated = if catalogs_updated > 0 {
+            format!("; {catalogs_updated} drivers stored before are now catalog-signed")
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "{catalogs} catalogs: {valid_catalogs} with a valid signature, listing {members} file hashes{updated}\n"
+        ));
+    }
     for (path, message) in &failures {
         out.push_str(&format!("  error: {}: {message}\n", path.display()));
     }

@@ -1,16 +1,16 @@
 //! Driver analysis: which pool tags a Windows kernel driver (`.sys`) uses, and who made it.
 //!
 //! [`analyze`] reads a PE image and reports its identity (hash, machine, link time), its
-//! version resource, its Authenticode signer, KMDF binding, and the pool tags it passes to the
+//! version resource, its Authenticode signature (verified), KMDF binding, and the pool tags it passes to the
 //! kernel's tag-taking APIs, with the call sites as evidence. It never panics on hostile input
 //! and bounds all work by [`AnalysisLimits`].
 
 pub mod apis;
+pub mod authenticode;
 mod code_sites;
 pub mod identity;
 mod image;
 pub mod kmdf;
-mod signer;
 pub mod version_info;
 
 use std::collections::BTreeMap;
@@ -185,8 +185,17 @@ pub struct DriverAnalysis {
     /// Why the image was judged kernel or not.
     pub kernel_evidence: String,
     pub version: VersionInfo,
-    /// Subject CN of the Authenticode signing certificate; `None` = no embedded signature.
+    /// Subject CN of the embedded signature's signer, whether or not the signature verifies
+    /// (`signature` says); `None` = no readable embedded signature.
     pub signer: Option<String>,
+    /// The signature's verdict: valid, hash mismatch, bad signature, unsigned, or (once a
+    /// catalog that lists the file is stored) catalog-signed.
+    #[serde(default)]
+    pub signature: authenticode::SignatureCheck,
+    /// The file's Authenticode hashes, by which catalogs list it (`None` for analyses made
+    /// before poolsleuth computed them).
+    #[serde(default)]
+    pub authenticode: Option<authenticode::ImageHashes>,
     pub kmdf: Option<KmdfInfo>,
     /// Tags, by kind (allocation tags first, as [`TagKind`] orders them), then by tag.
     pub tags: Vec<FoundTag>,
@@ -244,7 +253,17 @@ pub fn analyze_hashed(
         }
     };
     let version = version_info::read(&image, &mut warnings);
-    let signer = signer::signer_cn(&image.certificates, &mut warnings);
+    let layout = authenticode::Layout::of(bytes).ok_or_else(|| {
+        DriverError::Malformed("the PE headers end before the optional header".to_owned())
+    })?;
+    let authenticode::Embedded {
+        check: signature,
+        first_signer: signer,
+    } = authenticode::verify_embedded(bytes, &layout, &image.certificates);
+    if let Some(warning) = signature.warning() {
+        warnings.push(format!("signature: {warning}"));
+    }
+    let authenticode = Some(authenticode::ImageHashes::of(bytes, &layout));
 
     let code = code_sites::analyze(
         &image,
@@ -420,6 +439,8 @@ pub fn analyze_hashed(
         kernel_evidence,
         version,
         signer,
+        signature,
+        authenticode,
         kmdf,
         tags,
         unresolved_sites: unresolved,

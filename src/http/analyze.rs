@@ -675,6 +675,11 @@ struct SuspectView {
     /// ` · 42% of all`, or empty when the score shows as 0.000.
     share: String,
     vendor: String,
+    /// What the analyzed file's signature says, its style, and the warning that goes beside
+    /// the vendor when the signature does not stand behind the file.
+    signature: String,
+    signature_class: &'static str,
+    signature_warning: String,
     support_url: Option<String>,
     os: bool,
     loaded: &'static str,
@@ -793,6 +798,17 @@ impl ResultView {
                     String::new()
                 },
                 vendor: s.vendor.clone().unwrap_or_else(|| "unknown vendor".into()),
+                signature: s
+                    .signature
+                    .as_ref()
+                    .map(|n| n.summary.clone())
+                    .unwrap_or_default(),
+                signature_class: s.signature.as_ref().map_or("sig-none", |n| n.class()),
+                signature_warning: s
+                    .signature
+                    .as_ref()
+                    .and_then(|n| n.warning.clone())
+                    .unwrap_or_default(),
                 support_url: s
                     .support_url
                     .clone()

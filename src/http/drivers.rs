@@ -15,11 +15,14 @@ use super::api::query_params;
 use super::auth::Admin;
 use super::schema::{BinaryFile, DriverUploadForm, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
+use crate::driver::authenticode::SignatureCheck;
+use crate::driver::authenticode::catalog::{self, Catalog};
 use crate::driver::identity::sha256_hex;
 use crate::driver::{AnalysisLimits, DriverAnalysis, analyze_hashed, printable_file_name};
 use crate::excerpt::bound_message;
 use crate::import::{
-    DriverBatch, DriverStoreStatus, driver_source_name, driver_vendor, known_driver,
+    DriverBatch, DriverStoreStatus, apply_catalog, driver_source_name, driver_vendor, known_driver,
+    store_catalogs,
 };
 use crate::index::SearchIndex;
 use crate::vendor::VendorDirectory;
@@ -55,6 +58,22 @@ pub struct FileOutcome {
     pub tags_stored: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Box<DriverAnalysis>>,
+    /// For a catalog (`.cat`): its signature and how many files it lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogOutcome>,
+}
+
+/// What an uploaded catalog is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CatalogOutcome {
+    /// "signed by X (verified)", or why the catalog vouches for nothing.
+    pub summary: String,
+    pub signature: SignatureCheck,
+    /// Authenticode hashes the catalog lists.
+    pub members: usize,
+    /// Stored drivers this upload made catalog-signed (counted over the upload's catalogs, on
+    /// the first).
+    pub drivers_updated: usize,
 }
 
 /// What became of one uploaded file.
@@ -67,6 +86,9 @@ pub enum FileStatus {
     Duplicate,
     /// Not a driver that can be analyzed (`error` says why).
     Error,
+    /// A catalog (`.cat`), stored (or known already): its valid signature vouches for the
+    /// drivers it lists.
+    Catalog,
 }
 
 impl FileStatus {
@@ -75,6 +97,7 @@ impl FileStatus {
             Self::Stored => "stored",
             Self::Duplicate => "duplicate",
             Self::Error => "error",
+            Self::Catalog => "catalog",
         }
     }
 }
@@ -108,9 +131,23 @@ pub async fn analyze_and_store(
     state: &AppState,
     files: Vec<UploadedFile>,
 ) -> ApiResult<UploadReport> {
-    let mut outcomes = Vec::with_capacity(files.len());
+    // Catalogs first: the drivers of the same upload then read them as they are stored.
+    let (catalog_files, files): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .enumerate()
+        .partition(|(_, f)| catalog::is_catalog(&f.bytes));
+    let mut outcomes: Vec<(usize, FileOutcome)> = Vec::with_capacity(files.len());
+    if !catalog_files.is_empty() {
+        let (catalog_outcomes, updated) = state
+            .blocking(move |index, vendors| store_uploaded_catalogs(index, vendors, catalog_files))
+            .await?;
+        outcomes.extend(catalog_outcomes);
+        if updated > 0 {
+            state.rebuild_view().await?;
+        }
+    }
     let mut batch = DriverBatch::default();
-    for file in files {
+    for (position, file) in files {
         // Analysis is CPU-bound: run it off the async runtime, at most one per core.
         let _slot = state
             .analysis_slots
@@ -129,8 +166,10 @@ pub async fn analyze_and_store(
         tracing::info!(file = %file_name, status = outcome.status.as_str(), tags = outcome.tags_stored, "driver analyzed");
         metrics::counter!("poolsleuth_driver_files_total", "status" => outcome.status.as_str())
             .increment(1);
-        outcomes.push(outcome);
+        outcomes.push((position, outcome));
     }
+    outcomes.sort_by_key(|(position, _)| *position);
+    let outcomes: Vec<FileOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
     if !batch.is_empty() {
         state
             .blocking(move |index, _| Ok(batch.commit(index)?))
@@ -144,6 +183,66 @@ pub async fn analyze_and_store(
         errors: count(FileStatus::Error),
         files: outcomes,
     })
+}
+
+/// Reads and checks the uploaded catalogs and stores the readable ones; returns each file's
+/// outcome (with its place in the upload) and how many stored drivers became catalog-signed.
+fn store_uploaded_catalogs(
+    index: &SearchIndex,
+    vendors: &VendorDirectory,
+    files: Vec<(usize, UploadedFile)>,
+) -> ApiResult<(Vec<(usize, FileOutcome)>, usize)> {
+    let mut read: Vec<(usize, String, Result<Catalog, String>)> = files
+        .into_iter()
+        .map(|(position, file)| {
+            let sha256 = sha256_hex(&file.bytes);
+            let catalog = catalog::read(&file.file_name, &file.bytes, sha256)
+                .map_err(|e| bound_message(&e.to_string()).into_owned());
+            (position, file.file_name, catalog)
+        })
+        .collect();
+    let readable: Vec<Catalog> = read
+        .iter()
+        .filter_map(|(_, _, c)| c.as_ref().ok().cloned())
+        .collect();
+    let (_, report) = store_catalogs(index, vendors, &readable)?;
+    let mut first = true;
+    let outcomes = read
+        .drain(..)
+        .map(|(position, file_name, catalog)| {
+            let outcome = match catalog {
+                Ok(catalog) => FileOutcome {
+                    file_name,
+                    status: FileStatus::Catalog,
+                    error: None,
+                    vendor: None,
+                    tags_stored: 0,
+                    analysis: None,
+                    catalog: Some(CatalogOutcome {
+                        summary: catalog.signature.summary(),
+                        members: catalog.members.len(),
+                        drivers_updated: if std::mem::take(&mut first) {
+                            report.drivers_updated
+                        } else {
+                            0
+                        },
+                        signature: catalog.signature,
+                    }),
+                },
+                Err(error) => FileOutcome {
+                    file_name,
+                    status: FileStatus::Error,
+                    error: Some(error),
+                    vendor: None,
+                    tags_stored: 0,
+                    analysis: None,
+                    catalog: None,
+                },
+            };
+            (position, outcome)
+        })
+        .collect();
+    Ok((outcomes, report.drivers_updated))
 }
 
 /// One file of an upload: a file known by its SHA-256 is answered from its stored analysis,
@@ -161,7 +260,7 @@ fn analyze_into_batch(
             (DriverStoreStatus::Duplicate, known.entries, known.driver)
         }
         _ => {
-            let analysis = match analyze_hashed(&file.file_name, &file.bytes, sha256, limits) {
+            let mut analysis = match analyze_hashed(&file.file_name, &file.bytes, sha256, limits) {
                 Ok(analysis) => analysis,
                 Err(error) => {
                     return Ok(FileOutcome {
@@ -171,9 +270,12 @@ fn analyze_into_batch(
                         vendor: None,
                         tags_stored: 0,
                         analysis: None,
+                        catalog: None,
                     });
                 }
             };
+            // The answer shows what is stored: catalog-signed when a stored catalog lists it.
+            apply_catalog(&mut analysis, index.catalogs());
             let (status, tags_stored) = batch.add(index, vendors, analysis.clone())?;
             (status, tags_stored, Some(Box::new(analysis)))
         }
@@ -185,6 +287,7 @@ fn analyze_into_batch(
         vendor: analysis.as_deref().and_then(|a| driver_vendor(a, vendors)),
         tags_stored,
         analysis,
+        catalog: None,
     })
 }
 

@@ -90,6 +90,9 @@ pub struct EntryView {
     pub source_url: String,
     pub source_note: String,
     pub matched: &'static str,
+    /// For a driver file's tag: what its signature says, and the style that goes with it.
+    pub signature: String,
+    pub signature_class: &'static str,
 }
 
 impl EntryView {
@@ -119,6 +122,20 @@ impl EntryView {
             source_url: entry.provenance.source_url.clone().unwrap_or_default(),
             source_note: entry.provenance.source_note.clone().unwrap_or_default(),
             matched: "",
+            signature: entry
+                .provenance
+                .signature
+                .as_ref()
+                .map(|n| match &n.warning {
+                    Some(w) => format!("{}: {w}", n.summary),
+                    None => n.summary.clone(),
+                })
+                .unwrap_or_default(),
+            signature_class: entry
+                .provenance
+                .signature
+                .as_ref()
+                .map_or("sig-none", |n| n.class()),
         }
     }
 
@@ -260,7 +277,12 @@ pub struct AnalysisView {
     pub product_version: String,
     pub original_filename: String,
     pub copyright: String,
-    pub signer: String,
+    /// "signed by X (verified)", "unsigned", ..., with its style and the issuers.
+    pub signature: String,
+    pub signature_class: &'static str,
+    pub issuers: String,
+    /// What a reader must see beside the vendor, or empty.
+    pub signature_warning: String,
     pub vendor: String,
     pub kmdf: String,
     pub tags: Vec<FoundTagView>,
@@ -308,7 +330,10 @@ impl AnalysisView {
             product_version: text(&version.product_version),
             original_filename: text(&version.original_filename),
             copyright: text(&version.legal_copyright),
-            signer: analysis.signer.clone().unwrap_or_else(|| "unsigned".into()),
+            signature: analysis.signature.summary(),
+            signature_class: analysis.signature.note().class(),
+            issuers: analysis.signature.issuer_chain(),
+            signature_warning: analysis.signature.warning().unwrap_or_default(),
             vendor: crate::import::driver_vendor(analysis, vendors).unwrap_or_default(),
             kmdf: analysis.kmdf.as_ref().map_or_else(String::new, |k| {
                 let tag = match (k.driver_object, k.driver_pool_tag) {

@@ -256,8 +256,19 @@ impl<'a> Analyzer<'a> {
                             _ => format!("it is allocated by {}{version}{vendor}", s.driver),
                         };
                         let note = said.note.map(|n| format!("; {n}")).unwrap_or_default();
-                        answer.headline =
-                            format!("`{tag}` ({}) {}: {tie}{note}.", top.pool, self.how(top));
+                        // The vendor is named from the file: a file its signature does not
+                        // stand behind is said to be so in the same breath.
+                        let warning = s
+                            .signature
+                            .as_ref()
+                            .and_then(|n| n.warning.as_deref())
+                            .map(|w| format!(" Warning: {}: {w}.", s.driver))
+                            .unwrap_or_default();
+                        answer.headline = format!(
+                            "`{tag}` ({}) {}: {tie}{note}.{warning}",
+                            top.pool,
+                            self.how(top)
+                        );
                         answer.action = s.guidance.text.clone();
                     }
                     None => {

@@ -215,6 +215,10 @@ impl<'a> Analyzer<'a> {
                 newest_known_version: known.last().map(Version::to_string),
                 known_versions: known.iter().map(Version::to_string).collect(),
                 uploaded_as: facts.map_or_else(Vec::new, |f| f.uploaded_as.clone()),
+                signature: sha256
+                    .as_deref()
+                    .and_then(|s| facts.and_then(|f| f.signature_of(s)))
+                    .cloned(),
                 sha256,
                 best_evidence: best.kind,
                 guidance,
@@ -455,15 +459,15 @@ impl<'a> Analyzer<'a> {
                 top.size_ratio
             ),
         };
+        // The vendor named with the warning when the file may not be the vendor's.
         let suspect_name = |s: &Suspect| {
-            format!(
-                "{}{}",
-                s.driver,
-                s.vendor
-                    .as_deref()
-                    .map(|v| format!(" ({v})"))
-                    .unwrap_or_default()
-            )
+            let vendor = s.vendor.as_deref().map(|v| {
+                match s.signature.as_ref().and_then(|n| n.warning.as_deref()) {
+                    Some(warning) => format!(" ({v}; warning: {warning})"),
+                    None => format!(" ({v})"),
+                }
+            });
+            format!("{}{}", s.driver, vendor.unwrap_or_default())
         };
         let claims_top = |s: &&Suspect| top.cands.iter().any(|c| self.name(c) == s.driver);
         let who = match diagnosis {

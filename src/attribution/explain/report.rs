@@ -132,6 +132,12 @@ pub(super) fn vendor_report(
     if let Some(h) = &s.sha256 {
         let _ = writeln!(md, "- SHA-256: `{h}`");
     }
+    if let Some(signature) = &s.signature {
+        let _ = writeln!(md, "- Signature: {}", signature.summary);
+        if let Some(warning) = &signature.warning {
+            let _ = writeln!(md, "- **Warning**: {warning}");
+        }
+    }
     if !s.known_versions.is_empty() {
         let _ = writeln!(md, "- Versions we know of: {}", s.known_versions.join(", "));
     }

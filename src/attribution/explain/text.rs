@@ -340,6 +340,20 @@ fn render_suspect(out: &mut String, s: &Suspect) {
     if let Some(path) = &s.path {
         out.push_str(&wrap(&clean(path), &format!("{INDENT}path: "), INDENT));
     }
+    if let Some(signature) = &s.signature {
+        out.push_str(&wrap(
+            &clean(&signature.summary),
+            &format!("{INDENT}signature: "),
+            INDENT,
+        ));
+        if let Some(warning) = &signature.warning {
+            out.push_str(&wrap(
+                &clean(warning),
+                &format!("{INDENT}WARNING: "),
+                INDENT,
+            ));
+        }
+    }
     out.push_str(&wrap(&clean(&s.guidance.text), INDENT, INDENT));
 }
 
