@@ -3,7 +3,7 @@
 mod common;
 mod driver_support;
 
-use common::{TOKEN, corpus_file, spawn_app};
+use common::{TOKEN, corpus_file, scan_folder, spawn_app};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
@@ -406,7 +406,6 @@ fn scan_of_a_folder_without_drivers_says_so_in_words() {
 /// scan stores 70 in batches, the copy is known by its hash, and a rerun skips them all.
 #[test]
 fn scan_commits_in_batches_and_a_rerun_skips_known_files() {
-    let exe = env!("CARGO_BIN_EXE_poolsleuth");
     let dir = tempfile::tempdir().unwrap();
     let drivers = dir.path().join("drivers");
     std::fs::create_dir(&drivers).unwrap();
@@ -420,21 +419,7 @@ fn scan_commits_in_batches_and_a_rerun_skips_known_files() {
         }
     }
     let data = dir.path().join("data");
-    let scan = || {
-        let output = std::process::Command::new(exe)
-            .args(["scan", "--quiet", "--jobs", "2", "--data-dir"])
-            .arg(&data)
-            .arg(&drivers)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
-    };
+    let scan = || scan_folder(&data, &drivers, &["--jobs", "2"]);
     let first = scan();
     assert!(
         first.starts_with("71 drivers: 70 analyzed and stored, 1 already known, 0 errors"),

@@ -9,7 +9,7 @@ mod driver_support;
 
 use std::path::{Path, PathBuf};
 
-use common::{TOKEN, spawn_app};
+use common::{TOKEN, scan_folder, spawn_app};
 use der::Encode;
 use driver_support::pe_layout;
 use poolsleuth::driver::authenticode::catalog;
@@ -804,23 +804,6 @@ async fn a_changed_driver_is_never_its_vendors_without_the_warning() {
     app.stop().await;
 }
 
-/// `poolsleuth scan` of `folder` into `data`; its standard output.
-fn scan(data: &Path, folder: &Path) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
-        .args(["scan", "--quiet", "--data-dir"])
-        .arg(data)
-        .arg(folder)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
 #[test]
 fn scan_takes_catalogs_and_marks_drivers_scanned_before_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -835,9 +818,9 @@ fn scan_takes_catalogs_and_marks_drivers_scanned_before_them() {
     std::fs::write(drivers.join("patterns.sys"), &x64).unwrap();
     std::fs::copy(signing_fixture("test.cat"), catroot.join("test.cat")).unwrap();
 
-    let out = scan(&data, &drivers);
+    let out = scan_folder(&data, &drivers, &[]);
     assert!(out.starts_with("1 drivers: 1 analyzed and stored"), "{out}");
-    let out = scan(&data, &catroot);
+    let out = scan_folder(&data, &catroot, &[]);
     assert!(
         out.contains(
             "1 catalogs: 1 with a valid signature, listing 2 file hashes; 1 drivers stored before are now catalog-signed"

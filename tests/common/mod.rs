@@ -310,3 +310,23 @@ pub async fn stalled_upload(addr: &str, head: &str, body_start: &[u8]) -> tokio:
     stream.write_all(body_start).await.unwrap();
     stream
 }
+
+/// `poolsleuth scan` of `folder` into the data dir `data` (quiet, with `extra` arguments),
+/// asserting it succeeds; its standard output.
+pub fn scan_folder(data: &Path, folder: &Path, extra: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_poolsleuth"))
+        .args(["scan", "--quiet"])
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data)
+        .arg(folder)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
