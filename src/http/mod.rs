@@ -10,6 +10,7 @@ mod charts;
 mod connections;
 mod drivers;
 mod error;
+mod fleet;
 mod health;
 mod metrics;
 mod openapi;
@@ -41,6 +42,7 @@ pub use views::{counted, thousands};
 
 use crate::attribution::KnowledgeCache;
 use crate::driver::AnalysisLimits;
+use crate::fleet::{Fleet, FleetConfig};
 use crate::index::SearchIndex;
 use crate::list_refresh::{self, FollowedList, RefreshBoard};
 use crate::vendor::VendorDirectory;
@@ -62,6 +64,10 @@ pub struct HttpConfig {
     pub followed_lists: Vec<FollowedList>,
     /// How often the followed lists are imported again.
     pub list_refresh_interval: Duration,
+    /// The token that pushes fleet samples and nothing else (`POOLSLEUTH_INGEST_TOKEN`).
+    pub ingest_token: Option<String>,
+    /// The fleet database and its settings.
+    pub fleet: FleetConfig,
 }
 
 impl Default for HttpConfig {
@@ -75,6 +81,8 @@ impl Default for HttpConfig {
             connections: ConnectionLimits::default(),
             followed_lists: Vec::new(),
             list_refresh_interval: Duration::from_secs(24 * 3600),
+            ingest_token: None,
+            fleet: FleetConfig::default(),
         }
     }
 }
@@ -95,6 +103,8 @@ pub struct AppState {
     pub list_refresh: Arc<RefreshBoard>,
     /// Keys the upload form's remembered-token cookie (see [`auth::upload_cookie`]).
     pub cookie_key: Arc<auth::CookieKey>,
+    /// The hosts' samples and states.
+    pub fleet: Arc<Fleet>,
 }
 
 /// The snapshot upload budget, in multiples of the largest snapshot: a few big uploads at
@@ -114,9 +124,17 @@ impl AppState {
             .max_snapshot_bytes
             .saturating_mul(SNAPSHOT_BUDGET_UPLOADS)
             .min(Semaphore::MAX_PERMITS);
+        // The index lives in `DATA_DIR/index`; the fleet's SQLite file beside it.
+        let data_dir = index
+            .dir()
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .to_owned();
+        let fleet = Arc::new(Fleet::new(config.fleet.clone(), &data_dir));
         Self {
             index,
             vendors,
+            fleet,
             config: Arc::new(config),
             analysis_slots: Arc::new(Semaphore::new(cores)),
             knowledge: Arc::new(KnowledgeCache::new()),
@@ -182,6 +200,7 @@ pub fn router(state: AppState) -> Router {
         .merge(causes::router(&state.config))
         .merge(drivers::router(&state.config))
         .merge(analyze::router(&state.config))
+        .merge(fleet::router(&state.config))
         .merge(pages::router(state.config.max_body_bytes))
         .merge(health::router())
         .route("/metrics", axum::routing::get(metrics::render))
@@ -289,6 +308,11 @@ pub async fn serve(
             stop_follow,
         ))
     });
+    let (stop_retention, retention_stopped) = tokio::sync::oneshot::channel();
+    let retention = tokio::spawn(fleet::keep_retention(
+        state.fleet.clone(),
+        retention_stopped,
+    ));
     let limits = state.config.connections.clone();
     connections::serve_connections(listener, router(state), &limits, shutdown).await;
     // Let a rebuild or an import in progress finish, so the index is released when `serve`
@@ -299,6 +323,8 @@ pub async fn serve(
     }
     let _ = stop_refresher.send(());
     let _ = refresher.await;
+    let _ = stop_retention.send(());
+    let _ = retention.await;
     Ok(())
 }
 
