@@ -60,7 +60,7 @@ pub struct HostDetail {
     #[serde(flatten)]
     pub summary: HostSummary,
     /// The attribution answer over the host's window (as `/api/v1/analyze` gives it).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub answer: Option<serde_json::Value>,
     /// The host's driver list changes, oldest first.
     pub timeline: Vec<TimelineEvent>,

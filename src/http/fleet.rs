@@ -80,6 +80,7 @@ fn parse_taken_at(text: &str) -> ApiResult<OffsetDateTime> {
         (status = 201, description = "The sample was stored; the host's state after it, and the change when it changed", body = Ingested),
         (status = 400, description = "A bad host name, a bad taken_at, no snapshot in the request, an unknown format, an unreadable multipart body", body = ErrorBody),
         (status = 401, description = "Missing or wrong token (ingest, this host's, or admin)", body = ErrorBody),
+        (status = 404, description = "No route: the host name is empty", body = ErrorBody),
         (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 413, description = "The body is larger than the server's snapshot limit", body = ErrorBody),
         (status = 422, description = "A snapshot or driver list the server cannot read, or a snapshot without pool tags; nothing was stored", body = ErrorBody),
@@ -135,6 +136,7 @@ async fn ingest(
         (status = 400, description = "A bad host name", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
         (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
+        (status = 404, description = "No route: the host name is empty", body = ErrorBody),
         (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 507, description = "The fleet database's disk is full", body = ErrorBody),
     )
