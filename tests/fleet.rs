@@ -659,3 +659,64 @@ async fn database_size_per_host_day() {
         (days * 96) as f64 / elapsed.as_secs_f64()
     );
 }
+
+/// Two server processes on one PostgreSQL database (as behind a load balancer): started at
+/// once (one applies the migration, the other waits for it), samples pushed to either are
+/// read from both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_one_postgres_database() {
+    let Some(Db::Postgres(url)) = postgres().await else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start = |dir: std::path::PathBuf, url: String| {
+        std::thread::spawn(move || {
+            common::start_server_with(
+                &dir,
+                &[
+                    ("POOLSLEUTH_INGEST_TOKEN", INGEST),
+                    ("POOLSLEUTH_DATABASE_URL", &url),
+                ],
+            )
+        })
+    };
+    let a = start(dir_a.path().to_owned(), url.clone());
+    let b = start(dir_b.path().to_owned(), url);
+    let servers = [a.join().unwrap(), b.join().unwrap()];
+    let client = reqwest::Client::new();
+    let mut pushes = Vec::new();
+    for (i, host) in ["db-1", "db-2", "db-3"].into_iter().enumerate() {
+        for h in 0..6 {
+            // Every other sample to the other server, all at once.
+            let base = servers[(i + h as usize) % 2].base.clone();
+            let client = client.clone();
+            pushes.push(tokio::spawn(async move {
+                client
+                    .post(format!("{base}/api/v1/hosts/{host}/snapshots"))
+                    .query(&[("taken_at", at(h))])
+                    .bearer_auth(INGEST)
+                    .body(screen(MIB + h as u64 * MIB))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }));
+        }
+    }
+    for push in pushes {
+        assert_eq!(push.await.unwrap(), 201);
+    }
+    for server in &servers {
+        let hosts: Value = client
+            .get(format!("{}/api/v1/hosts", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let hosts = hosts["hosts"].as_array().unwrap();
+        assert_eq!(hosts.len(), 3, "{hosts:?}");
+        assert!(hosts.iter().all(|h| h["samples"] == 6), "{hosts:?}");
+    }
+}

@@ -381,6 +381,13 @@ impl Fleet {
         let cutoff = now.unix_timestamp() - i64::from(self.config.retention_days) * 86_400;
         let hourly_cutoff = now.unix_timestamp() - super::HOURLY_RETENTION_DAYS * 86_400;
         let mut tx = db.pool.begin().await?;
+        if db.backend == super::Backend::Postgres {
+            // Several servers on one database each run this: one at a time, so that no two
+            // roll the same samples up (which would count their bytes twice in the mean).
+            sqlx::query("SELECT pg_advisory_xact_lock(29029)")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO hourly (host_id, hour, tag, pool, max_bytes, sum_bytes, samples) \
              SELECT s.host_id, (s.taken_at / 3600) * 3600, t.tag, t.pool, MAX(t.bytes), SUM(t.bytes), COUNT(*) \

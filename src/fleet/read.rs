@@ -148,6 +148,26 @@ impl Fleet {
             .collect())
     }
 
+    /// Each host's pool totals (paged and nonpaged bytes) over its last day, oldest first: the
+    /// sparklines of `/hosts`.
+    pub async fn recent_totals(&self) -> Result<HashMap<String, Vec<u64>>, FleetError> {
+        let db = self.database().await?;
+        let rows = sqlx::query(
+            "SELECT h.name, s.paged_bytes + s.nonpaged_bytes FROM samples s JOIN hosts h ON h.id = s.host_id \
+             WHERE s.taken_at >= h.last_seen - 86400 ORDER BY h.name, s.taken_at, s.id",
+        )
+        .fetch_all(&db.pool)
+        .await?;
+        let mut totals: HashMap<String, Vec<u64>> = HashMap::default();
+        for row in &rows {
+            totals
+                .entry(get(row, 0)?)
+                .or_default()
+                .push(get::<i64>(row, 1)?.max(0) as u64);
+        }
+        Ok(totals)
+    }
+
     /// The newest driver list of every host that sent one.
     pub async fn latest_driver_lists(
         &self,

@@ -11,6 +11,7 @@ mod connections;
 mod drivers;
 mod error;
 mod fleet;
+mod fleet_pages;
 mod health;
 mod metrics;
 mod openapi;
@@ -202,6 +203,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analyze::router(&state.config))
         .merge(fleet::router(&state.config))
         .merge(pages::router(state.config.max_body_bytes))
+        .merge(fleet_pages::router())
         .merge(health::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .merge(openapi::router())
