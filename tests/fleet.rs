@@ -720,3 +720,32 @@ async fn two_servers_share_one_postgres_database() {
         assert!(hosts.iter().all(|h| h["samples"] == 6), "{hosts:?}");
     }
 }
+
+/// A full disk under the SQLite file: the sample is refused with 507 `disk_full`, nothing of
+/// it is stored, and pushing works again once there is space.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_the_sample_and_heals() {
+    let mount_point = tempfile::tempdir().unwrap();
+    let Some(disk) = common::disk::SmallDisk::mount(mount_point.path(), 64 << 20) else {
+        return;
+    };
+    let data_dir = disk.dir.join("data");
+    let app = spawn(&data_dir, &Db::Sqlite).await;
+    for h in 0..3 {
+        let (status, body) = push(&app, "web-1", Some(INGEST), &at(h), screen(MIB), None).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let fill = disk.fill();
+    let (status, body) = push(&app, "web-1", Some(INGEST), &at(3), screen(MIB), None).await;
+    assert_eq!(status, 507, "{body}");
+    assert_eq!(body["error"]["code"], "disk_full", "{body}");
+    std::fs::remove_file(&fill).unwrap();
+    let (_, host) = app.get_json("/api/v1/hosts/web-1").await;
+    assert_eq!(host["samples"], 3, "{host}");
+    let (status, body) = push(&app, "web-1", Some(INGEST), &at(3), screen(MIB), None).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, host) = app.get_json("/api/v1/hosts/web-1").await;
+    assert_eq!(host["samples"], 4, "{host}");
+    app.stop().await;
+    drop(disk);
+}

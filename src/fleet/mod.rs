@@ -53,6 +53,8 @@ pub const HOURLY_RETENTION_DAYS: i64 = 366;
 pub const KEPT_TAGS: usize = 200;
 /// The samples a host's state is read from: those of the last day before its newest one.
 pub const WINDOW_HOURS: i64 = 24;
+/// The most samples of the window the attribution reads (evenly spread over it).
+pub const WINDOW_SAMPLES: usize = 24;
 
 /// Why a fleet operation failed.
 #[derive(Debug, thiserror::Error)]
