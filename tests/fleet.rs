@@ -130,8 +130,13 @@ fn drivers(version: &str) -> String {
     )
 }
 
+/// `hour` hours after 2026-11-29 00:53 UTC.
 fn at(hour: i64) -> String {
-    (OffsetDateTime::from_unix_timestamp(1_796_000_000).unwrap() + time::Duration::hours(hour))
+    at_minute(hour * 60)
+}
+
+fn at_minute(minute: i64) -> String {
+    (OffsetDateTime::from_unix_timestamp(1_796_000_000).unwrap() + time::Duration::minutes(minute))
         .format(&Rfc3339)
         .unwrap()
 }
@@ -524,7 +529,8 @@ async fn samples_survive_kill_and_restart(db: Db) {
         for h in 0..10_000 {
             let sent = client
                 .post(format!("{base}/api/v1/hosts/web-1/snapshots"))
-                .query(&[("taken_at", at(h))])
+                // Every minute: the sample times stay in the past however many are sent.
+                .query(&[("taken_at", at_minute(h))])
                 .bearer_auth(INGEST)
                 .body(screen(MIB + h as u64))
                 .send()

@@ -44,13 +44,21 @@ pub struct IngestParams {
     format: Option<String>,
 }
 
-fn parse_taken_at(text: &str) -> ApiResult<OffsetDateTime> {
-    OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|e| {
+/// A sample's time: RFC 3339, not before 1970 and not more than a day ahead of this server's
+/// clock (a clock that far off would put the sample past every other, or out of any window).
+fn parse_taken_at(text: &str, now: OffsetDateTime) -> ApiResult<OffsetDateTime> {
+    let shown = crate::excerpt::bound_message(text);
+    let at = OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|e| {
         ApiError::BadRequest(format!(
-            "taken_at {:?} is not an RFC 3339 time such as 2026-12-07T12:00:00Z: {e}",
-            crate::excerpt::bound_message(text)
+            "taken_at {shown:?} is not an RFC 3339 time such as 2026-12-07T12:00:00Z: {e}"
         ))
-    })
+    })?;
+    if at < OffsetDateTime::UNIX_EPOCH || at > now + time::Duration::DAY {
+        return Err(ApiError::BadRequest(format!(
+            "taken_at {shown:?} is before 1970 or more than a day ahead of the server's clock"
+        )));
+    }
+    Ok(at)
 }
 
 /// `POST /api/v1/hosts/{host}/snapshots`: stores one sample of a host.
@@ -97,7 +105,7 @@ async fn ingest(
     let params = query_params(params)?;
     let received_at = OffsetDateTime::now_utc();
     let taken_at = match params.taken_at.as_deref() {
-        Some(text) => parse_taken_at(text)?,
+        Some(text) => parse_taken_at(text, received_at)?,
         None => received_at,
     };
     let read = read_for_sample(&state, request, params.format.as_deref()).await?;
@@ -238,6 +246,32 @@ pub async fn keep_retention(fleet: Arc<Fleet>, mut stop: tokio::sync::oneshot::R
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "fleet retention failed; retried in an hour"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_times_are_rfc3339_from_1970_to_a_day_ahead() {
+        let now = OffsetDateTime::parse("2026-12-07T12:00:00Z", &Rfc3339).unwrap();
+        for good in [
+            "2026-12-07T11:00:00Z",
+            "2026-12-08T11:00:00+00:00",
+            "1970-01-01T00:00:00Z",
+        ] {
+            assert!(parse_taken_at(good, now).is_ok(), "{good}");
+        }
+        for bad in [
+            "yesterday",
+            "2026-12-09T12:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "9999-12-31T23:59:59-23:59",
+            "",
+        ] {
+            assert!(parse_taken_at(bad, now).is_err(), "{bad}");
         }
     }
 }
