@@ -2,6 +2,8 @@
 //! the messages: one per host and tag within `every`, another once `every` has passed,
 //! retries after the receiver fails, and a dead receiver never holding up `notify`.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -44,9 +46,7 @@ async fn start_receiver(receiver: Arc<Receiver>) -> reqwest::Url {
     let app = axum::Router::new()
         .route("/hooks/abc", post(receive))
         .with_state(receiver);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = common::serve_local(app).await;
     reqwest::Url::parse(&format!("http://{addr}/hooks/abc")).unwrap()
 }
 

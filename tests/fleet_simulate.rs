@@ -11,9 +11,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Multipart, Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::http::StatusCode;
+use common::ingest_receiver::{Received, Receiver, start_receiver};
 use common::spawn_app;
 use poolsleuth::ingest_client::{HostName, IngestClient, IngestError, Sample};
 use poolsleuth::synthetic_fleet::{
@@ -22,7 +21,6 @@ use poolsleuth::synthetic_fleet::{
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::Mutex;
 
 const BIN: &str = env!("CARGO_BIN_EXE_poolsleuth");
 const START: OffsetDateTime = time::macros::datetime!(2026-11-01 00:00:00 UTC);
@@ -132,70 +130,6 @@ async fn a_leaking_host_names_the_tag_and_driver_and_the_updated_host_is_flat_af
     );
 }
 
-/// A multipart part as received: file name, content type, bytes.
-type ReceivedPart = (Option<String>, Option<String>, Vec<u8>);
-
-/// One request as the receiver saw it.
-#[derive(Debug, Clone)]
-struct Received {
-    host: String,
-    taken_at: OffsetDateTime,
-    authorization: Option<String>,
-    /// Part name → (file name, content type, bytes).
-    parts: BTreeMap<String, ReceivedPart>,
-}
-
-#[derive(Default)]
-struct Receiver {
-    requests: Mutex<Vec<Received>>,
-    /// Answer every request with this status instead of 201.
-    status: Option<StatusCode>,
-}
-
-async fn ingest(
-    State(receiver): State<Arc<Receiver>>,
-    Path(host): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    mut multipart: Multipart,
-) -> StatusCode {
-    if let Some(status) = receiver.status {
-        return status;
-    }
-    let query = query.unwrap_or_default();
-    let at = query.strip_prefix("taken_at=").expect(&query);
-    let at = at.replace("%3A", ":").replace("%2B", "+");
-    let mut parts = BTreeMap::new();
-    while let Some(field) = multipart.next_field().await.unwrap() {
-        let name = field.name().unwrap().to_owned();
-        let file = field.file_name().map(str::to_owned);
-        let content_type = field.content_type().map(str::to_owned);
-        parts.insert(
-            name,
-            (file, content_type, field.bytes().await.unwrap().to_vec()),
-        );
-    }
-    receiver.requests.lock().await.push(Received {
-        host,
-        taken_at: OffsetDateTime::parse(&at, &Rfc3339).unwrap(),
-        authorization: headers
-            .get("authorization")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        parts,
-    });
-    StatusCode::CREATED
-}
-
-async fn start_receiver(receiver: Arc<Receiver>) -> String {
-    let app = axum::Router::new()
-        .route("/api/v1/hosts/{host}/snapshots", post(ingest))
-        .with_state(receiver);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
-}
-
 /// Every request is one host's sample, with its token and both parts, each host's oldest first.
 fn check_requests(requests: &[Received], plan: &FleetPlan, token: &str) {
     assert_eq!(requests.len() as u64, plan.total_samples());
@@ -212,7 +146,7 @@ fn check_requests(requests: &[Received], plan: &FleetPlan, token: &str) {
         // The snapshot carries the time the query gives.
         let text = String::from_utf8(snapshot.clone()).unwrap();
         assert!(
-            text.starts_with(&r.taken_at.format(&Rfc3339).unwrap()),
+            text.starts_with(&r.taken_at.unwrap().format(&Rfc3339).unwrap()),
             "{}",
             &text[..40]
         );
@@ -224,7 +158,7 @@ fn check_requests(requests: &[Received], plan: &FleetPlan, token: &str) {
     assert_eq!(by_host.len(), plan.hosts);
     for (i, (host, got)) in by_host.iter().enumerate() {
         assert_eq!(*host, plan.host(i).name.as_str());
-        let times: Vec<OffsetDateTime> = got.iter().map(|r| r.taken_at).collect();
+        let times: Vec<OffsetDateTime> = got.iter().map(|r| r.taken_at.unwrap()).collect();
         let expected: Vec<OffsetDateTime> = (0..plan.samples_per_host)
             .map(|i| plan.taken_at(i))
             .collect();
@@ -297,7 +231,7 @@ async fn the_simulate_command_sends_the_fleet_and_says_the_rate() {
     let requests = receiver.requests.lock().await;
     let first = requests
         .iter()
-        .find(|r| r.host == "sim-00001" && r.taken_at == START)
+        .find(|r| r.host == "sim-00001" && r.taken_at == Some(START))
         .unwrap();
     assert_eq!(
         first.parts["snapshot"].2,
@@ -363,7 +297,7 @@ async fn a_server_without_fleet_ingest_or_a_wrong_token_stops_the_sender_with_a_
     let got = receiver.requests.lock().await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].host, "SQL_02.corp");
-    assert_eq!(got[0].taken_at, at);
+    assert_eq!(got[0].taken_at, Some(at));
     assert_eq!(got[0].authorization.as_deref(), Some("Bearer host-token"));
     assert_eq!(
         got[0].parts["snapshot"].0.as_deref(),

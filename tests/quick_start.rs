@@ -9,6 +9,8 @@
 //! PowerShell upload loop the answer prints, the `curl.exe` command it runs per file is run
 //! here (as `curl`, on one file), which is the part that talks to the server.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -27,15 +29,7 @@ const DRIVER: &str = concat!(
 
 /// The `sh` code blocks of README's quick start, in order.
 fn quick_start_commands() -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
-        .split("\n## Quick start")
-        .nth(1)
-        .expect("README has a quick start")
-        .split("\n## ")
-        .next()
-        .unwrap();
+    let section = common::readme_section("## Quick start");
     let mut blocks = Vec::new();
     let mut block: Option<String> = None;
     for line in section.lines() {
