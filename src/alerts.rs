@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::attribution::Analysis;
 use crate::format::human_bytes;
 use crate::snapshot::PoolKind;
 use crate::tag::PoolTag;
@@ -65,6 +66,35 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// The alert for `host` from an analysis of its window: the answer's tag, pool, driver,
+    /// version and headline, and the tag's growth rate. `None` when the answer names no tag.
+    pub fn from_analysis(
+        host: &str,
+        level: AlertLevel,
+        analysis: &Analysis,
+        host_url: Option<String>,
+    ) -> Option<Self> {
+        let answer = &analysis.answer;
+        let (tag, pool) = (answer.tag?, answer.pool?);
+        let rate = analysis
+            .findings
+            .iter()
+            .find(|f| f.tag == tag && f.pool == pool)
+            .and_then(|f| f.growth.as_ref())
+            .and_then(|g| g.bytes_per_hour);
+        Some(Self {
+            host: host.to_owned(),
+            level,
+            tag,
+            pool,
+            driver: answer.driver.clone(),
+            driver_version: answer.version.clone(),
+            rate_bytes_per_hour: rate,
+            headline: answer.headline.clone(),
+            host_url,
+        })
+    }
+
     /// The one line a chat shows: host, state, tag, rate, driver, then the headline and link.
     pub fn text(&self) -> String {
         let mut text = format!(
@@ -250,8 +280,11 @@ impl Alerter {
         match self.queue.try_send(alert) {
             Ok(()) => Notified::Queued,
             Err(e) => {
-                let alert = match e {
-                    mpsc::error::TrySendError::Full(a) | mpsc::error::TrySendError::Closed(a) => a,
+                let (alert, why) = match e {
+                    mpsc::error::TrySendError::Full(a) => {
+                        (a, "the webhook queue is full (the webhook is slow or down)")
+                    }
+                    mpsc::error::TrySendError::Closed(a) => (a, "the alert sender has stopped"),
                 };
                 // Not sent, so the next notice of this host and tag may try again.
                 self.last
@@ -263,8 +296,8 @@ impl Alerter {
                 tracing::warn!(
                     host = %alert.host,
                     tag = %alert.tag,
-                    queued = QUEUE_LENGTH,
-                    "alert dropped: the webhook queue is full (the webhook is slow or down)"
+                    queue = QUEUE_LENGTH,
+                    "alert dropped: {why}"
                 );
                 Notified::Dropped
             }
@@ -385,6 +418,53 @@ mod tests {
         assert_eq!(message["pool"], "nonpaged");
         assert_eq!(message["driver_version"], "12.0.1.2");
         assert_eq!(message["rate_bytes_per_hour"], 3.0 * 1024.0 * 1024.0);
+    }
+
+    #[test]
+    fn an_alert_from_a_leaking_hosts_analysis_names_its_tag_driver_version_and_rate() {
+        use crate::attribution::{AnalyzeOptions, InputFile, KnowledgeView, analyze, read_inputs};
+        use crate::synthetic_fleet::{FleetPlan, LEAKING_DRIVER, LEAKING_TAG, LEAKING_VERSION};
+        let plan = FleetPlan::new(
+            10,
+            0.5,
+            Duration::from_secs(900),
+            time::macros::datetime!(2026-11-01 00:00:00 UTC),
+            5,
+        )
+        .unwrap();
+        let host = plan.host(1);
+        let samples: Vec<_> = (0..plan.samples_per_host)
+            .step_by(6)
+            .map(|i| plan.sample(&host, i))
+            .collect();
+        let files: Vec<InputFile> = samples
+            .iter()
+            .map(|s| InputFile {
+                name: Some(s.snapshot_name.clone()),
+                bytes: s.snapshot.clone(),
+            })
+            .collect();
+        let view = KnowledgeView::from_entries(1, Vec::new());
+        let input = read_inputs(&files, samples[0].drivers.as_deref(), None, &view).unwrap();
+        let vendors = crate::vendor::VendorDirectory::embedded();
+        let analysis = analyze(&input, &view, &vendors, &AnalyzeOptions::default());
+        let alert =
+            Alert::from_analysis(host.name.as_str(), AlertLevel::Leaking, &analysis, None).unwrap();
+        assert_eq!(alert.tag, LEAKING_TAG);
+        assert_eq!(alert.pool, PoolKind::NonPaged);
+        assert_eq!(alert.driver.as_deref(), Some(LEAKING_DRIVER));
+        assert_eq!(alert.driver_version.as_deref(), Some(LEAKING_VERSION));
+        let rate = alert.rate_bytes_per_hour.unwrap();
+        let expected = host.leak_bytes_per_hour as f64;
+        assert!(
+            (rate - expected).abs() < expected * 0.05,
+            "{rate} vs {expected}"
+        );
+        assert!(
+            alert.text().contains("sim-00001 is leaking: tag `dkfi`"),
+            "{}",
+            alert.text()
+        );
     }
 
     #[test]

@@ -157,25 +157,27 @@ impl IngestClient {
         }
         let code = status.as_u16();
         let body = response.text().await.unwrap_or_default();
-        let error = serde_json::from_str::<serde_json::Value>(&body).ok();
-        let error_code = error
-            .as_ref()
-            .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned));
+        // The router's own 404 ("no route for …") or 405, or a 404 from something that is
+        // no poolsleuth: the server predates fleet ingest. A 404 with another message is
+        // the endpoint's own answer.
+        let no_route = code == 405
+            || (code == 404
+                && message
+                    .as_deref()
+                    .is_none_or(|m| m.starts_with("no route for")));
         Err(match code {
             401 | 403 => IngestError::Token { status: code },
-            // An unknown route (or one without POST): the server predates fleet ingest.
-            404 | 405 if error_code.as_deref() != Some("unknown_host") => {
-                IngestError::NoFleetIngest {
-                    server: self.server.to_string(),
-                    status: code,
-                }
-            }
+            _ if no_route => IngestError::NoFleetIngest {
+                server: self.server.to_string(),
+                status: code,
+            },
             _ => IngestError::Refused {
                 host: host.to_string(),
                 status: code,
-                message: error
-                    .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-                    .unwrap_or_else(|| body.chars().take(200).collect()),
+                message: message.unwrap_or_else(|| body.chars().take(200).collect()),
             },
         })
     }
