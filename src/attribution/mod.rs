@@ -142,25 +142,24 @@ pub fn analyze(
         caveats: &input.caveats,
     });
     let takeover = cx.apply_known_causes(&mut answer, &cause_checks);
-    let verdict = cx.verdict(
-        &table,
-        &ranked,
-        &suspects,
-        strength,
-        diagnosis,
-        takeover.as_ref(),
-    );
-    // Which snapshot came first decides what grows: the answer says how it was decided.
-    if info.series.len() >= 2 {
-        answer.order = Some(info.order.explanation.clone());
-    }
     // The answers that are not about a tag's owner are their own verdict.
     let verdict = match answer.kind {
         AnswerKind::Inconclusive | AnswerKind::VerifierAllocations | AnswerKind::PoolTotalsOnly => {
             answer.headline.clone()
         }
-        _ => verdict,
+        _ => cx.verdict(
+            &table,
+            &ranked,
+            &suspects,
+            strength,
+            diagnosis,
+            takeover.as_ref(),
+        ),
     };
+    // Which snapshot came first decides what grows: the answer says how it was decided.
+    if info.series.len() >= 2 {
+        answer.order = Some(info.order.explanation.clone());
+    }
     let next_steps = cx.next_steps(
         table.n,
         &ranked,
