@@ -121,6 +121,8 @@ impl From<DriverStoreStatus> for FileStatus {
 pub struct UploadReport {
     pub stored: usize,
     pub duplicates: usize,
+    /// Catalogs (`.cat`) read and kept: they sign drivers, they are not drivers.
+    pub catalogs: usize,
     pub errors: usize,
     pub files: Vec<FileOutcome>,
 }
@@ -180,6 +182,7 @@ pub async fn analyze_and_store(
     Ok(UploadReport {
         stored: count(FileStatus::Stored),
         duplicates: count(FileStatus::Duplicate),
+        catalogs: count(FileStatus::Catalog),
         errors: count(FileStatus::Error),
         files: outcomes,
     })
