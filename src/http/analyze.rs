@@ -89,7 +89,6 @@ struct Upload {
             (ErrorBody = "application/json"),
             (String = "text/plain"),
         )),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 413, description = "The body is larger than the server's limit (as text when text was asked for)", content(
             (ErrorBody = "application/json"),
             (String = "text/plain"),

@@ -137,7 +137,6 @@ pub async fn track(request: Request, next: Next) -> Response {
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
-        (status = 408, description = "The request took longer than the server's request timeout", body = super::schema::ErrorBody),
         (status = 503, description = "The index is locked by another process", body = super::schema::ErrorBody),
     )
 )]
