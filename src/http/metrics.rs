@@ -59,6 +59,11 @@ fn describe() {
         "Uploaded driver files processed, by outcome (stored, duplicate, error)"
     );
     describe_counter!(
+        "poolsleuth_alerts_total",
+        Unit::Count,
+        "Host alerts by outcome: sent to the webhook, failed (every retry), dropped (queue full), suppressed (the host and tag alerted within --alert-every)"
+    );
+    describe_counter!(
         "poolsleuth_list_imports_total",
         Unit::Count,
         "Tag lists imported over the API"

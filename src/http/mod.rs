@@ -39,6 +39,7 @@ pub use error::{AnalysisStage, ApiError, ApiPath, ApiResult, PageError, PageResu
 pub use openapi::{ApiDoc, document as openapi_document};
 pub use views::{counted, thousands};
 
+use crate::alerts::{AlertConfig, Alerter};
 use crate::attribution::KnowledgeCache;
 use crate::driver::AnalysisLimits;
 use crate::index::SearchIndex;
@@ -62,6 +63,8 @@ pub struct HttpConfig {
     pub followed_lists: Vec<FollowedList>,
     /// How often the followed lists are imported again.
     pub list_refresh_interval: Duration,
+    /// Where and how often host alerts are posted (`serve --alert-webhook`); `None`: none.
+    pub alerts: Option<AlertConfig>,
 }
 
 impl Default for HttpConfig {
@@ -75,6 +78,7 @@ impl Default for HttpConfig {
             connections: ConnectionLimits::default(),
             followed_lists: Vec::new(),
             list_refresh_interval: Duration::from_secs(24 * 3600),
+            alerts: None,
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct AppState {
     pub list_refresh: Arc<RefreshBoard>,
     /// Keys the upload form's remembered-token cookie (see [`auth::upload_cookie`]).
     pub cookie_key: Arc<auth::CookieKey>,
+    /// Posts host alerts to the webhook of [`HttpConfig::alerts`], when one is set.
+    pub alerter: Option<Alerter>,
 }
 
 /// The snapshot upload budget, in multiples of the largest snapshot: a few big uploads at
@@ -114,6 +120,10 @@ impl AppState {
             .max_snapshot_bytes
             .saturating_mul(SNAPSHOT_BUDGET_UPLOADS)
             .min(Semaphore::MAX_PERMITS);
+        let alerter = config
+            .alerts
+            .as_ref()
+            .map(|a| Alerter::new(a.webhook.clone(), a.every, crate::alerts::webhook_client()));
         Self {
             index,
             vendors,
@@ -123,6 +133,7 @@ impl AppState {
             snapshot_memory: Arc::new(Semaphore::new(snapshot_budget)),
             list_refresh: Arc::new(RefreshBoard::default()),
             cookie_key: Arc::new(auth::CookieKey::random()),
+            alerter,
         }
     }
 

@@ -23,7 +23,9 @@ use super::model::{
 };
 use super::rank::{DriverRanking, Work, normal_bytes};
 use super::series::{GrowingTogether, Lockstep, SeriesTable, pool_total, round};
+use crate::collect::{collect_files_command, fleet_watch_command};
 use crate::format::human_bytes;
+use crate::ingest_client::INGEST_TOKEN_PLACEHOLDER;
 use crate::snapshot::{POWERSHELL_DRIVER_LIST, SnapshotFormat};
 use crate::tag::PoolTag;
 use crate::version::Version;
@@ -561,11 +563,21 @@ impl<'a> Analyzer<'a> {
             steps.push(format!("{}: {}", s.driver, s.guidance.text));
         }
         if n < 2 {
-            steps.push("Take a second snapshot in a few hours with the same tool and analyze both together (several files in one request): growth over time is much firmer evidence than size.".into());
+            steps.push(format!(
+                "Take a second snapshot in a few hours with the same tool and analyze both together (several files in one request): growth over time is much firmer evidence than size. Without the WDK, `{}` on the Windows machine writes a snapshot and the driver list with versions each time it runs.",
+                collect_files_command()
+            ));
+            if let Some(server) = self.options.scan_target.server() {
+                steps.push(format!(
+                    "Or let this server keep the machine's history and say when a tag starts growing: on the Windows machine, in an elevated prompt, `{}` (the ingest token in place of {INGEST_TOKEN_PLACEHOLDER}).",
+                    fleet_watch_command(server)
+                ));
+            }
         }
         if self.input.drivers.is_none() {
             steps.push(format!(
-                "Add the loaded-driver list with file versions (PowerShell, as the `drivers` part) so candidates are narrowed to loaded drivers, KMDF default tags are matched and the version on the machine is known: `{POWERSHELL_DRIVER_LIST}` (`driverquery /v /fo csv` works too, without versions)."
+                "Add the loaded-driver list with file versions (PowerShell, as the `drivers` part) so candidates are narrowed to loaded drivers, KMDF default tags are matched and the version on the machine is known: `{POWERSHELL_DRIVER_LIST}` (`driverquery /v /fo csv` works too, without versions), or without PowerShell `{}`, which writes it as drivers-….csv.",
+                collect_files_command()
             ));
         }
         if let Some(os) = os {
