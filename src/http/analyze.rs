@@ -604,6 +604,7 @@ impl ReadView {
 
 /// The ways to send the machine's drivers for scanning.
 struct UploadView {
+    poolsleuth_exe: Option<String>,
     powershell: Option<String>,
     poolsleuth: String,
 }
@@ -922,6 +923,7 @@ impl ResultView {
                 .collect(),
             answer: AnswerView::new(&a.answer, upload_sentence.as_deref()),
             upload: a.driver_upload.as_ref().map(|u| UploadView {
+                poolsleuth_exe: u.poolsleuth_exe.clone(),
                 powershell: u.powershell.clone(),
                 poolsleuth: u.poolsleuth.clone(),
             }),
