@@ -58,6 +58,23 @@ else
   exit 1
 fi
 
+# collect --host (fleet watch): the task it prints runs as SYSTEM every 15 minutes with the
+# token's placeholder, never the token; the collect itself fails as above, never crashes.
+task=$(run_exe collect --host WINE-HOST --server http://POOLSLEUTH-HOST:8080 --token secret --install-task)
+for part in "schtasks /Create" "/SC MINUTE /MO 15 /RU SYSTEM" "collect --host WINE-HOST --server http://POOLSLEUTH-HOST:8080 --token YOUR-INGEST-TOKEN"; do
+  grep -qF -- "$part" <<<"$task" || { echo "collect --install-task printed: $task (no \"$part\")" >&2; exit 1; }
+done
+if grep -q secret <<<"$task"; then echo "collect --install-task printed the token: $task" >&2; exit 1; fi
+echo "ok: collect --host --install-task prints: $task"
+status=0
+host_out=$(run_exe collect --host WINE-HOST --server http://127.0.0.1:9 --token t 2>&1) || status=$?
+if [ "$status" = 1 ] && grep -q "does not report pool tags\|refused to report pool tags\|cannot reach" <<<"$host_out"; then
+  echo "ok: collect --host under Wine says: $host_out"
+else
+  echo "collect --host under Wine ended with status $status: $host_out" >&2
+  exit 1
+fi
+
 if [ ! -d "$corpus/drivers" ] || [ ! -d "$corpus/snapshots" ]; then
   # As the tests: skipped on a developer's machine, a failure in CI.
   if [ "${CI:-}" = true ]; then

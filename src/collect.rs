@@ -17,6 +17,26 @@ use crate::snapshot::{PoolmonText, write_poolmon};
 #[cfg(windows)]
 mod windows;
 
+/// Where printed `poolsleuth.exe collect --out` commands write their files.
+pub const COLLECT_DIR: &str = r"C:\poolsleuth";
+
+/// The command, run on the Windows machine in an elevated prompt, that writes a pool snapshot
+/// and the driver list with versions as files, without the WDK: what answers print next to
+/// poolmon and the PowerShell driver list.
+pub fn collect_files_command() -> String {
+    format!("poolsleuth.exe collect --out {COLLECT_DIR}")
+}
+
+/// The command, run on the Windows machine in an elevated prompt (cmd, which expands
+/// `%COMPUTERNAME%`), that sends a sample every 15 minutes to `server`'s fleet watch, with
+/// the ingest token's placeholder.
+pub fn fleet_watch_command(server: &str) -> String {
+    format!(
+        "poolsleuth.exe collect --host %COMPUTERNAME% --server {server} --token {} --every 15m",
+        crate::ingest_client::INGEST_TOKEN_PLACEHOLDER
+    )
+}
+
 /// `STATUS_INFO_LENGTH_MISMATCH`: the buffer given to `NtQuerySystemInformation` is too small.
 pub const STATUS_INFO_LENGTH_MISMATCH: i32 = 0xC000_0004_u32 as i32;
 const STATUS_NOT_IMPLEMENTED: i32 = 0xC000_0002_u32 as i32;

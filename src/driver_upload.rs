@@ -1,7 +1,7 @@
 //! How a machine's driver files reach poolsleuth to be scanned, written out for every answer
 //! that asks for them (an analysis whose top tag nobody knows, a search for an unknown tag):
-//! the browser's Upload drivers page, a PowerShell loop run on the Windows machine itself, and
-//! `poolsleuth scan` on the host poolsleuth runs on. Each command carries every argument it
+//! the browser's Upload drivers page, `poolsleuth.exe scan` or a PowerShell loop run on the
+//! Windows machine itself, and `poolsleuth scan` on the host poolsleuth runs on. Each command carries every argument it
 //! needs; the only thing left to fill in is the admin token, which no answer may print.
 
 use serde::Serialize;
@@ -76,6 +76,9 @@ pub struct DriverUpload {
     /// Run on the Windows machine, in PowerShell: sends each driver file with `curl.exe`
     /// (part of Windows 10 1803 and later). Absent without a server.
     pub powershell: Option<String>,
+    /// Run on the Windows machine with `poolsleuth.exe` (the Windows build of poolsleuth):
+    /// scans the drivers folder into the server. Absent without a server.
+    pub poolsleuth_exe: Option<String>,
     /// Run on the host poolsleuth runs on, after copying the machine's drivers folder there
     /// as `drivers`.
     pub poolsleuth: String,
@@ -91,6 +94,7 @@ impl DriverUpload {
             return Self {
                 page: None,
                 powershell: None,
+                poolsleuth_exe: None,
                 poolsleuth: format!("poolsleuth scan ./drivers{dir}"),
             };
         };
@@ -98,6 +102,9 @@ impl DriverUpload {
             page: Some(format!("{server}/upload")),
             powershell: Some(format!(
                 "Get-ChildItem {WINDOWS_DRIVERS}\\*.sys | ForEach-Object {{ curl.exe -sS -H \"Authorization: Bearer {TOKEN_PLACEHOLDER}\" -F \"files=@$($_.FullName)\" {server}/api/v1/drivers }}"
+            )),
+            poolsleuth_exe: Some(format!(
+                "poolsleuth.exe scan {WINDOWS_DRIVERS} --server {server} --token {TOKEN_PLACEHOLDER}"
             )),
             poolsleuth: format!(
                 "poolsleuth scan ./drivers --server {server} --token {TOKEN_PLACEHOLDER}"
@@ -112,9 +119,9 @@ impl DriverUpload {
             "copy {WINDOWS_DRIVERS} to the poolsleuth host as `drivers` and run `{}`",
             self.poolsleuth
         );
-        match (&self.page, &self.powershell) {
-            (Some(page), Some(powershell)) => format!(
-                "upload the machine's drivers ({WINDOWS_DRIVERS}\\*.sys) for scanning: in a browser on the Upload drivers page, {page}; or from the Windows machine, in PowerShell: `{powershell}`; or {copy} (put the server's admin token in place of {TOKEN_PLACEHOLDER})"
+        match (&self.page, &self.powershell, &self.poolsleuth_exe) {
+            (Some(page), Some(powershell), Some(exe)) => format!(
+                "upload the machine's drivers ({WINDOWS_DRIVERS}\\*.sys) for scanning: in a browser on the Upload drivers page, {page}; or on the Windows machine with poolsleuth.exe: `{exe}`, or in PowerShell: `{powershell}`; or {copy} (put the server's admin token in place of {TOKEN_PLACEHOLDER})"
             ),
             _ => format!("scan the machine's drivers: {copy}, then analyze again"),
         }
@@ -154,7 +161,17 @@ mod tests {
         let url = ServerUrl::from_authority("10.0.0.5:8080").unwrap();
         let upload = DriverUpload::new(&ScanTarget::Server(url));
         assert_eq!(upload.page.as_deref(), Some("http://10.0.0.5:8080/upload"));
-        for command in [upload.powershell.as_deref().unwrap(), &upload.poolsleuth] {
+        assert_eq!(
+            upload.poolsleuth_exe.as_deref(),
+            Some(
+                "poolsleuth.exe scan C:\\Windows\\System32\\drivers --server http://10.0.0.5:8080 --token YOUR-ADMIN-TOKEN"
+            )
+        );
+        for command in [
+            upload.powershell.as_deref().unwrap(),
+            upload.poolsleuth_exe.as_deref().unwrap(),
+            &upload.poolsleuth,
+        ] {
             assert!(command.contains("http://10.0.0.5:8080"), "{command}");
             assert!(command.contains(TOKEN_PLACEHOLDER), "{command}");
         }
@@ -173,7 +190,9 @@ mod tests {
             upload.poolsleuth,
             "poolsleuth scan ./drivers --data-dir \"/srv/my data\""
         );
-        assert!(upload.page.is_none() && upload.powershell.is_none());
+        assert!(
+            upload.page.is_none() && upload.powershell.is_none() && upload.poolsleuth_exe.is_none()
+        );
         assert_eq!(
             DriverUpload::new(&ScanTarget::LocalDataDir(None)).poolsleuth,
             "poolsleuth scan ./drivers"

@@ -4,6 +4,7 @@
 //! Domain modules (`tag`, `pooltag_list`, `knowledge`, `vendor`, `index`, `import`, `export`) know nothing
 //! about HTTP; `http` is the thin edge and `cli` the command line.
 
+pub mod alerts;
 pub mod attribution;
 pub mod catalogs;
 pub mod causes;
@@ -19,12 +20,14 @@ pub mod format;
 pub mod http;
 pub mod import;
 pub mod index;
+pub mod ingest_client;
 pub mod knowledge;
 pub mod leading_phrase;
 pub mod list_refresh;
 pub mod pool_tag_info;
 pub mod pooltag_list;
 pub mod snapshot;
+pub mod synthetic_fleet;
 pub mod tag;
 pub mod unknown_tag;
 pub mod utf16;

@@ -16,13 +16,14 @@ const MAX_REVERSED_DRIVERS: usize = 5;
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum NextStep {
     /// The driver that allocates with the tag passes it to a pool API in its code, where a
-    /// scan of the machine's driver files finds it. Three ways to send them to this server:
-    /// `page` in a browser, `powershell` on the Windows machine, `command` on the poolsleuth
-    /// host with a copy of the drivers folder.
+    /// scan of the machine's driver files finds it. The ways to send them to this server:
+    /// `page` in a browser, `poolsleuth_exe` or `powershell` on the Windows machine,
+    /// `command` on the poolsleuth host with a copy of the drivers folder.
     ScanDrivers {
         text: String,
         command: String,
         powershell: Option<String>,
+        poolsleuth_exe: Option<String>,
         page: Option<String>,
     },
     /// A pool trace narrowed to the tag records the allocating stacks while the leak grows.
@@ -52,10 +53,11 @@ pub fn next_steps(
     let mut steps = vec![
         NextStep::ScanDrivers {
             text: format!(
-                "Upload the machine's drivers ({WINDOWS_DRIVERS}\\*.sys) for scanning: the driver that allocates with {shown} passes it to a pool API in its code, and the scan finds it there. Use the Upload drivers page, or send them from the Windows machine with the PowerShell command, or copy the folder to the poolsleuth host as drivers and run poolsleuth scan (put the server's admin token in place of {TOKEN_PLACEHOLDER})."
+                "Upload the machine's drivers ({WINDOWS_DRIVERS}\\*.sys) for scanning: the driver that allocates with {shown} passes it to a pool API in its code, and the scan finds it there. Use the Upload drivers page, or send them from the Windows machine with poolsleuth.exe or the PowerShell command, or copy the folder to the poolsleuth host as drivers and run poolsleuth scan (put the server's admin token in place of {TOKEN_PLACEHOLDER})."
             ),
             command: upload.poolsleuth,
             powershell: upload.powershell,
+            poolsleuth_exe: upload.poolsleuth_exe,
             page: upload.page,
         },
         NextStep::PoolTrace {

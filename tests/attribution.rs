@@ -1016,6 +1016,19 @@ async fn the_cli_prints_the_same_answer_locally_and_through_a_server() {
         )) && remote_upload.contains(&format!("{base}/upload")),
         "{remote_upload}"
     );
+    // On the Windows machine itself, poolsleuth.exe scans the drivers folder into the server
+    // (the report may wrap it at 100 columns).
+    let unwrapped = remote_upload
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        unwrapped.contains(&format!(
+            "poolsleuth.exe scan C:\\Windows\\System32\\drivers --server {base} --token YOUR-ADMIN-TOKEN"
+        )),
+        "{remote_upload}"
+    );
+    assert!(!local_upload.contains("poolsleuth.exe"), "{local_upload}");
     assert!(
         local_upload.contains(&format!("poolsleuth scan ./drivers --data-dir {data_dir}")),
         "{local_upload}"

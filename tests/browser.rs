@@ -1212,6 +1212,13 @@ async fn an_unknown_top_tag_links_the_upload_page_in_the_answer() {
                 )),
                 "{text}"
             );
+            // poolsleuth.exe on the leaking machine, with the server and the token's place.
+            assert!(
+                text.contains(&format!(
+                    "poolsleuth.exe scan C:\\Windows\\System32\\drivers --server {base} --token YOUR-ADMIN-TOKEN"
+                )),
+                "{text}"
+            );
             // The ways are shown once.
             assert_eq!(count(&client, "a.upload-link").await, 1);
         })

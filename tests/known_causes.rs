@@ -306,6 +306,13 @@ async fn a_windows_owned_tag_whose_cause_driver_is_loaded_names_that_driver() {
         action.contains("pool trace of `NtFC`") && action.contains("wpr -start"),
         "{action}"
     );
+    // The verdict tells the same story as the answer, not the generic "a filter driver".
+    let verdict = text(&a["verdict"]);
+    assert!(
+        verdict.contains("wcifs.sys 10.0.26100.9278 is loaded"),
+        "{verdict}"
+    );
+    assert!(!verdict.contains("the usual cause is"), "{verdict}");
 }
 
 #[tokio::test]

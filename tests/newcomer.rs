@@ -777,4 +777,68 @@ fn collect_off_windows_says_it_runs_on_windows_only() {
     let output = poolsleuth(dir.path(), &["collect"], &[]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--out"));
+    // Fleet ingest: a host name the server would refuse is refused here first, and the
+    // ingest needs a token.
+    let output = poolsleuth(
+        dir.path(),
+        &[
+            "collect",
+            "--host",
+            "web 01",
+            "--server",
+            "http://127.0.0.1:9",
+        ],
+        &[],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("\"web 01\" is not a host name"), "{stderr}");
+    let output = poolsleuth(
+        dir.path(),
+        &[
+            "collect",
+            "--host",
+            "web-01",
+            "--server",
+            "http://127.0.0.1:9",
+        ],
+        &[],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("needs a token"), "{stderr}");
+}
+
+/// `serve --alert-webhook` takes an http(s) URL and says so of anything else.
+#[test]
+fn an_alert_webhook_that_is_no_http_url_is_refused_with_what_to_give() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["ftp://chat.example.org/hook", "chat.example.org/hooks/abc"] {
+        let output = poolsleuth(
+            dir.path(),
+            &["serve", "--bind", "127.0.0.1:0", "--alert-webhook", bad],
+            &[],
+        );
+        assert!(!output.status.success(), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("is not a webhook URL"), "{bad}: {stderr}");
+        assert!(stderr.contains("--alert-webhook"), "{bad}: {stderr}");
+    }
+    let output = poolsleuth(
+        dir.path(),
+        &[
+            "serve",
+            "--alert-webhook",
+            "https://chat.example.org/hooks/abc",
+            "--alert-every",
+            "5x",
+        ],
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--alert-every"));
+    assert!(
+        !dir.path().join("poolsleuth-data").exists(),
+        "nothing started"
+    );
 }

@@ -319,7 +319,7 @@ async fn the_document_describes_export_headers_and_the_upload_ways() {
         assert!(headers.get(name).is_some(), "{name}: {headers:#}");
     }
     let schemas = &document["components"]["schemas"];
-    for field in ["page", "powershell", "poolsleuth"] {
+    for field in ["page", "powershell", "poolsleuth_exe", "poolsleuth"] {
         assert!(
             schemas["DriverUpload"]["properties"].get(field).is_some(),
             "{:#}",
@@ -335,4 +335,5 @@ async fn the_document_describes_export_headers_and_the_upload_ways() {
     );
     let next_step = serde_json::to_string(&schemas["NextStep"]).unwrap();
     assert!(next_step.contains("powershell"), "{next_step}");
+    assert!(next_step.contains("poolsleuth_exe"), "{next_step}");
 }

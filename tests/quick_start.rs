@@ -9,6 +9,8 @@
 //! PowerShell upload loop the answer prints, the `curl.exe` command it runs per file is run
 //! here (as `curl`, on one file), which is the part that talks to the server.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -27,15 +29,7 @@ const DRIVER: &str = concat!(
 
 /// The `sh` code blocks of README's quick start, in order.
 fn quick_start_commands() -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
-        .split("\n## Quick start")
-        .nth(1)
-        .expect("README has a quick start")
-        .split("\n## ")
-        .next()
-        .unwrap();
+    let section = common::readme_section("## Quick start");
     let mut blocks = Vec::new();
     let mut block: Option<String> = None;
     for line in section.lines() {
@@ -251,6 +245,15 @@ fn the_quick_start_and_the_commands_answers_print_run_as_printed() {
         answer.contains(&format!("In a browser: {base}/upload")),
         "{answer}"
     );
+    // The same scan on the Windows machine itself, with poolsleuth.exe.
+    let printed_exe_scan = printed_command(&answer, "poolsleuth.exe scan ");
+    let printed_exe_scan = printed_exe_scan.as_str();
+    assert_eq!(
+        printed_exe_scan,
+        format!(
+            "poolsleuth.exe scan C:\\Windows\\System32\\drivers --server {base} --token YOUR-ADMIN-TOKEN"
+        )
+    );
 
     // The scan the answer prints, with the admin token in the placeholder's place.
     let scanned = run_ok(
@@ -263,6 +266,18 @@ fn the_quick_start_and_the_commands_answers_print_run_as_printed() {
     assert!(scanned.contains("1 analyzed and stored"), "{scanned}");
     // 5. README's scan: the same folder again, already known.
     let scanned = run_ok(cwd, &as_run_here(&commands[3], &addr));
+    assert!(scanned.contains("1 already known"), "{scanned}");
+
+    // The poolsleuth.exe scan, run here with the Windows-only part (the program's name and
+    // the Windows drivers folder) replaced: the same arguments reach the same server.
+    let scanned = run_ok(
+        cwd,
+        &as_run_here(
+            &windows_command_here(printed_exe_scan, "./drivers")
+                .replace("YOUR-ADMIN-TOKEN", README_TOKEN),
+            &addr,
+        ),
+    );
     assert!(scanned.contains("1 already known"), "{scanned}");
 
     // 4 again: now the answer names the driver whose code allocates `Wrp1`.
@@ -287,6 +302,7 @@ fn the_quick_start_and_the_commands_answers_print_run_as_printed() {
     assert_eq!(step["step"], "scan-drivers", "{search:#}");
     assert_eq!(step["command"].as_str(), Some(printed_scan), "{search:#}");
     assert_eq!(step["page"].as_str(), Some(&*format!("{base}/upload")));
+    assert_eq!(step["poolsleuth_exe"].as_str(), Some(printed_exe_scan));
     let curl = curl_of_powershell_loop(
         step["powershell"].as_str().unwrap(),
         &drivers.join("patterns_x64_O2.sys"),
@@ -297,6 +313,78 @@ fn the_quick_start_and_the_commands_answers_print_run_as_printed() {
     // Without the token the same command is refused, so the placeholder must be replaced.
     let refused = run_ok(cwd, &curl);
     assert!(refused.contains("token"), "{refused}");
+
+    // One snapshot without a driver list: the answer says how to capture more on the Windows
+    // machine with poolsleuth.exe, to files and to this server's fleet watch. Their shape is
+    // checked by running them here: the arguments are taken, and `collect` then says it
+    // reads a Windows kernel (it cannot run here).
+    let json = run_ok(
+        cwd,
+        &format!("curl -s -F snapshot=@before.txt '{base}/api/v1/analyze'"),
+    );
+    let analysis: Value = serde_json::from_str(&json).expect(&json);
+    let steps: Vec<&str> = analysis["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let exe_commands: Vec<&str> = steps
+        .iter()
+        .flat_map(|s| s.split('`').skip(1).step_by(2))
+        .filter(|c| c.starts_with("poolsleuth.exe "))
+        .collect();
+    assert!(
+        exe_commands.contains(&"poolsleuth.exe collect --out C:\\poolsleuth"),
+        "{steps:#?}"
+    );
+    let watch = format!(
+        "poolsleuth.exe collect --host %COMPUTERNAME% --server {base} --token YOUR-INGEST-TOKEN --every 15m"
+    );
+    assert!(exe_commands.contains(&watch.as_str()), "{steps:#?}");
+    for command in exe_commands {
+        let here = windows_command_here(command, "")
+            .replace("C:\\poolsleuth", "./samples")
+            .replace("%COMPUTERNAME%", "WIN-SQL01")
+            .replace("YOUR-INGEST-TOKEN", "ingest-token");
+        let output = sh(cwd, &as_run_here(&here, &addr));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains("runs on Windows only"),
+            "`{here}`: {stderr}"
+        );
+    }
+}
+
+/// The command the text report prints starting with `start`, its lines joined again where
+/// the report wrapped it at 100 columns (a wrapped line goes on, indented deeper, below).
+fn printed_command(report: &str, start: &str) -> String {
+    let mut lines = report.lines();
+    let first = lines
+        .find(|l| l.trim_start().starts_with(start))
+        .unwrap_or_else(|| panic!("no `{start}` in {report}"));
+    let indent = first.len() - first.trim_start().len();
+    let mut command = first.trim().to_owned();
+    for line in lines {
+        let deeper = line.len() - line.trim_start().len() > indent;
+        if !deeper || line.trim().is_empty() {
+            break;
+        }
+        command.push(' ');
+        command.push_str(line.trim());
+    }
+    command
+}
+
+/// A command printed for the Windows machine (`poolsleuth.exe scan C:\Windows\System32\drivers
+/// …`) as this host runs it: this test's binary, and `folder` for the Windows drivers folder.
+fn windows_command_here(command: &str, folder: &str) -> String {
+    let command = command.replacen("poolsleuth.exe ", "poolsleuth ", 1);
+    if folder.is_empty() {
+        command
+    } else {
+        command.replace("C:\\Windows\\System32\\drivers", folder)
+    }
 }
 
 #[test]

@@ -666,6 +666,12 @@ async fn a_catalog_signs_its_members_whichever_comes_first_and_after_a_restart()
     assert_eq!(status, 200, "{report}");
     let file = &report["files"][0];
     assert_eq!(file["status"], "catalog", "{report}");
+    // Counted as what it is: not stored as a driver, not failed.
+    assert_eq!(
+        (&report["catalogs"], &report["stored"], &report["errors"]),
+        (&1.into(), &0.into(), &0.into()),
+        "{report}"
+    );
     assert_eq!(file["catalog"]["signature"]["status"], "valid");
     assert_eq!(file["catalog"]["members"], 2);
     assert_eq!(file["catalog"]["drivers_updated"], 1);

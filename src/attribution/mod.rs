@@ -132,7 +132,6 @@ pub fn analyze(
     cx.join_case_fixes(&mut suspects, &cause_checks);
     let unknown_tags = cx.unknown_tags(&ranked);
     let strength = rank::strength(table.n, &ranked, &suspects);
-    let verdict = cx.verdict(&table, &ranked, &suspects, strength, diagnosis);
     let mut answer = cx.answer(&answer::Findings {
         work: &ranked,
         table: &table,
@@ -142,18 +141,25 @@ pub fn analyze(
         diagnosis,
         caveats: &input.caveats,
     });
-    cx.apply_known_causes(&mut answer, &cause_checks);
-    // Which snapshot came first decides what grows: the answer says how it was decided.
-    if info.series.len() >= 2 {
-        answer.order = Some(info.order.explanation.clone());
-    }
+    let takeover = cx.apply_known_causes(&mut answer, &cause_checks);
     // The answers that are not about a tag's owner are their own verdict.
     let verdict = match answer.kind {
         AnswerKind::Inconclusive | AnswerKind::VerifierAllocations | AnswerKind::PoolTotalsOnly => {
             answer.headline.clone()
         }
-        _ => verdict,
+        _ => cx.verdict(
+            &table,
+            &ranked,
+            &suspects,
+            strength,
+            diagnosis,
+            takeover.as_ref(),
+        ),
     };
+    // Which snapshot came first decides what grows: the answer says how it was decided.
+    if info.series.len() >= 2 {
+        answer.order = Some(info.order.explanation.clone());
+    }
     let next_steps = cx.next_steps(
         table.n,
         &ranked,

@@ -20,7 +20,8 @@ use crate::vendor::VendorDirectory;
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Snapshot files (poolmon, !poolused, !verifier, CSV/TSV, markdown, JSON); several files
-    /// are one series, oldest first unless the snapshots carry times.
+    /// are one series, put in order by their times, else by their counts since boot, else as
+    /// given (the answer says which).
     #[arg(required = true)]
     pub files: Vec<String>,
     /// The loaded-driver list: the PowerShell list with file versions (`drivers.csv`),

@@ -9,6 +9,7 @@ use clap::Args;
 
 use crate::attribution::InputFile;
 use crate::collect::{CollectError, Collected, collect_now, parse_interval, schtasks_command};
+use crate::ingest_client::{HostName, INGEST_TOKEN_PLACEHOLDER, IngestClient, Sample, http_client};
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
@@ -16,9 +17,17 @@ pub struct CollectArgs {
     /// directory, one pair of files per sample.
     #[arg(long, value_name = "DIR", required_unless_present = "server")]
     pub out: Option<PathBuf>,
-    /// Send each sample to this server's analysis (`/api/v1/analyze`) and print its answer.
+    /// Send each sample to this server's analysis (`/api/v1/analyze`) and print its answer;
+    /// with `--host`, to its fleet ingest instead.
     #[arg(long, env = "POOLSLEUTH_SERVER")]
     pub server: Option<String>,
+    /// Send each sample to the server's fleet watch as this host's
+    /// (`/api/v1/hosts/NAME/snapshots`): 1 to 63 letters, digits, `-`, `_` or `.`.
+    #[arg(long, value_name = "NAME", requires = "server", value_parser = HostName::parse)]
+    pub host: Option<HostName>,
+    /// The fleet ingest token (or the host's own token) for `--host`.
+    #[arg(long, env = "POOLSLEUTH_INGEST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Keep taking a sample this often until stopped (`15m`, `1h`, `90s`).
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     pub every: Option<Duration>,
@@ -36,8 +45,26 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
             }
             .into());
         }
-        return super::write_stdout(&format!("{}\n", install_task_command(&args)?));
+        let exe = std::env::current_exe().context("cannot find this program's path")?;
+        return super::write_stdout(&format!(
+            "{}\n",
+            install_task_command(&args, &exe.display().to_string())
+        ));
     }
+    if args.host.is_some() && args.token.is_none() {
+        anyhow::bail!(
+            "--host sends to the server's fleet ingest, which needs a token: give --token (or set POOLSLEUTH_INGEST_TOKEN) with the ingest token, the host's own token or the admin token"
+        );
+    }
+    // One client for every sample of a watch.
+    let ingest = match (&args.host, &args.server, &args.token) {
+        (Some(_), Some(server), Some(token)) => Some(IngestClient::new(
+            super::server_url(server)?,
+            token.clone(),
+            http_client(),
+        )),
+        _ => None,
+    };
     loop {
         // Reading the kernel's counters fails for good (not Windows, not elevated, a Windows
         // without the class): that ends even a watch.
@@ -45,7 +72,7 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
         for warning in &sample.warnings {
             eprintln!("poolsleuth: {warning}");
         }
-        let delivered = deliver(&args, sample).await;
+        let delivered = deliver(&args, ingest.as_ref(), sample).await;
         let Some(every) = args.every else {
             return delivered;
         };
@@ -64,7 +91,11 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn deliver(args: &CollectArgs, sample: Collected) -> anyhow::Result<()> {
+async fn deliver(
+    args: &CollectArgs,
+    ingest: Option<&IngestClient>,
+    sample: Collected,
+) -> anyhow::Result<()> {
     let (pool_name, drivers_name) = sample.file_names();
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
@@ -85,7 +116,19 @@ async fn deliver(args: &CollectArgs, sample: Collected) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    if let Some(server) = &args.server {
+    if let (Some(ingest), Some(host)) = (ingest, &args.host) {
+        let sent = Sample {
+            taken_at: sample.taken_at,
+            snapshot_name: pool_name,
+            snapshot: sample.snapshot.text.into_bytes(),
+            drivers: Some(sample.drivers_csv.into_bytes()),
+        };
+        ingest.send(host, &sent).await?;
+        eprintln!(
+            "poolsleuth: sent the sample of {host} ({} tags, {} drivers)",
+            sample.tag_count, sample.driver_count
+        );
+    } else if let Some(server) = &args.server {
         let snapshot = InputFile {
             name: Some(pool_name),
             bytes: sample.snapshot.text.into_bytes(),
@@ -103,16 +146,76 @@ async fn deliver(args: &CollectArgs, sample: Collected) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `schtasks` line for this executable with the same destination.
-fn install_task_command(args: &CollectArgs) -> anyhow::Result<String> {
-    let exe = std::env::current_exe().context("cannot find this program's path")?;
+/// The `schtasks` line for the executable `exe` with the same destination. The token is
+/// never printed: its placeholder stands in its place.
+fn install_task_command(args: &CollectArgs, exe: &str) -> String {
     let mut rest = String::new();
     if let Some(dir) = &args.out {
         rest.push_str(&format!("--out \\\"{}\\\" ", dir.display()));
     }
+    if let Some(host) = &args.host {
+        rest.push_str(&format!("--host {host} "));
+    }
     if let Some(server) = &args.server {
         rest.push_str(&format!("--server {server} "));
     }
+    if args.host.is_some() {
+        rest.push_str(&format!("--token {INGEST_TOKEN_PLACEHOLDER} "));
+    }
     let minutes = args.every.map_or(15, |d| (d.as_secs() / 60).max(1));
-    Ok(schtasks_command(&exe.display().to_string(), &rest, minutes))
+    schtasks_command(exe, &rest, minutes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        collect: CollectArgs,
+    }
+
+    fn args(line: &[&str]) -> Result<CollectArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("collect").chain(line.iter().copied()))
+            .map(|c| c.collect)
+    }
+
+    #[test]
+    fn the_task_sends_to_fleet_ingest_with_the_token_placeholder() {
+        let args = args(&[
+            "--host",
+            "web-01",
+            "--server",
+            "http://h:8080",
+            "--token",
+            "secret",
+            "--install-task",
+        ])
+        .unwrap();
+        let task = install_task_command(&args, "C:\\Tools\\poolsleuth.exe");
+        assert_eq!(
+            task,
+            "schtasks /Create /TN \"poolsleuth collect\" /SC MINUTE /MO 15 /RU SYSTEM /RL HIGHEST /F /TR \"\\\"C:\\Tools\\poolsleuth.exe\\\" collect --host web-01 --server http://h:8080 --token YOUR-INGEST-TOKEN\""
+        );
+        assert!(!task.contains("secret"), "{task}");
+    }
+
+    #[test]
+    fn a_host_name_is_checked_as_the_server_checks_it() {
+        let e = args(&["--host", "web 01", "--server", "http://h:8080"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not a host name"), "{e}");
+        let e = args(&["--host", &"x".repeat(64), "--server", "http://h:8080"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not a host name"), "{e}");
+        // Fleet ingest needs a server to send to.
+        assert!(args(&["--host", "web-01"]).is_err());
+        assert!(args(&["--host", "web-01", "--server", "h:8080"]).is_ok());
+    }
 }

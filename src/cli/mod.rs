@@ -4,6 +4,7 @@
 mod analyze;
 mod collect;
 mod export;
+mod fleet;
 mod healthcheck;
 mod import;
 mod scan;
@@ -12,6 +13,7 @@ mod serve;
 pub use analyze::AnalyzeArgs;
 pub use collect::CollectArgs;
 pub use export::ExportArgs;
+pub use fleet::FleetArgs;
 pub use healthcheck::HealthcheckArgs;
 pub use import::ImportArgs;
 pub use scan::ScanArgs;
@@ -59,6 +61,9 @@ pub enum Command {
     /// their versions (no poolmon, no WDK), and write them as files (`--out DIR`) or send them
     /// to a server's analysis (`--server URL`), once or `--every 15m`.
     Collect(CollectArgs),
+    /// Fleet watch tools: `fleet simulate` sends a synthetic fleet of hosts through a
+    /// server's fleet ingest.
+    Fleet(FleetArgs),
     /// Check that a running server answers (for container health checks).
     Healthcheck(HealthcheckArgs),
 }
@@ -209,6 +214,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analyze(args) => analyze::run(args).await,
         Command::Scan(args) => scan::run(args).await,
         Command::Collect(args) => collect::run(args).await,
+        Command::Fleet(args) => fleet::run(args).await,
         Command::Healthcheck(args) => healthcheck::run(args).await,
     }
 }

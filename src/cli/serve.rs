@@ -8,6 +8,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::{DataDirArg, LogArgs, Writer, init_tracing, open_index, shutdown_signal};
+use crate::alerts::{AlertConfig, parse_webhook_url};
+use crate::collect::parse_interval;
 use crate::driver::AnalysisLimits;
 use crate::fleet::{FleetConfig, Thresholds};
 use crate::http::{AppState, ConnectionLimits, HttpConfig};
@@ -74,6 +76,13 @@ pub struct ServeArgs {
     /// (below it, `growing`).
     #[arg(long, env = "POOLSLEUTH_LEAK_BYTES_PER_HOUR", default_value_t = 1024.0 * 1024.0)]
     pub leak_bytes_per_hour: f64,
+    /// Post a JSON message (with a `text` field chat webhooks show) to this http(s) URL
+    /// when a host starts growing or leaking.
+    #[arg(long, value_name = "URL", env = "POOLSLEUTH_ALERT_WEBHOOK", value_parser = parse_webhook_url)]
+    pub alert_webhook: Option<reqwest::Url>,
+    /// At most one alert per host and tag this often (`6h`, `30m`).
+    #[arg(long, value_name = "INTERVAL", env = "POOLSLEUTH_ALERT_EVERY", default_value = "6h", value_parser = parse_interval)]
+    pub alert_every: Duration,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -122,6 +131,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 ..AnalysisLimits::default()
             },
             followed_lists: args.refresh_lists,
+            alerts: args.alert_webhook.map(|webhook| AlertConfig {
+                webhook,
+                every: args.alert_every,
+            }),
             list_refresh_interval: Duration::from_secs_f64((args.refresh_hours * 3600.0).max(1.0)),
             connections: ConnectionLimits {
                 header_read_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
@@ -155,6 +168,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         fleet_database = database_backend,
         sources = stats.sources,
         writes = if state.config.admin_token.is_some() { "enabled" } else { "disabled (no admin token)" },
+        alerts = state.config.alerts.as_ref().map_or_else(|| "off".to_owned(), |a| format!("{} at most every {} s per host and tag", a.webhook.host_str().unwrap_or("?"), a.every.as_secs())),
         "poolsleuth listening"
     );
     crate::http::serve(listener, state, shutdown_signal()).await?;

@@ -89,7 +89,6 @@ struct Upload {
             (ErrorBody = "application/json"),
             (String = "text/plain"),
         )),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 413, description = "The body is larger than the server's limit (as text when text was asked for)", content(
             (ErrorBody = "application/json"),
             (String = "text/plain"),
@@ -671,6 +670,7 @@ impl ReadView {
 
 /// The ways to send the machine's drivers for scanning.
 struct UploadView {
+    poolsleuth_exe: Option<String>,
     powershell: Option<String>,
     poolsleuth: String,
 }
@@ -989,6 +989,7 @@ impl ResultView {
                 .collect(),
             answer: AnswerView::new(&a.answer, upload_sentence.as_deref()),
             upload: a.driver_upload.as_ref().map(|u| UploadView {
+                poolsleuth_exe: u.poolsleuth_exe.clone(),
                 powershell: u.powershell.clone(),
                 poolsleuth: u.poolsleuth.clone(),
             }),

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Admin;
-use super::schema::{BinaryFile, ErrorBody};
+use super::schema::{AdminRefusals, BinaryFile, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
 use crate::driver_upload::ScanTarget;
 use crate::export::{export_source, provenance_headers};
@@ -170,7 +170,6 @@ pub async fn tag_report(state: &AppState, text: String) -> ApiResult<TagReport> 
         (status = 200, description = "What the knowledge base knows about the tag", body = TagReport),
         (status = 400, description = "Not a pool tag (empty, too long, bad escape)", body = ErrorBody),
         (status = 404, description = "The tag is unknown; the message names case variants", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
 )]
@@ -228,7 +227,6 @@ pub async fn run_search(
         (status = 200, description = "One page of hits, best first; for an unknown exact tag, the next steps", body = SearchAnswer),
         (status = 400, description = "A bad query string, limit or offset; a query over 256 characters or with more than 8 wildcards", body = ErrorBody),
         (status = 422, description = "The search took longer than its time budget", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
 )]
@@ -261,7 +259,6 @@ pub async fn driver_report(state: &AppState, name: String) -> ApiResult<DriverRe
         (status = 200, description = "Everything known about the driver", body = DriverReport),
         (status = 400, description = "A malformed path", body = ErrorBody),
         (status = 404, description = "The driver is not in the knowledge base", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
 )]
@@ -308,9 +305,7 @@ struct ImportParams {
     responses(
         (status = 200, description = "The list was imported", body = ImportReport),
         (status = 400, description = "A missing or bad name, an unknown format, an unreadable body", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        AdminRefusals,
         (status = 413, description = "The body is larger than the server's limit", body = ErrorBody),
         (status = 422, description = "The body is not a tag list the server can read", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
@@ -354,7 +349,6 @@ async fn import(
     tag = "knowledge base",
     responses(
         (status = 200, description = "Every source", body = Vec<SourceInfo>),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
 )]
@@ -382,10 +376,8 @@ pub struct DeletedSource {
     responses(
         (status = 200, description = "The source and its entries are gone", body = DeletedSource),
         (status = 400, description = "A malformed path", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
+        AdminRefusals,
         (status = 404, description = "No source has that name", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
 )]
@@ -430,7 +422,6 @@ async fn delete_source(
             )),
         (status = 400, description = "A malformed path", body = ErrorBody),
         (status = 404, description = "No source has that name", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
 )]

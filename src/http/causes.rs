@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::api::{DeletedSource, query_params, source_name, upload_body};
 use super::auth::Admin;
-use super::schema::{BinaryFile, ErrorBody};
+use super::schema::{AdminRefusals, BinaryFile, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig};
 use crate::causes::{CauseImportReport, CauseSource, KnownCause, import_causes, write_causes};
 use crate::tag::PoolTag;
@@ -61,7 +61,6 @@ pub struct CauseList {
     responses(
         (status = 200, description = "The known causes (of one tag with `?tag=`), each with the page that says so", body = CauseList),
         (status = 400, description = "A bad query string or a tag that is not a pool tag", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
     )
 )]
 async fn list_causes(
@@ -94,7 +93,6 @@ pub fn cause_list(state: &AppState, tag: Option<&str>) -> ApiResult<CauseList> {
     tag = "knowledge base",
     responses(
         (status = 200, description = "Every known cause as CSV: the header on the first line, one case a row, in the columns an import reads (plus `source`)", body = String, content_type = "text/csv"),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
     )
 )]
 async fn export(State(state): State<AppState>) -> impl IntoResponse {
@@ -142,9 +140,7 @@ struct CauseImportParams {
     responses(
         (status = 200, description = "The cases were imported and replace the source's previous ones", body = CauseImportReport),
         (status = 400, description = "A missing or bad name, an unreadable body", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        AdminRefusals,
         (status = 413, description = "The body is larger than the server's limit", body = ErrorBody),
         (status = 422, description = "The body is not a file of known causes the server can read", body = ErrorBody),
         (status = 507, description = "The data disk is full", body = ErrorBody),
@@ -187,10 +183,8 @@ async fn import(
     responses(
         (status = 200, description = "The source and its cases are gone", body = DeletedSource),
         (status = 400, description = "A malformed path", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
+        AdminRefusals,
         (status = 404, description = "No source of known causes has that name", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 507, description = "The data disk is full", body = ErrorBody),
     )
 )]

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::api::query_params;
 use super::auth::Admin;
-use super::schema::{BinaryFile, DriverUploadForm, ErrorBody};
+use super::schema::{AdminRefusals, BinaryFile, DriverUploadForm, ErrorBody};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig, MAX_BODY_SETTING};
 use crate::driver::authenticode::SignatureCheck;
 use crate::driver::authenticode::catalog::{self, Catalog};
@@ -121,6 +121,8 @@ impl From<DriverStoreStatus> for FileStatus {
 pub struct UploadReport {
     pub stored: usize,
     pub duplicates: usize,
+    /// Catalogs (`.cat`) read and kept: they sign drivers, they are not drivers.
+    pub catalogs: usize,
     pub errors: usize,
     pub files: Vec<FileOutcome>,
 }
@@ -180,6 +182,7 @@ pub async fn analyze_and_store(
     Ok(UploadReport {
         stored: count(FileStatus::Stored),
         duplicates: count(FileStatus::Duplicate),
+        catalogs: count(FileStatus::Catalog),
         errors: count(FileStatus::Error),
         files: outcomes,
     })
@@ -380,9 +383,7 @@ struct UploadParams {
         (status = 200, description = "Nothing new was stored (every file was known, or every file of a multipart batch failed)", body = UploadReport),
         (status = 201, description = "At least one file was analyzed and stored", body = UploadReport),
         (status = 400, description = "No files, too many files, an unreadable body or query", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
+        AdminRefusals,
         (status = 413, description = "The body is larger than the server's limit", body = ErrorBody),
         (status = 422, description = "A single raw-body upload that is not a kernel driver the server can analyze", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
@@ -462,10 +463,8 @@ pub struct DeletedDriver {
     responses(
         (status = 200, description = "The file's analysis and attributions are gone", body = DeletedDriver),
         (status = 400, description = "Not a SHA-256", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 403, description = "Writes are disabled: the server has no admin token", body = ErrorBody),
+        AdminRefusals,
         (status = 404, description = "No analyzed driver has that SHA-256", body = ErrorBody),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
 )]

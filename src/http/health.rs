@@ -49,7 +49,6 @@ async fn healthz() -> Json<Health> {
     tag = "operations",
     responses(
         (status = 200, description = "The index is open and readable, with its counts", body = Readiness),
-        (status = 408, description = "The request took longer than the server's request timeout", body = ErrorBody),
         (status = 503, description = "The index is locked by another process", body = ErrorBody),
     )
 )]

@@ -59,6 +59,11 @@ fn describe() {
         "Uploaded driver files processed, by outcome (stored, duplicate, error)"
     );
     describe_counter!(
+        "poolsleuth_alerts_total",
+        Unit::Count,
+        "Host alerts by outcome: sent to the webhook, failed (every retry), dropped (queue full), suppressed (the host and tag alerted within --alert-every)"
+    );
+    describe_counter!(
         "poolsleuth_list_imports_total",
         Unit::Count,
         "Tag lists imported over the API"
@@ -142,7 +147,6 @@ pub async fn track(request: Request, next: Next) -> Response {
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
-        (status = 408, description = "The request took longer than the server's request timeout", body = super::schema::ErrorBody),
         (status = 503, description = "The index is locked by another process", body = super::schema::ErrorBody),
     )
 )]

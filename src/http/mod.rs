@@ -41,6 +41,7 @@ pub use error::{AnalysisStage, ApiError, ApiPath, ApiResult, PageError, PageResu
 pub use openapi::{ApiDoc, document as openapi_document};
 pub use views::{counted, thousands};
 
+use crate::alerts::{AlertConfig, Alerter};
 use crate::attribution::KnowledgeCache;
 use crate::driver::AnalysisLimits;
 use crate::fleet::{Fleet, FleetConfig};
@@ -69,6 +70,8 @@ pub struct HttpConfig {
     pub ingest_token: Option<String>,
     /// The fleet database and its settings.
     pub fleet: FleetConfig,
+    /// Where and how often host alerts are posted (`serve --alert-webhook`); `None`: none.
+    pub alerts: Option<AlertConfig>,
 }
 
 impl Default for HttpConfig {
@@ -84,6 +87,7 @@ impl Default for HttpConfig {
             list_refresh_interval: Duration::from_secs(24 * 3600),
             ingest_token: None,
             fleet: FleetConfig::default(),
+            alerts: None,
         }
     }
 }
@@ -106,6 +110,8 @@ pub struct AppState {
     pub cookie_key: Arc<auth::CookieKey>,
     /// The hosts' samples and states.
     pub fleet: Arc<Fleet>,
+    /// Posts host alerts to the webhook of [`HttpConfig::alerts`], when one is set.
+    pub alerter: Option<Alerter>,
 }
 
 /// The snapshot upload budget, in multiples of the largest snapshot: a few big uploads at
@@ -132,6 +138,10 @@ impl AppState {
             .unwrap_or(std::path::Path::new("."))
             .to_owned();
         let fleet = Arc::new(Fleet::new(config.fleet.clone(), &data_dir));
+        let alerter = config
+            .alerts
+            .as_ref()
+            .map(|a| Alerter::new(a.webhook.clone(), a.every, crate::alerts::webhook_client()));
         Self {
             index,
             vendors,
@@ -142,6 +152,7 @@ impl AppState {
             snapshot_memory: Arc::new(Semaphore::new(snapshot_budget)),
             list_refresh: Arc::new(RefreshBoard::default()),
             cookie_key: Arc::new(auth::CookieKey::random()),
+            alerter,
         }
     }
 

@@ -11,7 +11,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::schema::{ErrorBody, ErrorDetail, OutputName, SnapshotFormatName};
+use super::schema::{ErrorBody, ErrorDetail, OutputName, SnapshotFormatName, error_response};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,7 +48,7 @@ use super::schema::{ErrorBody, ErrorDetail, OutputName, SnapshotFormatName};
         openapi_json,
     ),
     components(schemas(ErrorBody, ErrorDetail, SnapshotFormatName, OutputName)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EveryOperationTimesOut),
     tags(
         (name = "knowledge base", description = "Tags, drivers and their sources"),
         (name = "analysis", description = "Pool snapshots in, suspects out"),
@@ -79,6 +79,34 @@ impl Modify for BearerAuth {
                 .into(),
         );
         components.add_security_scheme("ingest_token", SecurityScheme::Http(ingest));
+    }
+}
+
+/// Every route runs under the request timeout (`--request-timeout-secs`), so every operation
+/// may answer 408; said once here rather than on each handler.
+struct EveryOperationTimesOut;
+
+impl Modify for EveryOperationTimesOut {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let timed_out = error_response("The request took longer than the server's request timeout");
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .entry("408".into())
+                    .or_insert_with(|| timed_out.clone().into());
+            }
+        }
     }
 }
 

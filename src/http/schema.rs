@@ -25,6 +25,37 @@ pub struct ErrorDetail {
     pub input: Option<crate::snapshot::NotASnapshot>,
 }
 
+/// An error response of the OpenAPI document: `description`, with an [`ErrorBody`].
+pub fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+}
+
+/// The refusals of every admin write (401, 403), listed once: a handler's `responses(...)`
+/// names this type instead of repeating them.
+pub struct AdminRefusals;
+
+impl utoipa::IntoResponses for AdminRefusals {
+    fn responses()
+    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        [
+            ("401", "Missing or wrong admin token"),
+            ("403", "Writes are disabled: the server has no admin token"),
+        ]
+        .into_iter()
+        .map(|(status, description)| (status.to_owned(), error_response(description).into()))
+        .collect()
+    }
+}
+
 /// Raw file bytes as a request body or multipart part.
 pub struct BinaryFile;
 

@@ -195,12 +195,16 @@ impl NextStepView {
                 text,
                 command,
                 powershell,
+                poolsleuth_exe,
                 page,
             } => Self {
                 upload_page: page.is_some(),
-                commands: powershell
+                commands: poolsleuth_exe
                     .iter()
-                    .map(|ps| block("On the Windows machine, in PowerShell:", std::slice::from_ref(ps)))
+                    .map(|exe| block("On the Windows machine, with poolsleuth.exe:", std::slice::from_ref(exe)))
+                    .chain(powershell.iter().map(|ps| {
+                        block("Or on the Windows machine, in PowerShell:", std::slice::from_ref(ps))
+                    }))
                     .chain([block(
                         "Or on the poolsleuth host, with the drivers folder copied there as drivers:",
                         std::slice::from_ref(command),

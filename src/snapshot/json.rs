@@ -34,7 +34,7 @@ fn read_rows(rows: &[Value], path: &str, ctx: &mut Ctx) -> Vec<Snapshot> {
         }
         let here = format!("{path}[{i}]");
         let Value::Object(obj) = row else {
-            ctx.warn(0, format!("{here}: a row must be an object; skipped"));
+            ctx.skip(0, format!("{here}: a row must be an object; skipped"));
             continue;
         };
         let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
@@ -62,7 +62,7 @@ fn read_rows(rows: &[Value], path: &str, ctx: &mut Ctx) -> Vec<Snapshot> {
                     }
                 }
             }
-            Err(msg) => ctx.warn(0, format!("{msg}; skipped")),
+            Err(msg) => ctx.skip(0, format!("{msg}; skipped")),
         }
         with_path(ctx, before, &here);
     }
@@ -138,7 +138,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
                         Value::Object(o) => {
                             read_snapshot(o, &format!("snapshots[{i}]"), ctx, &mut out)
                         }
-                        _ => ctx.warn(0, format!("snapshots[{i}]: not an object; skipped")),
+                        _ => ctx.skip(0, format!("snapshots[{i}]: not an object; skipped")),
                     }
                 }
             } else if obj.contains_key("rows") {

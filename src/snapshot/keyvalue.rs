@@ -204,7 +204,7 @@ impl Reading {
                     self.closed = false;
                 }
                 _ => {
-                    ctx.warn(
+                    ctx.skip(
                         n,
                         format!("{} is not a pool tag; block skipped", quote(value)),
                     );
@@ -340,7 +340,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Vec<Snapshot> {
         let values: Vec<(Option<PoolKind>, Measure, Amount)> =
             e.values.iter().map(|(p, m, a, _)| (*p, *m, *a)).collect();
         if values.is_empty() {
-            ctx.warn(
+            ctx.skip(
                 e.line,
                 format!("no number for tag {}; block skipped", e.tag),
             );

@@ -543,7 +543,7 @@ impl Ctx {
             self.caveat(c);
         }
         for w in other.warnings {
-            self.warn(w.line, w.message);
+            self.push_warning(w.line, w.message);
         }
         self.suppressed += other.suppressed;
     }
@@ -555,13 +555,25 @@ impl Ctx {
         }
     }
 
+    /// Records a row (or block, or allocation) the reader could not read and left out: a
+    /// warning naming it, and a reading that is not the whole table.
+    pub(crate) fn skip(&mut self, line: usize, message: impl Into<String>) {
+        self.caveat(Caveat::RowsSkipped);
+        self.push_warning(line, message.into());
+    }
+
+    /// Records something worth saying about a line that was still read.
     pub(crate) fn warn(&mut self, line: usize, message: impl Into<String>) {
         let message = message.into();
-        // Every reader words a row it could not read as "...; row skipped" (or "allocation
-        // skipped"): such a reading is not the whole table.
-        if message.ends_with("skipped") {
-            self.caveat(Caveat::RowsSkipped);
-        }
+        // The wording of every reader's left-out rows: those go through skip().
+        debug_assert!(
+            !message.ends_with("skipped"),
+            "a row left out is recorded with skip(), which marks the reading: {message}"
+        );
+        self.push_warning(line, message);
+    }
+
+    fn push_warning(&mut self, line: usize, message: String) {
         if self.warnings.len() < self.max_warnings {
             self.warnings.push(LineWarning { line, message });
         } else {
@@ -676,11 +688,7 @@ impl Reading {
         matches!(
             self.format,
             SnapshotFormat::PoolmonScreen | SnapshotFormat::PoolmonLog | SnapshotFormat::Poolused
-        ) && self
-            .ctx
-            .warnings
-            .iter()
-            .any(|w| w.message.contains("skipped"))
+        ) && self.ctx.caveats.contains(&Caveat::RowsSkipped)
     }
 }
 

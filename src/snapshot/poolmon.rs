@@ -498,7 +498,7 @@ pub(crate) fn parse(
             continue;
         }
         if let RowParse::Bad(msg) = row {
-            ctx.warn(n, msg);
+            ctx.skip(n, msg);
         }
     }
     flush(

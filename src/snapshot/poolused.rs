@@ -245,7 +245,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
             Parsed::NotARow => {}
             Parsed::Bad(msg) => {
                 if header.is_some() {
-                    ctx.warn(n, msg);
+                    ctx.skip(n, msg);
                 }
             }
             Parsed::Total(nums) => {

@@ -232,7 +232,7 @@ pub(crate) fn parse(input: &Input<'_>, ctx: &mut Ctx) -> Result<Vec<Snapshot>, S
                     a.callers.push(caller);
                 }
             }
-            Some(Err(msg)) => ctx.warn(n, msg),
+            Some(Err(msg)) => ctx.skip(n, msg),
             None => {
                 if in_listing && !t.starts_with('#') {
                     in_listing = false;

@@ -13,10 +13,35 @@ use tokio::net::TcpListener;
 
 pub mod corpus;
 pub mod disk;
+pub mod ingest_receiver;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const TOKEN: &str = "test-admin-token";
+
+/// The text of README's section whose heading starts with `heading` (`## Quick start`), up
+/// to the next `## ` heading.
+pub fn readme_section(heading: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    readme
+        .split(&format!("\n{heading}"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has no section {heading}"))
+        .split("\n## ")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Serves `app` on 127.0.0.1 on a free port, in the background: a stand-in for another
+/// service (a webhook, fleet ingest) that a test watches.
+pub async fn serve_local(app: axum::Router) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
 
 pub struct TestApp {
     pub base: String,

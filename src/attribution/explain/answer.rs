@@ -16,6 +16,7 @@ use super::super::model::{
 use super::super::rank::{CountSignal, Work, count_signal};
 use super::super::series::SeriesTable;
 use super::pool_traces;
+use crate::collect::collect_files_command;
 use crate::format::{human_bytes, thousands};
 use crate::snapshot::{Caveat, PoolKind, Precision};
 use crate::tag::PoolTag;
@@ -152,7 +153,11 @@ impl<'a> Analyzer<'a> {
             known_versions: Vec::new(),
             candidates: Vec::new(),
             headline: "The input holds no pool usage to rank.".into(),
-            action: "Send poolmon output (`poolmon -b -n snapshot.txt`) or `!poolused 2`.".into(),
+            action: format!(
+                "Send poolmon output (`poolmon -b -n snapshot.txt`), `!poolused 2`, or the files \
+                 `{}` writes on the Windows machine (no WDK needed).",
+                collect_files_command()
+            ),
             confidence,
             confidence_reason,
             known_causes: Vec::new(),
@@ -198,10 +203,12 @@ impl<'a> Analyzer<'a> {
                  steadily (largest: {}).",
                 largest.join(", ")
             );
-            answer.action = "No action needed now. If pool memory still runs short, capture two \
-                             snapshots hours apart while it grows (`poolmon -b -n before.txt`, \
-                             later `after.txt`) and analyze both."
-                .into();
+            answer.action = format!(
+                "No action needed now. If pool memory still runs short, capture two snapshots \
+                 hours apart while it grows (`poolmon -b -n before.txt`, later `after.txt`; or \
+                 `{}` each time, without the WDK) and analyze both.",
+                collect_files_command()
+            );
             return answer;
         }
         let tag = top.tag.trimmed();
@@ -583,11 +590,13 @@ impl<'a> Analyzer<'a> {
             "{headline}. The paste gives pool totals only, so the tag and the driver behind it \
              cannot be named yet."
         );
-        answer.action = "Capture per-tag numbers while it grows: `poolmon -b -n before.txt`, \
-                         hours later `poolmon -b -n after.txt` (poolmon comes with the WDK), or a \
-                         pool trace without the WDK (`wpr -start Pool -filemode`, later `wpr -stop \
-                         pool.etl`); analyze the two poolmon files together."
-            .into();
+        answer.action = format!(
+            "Capture per-tag numbers while it grows: `poolmon -b -n before.txt`, hours later \
+             `poolmon -b -n after.txt` (poolmon comes with the WDK; without it, `{}` run twice \
+             hours apart writes the same numbers), or a pool trace (`wpr -start Pool \
+             -filemode`, later `wpr -stop pool.etl`); analyze the two snapshots together.",
+            collect_files_command()
+        );
     }
 
     fn confidence(&self, f: &Findings<'_, 'a>) -> (VerdictStrength, String) {
@@ -671,12 +680,12 @@ fn amount_read(w: &Work<'_>) -> String {
 
 /// What to capture when the paste cannot tell.
 fn capture_instead(caveats: &[Caveat]) -> String {
-    let mut steps = vec![
+    let mut steps = vec![format!(
         "Capture the tool's own output twice, hours apart, while the pool grows \
-         (`poolmon -b -n before.txt`, later `poolmon -b -n after.txt`) and analyze both files \
-         together"
-            .to_owned(),
-    ];
+         (`poolmon -b -n before.txt`, later `poolmon -b -n after.txt`; or, without the WDK, \
+         `{}` each time) and analyze both files together",
+        collect_files_command()
+    )];
     if caveats.contains(&Caveat::RowsSkipped) {
         steps.push("check the lines the warnings name: rows there could not be read".into());
     }

@@ -12,17 +12,25 @@ use super::pool_traces;
 use crate::causes::{KnownCause, VersionsOf};
 use crate::version::Version;
 
+/// A known cause whose driver the machine runs, taken as the answer.
+pub(in crate::attribution) struct CauseTakeover {
+    /// The driver file, with the version loaded when the driver list gives it.
+    pub driver: String,
+    /// The case's source.
+    pub url: String,
+}
+
 /// At most this many known causes are named in the answer's sentences (all are in the list).
 const NAMED_IN_ACTION: usize = 4;
 
 impl<'a> Analyzer<'a> {
     /// Puts the known causes of the answer's tag in the answer, and lets a loaded cause driver
-    /// be its driver.
+    /// be its driver; says which case took the answer over, so the verdict can say it too.
     pub(in crate::attribution) fn apply_known_causes(
         &self,
         answer: &mut Answer,
         checks: &[CauseCheck<'a>],
-    ) {
+    ) -> Option<CauseTakeover> {
         let about_a_tag = matches!(
             answer.kind,
             AnswerKind::ThirdPartyDriver
@@ -31,9 +39,7 @@ impl<'a> Analyzer<'a> {
                 | AnswerKind::KnownOwnerUnclear
                 | AnswerKind::VerifierAllocations
         );
-        let Some(top) = answer.tag.filter(|_| about_a_tag) else {
-            return;
-        };
+        let top = answer.tag.filter(|_| about_a_tag)?;
         answer.known_causes = checks.iter().map(describe).collect();
         let about_top: Vec<&CauseCheck<'a>> = checks
             .iter()
@@ -78,7 +84,10 @@ impl<'a> Analyzer<'a> {
                      come through {driver}'s stacks or stop with its fix.",
                     fix_action(best.case, best.version_seen.as_deref())
                 );
-                return;
+                return Some(CauseTakeover {
+                    driver: format!("{driver}{version}"),
+                    url: best.case.url.clone(),
+                });
             }
         }
         let mut more = String::new();
@@ -138,6 +147,7 @@ impl<'a> Analyzer<'a> {
             answer.action.push('.');
         }
         answer.action.push_str(&more);
+        None
     }
 
     /// Fix versions from known cases join the suspects' update advice: "update to N: the leak

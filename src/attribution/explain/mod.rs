@@ -23,10 +23,13 @@ use super::model::{
 };
 use super::rank::{DriverRanking, Work, normal_bytes};
 use super::series::{GrowingTogether, Lockstep, SeriesTable, pool_total, round};
+use crate::collect::{collect_files_command, fleet_watch_command};
 use crate::format::human_bytes;
+use crate::ingest_client::INGEST_TOKEN_PLACEHOLDER;
 use crate::snapshot::{POWERSHELL_DRIVER_LIST, SnapshotFormat};
 use crate::tag::PoolTag;
 use crate::version::Version;
+use causes::CauseTakeover;
 
 /// The tags of a suspect's evidence shown, largest share first.
 pub(super) const EVIDENCE_SHOWN: usize = 10;
@@ -397,8 +400,10 @@ impl<'a> Analyzer<'a> {
         suspects: &[Suspect],
         strength: VerdictStrength,
         diagnosis: AnswerKind,
+        cause: Option<&CauseTakeover>,
     ) -> String {
-        let mut verdict = self.verdict_sentence(table.n, work, suspects, strength, diagnosis);
+        let mut verdict =
+            self.verdict_sentence(table.n, work, suspects, strength, diagnosis, cause);
         if self
             .input
             .files
@@ -420,6 +425,7 @@ impl<'a> Analyzer<'a> {
         suspects: &[Suspect],
         strength: VerdictStrength,
         diagnosis: AnswerKind,
+        cause: Option<&CauseTakeover>,
     ) -> String {
         let Some(top) = work.first() else {
             return "The snapshot holds no pool usage to rank.".into();
@@ -470,42 +476,61 @@ impl<'a> Analyzer<'a> {
             format!("{}{}", s.driver, vendor.unwrap_or_default())
         };
         let claims_top = |s: &&Suspect| top.cands.iter().any(|c| self.name(c) == s.driver);
-        let who = match diagnosis {
-            AnswerKind::NoData
-            | AnswerKind::NothingAbnormal
-            | AnswerKind::Inconclusive
-            | AnswerKind::VerifierAllocations
-            | AnswerKind::PoolTotalsOnly => String::new(),
-            AnswerKind::ThirdPartyDriver => match suspects
-                .iter()
-                .filter(|s| !s.os_component)
-                .find(claims_top)
-                .or_else(|| suspects.iter().find(|s| !s.os_component))
-            {
-                Some(s) => format!("Most likely cause: {}.", suspect_name(s)),
-                None => "Its driver is named below.".into(),
-            },
-            AnswerKind::WindowsOwned => {
-                let owner = self.os_owner(top);
-                let holder = suspects
-                    .iter()
-                    .filter(claims_top)
-                    .find(|s| !s.os_component)
-                    .map(|s| format!(" Third-party candidate: {}.", suspect_name(s)))
-                    .unwrap_or_default();
-                format!(
-                    "It belongs to Windows ({owner}); the usual cause is a third-party driver holding it (a filter driver), found with a pool trace.{holder}"
-                )
+        // A public case whose driver this machine runs is the answer, and the verdict says so.
+        let known = cause.map(|c| {
+            format!(
+                "a known cause matches this machine: {} is loaded ({}).",
+                c.driver, c.url
+            )
+        });
+        let who = match (diagnosis, known) {
+            (AnswerKind::WindowsOwned, Some(known)) => {
+                format!("It belongs to Windows ({}); {known}", self.os_owner(top))
             }
-            AnswerKind::KnownOwnerUnclear => format!(
-                "The knowledge base describes this tag (\"{}\") but names no driver file: the \
+            (_, Some(known)) if diagnosis != AnswerKind::NothingAbnormal => {
+                let mut sentence = known;
+                sentence[..1].make_ascii_uppercase();
+                sentence
+            }
+            (diagnosis, _) => match diagnosis {
+                AnswerKind::NoData
+                | AnswerKind::NothingAbnormal
+                | AnswerKind::Inconclusive
+                | AnswerKind::VerifierAllocations
+                | AnswerKind::PoolTotalsOnly => String::new(),
+                AnswerKind::ThirdPartyDriver => match suspects
+                    .iter()
+                    .filter(|s| !s.os_component)
+                    .find(claims_top)
+                    .or_else(|| suspects.iter().find(|s| !s.os_component))
+                {
+                    Some(s) => format!("Most likely cause: {}.", suspect_name(s)),
+                    None => "Its driver is named below.".into(),
+                },
+                AnswerKind::WindowsOwned => {
+                    let owner = self.os_owner(top);
+                    let holder = suspects
+                        .iter()
+                        .filter(claims_top)
+                        .find(|s| !s.os_component)
+                        .map(|s| format!(" Third-party candidate: {}.", suspect_name(s)))
+                        .unwrap_or_default();
+                    format!(
+                        "It belongs to Windows ({owner}); the usual cause is a third-party driver holding it (a filter driver), found with a pool trace.{holder}"
+                    )
+                }
+                AnswerKind::KnownOwnerUnclear => format!(
+                    "The knowledge base describes this tag (\"{}\") but names no driver file: the \
                  owner is unclear; upload the machine's drivers for scanning.",
-                top.described.map_or("", |e| e.description.as_str())
-            ),
-            AnswerKind::UnknownTag => "The knowledge base does not know this tag: the cause is a \
+                    top.described.map_or("", |e| e.description.as_str())
+                ),
+                AnswerKind::UnknownTag => {
+                    "The knowledge base does not know this tag: the cause is a \
                                        driver that has not been scanned; upload the machine's \
                                        drivers for scanning."
-                .to_owned(),
+                        .to_owned()
+                }
+            },
         };
         let firmness = match strength {
             VerdictStrength::Weak if n < 2 => {
@@ -538,11 +563,21 @@ impl<'a> Analyzer<'a> {
             steps.push(format!("{}: {}", s.driver, s.guidance.text));
         }
         if n < 2 {
-            steps.push("Take a second snapshot in a few hours with the same tool and analyze both together (several files in one request): growth over time is much firmer evidence than size.".into());
+            steps.push(format!(
+                "Take a second snapshot in a few hours with the same tool and analyze both together (several files in one request): growth over time is much firmer evidence than size. Without the WDK, `{}` on the Windows machine writes a snapshot and the driver list with versions each time it runs.",
+                collect_files_command()
+            ));
+            if let Some(server) = self.options.scan_target.server() {
+                steps.push(format!(
+                    "Or let this server keep the machine's history and say when a tag starts growing: on the Windows machine, in an elevated prompt, `{}` (the ingest token in place of {INGEST_TOKEN_PLACEHOLDER}).",
+                    fleet_watch_command(server)
+                ));
+            }
         }
         if self.input.drivers.is_none() {
             steps.push(format!(
-                "Add the loaded-driver list with file versions (PowerShell, as the `drivers` part) so candidates are narrowed to loaded drivers, KMDF default tags are matched and the version on the machine is known: `{POWERSHELL_DRIVER_LIST}` (`driverquery /v /fo csv` works too, without versions)."
+                "Add the loaded-driver list with file versions (PowerShell, as the `drivers` part) so candidates are narrowed to loaded drivers, KMDF default tags are matched and the version on the machine is known: `{POWERSHELL_DRIVER_LIST}` (`driverquery /v /fo csv` works too, without versions), or without PowerShell `{}`, which writes it as drivers-….csv.",
+                collect_files_command()
             ));
         }
         if let Some(os) = os {

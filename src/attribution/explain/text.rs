@@ -230,10 +230,21 @@ fn render_upload(out: &mut String, a: &Analysis) {
     if let Some(page) = &upload.page {
         out.push_str(&wrap(&format!("In a browser: {page}"), "  ", "    "));
     }
+    if let Some(exe) = &upload.poolsleuth_exe {
+        out.push_str(&wrap(
+            &format!(
+                "On the Windows machine, with poolsleuth.exe, with the admin token in place of {}:",
+                crate::driver_upload::TOKEN_PLACEHOLDER
+            ),
+            "  ",
+            "  ",
+        ));
+        out.push_str(&wrap(exe, "    ", "        "));
+    }
     if let Some(powershell) = &upload.powershell {
         out.push_str(&wrap(
             &format!(
-                "On the Windows machine, in PowerShell, with the admin token in place of {}:",
+                "Or on the Windows machine, in PowerShell, with the admin token in place of {}:",
                 crate::driver_upload::TOKEN_PLACEHOLDER
             ),
             "  ",

@@ -35,7 +35,7 @@ impl Columns {
             match role {
                 Role::Tag => {
                     if empty_cell(cell) {
-                        ctx.warn(line, "row without a tag skipped");
+                        ctx.skip(line, "row without a tag skipped");
                         return;
                     }
                     // `NonPaged pool total`, `Total paged pool`: the machine's totals.
@@ -52,7 +52,7 @@ impl Columns {
                         }
                         None => {
                             if !is_total_word(cell) {
-                                ctx.warn(
+                                ctx.skip(
                                     line,
                                     format!(
                                         "{} is not a pool tag (1 to 4 characters); row skipped",
@@ -130,7 +130,7 @@ impl Columns {
                             continue;
                         }
                         if matches!(m, Measure::Bytes(_)) && !matches!(role, Role::Split(..)) {
-                            ctx.warn(
+                            ctx.skip(
                                 line,
                                 format!("{} is not a byte count; row skipped", quote(cell)),
                             );
@@ -195,7 +195,7 @@ impl Columns {
         let totals_row = !row.values.is_empty() && names_pool_totals(&self.roles);
         if row.tag.is_none() && row.per_tag.is_empty() && row.total.is_none() && !totals_row {
             if self.roles.contains(&Role::Tag) {
-                ctx.warn(line, "row without a tag skipped");
+                ctx.skip(line, "row without a tag skipped");
             }
             return;
         }

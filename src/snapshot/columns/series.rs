@@ -187,7 +187,7 @@ impl Columns {
                         format!("no {pool} bytes for tag {tag}; {pool} counts left out"),
                     );
                 } else {
-                    ctx.warn(
+                    ctx.skip(
                         row.line,
                         format!("no byte count for tag {tag}; row skipped"),
                     );
