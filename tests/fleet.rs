@@ -214,9 +214,38 @@ const MIB: u64 = 1024 * 1024;
 
 /// Three hosts leak `LkaL` under dkfilter.sys 12.0.1.2; two with 12.2.0.5 are flat; one is
 /// updated mid-way, after which its growth stops.
+/// A local webhook: the alert messages it received.
+async fn webhook() -> (reqwest::Url, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(message): axum::Json<Value>| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push(message);
+                "ok"
+            }
+        }),
+    );
+    let addr = common::serve_local(app).await;
+    (format!("http://{addr}/hook").parse().unwrap(), received)
+}
+
 async fn a_simulated_fleet_is_read_right(db: Db) {
     let dir = tempfile::tempdir().unwrap();
-    let app = spawn(dir.path(), &db).await;
+    let (hook, alerts) = webhook().await;
+    let mut config = HttpConfig {
+        admin_token: Some(TOKEN.to_owned()),
+        ingest_token: Some(INGEST.to_owned()),
+        alerts: Some(poolsleuth::alerts::AlertConfig {
+            webhook: hook,
+            every: Duration::from_secs(6 * 3600),
+        }),
+        ..HttpConfig::default()
+    };
+    config.fleet.database_url = db.url();
+    let app = spawn_app_with(dir.path(), config).await;
     import_tag_list(&app).await;
     let (old, new) = ("12.0.1.2", "12.2.0.5");
     let mut changes = Vec::new();
@@ -379,6 +408,32 @@ async fn a_simulated_fleet_is_read_right(db: Db) {
     let (status, _) = app.get_json("/api/v1/hosts/nobody").await;
     assert_eq!(status, 404);
 
+    // One webhook message per host and tag: the three leaking hosts, and the updated one
+    // while it leaked.
+    let mut hosts_alerted = Vec::new();
+    for _ in 0..100 {
+        hosts_alerted = alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| m["host"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>();
+        if hosts_alerted.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    hosts_alerted.sort();
+    assert_eq!(
+        hosts_alerted,
+        ["fixed-1", "leak-1", "leak-2", "leak-3"],
+        "{:?}",
+        alerts.lock().unwrap()
+    );
+    for m in alerts.lock().unwrap().iter() {
+        assert_eq!(m["tag"], "LkaL", "{m}");
+        assert!(m["text"].as_str().unwrap().contains("dkfilter.sys"), "{m}");
+    }
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains("poolsleuth_fleet_hosts{state=\"leaking\"} 3"),

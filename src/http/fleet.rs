@@ -18,9 +18,11 @@ use super::api::query_params;
 use super::auth::{Admin, Ingest};
 use super::schema::{AnalyzeForm, BinaryFile, ErrorBody, SnapshotFormatName};
 use super::{ApiError, ApiPath, ApiResult, AppState, HttpConfig};
+use crate::alerts::{Alert, AlertLevel, Alerter};
 use crate::attribution::AnalyzeOptions;
 use crate::fleet::{
     Fleet, FleetOverview, HostDetail, HostName, HostSummary, Ingested, IssuedToken, NewSample,
+    StateChange, StateKind,
 };
 
 pub fn router(config: &HttpConfig) -> Router<AppState> {
@@ -126,8 +128,34 @@ async fn ingest(
         .await?;
     metrics::counter!("poolsleuth_fleet_samples_total").increment(1);
     tracing::debug!(host = %access.host, by = ?access.by, state = ingested.state.as_str(), "fleet sample stored");
-    // `ingested.change` is what an alert sender is handed, here, once the sample is stored.
+    if let (Some(alerter), Some(change)) = (&state.alerter, &ingested.change) {
+        alert_on(alerter, change);
+    }
     Ok((StatusCode::CREATED, Json(ingested)))
+}
+
+/// Hands a change into `growing` or `leaking` to the webhook sender, which keeps to one alert
+/// per host and tag per `--alert-every` and never makes the ingest wait.
+fn alert_on(alerter: &Alerter, change: &StateChange) {
+    let level = match change.state {
+        StateKind::Growing => AlertLevel::Growing,
+        StateKind::Leaking => AlertLevel::Leaking,
+        StateKind::Healthy | StateKind::Collecting => return,
+    };
+    let Some(g) = &change.growth else {
+        return;
+    };
+    alerter.notify(Alert {
+        host: change.host.to_string(),
+        level,
+        tag: g.tag,
+        pool: g.pool,
+        driver: g.driver.clone(),
+        driver_version: g.version.clone(),
+        rate_bytes_per_hour: Some(g.bytes_per_hour),
+        headline: change.headline.replace('`', ""),
+        host_url: None,
+    });
 }
 
 /// `POST /api/v1/hosts/{host}/tokens`: creates a token that pushes this host's samples only.
