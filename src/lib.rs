@@ -15,6 +15,7 @@ pub mod driver;
 pub mod driver_upload;
 pub mod excerpt;
 pub mod export;
+pub mod fleet;
 pub mod format;
 pub mod http;
 pub mod import;

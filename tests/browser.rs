@@ -981,7 +981,22 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
                 assert_eq!(x_labels, json!(["2026-11-01 10:00", "11:00", "12:00"]));
                 fits_and_photograph(&client, "analyze", size).await;
 
+                // A small fleet: web-1 leaks until a driver update, web-2 is flat.
+                if size.0 == 390 {
+                    push_fleet(&base).await;
+                }
+                client.goto(&format!("{base}/hosts")).await.unwrap();
+                let rows = count(&client, "#hosts tbody tr").await;
+                assert_eq!(rows, 2, "one row per host");
+                assert_eq!(count(&client, "#hosts svg.sparkline").await, 2);
+                client.goto(&format!("{base}/hosts/web-1")).await.unwrap();
+                wait_for(&client, "svg#host-chart").await;
+                assert_eq!(count(&client, "#host-chart line.driver-change").await, 1);
+                let timeline = wait_for(&client, "#host-timeline").await.text().await.unwrap();
+                assert!(timeline.contains("dkfilter.sys 12.0.1.2 → 12.2.0.5"), "{timeline}");
                 for (name, path) in [
+                    ("hosts", "/hosts"),
+                    ("host", "/hosts/web-1"),
                     ("home", "/"),
                     ("tag", "/tags/Cont"),
                     // The file uploaded as patterns_x64_O2.sys is named by its version
@@ -1011,6 +1026,46 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
             }
         })
         .await;
+}
+
+/// Pushes two hosts' samples, an hour apart: `LkaL` on web-1 grows under dkfilter.sys
+/// 12.0.1.2 and stops after the update to 12.2.0.5; web-2 stays flat.
+async fn push_fleet(base: &str) {
+    let client = reqwest::Client::new();
+    for (host, grows) in [("web-1", true), ("web-2", false)] {
+        for h in 0..8u64 {
+            let updated = h >= 4;
+            let leak = if grows && !updated {
+                50_000_000 + h * 4_000_000
+            } else {
+                66_000_000
+            };
+            let screen = format!(
+                " Tag  Type     Allocs      Frees     Diff   Bytes  Per Alloc\n LkaL Nonp  5000 10 4990 {leak} 16416\n File Nonp  25376177  25200767  175410  70145152  399\n"
+            );
+            let version = if updated || !grows {
+                "12.2.0.5"
+            } else {
+                "12.0.1.2"
+            };
+            let drivers = format!(
+                "\"Name\",\"DisplayName\",\"State\",\"PathName\",\"FileVersion\"\r\n\"dkfilter\",\"DK\",\"Running\",\"C:\\Windows\\system32\\drivers\\dkfilter.sys\",\"{version}\"\r\n"
+            );
+            let form = reqwest::multipart::Form::new()
+                .text("snapshot", screen)
+                .text("drivers", drivers);
+            let taken = format!("2026-11-01T{:02}:00:00Z", 10 + h);
+            let response = client
+                .post(format!("{base}/api/v1/hosts/{host}/snapshots"))
+                .query(&[("taken_at", taken)])
+                .bearer_auth(TOKEN)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+        }
+    }
 }
 
 // --- What an answer says, once, and the lists that fold ---------------------------------------

@@ -21,7 +21,7 @@ const HOST: &str = "WIN-SQL01";
 
 /// README's fleet watch section: its code blocks, each with its language.
 fn fleet_watch_blocks() -> Vec<(String, String)> {
-    let section = common::readme_section("## Fleet watch");
+    let section = common::readme_section("## Fleet watch: every host sends a sample");
     let mut blocks = Vec::new();
     let mut block: Option<(String, String)> = None;
     for line in section.lines() {

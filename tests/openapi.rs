@@ -28,6 +28,11 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/drivers"),
     ("delete", "/api/v1/drivers/sha256/{sha256}"),
     ("post", "/api/v1/analyze"),
+    ("post", "/api/v1/hosts/{host}/snapshots"),
+    ("post", "/api/v1/hosts/{host}/tokens"),
+    ("get", "/api/v1/hosts"),
+    ("get", "/api/v1/hosts/{host}"),
+    ("get", "/api/v1/fleet"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -93,6 +98,7 @@ async fn the_route_list_matches_the_router() {
         let path = template
             .replace("{tag}", "NtfF")
             .replace("{name}", "x")
+            .replace("{host}", "web-1")
             .replace("{sha256}", &"0".repeat(64));
         let response = app.client.patch(app.url(&path)).send().await.unwrap();
         assert_eq!(response.status(), 405, "PATCH {path}");
@@ -132,6 +138,7 @@ async fn the_document_is_valid_openapi_3() {
     let schemes = &document["components"]["securitySchemes"];
     assert_eq!(schemes["admin_token"]["type"], "http");
     assert_eq!(schemes["admin_token"]["scheme"], "bearer");
+    assert_eq!(schemes["ingest_token"]["scheme"], "bearer");
 
     for (path, item) in document["paths"].as_object().unwrap() {
         for method in METHODS {
@@ -161,6 +168,19 @@ async fn the_document_is_valid_openapi_3() {
                         "{method} {path} {status}"
                     );
                 }
+            }
+            // Fleet samples name the ingest token, and the admin token beside it.
+            if path == "/api/v1/hosts/{host}/snapshots" {
+                assert_eq!(
+                    operation["security"][0]["ingest_token"],
+                    Value::Array(vec![])
+                );
+                assert_eq!(
+                    operation["security"][1]["admin_token"],
+                    Value::Array(vec![])
+                );
+                assert!(responses.contains_key("401"));
+                continue;
             }
             // Writes name the admin token.
             if ["post", "delete"].contains(method) && path != "/api/v1/analyze" {

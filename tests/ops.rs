@@ -65,7 +65,22 @@ async fn every_metric_explains_itself_and_promtool_finds_nothing() {
         .upload_drivers(&[("kmdf.sys", driver_support::read_fixture("kmdf_x64_O2.sys"))])
         .await;
     assert_eq!(status, 201);
+    // A fleet sample: samples ingested, and hosts by state.
+    let response = app
+        .client
+        .post(app.url("/api/v1/hosts/web-1/snapshots"))
+        .bearer_auth(TOKEN)
+        .body(" Tag  Type     Allocs      Frees     Diff   Bytes  Per Alloc\n LkaL Nonp  5000 10 4990 81920000 16416\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
     let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("poolsleuth_fleet_hosts{state=\"collecting\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("poolsleuth_fleet_samples_total 1"), "{text}");
     let families: Vec<&str> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())

@@ -4,11 +4,11 @@
 mod common;
 mod driver_support;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::disk::SmallDisk;
 use common::{TOKEN, spawn_app};
 use serde_json::Value;
 
@@ -94,79 +94,6 @@ async fn an_empty_schema_marker_over_an_index_without_a_commit_is_a_new_data_dir
         .err()
         .expect("an index with commits and an empty marker is refused");
     assert!(error.to_string().contains("schema version"), "{error}");
-}
-
-/// A tmpfs of `bytes` mounted at `dir`, unmounted on drop; `None` (said on stderr) where this
-/// process may not mount (not root, or no mount namespace for it).
-struct SmallDisk {
-    dir: PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(dir: &Path, bytes: u64) -> Option<Self> {
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-            .arg(dir)
-            .output();
-        // CI runs as root on a machine that may mount: there the full-disk tests must run.
-        let ok = matches!(&mounted, Ok(out) if out.status.success());
-        assert!(
-            ok || !common::corpus::in_ci(),
-            "CI must run the full-disk tests, but a small tmpfs could not be mounted: {mounted:?}"
-        );
-        match mounted {
-            Ok(out) if out.status.success() => Some(Self {
-                dir: dir.to_owned(),
-            }),
-            Ok(out) => {
-                eprintln!(
-                    "skipped: cannot mount a small tmpfs to fill ({}); the full-disk test needs root",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
-                None
-            }
-            Err(error) => {
-                eprintln!("skipped: no mount command ({error}); the full-disk test needs it");
-                None
-            }
-        }
-    }
-
-    fn resize(&self, bytes: u64) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={bytes}")])
-            .arg(&self.dir)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Fills the disk but for `headroom` bytes, with a file `fill`.
-    fn fill_leaving(&self, headroom: u64) -> PathBuf {
-        let path = self.fill();
-        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        let len = file.metadata().unwrap().len();
-        file.set_len(len.saturating_sub(headroom)).unwrap();
-        path
-    }
-
-    /// Fills the disk to the last byte with a file `fill`.
-    fn fill(&self) -> PathBuf {
-        let path = self.dir.join("fill");
-        let mut file = std::fs::File::create(&path).unwrap();
-        for chunk in [1 << 20, 4096, 1] {
-            let block = vec![0u8; chunk];
-            while file.write_all(&block).is_ok() {}
-        }
-        let _ = file.sync_all();
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-    }
 }
 
 /// The index directory's files, by name (tantivy's lock files aside).

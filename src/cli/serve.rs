@@ -11,6 +11,7 @@ use super::{DataDirArg, LogArgs, Writer, init_tracing, open_index, shutdown_sign
 use crate::alerts::{AlertConfig, parse_webhook_url};
 use crate::collect::parse_interval;
 use crate::driver::AnalysisLimits;
+use crate::fleet::{FleetConfig, Thresholds};
 use crate::http::{AppState, ConnectionLimits, HttpConfig};
 use crate::list_refresh::FollowedList;
 use crate::vendor::VendorDirectory;
@@ -60,6 +61,21 @@ pub struct ServeArgs {
     /// Hours between two imports of each `--refresh-list` (fractions allowed).
     #[arg(long, env = "POOLSLEUTH_REFRESH_HOURS", default_value_t = 24.0)]
     pub refresh_hours: f64,
+    /// Token that pushes fleet samples (`POST /api/v1/hosts/{host}/snapshots`) and nothing
+    /// else, as `Authorization: Bearer TOKEN`; the admin token and per-host tokens work too.
+    #[arg(long, env = "POOLSLEUTH_INGEST_TOKEN", hide_env_values = true)]
+    pub ingest_token: Option<String>,
+    /// The fleet database: `postgres://user@host/db`; without it, SQLite in the data dir
+    /// (`fleet.sqlite`).
+    #[arg(long, env = "POOLSLEUTH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Days raw fleet samples are kept; older ones are rolled up into hourly rows, kept a year.
+    #[arg(long, env = "POOLSLEUTH_RETENTION_DAYS", default_value_t = 14)]
+    pub retention_days: u32,
+    /// Steady growth of a tag at or above this many bytes per hour makes a host `leaking`
+    /// (below it, `growing`).
+    #[arg(long, env = "POOLSLEUTH_LEAK_BYTES_PER_HOUR", default_value_t = 1024.0 * 1024.0)]
+    pub leak_bytes_per_hour: f64,
     /// Post a JSON message (with a `text` field chat webhooks show) to this http(s) URL
     /// when a host starts growing or leaking.
     #[arg(long, value_name = "URL", env = "POOLSLEUTH_ALERT_WEBHOOK", value_parser = parse_webhook_url)]
@@ -82,6 +98,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .is_some_and(|t| t.trim().is_empty())
     {
         bail!("the admin token is empty; set a real secret or leave it unset to disable writes");
+    }
+    if args
+        .ingest_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        bail!("the ingest token is empty; set a real secret or leave it unset");
+    }
+    if args.retention_days == 0 {
+        bail!("--retention-days must be at least 1");
+    }
+    if !args.leak_bytes_per_hour.is_finite() || args.leak_bytes_per_hour <= 0.0 {
+        bail!("--leak-bytes-per-hour must be a positive number");
     }
     if !args.refresh_hours.is_finite() || args.refresh_hours <= 0.0 {
         bail!(
@@ -112,8 +141,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 max_connections: args.max_connections.max(1),
                 shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
             },
+            ingest_token: args.ingest_token,
+            fleet: FleetConfig {
+                database_url: args.database_url,
+                retention_days: args.retention_days,
+                thresholds: Thresholds {
+                    leak_bytes_per_hour: args.leak_bytes_per_hour,
+                },
+            },
         },
     );
+    // The fleet database opens (and migrates) at start: a wrong URL stops the server here.
+    let database = state
+        .fleet
+        .database()
+        .await
+        .context("cannot open the fleet database")?;
+    let database_backend = database.backend.as_str();
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -121,6 +165,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         addr = %listener.local_addr()?,
         data_dir = %args.data.data_dir.display(),
         entries = stats.entries,
+        fleet_database = database_backend,
         sources = stats.sources,
         writes = if state.config.admin_token.is_some() { "enabled" } else { "disabled (no admin token)" },
         alerts = state.config.alerts.as_ref().map_or_else(|| "off".to_owned(), |a| format!("{} at most every {} s per host and tag", a.webhook.host_str().unwrap_or("?"), a.every.as_secs())),

@@ -27,8 +27,8 @@ use super::{
     MAX_SNAPSHOT_SETTING,
 };
 use crate::attribution::{
-    Analysis, AnalyzeOptions, Answer, AttributionError, Finding, InputFile, KnowledgeCache,
-    analyze, read_inputs_until, render_text,
+    Analysis, AnalysisInput, AnalyzeOptions, Answer, AttributionError, Finding, InputFile,
+    KnowledgeCache, KnowledgeView, analyze, read_inputs_until, render_text,
 };
 use crate::format::{GrowthRate, human_bytes};
 use crate::snapshot::SnapshotErrorKind;
@@ -302,32 +302,19 @@ async fn run<T: Send + 'static>(
     deadline: Deadline,
     present: impl FnOnce(Analysis) -> T + Send + 'static,
 ) -> ApiResult<T> {
-    let format = format
-        .or(upload.format.as_deref())
-        .map(str::parse::<SnapshotFormat>)
-        .transpose()
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let format = upload_format(format, &upload)?;
     let options = AnalyzeOptions {
         scan_target: super::origin::scan_target(headers),
         ..AnalyzeOptions::default()
     };
+    let brief = upload.is_brief(&cache);
     let Upload {
         files,
         drivers,
         memory,
         ..
     } = upload;
-    // Brief: a small upload, and a knowledge view to answer from (only the very first one is
-    // built in a request, which reads the whole index).
-    let upload_bytes =
-        files.iter().map(|f| f.bytes.len()).sum::<usize>() + drivers.as_ref().map_or(0, Vec::len);
-    let brief = upload_bytes <= BRIEF_ANALYSIS_BYTES && cache.has_view();
-    // Parsing and ranking are CPU-bound: at most one analysis per core at a time, shared with
-    // driver analysis, so a burst of big snapshots queues instead of starving the server.
-    let _slot = tokio::time::timeout_at(deadline.at.into(), state.analysis_slots.acquire())
-        .await
-        .map_err(|_| deadline.error(AnalysisStage::WaitingForSlot))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let _slot = analysis_slot(state, deadline).await?;
     state
         .in_place(brief, move |index, vendors| {
             // The upload's bytes count against the budget until the analysis is done.
@@ -336,24 +323,103 @@ async fn run<T: Send + 'static>(
                 causes: index.causes().book(),
                 ..options
             };
-            // The last view built answers, even while an import's rebuild is under way
-            // (the background refresher swaps the new one in); the answer says which.
-            let (view, current) = cache.latest(index)?;
-            let input = read_inputs_until(
-                &files,
-                drivers.as_deref(),
-                format,
-                view.as_ref(),
-                Some(deadline.at),
-            )
-            .map_err(|e| api_error(e, deadline))?;
-            if deadline.passed() {
-                return Err(deadline.error(AnalysisStage::Reading));
-            }
+            let (input, view, current) =
+                read_input(index, &cache, &files, drivers.as_deref(), format, deadline)?;
             let mut analysis = analyze(&input, &view, vendors, &options);
             analysis.knowledge.current = current;
             metrics::counter!("poolsleuth_analyses_total").increment(1);
             Ok(present(analysis))
+        })
+        .await
+}
+
+/// The format asked for in the query, else in the form.
+fn upload_format(format: Option<&str>, upload: &Upload) -> ApiResult<Option<SnapshotFormat>> {
+    format
+        .or(upload.format.as_deref())
+        .map(str::parse::<SnapshotFormat>)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+impl Upload {
+    /// Brief: a small upload, and a knowledge view to answer from (only the very first one is
+    /// built in a request, which reads the whole index).
+    fn is_brief(&self, cache: &KnowledgeCache) -> bool {
+        let upload_bytes = self.files.iter().map(|f| f.bytes.len()).sum::<usize>()
+            + self.drivers.as_ref().map_or(0, Vec::len);
+        upload_bytes <= BRIEF_ANALYSIS_BYTES && cache.has_view()
+    }
+}
+
+/// Parsing and ranking are CPU-bound: at most one analysis per core at a time, shared with
+/// driver analysis, so a burst of big snapshots queues instead of starving the server.
+async fn analysis_slot(
+    state: &AppState,
+    deadline: Deadline,
+) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
+    tokio::time::timeout_at(deadline.at.into(), state.analysis_slots.acquire())
+        .await
+        .map_err(|_| deadline.error(AnalysisStage::WaitingForSlot))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Reads the snapshots and driver list against the knowledge view (the last one built, even
+/// while an import's rebuild is under way; `current` says whether it is up to date).
+fn read_input(
+    index: &crate::index::SearchIndex,
+    cache: &KnowledgeCache,
+    files: &[InputFile],
+    drivers: Option<&[u8]>,
+    format: Option<SnapshotFormat>,
+    deadline: Deadline,
+) -> ApiResult<(AnalysisInput, Arc<KnowledgeView>, bool)> {
+    let (view, current) = cache.latest(index)?;
+    let input = read_inputs_until(files, drivers, format, view.as_ref(), Some(deadline.at))
+        .map_err(|e| api_error(e, deadline))?;
+    if deadline.passed() {
+        return Err(deadline.error(AnalysisStage::Reading));
+    }
+    Ok((input, view, current))
+}
+
+/// An upload read as the analysis reads it, for storing as a fleet sample: the snapshots and
+/// driver list, and the knowledge and causes the host's answer comes from.
+pub(super) struct ReadUpload {
+    pub input: AnalysisInput,
+    pub view: Arc<KnowledgeView>,
+    pub causes: Arc<crate::causes::CauseBook>,
+}
+
+/// Reads an upload (`POST /api/v1/hosts/{host}/snapshots`) with the analysis's limits,
+/// deadline and errors.
+pub(super) async fn read_for_sample(
+    state: &AppState,
+    request: Request,
+    format: Option<&str>,
+) -> ApiResult<ReadUpload> {
+    let deadline = Deadline::for_request(&state.config);
+    let upload = read_upload(state, request).await?;
+    let format = upload_format(format, &upload)?;
+    let cache = state.knowledge.clone();
+    let brief = upload.is_brief(&cache);
+    let Upload {
+        files,
+        drivers,
+        memory,
+        ..
+    } = upload;
+    let _slot = analysis_slot(state, deadline).await?;
+    state
+        .in_place(brief, move |index, _| {
+            let _memory = memory;
+            let (input, view, _) =
+                read_input(index, &cache, &files, drivers.as_deref(), format, deadline)?;
+            Ok(ReadUpload {
+                input,
+                view,
+                causes: index.causes().book(),
+            })
         })
         .await
 }

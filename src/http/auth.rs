@@ -1,11 +1,12 @@
-//! The admin token guarding write endpoints.
+//! The admin token guarding write endpoints, and the tokens that push fleet samples.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
 
-use super::{ApiError, AppState};
+use super::{ApiError, ApiPath, AppState};
+use crate::fleet::HostName;
 
 /// Proof that the request carries the admin token. As an extractor it runs before the body is
 /// read, so an unauthenticated upload is refused before the server buffers any of it.
@@ -20,14 +21,73 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Accepts the request only with `Authorization: Bearer <admin token>`.
-pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Admin, ApiError> {
-    let presented = headers
+/// Who pushes a fleet sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pusher {
+    Admin,
+    /// The fleet-wide ingest token: samples of any host, and nothing else.
+    IngestToken,
+    /// A token the admin created for this host only.
+    HostToken,
+}
+
+/// Proof that the request may push samples of the host in its path (`{host}`): the admin
+/// token, the ingest token, or a token created for that host. Like [`Admin`] it runs before
+/// the body is read; a bad host name is refused first (400), then a missing or wrong token
+/// (401).
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    pub host: HostName,
+    pub by: Pusher,
+}
+
+impl FromRequestParts<AppState> for Ingest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ApiPath(host) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        let host = HostName::parse(&host)?;
+        let presented = presented_token(&parts.headers).trim().to_owned();
+        if presented.is_empty() {
+            return Err(ApiError::Unauthorized);
+        }
+        if let Some(admin) = state.config.admin_token.as_deref()
+            && token_matches(&presented, admin)
+        {
+            return Ok(Self {
+                host,
+                by: Pusher::Admin,
+            });
+        }
+        if let Some(ingest) = state.config.ingest_token.as_deref()
+            && token_matches(&presented, ingest)
+        {
+            return Ok(Self {
+                host,
+                by: Pusher::IngestToken,
+            });
+        }
+        if state.fleet.host_token_matches(&host, &presented).await? {
+            return Ok(Self {
+                host,
+                by: Pusher::HostToken,
+            });
+        }
+        Err(ApiError::Unauthorized)
+    }
+}
+
+fn presented_token(headers: &HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token)
-        .unwrap_or("");
-    require_token(state, presented)
+        .unwrap_or("")
+}
+
+/// Accepts the request only with `Authorization: Bearer <admin token>`.
+pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Admin, ApiError> {
+    require_token(state, presented_token(headers))
 }
 
 /// Accepts `presented` only when it is the admin token. The comparison takes the same time

@@ -173,8 +173,8 @@ const LINE_TOP: f64 = 12.0;
 const LINE_BOTTOM: f64 = 200.0;
 const LINE_HEIGHT: f64 = 226.0;
 /// An x label is at most this wide in chart units (`2026-11-01 10:00` in 15-unit monospace,
-/// the phone size).
-const X_LABEL_WIDTH: f64 = 150.0;
+/// the phone size, measured on the phone screenshot of a host page: 180 units, and a gap).
+const X_LABEL_WIDTH: f64 = 190.0;
 
 /// Lines over the snapshots. The y axis spans the values' range on round ticks (starting near
 /// the lowest value, so a 10% growth is visible), and the x axis names each snapshot by its
@@ -198,7 +198,7 @@ pub fn line_chart(series: Vec<SeriesInput>, snapshot_times: Option<Vec<String>>)
         .max()
         .unwrap_or(1);
     let axis = YAxis::new(lo, hi);
-    let x_at = |j: usize| LINE_LEFT + (LINE_RIGHT - LINE_LEFT) * j as f64 / (points - 1) as f64;
+    let x_at = |j: usize| line_x(j, points);
     let y_at = |v: u64| {
         LINE_BOTTOM - (LINE_BOTTOM - LINE_TOP) * (v as f64 - axis.low) / (axis.high - axis.low)
     };
@@ -276,6 +276,32 @@ pub fn line_chart(series: Vec<SeriesInput>, snapshot_times: Option<Vec<String>>)
         x_ticks,
         lines,
     }
+}
+
+/// Where the line chart puts point `j` of `points` along its x axis (a mark between points
+/// goes at the same place).
+pub fn line_x(j: usize, points: usize) -> f64 {
+    LINE_LEFT + (LINE_RIGHT - LINE_LEFT) * j as f64 / (points.max(2) - 1) as f64
+}
+
+/// A small line of `values` (a sparkline), as SVG polyline points in a `width` × `height`
+/// box: lowest value at the bottom, highest at the top.
+pub fn sparkline(values: &[u64], width: f64, height: f64) -> String {
+    let (Some(&lo), Some(&hi)) = (values.iter().min(), values.iter().max()) else {
+        return String::new();
+    };
+    let span = (hi - lo).max(1) as f64;
+    let n = values.len().max(2) - 1;
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let x = width * i as f64 / n as f64;
+            let y = height - 1.0 - (height - 2.0) * (v - lo) as f64 / span;
+            format!("{x:.1},{y:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether a snapshot label is its time as the analysis writes it (`2026-11-01 10:00`).

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::causes::CauseError;
 use crate::excerpt::bound_message;
+use crate::fleet::FleetError;
 use crate::import::ImportError;
 use crate::index::IndexError;
 use crate::pooltag_list::ListError;
@@ -60,6 +61,11 @@ pub enum ApiError {
     WritesDisabled,
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The fleet database could not write for want of space; nothing of the sample stayed.
+    #[error(
+        "the fleet database's disk is full: the sample was not stored; free space, or keep fewer days (--retention-days)"
+    )]
+    FleetDiskFull,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -77,7 +83,9 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::WritesDisabled => StatusCode::FORBIDDEN,
             Self::Index(IndexError::Locked(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Index(IndexError::DiskFull { .. }) => StatusCode::INSUFFICIENT_STORAGE,
+            Self::Index(IndexError::DiskFull { .. }) | Self::FleetDiskFull => {
+                StatusCode::INSUFFICIENT_STORAGE
+            }
             Self::Index(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,7 +105,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::WritesDisabled => "writes_disabled",
             Self::Index(IndexError::Locked(_)) => "unavailable",
-            Self::Index(IndexError::DiskFull { .. }) => "disk_full",
+            Self::Index(IndexError::DiskFull { .. }) | Self::FleetDiskFull => "disk_full",
             Self::Index(_) | Self::Internal(_) => "internal",
         }
     }
@@ -120,7 +128,9 @@ impl ApiError {
     fn is_operating_condition(&self) -> bool {
         matches!(
             self,
-            Self::Index(IndexError::DiskFull { .. }) | Self::AnalysisDeadline { .. }
+            Self::Index(IndexError::DiskFull { .. })
+                | Self::FleetDiskFull
+                | Self::AnalysisDeadline { .. }
         )
     }
 }
@@ -185,6 +195,24 @@ impl From<CauseError> for ApiError {
             CauseError::Damaged { .. } | CauseError::Write { .. } => {
                 Self::Internal(error.to_string())
             }
+        }
+    }
+}
+
+impl From<FleetError> for ApiError {
+    fn from(error: FleetError) -> Self {
+        if error.is_disk_full() {
+            return Self::FleetDiskFull;
+        }
+        match error {
+            FleetError::BadHostName(message) => Self::BadRequest(message),
+            FleetError::UnknownHost(_) => Self::NotFound(error.to_string()),
+            FleetError::NoTags => Self::Unprocessable(error.to_string()),
+            FleetError::BadDatabaseUrl(_)
+            | FleetError::Database(_)
+            | FleetError::Migrate(_)
+            | FleetError::Encoding(_)
+            | FleetError::Analysis(_) => Self::Internal(error.to_string()),
         }
     }
 }

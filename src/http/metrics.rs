@@ -102,6 +102,16 @@ fn describe() {
         Unit::Count,
         "Sources stored in the index (tag lists and analyzed driver files)"
     );
+    describe_counter!(
+        "poolsleuth_fleet_samples_total",
+        Unit::Count,
+        "Fleet samples stored (POST /api/v1/hosts/{host}/snapshots)"
+    );
+    describe_gauge!(
+        "poolsleuth_fleet_hosts",
+        Unit::Count,
+        "Fleet hosts by state (healthy, collecting, growing, leaking)"
+    );
     describe_gauge!(
         "poolsleuth_index_entries_by_source_kind",
         Unit::Count,
@@ -154,6 +164,12 @@ pub async fn render(State(state): State<AppState>) -> ApiResult<Response> {
     for (kind, entries) in &stats.entries_by_source_kind {
         metrics::gauge!("poolsleuth_index_entries_by_source_kind", "kind" => *kind)
             .set(*entries as f64);
+    }
+    // Hosts by state, once the fleet database is open (`serve` opens it at start).
+    if state.fleet.is_open() {
+        for (kind, hosts) in state.fleet.hosts_by_state().await? {
+            metrics::gauge!("poolsleuth_fleet_hosts", "state" => kind.as_str()).set(hosts as f64);
+        }
     }
     Ok((
         [(

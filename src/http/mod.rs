@@ -10,6 +10,8 @@ mod charts;
 mod connections;
 mod drivers;
 mod error;
+mod fleet;
+mod fleet_pages;
 mod health;
 mod metrics;
 mod openapi;
@@ -42,6 +44,7 @@ pub use views::{counted, thousands};
 use crate::alerts::{AlertConfig, Alerter};
 use crate::attribution::KnowledgeCache;
 use crate::driver::AnalysisLimits;
+use crate::fleet::{Fleet, FleetConfig};
 use crate::index::SearchIndex;
 use crate::list_refresh::{self, FollowedList, RefreshBoard};
 use crate::vendor::VendorDirectory;
@@ -63,6 +66,10 @@ pub struct HttpConfig {
     pub followed_lists: Vec<FollowedList>,
     /// How often the followed lists are imported again.
     pub list_refresh_interval: Duration,
+    /// The token that pushes fleet samples and nothing else (`POOLSLEUTH_INGEST_TOKEN`).
+    pub ingest_token: Option<String>,
+    /// The fleet database and its settings.
+    pub fleet: FleetConfig,
     /// Where and how often host alerts are posted (`serve --alert-webhook`); `None`: none.
     pub alerts: Option<AlertConfig>,
 }
@@ -78,6 +85,8 @@ impl Default for HttpConfig {
             connections: ConnectionLimits::default(),
             followed_lists: Vec::new(),
             list_refresh_interval: Duration::from_secs(24 * 3600),
+            ingest_token: None,
+            fleet: FleetConfig::default(),
             alerts: None,
         }
     }
@@ -99,6 +108,8 @@ pub struct AppState {
     pub list_refresh: Arc<RefreshBoard>,
     /// Keys the upload form's remembered-token cookie (see [`auth::upload_cookie`]).
     pub cookie_key: Arc<auth::CookieKey>,
+    /// The hosts' samples and states.
+    pub fleet: Arc<Fleet>,
     /// Posts host alerts to the webhook of [`HttpConfig::alerts`], when one is set.
     pub alerter: Option<Alerter>,
 }
@@ -120,6 +131,13 @@ impl AppState {
             .max_snapshot_bytes
             .saturating_mul(SNAPSHOT_BUDGET_UPLOADS)
             .min(Semaphore::MAX_PERMITS);
+        // The index lives in `DATA_DIR/index`; the fleet's SQLite file beside it.
+        let data_dir = index
+            .dir()
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .to_owned();
+        let fleet = Arc::new(Fleet::new(config.fleet.clone(), &data_dir));
         let alerter = config
             .alerts
             .as_ref()
@@ -127,6 +145,7 @@ impl AppState {
         Self {
             index,
             vendors,
+            fleet,
             config: Arc::new(config),
             analysis_slots: Arc::new(Semaphore::new(cores)),
             knowledge: Arc::new(KnowledgeCache::new()),
@@ -193,7 +212,9 @@ pub fn router(state: AppState) -> Router {
         .merge(causes::router(&state.config))
         .merge(drivers::router(&state.config))
         .merge(analyze::router(&state.config))
+        .merge(fleet::router(&state.config))
         .merge(pages::router(state.config.max_body_bytes))
+        .merge(fleet_pages::router())
         .merge(health::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .merge(openapi::router())
@@ -300,6 +321,11 @@ pub async fn serve(
             stop_follow,
         ))
     });
+    let (stop_retention, retention_stopped) = tokio::sync::oneshot::channel();
+    let retention = tokio::spawn(fleet::keep_retention(
+        state.fleet.clone(),
+        retention_stopped,
+    ));
     let limits = state.config.connections.clone();
     connections::serve_connections(listener, router(state), &limits, shutdown).await;
     // Let a rebuild or an import in progress finish, so the index is released when `serve`
@@ -310,6 +336,8 @@ pub async fn serve(
     }
     let _ = stop_refresher.send(());
     let _ = refresher.await;
+    let _ = stop_retention.send(());
+    let _ = retention.await;
     Ok(())
 }
 

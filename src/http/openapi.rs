@@ -19,7 +19,7 @@ use super::schema::{ErrorBody, ErrorDetail, OutputName, SnapshotFormatName, erro
         title = "poolsleuth",
         description = "Which driver is leaking kernel pool memory, who makes it, and what to do \
                        about it. Reads and analysis are public; writes need the admin token \
-                       (`Authorization: Bearer <token>`). Every error is \
+                       (`Authorization: Bearer <token>`), fleet samples the ingest token. Every error is \
                        `{\"error\": {\"code\", \"message\"}}`."
     ),
     paths(
@@ -37,6 +37,11 @@ use super::schema::{ErrorBody, ErrorDetail, OutputName, SnapshotFormatName, erro
         super::drivers::upload,
         super::drivers::delete_driver,
         super::analyze::analyze_api,
+        super::fleet::ingest,
+        super::fleet::issue_token,
+        super::fleet::hosts,
+        super::fleet::host,
+        super::fleet::overview,
         super::health::healthz,
         super::health::readyz,
         super::metrics::render,
@@ -47,6 +52,7 @@ use super::schema::{ErrorBody, ErrorDetail, OutputName, SnapshotFormatName, erro
     tags(
         (name = "knowledge base", description = "Tags, drivers and their sources"),
         (name = "analysis", description = "Pool snapshots in, suspects out"),
+        (name = "fleet", description = "Hosts push snapshots on a schedule (ingest token); their states and what the leaking hosts share"),
         (name = "admin", description = "Writes: imports, uploads, deletions (admin token)"),
         (name = "operations", description = "Probes, metrics and this document"),
     )
@@ -66,6 +72,13 @@ impl Modify for BearerAuth {
                 .into(),
         );
         components.add_security_scheme("admin_token", SecurityScheme::Http(scheme));
+        let mut ingest = Http::new(HttpAuthScheme::Bearer);
+        ingest.description = Some(
+            "The ingest token (POOLSLEUTH_INGEST_TOKEN), or a token the admin created for the \
+             host (POST /api/v1/hosts/{host}/tokens): pushes samples and nothing else."
+                .into(),
+        );
+        components.add_security_scheme("ingest_token", SecurityScheme::Http(ingest));
     }
 }
 

@@ -376,7 +376,7 @@ struct FollowedView {
     failures: u64,
 }
 
-fn when(t: Option<time::OffsetDateTime>) -> String {
+pub(super) fn when(t: Option<time::OffsetDateTime>) -> String {
     t.and_then(|t| {
         t.to_offset(time::UtcOffset::UTC)
             .format(time::macros::format_description!(

@@ -12,6 +12,7 @@ use poolsleuth::vendor::VendorDirectory;
 use tokio::net::TcpListener;
 
 pub mod corpus;
+pub mod disk;
 pub mod ingest_receiver;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
