@@ -253,13 +253,9 @@ impl Fleet {
             .map(i64::to_string)
             .collect::<Vec<_>>()
             .join(", ");
-        // One row per sample, its kept tags joined into one text: sqlx hands every row from
-        // SQLite's worker thread to the runtime on its own, and 24 samples of 200 rows each
-        // spent most of an ingest in those hand-overs. `string_agg` is PostgreSQL's and
-        // SQLite's (3.44 and later) alike.
+        // One row per sample, its kept tags joined.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT s.id, s.taken_at, string_agg(t.tag || ',' || t.pool || ',' || t.bytes || ',' \
-             || COALESCE(CAST(t.outstanding AS TEXT), ''), ';') \
+            "SELECT s.id, s.taken_at, {JOINED_TAGS} \
              FROM samples s JOIN sample_tags t ON t.sample_id = s.id \
              WHERE s.id IN ({list}) GROUP BY s.id, s.taken_at ORDER BY s.taken_at, s.id"
         )))
@@ -461,21 +457,35 @@ async fn previous_tags(
     host_id: i64,
     taken: i64,
 ) -> Result<HashMap<(i64, i64), i64>, FleetError> {
-    let rows = sqlx::query(
-        "SELECT tag, pool, bytes FROM sample_tags WHERE sample_id = \
-         (SELECT id FROM samples WHERE host_id = $1 AND taken_at <= $2 ORDER BY taken_at DESC, id DESC LIMIT 1)",
-    )
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {JOINED_TAGS} FROM sample_tags t WHERE t.sample_id = \
+         (SELECT id FROM samples WHERE host_id = $1 AND taken_at <= $2 ORDER BY taken_at DESC, id DESC LIMIT 1)"
+    )))
     .bind(host_id)
     .bind(taken)
-    .fetch_all(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    rows.iter()
-        .map(|r| Ok(((get(r, 0)?, get(r, 1)?), get(r, 2)?)))
-        .collect()
+    // No sample before it: the aggregate of no rows is NULL.
+    let Some(packed) = get::<Option<String>>(&row, 0)? else {
+        return Ok(HashMap::default());
+    };
+    Ok(unpack_tags(&packed)?
+        .into_iter()
+        .map(|u| ((tag_code(u.tag), pool_code(u.pool)), u.bytes as i64))
+        .collect())
 }
 
-/// Rows per INSERT: 5 parameters each, well under SQLite's 32,766 and PostgreSQL's 65,535.
-const ROWS_PER_INSERT: usize = 500;
+/// A sample's kept tags joined into one text, read back by [`unpack_tags`]: sqlx hands every
+/// row from SQLite's worker thread to the runtime on its own, and a host's window of 24
+/// samples of 200 tags spent most of an ingest in those hand-overs as rows. `string_agg` is
+/// PostgreSQL's and SQLite's (3.44 and later) alike.
+const JOINED_TAGS: &str = "string_agg(t.tag || ',' || t.pool || ',' || t.bytes || ',' \
+     || COALESCE(CAST(t.outstanding AS TEXT), ''), ';')";
+
+/// Rows per INSERT: 5 parameters each. Few, because sqlx looks each parameter up by its name
+/// in SQLite's list of them (sqlite3_bind_parameter_name), a cost that grows with the square
+/// of the statement's parameters: 200 rows in one statement took 15% of an ingest.
+const ROWS_PER_INSERT: usize = 25;
 
 async fn insert_tags(
     tx: &mut Transaction<'static, Any>,
