@@ -51,6 +51,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// [`Server::start`] with more `serve` arguments.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
         fs::create_dir_all(data_dir).unwrap();
         let log_path = data_dir.with_extension("log");
         for _ in 0..3 {
@@ -76,6 +81,7 @@ impl Server {
                 .arg(addr.to_string())
                 .arg("--data-dir")
                 .arg(data_dir)
+                .args(extra)
                 .env("POOLSLEUTH_ADMIN_TOKEN", ADMIN_TOKEN)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
