@@ -212,8 +212,6 @@ async fn import_tag_list(app: &common::TestApp) {
 
 const MIB: u64 = 1024 * 1024;
 
-/// Three hosts leak `LkaL` under dkfilter.sys 12.0.1.2; two with 12.2.0.5 are flat; one is
-/// updated mid-way, after which its growth stops.
 /// A local webhook: the alert messages it received.
 async fn webhook() -> (reqwest::Url, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -232,6 +230,8 @@ async fn webhook() -> (reqwest::Url, std::sync::Arc<std::sync::Mutex<Vec<Value>>
     (format!("http://{addr}/hook").parse().unwrap(), received)
 }
 
+/// Three hosts leak `LkaL` under dkfilter.sys 12.0.1.2; two with 12.2.0.5 are flat; one is
+/// updated mid-way, after which its growth stops.
 async fn a_simulated_fleet_is_read_right(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let (hook, alerts) = webhook().await;
@@ -380,6 +380,11 @@ async fn a_simulated_fleet_is_read_right(db: Db) {
         "{text}"
     );
     assert_eq!(events[0]["at"], at(8), "{fixed}");
+    // Read from the samples since the update: healthy, and an answer that says so, not the
+    // old drivers' growth.
+    assert_eq!(fixed["state"], "healthy", "{fixed}");
+    let headline = fixed["answer"]["headline"].as_str().unwrap();
+    assert!(!headline.contains("grow"), "{headline}");
     assert_eq!(
         fixed["series"]["times"].as_array().unwrap().len(),
         40,
@@ -620,6 +625,40 @@ on_both!(
     kill_on_sqlite,
     kill_on_postgres
 );
+
+/// A driver update inside the host's last day starts its window anew: read across the
+/// update, 12 hours of growth then 4 flat ones made the host leaking (or healthy with an
+/// answer still quoting the growth); read from the samples since, it is healthy and says so.
+#[tokio::test]
+async fn a_driver_update_starts_the_hosts_window_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path(), &Db::Sqlite).await;
+    import_tag_list(&app).await;
+    for h in 0..16 {
+        let (version, leak) = if h < 12 {
+            ("12.0.1.2", 50 * MIB + h as u64 * 4 * MIB)
+        } else {
+            ("12.2.0.5", 50 * MIB + 11 * 4 * MIB)
+        };
+        let (status, body) = push(
+            &app,
+            "late-fix",
+            Some(INGEST),
+            &at(h),
+            screen(leak),
+            Some(drivers(version)),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, host) = app.get_json("/api/v1/hosts/late-fix").await;
+    assert_eq!(status, 200, "{host}");
+    assert_eq!(host["state"], "healthy", "{host}");
+    let headline = host["answer"]["headline"].as_str().unwrap();
+    assert!(!headline.contains("grow"), "{headline}");
+    let timeline = host["timeline"][0]["text"].as_str().unwrap();
+    assert!(timeline.contains("stopped after it"), "{timeline}");
+}
 
 /// Retention rolls samples past the kept days up into hourly rows; run at a given "now".
 #[tokio::test]

@@ -234,7 +234,21 @@ impl Fleet {
                 .await?,
             0,
         )?;
-        let since = newest - WINDOW_HOURS * 3600;
+        // A driver list that changed starts the window anew: growth under the old drivers
+        // says nothing of the new ones (the timeline says whether it stopped after the change),
+        // and a host read across the change would be called healthy while its answer still
+        // quoted the old growth.
+        let lists = sqlx::query(
+            "SELECT since FROM driver_lists WHERE host_id = $1 ORDER BY since DESC LIMIT 2",
+        )
+        .bind(host_id)
+        .fetch_all(&db.pool)
+        .await?;
+        let changed_at = match lists.as_slice() {
+            [newest_list, _] => Some(get::<i64>(newest_list, 0)?),
+            _ => None,
+        };
+        let since = (newest - WINDOW_HOURS * 3600).max(changed_at.unwrap_or(i64::MIN));
         let in_window = sqlx::query(
             "SELECT id FROM samples WHERE host_id = $1 AND taken_at >= $2 ORDER BY taken_at, id",
         )
