@@ -282,23 +282,7 @@ async fn a_simulated_fleet_is_read_right(db: Db) {
         }
     }
     // Grows for 8 hours under the old version; flat for 32 under the new one.
-    for h in 0..40 {
-        let (version, leak) = if h < 8 {
-            (old, 50 * MIB + h as u64 * 4 * MIB)
-        } else {
-            (new, 50 * MIB + 7 * 4 * MIB)
-        };
-        let (status, body) = push(
-            &app,
-            "fixed-1",
-            Some(INGEST),
-            &at(h),
-            screen(leak),
-            Some(drivers(version)),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
-    }
+    push_updated_host(&app, "fixed-1", 8, 40).await;
 
     let (status, hosts) = app.get_json("/api/v1/hosts").await;
     assert_eq!(status, 200, "{hosts}");
@@ -626,23 +610,18 @@ on_both!(
     kill_on_postgres
 );
 
-/// A driver update inside the host's last day starts its window anew: read across the
-/// update, 12 hours of growth then 4 flat ones made the host leaking (or healthy with an
-/// answer still quoting the growth); read from the samples since, it is healthy and says so.
-#[tokio::test]
-async fn a_driver_update_starts_the_hosts_window_anew() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = spawn(dir.path(), &Db::Sqlite).await;
-    import_tag_list(&app).await;
-    for h in 0..16 {
-        let (version, leak) = if h < 12 {
+/// Hourly samples of `host`: `LkaL` grows 4 MiB an hour under dkfilter.sys 12.0.1.2 for
+/// `leaking_hours`, then stays flat under 12.2.0.5 until `hours`.
+async fn push_updated_host(app: &common::TestApp, host: &str, leaking_hours: i64, hours: i64) {
+    for h in 0..hours {
+        let (version, leak) = if h < leaking_hours {
             ("12.0.1.2", 50 * MIB + h as u64 * 4 * MIB)
         } else {
-            ("12.2.0.5", 50 * MIB + 11 * 4 * MIB)
+            ("12.2.0.5", 50 * MIB + (leaking_hours - 1) as u64 * 4 * MIB)
         };
         let (status, body) = push(
-            &app,
-            "late-fix",
+            app,
+            host,
             Some(INGEST),
             &at(h),
             screen(leak),
@@ -651,6 +630,17 @@ async fn a_driver_update_starts_the_hosts_window_anew() {
         .await;
         assert_eq!(status, 201, "{body}");
     }
+}
+
+/// A driver update inside the host's last day starts its window anew: read across the
+/// update, 12 hours of growth then 4 flat ones made the host leaking (or healthy with an
+/// answer still quoting the growth); read from the samples since, it is healthy and says so.
+#[tokio::test]
+async fn a_driver_update_starts_the_hosts_window_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path(), &Db::Sqlite).await;
+    import_tag_list(&app).await;
+    push_updated_host(&app, "late-fix", 12, 16).await;
     let (status, host) = app.get_json("/api/v1/hosts/late-fix").await;
     assert_eq!(status, 200, "{host}");
     assert_eq!(host["state"], "healthy", "{host}");
