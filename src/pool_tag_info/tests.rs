@@ -318,6 +318,23 @@ fn a_written_snapshot_reads_back_as_the_equivalent_poolmon_text() {
         "{}",
         written.text
     );
+    // And the analysis answers both the same.
+    let answer = |text: &str| {
+        use crate::attribution::{AnalyzeOptions, InputFile, KnowledgeView, analyze, read_inputs};
+        let view = KnowledgeView::from_entries(1, Vec::new());
+        let files = [InputFile {
+            name: Some("pool.txt".into()),
+            bytes: text.as_bytes().to_vec(),
+        }];
+        let input = read_inputs(&files, None, None, &view).unwrap();
+        let vendors = crate::vendor::VendorDirectory::embedded();
+        let analysis = analyze(&input, &view, &vendors, &AnalyzeOptions::default());
+        serde_json::to_value(&analysis.answer).unwrap()
+    };
+    let from_collect = answer(&written.text);
+    assert_eq!(from_collect, answer(POOLMON_TEXT));
+    let headline = from_collect["headline"].as_str().unwrap();
+    assert!(headline.contains("`Leak` 18.6 MiB"), "{headline}");
 }
 
 #[test]
