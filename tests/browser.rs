@@ -994,6 +994,18 @@ async fn every_page_fits_a_phone_and_a_desktop_and_is_photographed() {
                 assert_eq!(count(&client, "#host-chart line.driver-change").await, 1);
                 let timeline = wait_for(&client, "#host-timeline").await.text().await.unwrap();
                 assert!(timeline.contains("dkfilter.sys 12.0.1.2 → 12.2.0.5"), "{timeline}");
+                // The tag is unknown: the way to send the drivers, for this server, not the
+                // stored answer's run-on sentence with a placeholder server.
+                let upload = wait_for(&client, "#host-upload").await;
+                let link = upload.find(Locator::Css("a.upload-link")).await.unwrap();
+                assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("/upload"));
+                let exe = wait_for(&client, "#host-upload-exe").await.text().await.unwrap();
+                assert_eq!(
+                    exe,
+                    format!("poolsleuth.exe scan C:\\Windows\\System32\\drivers --server {base} --token YOUR-ADMIN-TOKEN")
+                );
+                let page = client.source().await.unwrap();
+                assert!(!page.contains("POOLSLEUTH-SERVER"), "a placeholder server on the host page");
                 for (name, path) in [
                     ("hosts", "/hosts"),
                     ("host", "/hosts/web-1"),

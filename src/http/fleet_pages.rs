@@ -161,6 +161,9 @@ struct HostHtml {
     growth: Option<GrowthView>,
     answer_headline: String,
     answer_action: String,
+    /// The answer asks for the host's drivers: how to send them, for the server the browser
+    /// reached (the stored answer was written without knowing it).
+    upload: Option<crate::driver_upload::DriverUpload>,
     samples: u64,
     first_seen: String,
     last_seen: String,
@@ -187,6 +190,7 @@ fn chart_time(rfc3339: &str) -> String {
 
 async fn host_page(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ApiPath(host): ApiPath<String>,
 ) -> PageResult<HostHtml> {
     let host = HostName::parse(&host).map_err(super::ApiError::from)?;
@@ -247,6 +251,11 @@ async fn host_page(
         growth: s.growth.as_ref().map(GrowthView::new),
         answer_headline: answer_text("headline"),
         answer_action: answer_text("action"),
+        upload: matches!(
+            answer_text("kind").as_str(),
+            "unknown-tag" | "known-owner-unclear"
+        )
+        .then(|| crate::driver_upload::DriverUpload::new(&super::origin::scan_target(&headers))),
         samples: s.samples,
         first_seen: when(Some(s.first_seen)),
         last_seen: when(Some(s.last_seen)),
